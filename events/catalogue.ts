@@ -1,0 +1,163 @@
+// The event catalogue: the contract between deciders, the store, projections and replay.
+// Past tense; every type has its current version in EVENT_VERSIONS. Old versions are upcast on read (codec.ts).
+import type { EventEnvelope } from './envelope.js';
+
+export type IpVersion = 4 | 6;
+
+export interface Route {
+  readonly dst: string;
+  readonly gw: string;
+}
+
+export interface LabelSelectorRequirement {
+  readonly key: string;
+  readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  readonly values?: readonly string[];
+}
+
+export interface LabelSelector {
+  readonly matchLabels?: Readonly<Record<string, string>>;
+  readonly matchExpressions?: readonly LabelSelectorRequirement[];
+}
+
+/** SpiderSubnet spec (spiderpool.spidernet.io/v2beta1). */
+export interface SubnetSpec {
+  readonly ipVersion: IpVersion;
+  readonly subnet: string;
+  readonly ips: readonly string[];
+  readonly excludeIPs?: readonly string[];
+  readonly gateway?: string;
+  readonly vlan?: number;
+  readonly routes?: readonly Route[];
+}
+
+/** SpiderIPPool spec (spiderpool.spidernet.io/v2beta1), plus the address scope the pool's IPs live in. */
+export interface PoolSpec {
+  readonly ipVersion: IpVersion;
+  readonly subnet: string;
+  readonly ips: readonly string[];
+  readonly excludeIPs?: readonly string[];
+  readonly gateway?: string;
+  readonly vlan?: number;
+  readonly routes?: readonly Route[];
+  readonly default?: boolean;
+  readonly disable?: boolean;
+  readonly namespaceAffinity?: LabelSelector;
+  readonly namespaceName?: readonly string[];
+  readonly nodeAffinity?: LabelSelector;
+  readonly nodeName?: readonly string[];
+  readonly podAffinity?: LabelSelector;
+  readonly multusName?: readonly string[];
+  /** Address space; pools in different scopes may reuse addresses (overlapping networks). Default "default". */
+  readonly scope?: string;
+}
+
+export interface Owner {
+  readonly kind: string;
+  readonly name: string;
+}
+
+/** The pod interface an address is allocated to. */
+export interface Endpoint {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+  readonly containerID: string;
+  readonly node: string;
+  readonly nic: string;
+  readonly owner?: Owner;
+}
+
+export const ReleaseReason = {
+  CniDel: 'cni-del',
+  PodGone: 'pod-gone',
+  Orphan: 'orphan',
+  Admin: 'admin',
+} as const;
+export type ReleaseReason = (typeof ReleaseReason)[keyof typeof ReleaseReason];
+
+export interface SubnetDefinedData { readonly name: string; readonly spec: SubnetSpec }
+export interface SubnetChangedData { readonly name: string; readonly spec: SubnetSpec }
+export interface SubnetRemovedData { readonly name: string }
+export interface PoolDefinedData { readonly name: string; readonly spec: PoolSpec }
+export interface PoolChangedData { readonly name: string; readonly spec: PoolSpec }
+export interface PoolRemovedData { readonly name: string }
+/** IPs of a subnet assigned to a pool (the pool's full set in that subnet after the change is spec.ips of the pool). */
+export interface PoolCarvedData { readonly subnet: string; readonly pool: string; readonly ips: readonly string[] }
+export interface PoolReturnedData { readonly subnet: string; readonly pool: string; readonly ips: readonly string[] }
+
+export interface IPAllocatedData {
+  readonly allocationId: string;
+  readonly pool: string;
+  readonly ipVersion: IpVersion;
+  readonly address: string;
+  /** Prefix length of the pool's subnet, so the interface gets address/prefix. */
+  readonly prefixLength: number;
+  readonly endpoint: Endpoint;
+  readonly gateway?: string;
+  readonly vlan?: number;
+  readonly routes?: readonly Route[];
+}
+
+export interface IPReleasedData {
+  readonly allocationId: string;
+  readonly pool: string;
+  readonly address: string;
+  readonly reason: ReleaseReason;
+  readonly endpoint: Pick<Endpoint, 'namespace' | 'name' | 'nic' | 'containerID'>;
+}
+
+/** SpiderReservedIP: addresses no pool may hand out. */
+export interface IPReservedData { readonly name: string; readonly ipVersion: IpVersion; readonly ips: readonly string[] }
+export interface IPUnreservedData { readonly name: string }
+
+export interface EventDataByType {
+  SubnetDefined: SubnetDefinedData;
+  SubnetChanged: SubnetChangedData;
+  SubnetRemoved: SubnetRemovedData;
+  PoolDefined: PoolDefinedData;
+  PoolChanged: PoolChangedData;
+  PoolRemoved: PoolRemovedData;
+  PoolCarved: PoolCarvedData;
+  PoolReturned: PoolReturnedData;
+  IPAllocated: IPAllocatedData;
+  IPReleased: IPReleasedData;
+  IPReserved: IPReservedData;
+  IPUnreserved: IPUnreservedData;
+}
+
+export type EventType = keyof EventDataByType;
+
+export type DomainEvent = { [T in EventType]: EventEnvelope<T, EventDataByType[T]> }[EventType];
+export type EventOf<T extends EventType> = Extract<DomainEvent, { type: T }>;
+
+/** Current data version of every type; bump it together with an upcaster in codec.ts. */
+export const EVENT_VERSIONS: { readonly [T in EventType]: number } = {
+  SubnetDefined: 1,
+  SubnetChanged: 1,
+  SubnetRemoved: 1,
+  PoolDefined: 1,
+  PoolChanged: 1,
+  PoolRemoved: 1,
+  PoolCarved: 1,
+  PoolReturned: 1,
+  IPAllocated: 1,
+  IPReleased: 1,
+  IPReserved: 1,
+  IPUnreserved: 1,
+};
+
+export const EVENT_TYPES = Object.keys(EVENT_VERSIONS) as readonly EventType[];
+
+export function isEventType(t: string): t is EventType {
+  return Object.prototype.hasOwnProperty.call(EVENT_VERSIONS, t);
+}
+
+/** Builds an event of the current version; id, time and tags come in with the command. */
+export function makeEvent<T extends EventType>(
+  type: T,
+  data: EventDataByType[T],
+  meta: { id: string; at: string; tags: readonly string[] },
+): EventOf<T> {
+  return { id: meta.id, type, v: EVENT_VERSIONS[type], at: meta.at, tags: meta.tags, data } as unknown as EventOf<T>;
+}

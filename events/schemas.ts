@@ -1,0 +1,78 @@
+// Shape of every event type's data at its current version.
+import type { EventType } from './catalogue.js';
+import { arr, bool, int, obj, oneOf, opt, record, str, type Check } from './validate.js';
+
+const ipVersion = oneOf(4, 6);
+const route = obj({ dst: str, gw: str });
+const selector = obj({
+  matchLabels: opt(record(str)),
+  matchExpressions: opt(arr(obj({ key: str, operator: oneOf('In', 'NotIn', 'Exists', 'DoesNotExist'), values: opt(arr(str)) }))),
+});
+const subnetSpec = obj({
+  ipVersion,
+  subnet: str,
+  ips: arr(str),
+  excludeIPs: opt(arr(str)),
+  gateway: opt(str),
+  vlan: opt(int),
+  routes: opt(arr(route)),
+});
+const poolSpec = obj({
+  ipVersion,
+  subnet: str,
+  ips: arr(str),
+  excludeIPs: opt(arr(str)),
+  gateway: opt(str),
+  vlan: opt(int),
+  routes: opt(arr(route)),
+  default: opt(bool),
+  disable: opt(bool),
+  namespaceAffinity: opt(selector),
+  namespaceName: opt(arr(str)),
+  nodeAffinity: opt(selector),
+  nodeName: opt(arr(str)),
+  podAffinity: opt(selector),
+  multusName: opt(arr(str)),
+  scope: opt(str),
+});
+const endpoint = obj({
+  namespace: str,
+  name: str,
+  uid: str,
+  containerID: str,
+  node: str,
+  nic: str,
+  owner: opt(obj({ kind: str, name: str })),
+});
+const named = obj({ name: str });
+
+export const DATA_SCHEMAS: { readonly [T in EventType]: Check } = {
+  SubnetDefined: obj({ name: str, spec: subnetSpec }),
+  SubnetChanged: obj({ name: str, spec: subnetSpec }),
+  SubnetRemoved: named,
+  PoolDefined: obj({ name: str, spec: poolSpec }),
+  PoolChanged: obj({ name: str, spec: poolSpec }),
+  PoolRemoved: named,
+  PoolCarved: obj({ subnet: str, pool: str, ips: arr(str) }),
+  PoolReturned: obj({ subnet: str, pool: str, ips: arr(str) }),
+  IPAllocated: obj({
+    allocationId: str,
+    pool: str,
+    ipVersion,
+    address: str,
+    prefixLength: int,
+    endpoint,
+    gateway: opt(str),
+    vlan: opt(int),
+    routes: opt(arr(route)),
+  }),
+  IPReleased: obj({
+    allocationId: str,
+    pool: str,
+    address: str,
+    reason: oneOf('cni-del', 'pod-gone', 'orphan', 'admin'),
+    endpoint: obj({ namespace: str, name: str, nic: str, containerID: str }),
+  }),
+  IPReserved: obj({ name: str, ipVersion, ips: arr(str) }),
+  IPUnreserved: named,
+};

@@ -1,0 +1,185 @@
+import { Address6 } from 'ip-address';
+import { InputError } from './errors.js';
+
+export type Family = 4 | 6;
+
+export interface Cidr {
+  family: Family;
+  network: bigint;
+  prefix: number;
+  first: bigint;
+  last: bigint;
+  size: bigint;
+  /** Canonical "network/prefix". */
+  text: string;
+  /** The input had bits set past the prefix (e.g. "10.0.0.5/24"); `network` is normalized anyway, as Go's net.ParseCIDR does. */
+  hostBitsSet: boolean;
+}
+
+const MAX_V4 = 0xffff_ffffn;
+const MAX_V6 = (1n << 128n) - 1n;
+const M32 = 0xffff_ffffn;
+const V6_CHARS = /^[0-9A-Fa-f:.]+$/;
+
+const q = (s: string): string => JSON.stringify(s);
+
+/** Strict dotted quad: exactly 4 decimal octets, 0-255, no leading zeros, nothing else. Returns -1 if invalid. */
+function parseV4(s: string): number {
+  const len = s.length;
+  if (len < 7 || len > 15) return -1;
+  let value = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < len; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (digits === 0 || dots === 3) return -1;
+      value = value * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && octet === 0) return -1; // leading zero ("010" is octal to some parsers, decimal to others)
+      octet = octet * 10 + (c - 48);
+      if (++digits > 3 || octet > 255) return -1;
+    } else {
+      return -1;
+    }
+  }
+  if (dots !== 3 || digits === 0) return -1;
+  return value * 256 + octet;
+}
+
+function parseV6(s: string): bigint | undefined {
+  // ip-address tolerates zone ids, "/prefix" and more; only hand it the IPv6 alphabet.
+  if (!V6_CHARS.test(s)) return undefined;
+  try {
+    return new Address6(s).bigInt();
+  } catch {
+    return undefined;
+  }
+}
+
+function invalidReason(text: string): string {
+  if (text === '') return 'address is empty';
+  if (/\s/.test(text)) return `${q(text)} is not a valid IP address (it contains whitespace)`;
+  if (text.includes('/')) return `${q(text)} is not a single IP address (it has a CIDR suffix)`;
+  if (text.includes('%')) return `${q(text)} is not a valid IP address (zone ids are not allowed)`;
+  if (/^\d+(\.\d+){3}$/.test(text) && /(^|\.)0\d/.test(text)) {
+    return `${q(text)} is not a valid IP address (IPv4 octets must not have leading zeros)`;
+  }
+  return `${q(text)} is not a valid IP address`;
+}
+
+export function parseAddress(text: string, field: string, family?: Family): { family: Family; value: bigint } {
+  let parsed: { family: Family; value: bigint } | undefined;
+  if (text.includes(':')) {
+    const v = parseV6(text);
+    if (v !== undefined) parsed = { family: 6, value: v };
+  } else {
+    const v = parseV4(text);
+    if (v >= 0) parsed = { family: 4, value: BigInt(v) };
+  }
+  if (parsed === undefined) throw new InputError(field, invalidReason(text));
+  if (family !== undefined && parsed.family !== family) {
+    throw new InputError(field, `${text} is IPv${parsed.family} but ipVersion is ${family}`);
+  }
+  return parsed;
+}
+
+function formatV4(n: number): string {
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+const groups = new Uint16Array(8); // scratch; formatting is synchronous so sharing it is safe
+
+function formatV6(v: bigint): string {
+  const w0 = Number(v >> 96n);
+  const w1 = Number((v >> 64n) & M32);
+  const w2 = Number((v >> 32n) & M32);
+  const w3 = Number(v & M32);
+  // IPv4-mapped gets the mixed notation RFC 5952 section 5 recommends (and Go prints).
+  if (w0 === 0 && w1 === 0 && w2 === 0xffff) return `::ffff:${formatV4(w3)}`;
+  groups[0] = w0 >>> 16;
+  groups[1] = w0;
+  groups[2] = w1 >>> 16;
+  groups[3] = w1;
+  groups[4] = w2 >>> 16;
+  groups[5] = w2;
+  groups[6] = w3 >>> 16;
+  groups[7] = w3;
+  // Longest run of >= 2 zero groups, the first one on ties (RFC 5952 4.2).
+  let bestStart = -1;
+  let bestLen = 1;
+  let runStart = -1;
+  for (let i = 0; i < 8; i++) {
+    if (groups[i] !== 0) {
+      runStart = -1;
+      continue;
+    }
+    if (runStart < 0) runStart = i;
+    if (i - runStart + 1 > bestLen) {
+      bestStart = runStart;
+      bestLen = i - runStart + 1;
+    }
+  }
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      out += '::';
+      i += bestLen - 1;
+      continue;
+    }
+    if (out !== '' && !out.endsWith(':')) out += ':';
+    out += groups[i]!.toString(16);
+  }
+  return out;
+}
+
+export function formatAddress(family: Family, value: bigint): string {
+  if (value < 0n || value > (family === 4 ? MAX_V4 : MAX_V6)) {
+    throw new RangeError(`value ${value} is out of range for IPv${family}`);
+  }
+  return family === 4 ? formatV4(Number(value)) : formatV6(value);
+}
+
+export function parseCidr(text: string, field: string, family?: Family): Cidr {
+  const slash = text.indexOf('/');
+  if (slash < 0) throw new InputError(field, `${q(text)} is not a CIDR (the "/prefix" part is missing)`);
+  const prefixText = text.slice(slash + 1);
+  const addr = parseAddress(text.slice(0, slash), field, family);
+  if (!/^(0|[1-9]\d{0,2})$/.test(prefixText)) {
+    throw new InputError(field, `${q(text)} is not a CIDR (prefix ${q(prefixText)} is not a decimal number)`);
+  }
+  const prefix = Number(prefixText);
+  const bits = addr.family === 4 ? 32 : 128;
+  if (prefix > bits) {
+    throw new InputError(field, `${q(text)} is not a CIDR (prefix /${prefix} is out of range 0-${bits} for IPv${addr.family})`);
+  }
+  const hostMask = (1n << BigInt(bits - prefix)) - 1n;
+  const network = addr.value & ~hostMask;
+  return {
+    family: addr.family,
+    network,
+    prefix,
+    first: network,
+    last: network | hostMask,
+    size: hostMask + 1n,
+    text: `${formatAddress(addr.family, network)}/${prefix}`,
+    hostBitsSet: network !== addr.value,
+  };
+}
+
+export function cidrContains(c: Cidr, v: bigint): boolean {
+  return v >= c.first && v <= c.last;
+}
+
+export function networkAddress(c: Cidr): bigint {
+  return c.network;
+}
+
+/** IPv4 only. Undefined for IPv6, and for /31 and /32, which have no broadcast address (RFC 3021). */
+export function broadcastAddress(c: Cidr): bigint | undefined {
+  return c.family === 4 && c.prefix <= 30 ? c.last : undefined;
+}

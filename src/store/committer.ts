@@ -1,0 +1,257 @@
+// Group commit: concurrent appends are coalesced into one etcd txn; when a txn fails, its failure branch tells
+// which members conflicted, and only the innocent ones are sent again.
+import type { Etcd3, IRequestOp, ICompare, ITxnRequest, ITxnResponse, IRangeResponse } from 'etcd3';
+import { AppendConditionFailed, AppendRejected, StoreUnavailable } from './errors.js';
+import type { KeyLayout } from './keys.js';
+import type { AppendResult, Member } from './member.js';
+import { DEFAULT_LIMITS, OversizedMember, planTxn, type TxnLimits, type TxnPlan } from './txn-plan.js';
+
+/** A record's hint must be within this many revisions of the previous commit (readers rely on it; never change). */
+export const REORDER_WINDOW = 10_000;
+
+export interface CommitStats {
+  txns: number;
+  txnFailures: number;
+  committedEvents: number;
+  conflicts: number;
+  resends: number;
+  duplicates: number;
+  batchSizes: number[];
+}
+
+export interface CommitterOptions {
+  readonly limits?: TxnLimits;
+  /** Txns in flight at once. */
+  readonly maxInflight?: number;
+  /** Called after each successful commit (for metrics and waiting on the subscription). */
+  readonly onCommit?: (revision: number, events: number) => void;
+  /** Slow-path lookup of event ids in the log after `after` (for members marked mayExist). */
+  readonly findCommitted?: (ids: readonly string[], after: number) => Promise<number | undefined>;
+}
+
+interface KeyState {
+  readonly exists: boolean;
+  readonly mod: number;
+  readonly value: string;
+}
+
+export class Committer {
+  private readonly queue: Member[] = [];
+  private inflight = 0;
+  private seq = 0;
+  private readonly limits: TxnLimits;
+  private readonly maxInflight: number;
+  readonly stats: CommitStats = { txns: 0, txnFailures: 0, committedEvents: 0, conflicts: 0, resends: 0, duplicates: 0, batchSizes: [] };
+  /** Highest revision seen in any response; the hint of the next record. */
+  seenRevision = 0;
+
+  constructor(
+    private readonly client: Etcd3,
+    private readonly keys: KeyLayout,
+    private readonly writer: string,
+    private readonly opts: CommitterOptions = {},
+  ) {
+    this.limits = opts.limits ?? DEFAULT_LIMITS;
+    this.maxInflight = opts.maxInflight ?? 4;
+  }
+
+  get limitsInUse(): TxnLimits {
+    return this.limits;
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  submit(m: Member): void {
+    this.queue.push(m);
+    this.pump();
+  }
+
+  /** Submits a member again after a failure, first in line. */
+  private requeue(m: Member): void {
+    this.stats.resends++;
+    this.queue.unshift(m);
+  }
+
+  private pump(): void {
+    while (this.inflight < this.maxInflight && this.queue.length > 0) {
+      let plan: TxnPlan;
+      try {
+        plan = planTxn(this.queue, this.limits);
+      } catch (e) {
+        if (e instanceof OversizedMember) {
+          const m = (e as OversizedMember & { member: Member }).member;
+          m.reject(new AppendRejected(`${m.events.length} events (${m.bytes} bytes) do not fit one txn within ${this.limits.maxOps} ops / ${this.limits.maxBytes} bytes`));
+          continue;
+        }
+        throw e;
+      }
+      if (plan.members.length === 0) break;
+      this.inflight++;
+      void this.send(plan).finally(() => {
+        this.inflight--;
+        this.pump();
+      });
+    }
+  }
+
+  private async send(plan: TxnPlan): Promise<void> {
+    const hint = this.seenRevision;
+    const recordKey = this.keys.record(hint, this.writer, this.seq++);
+    const req = this.buildTxn(plan, recordKey, hint);
+    let res: ITxnResponse;
+    try {
+      res = await this.client.kv.txn(req);
+    } catch (err) {
+      this.onAmbiguous(plan, recordKey, err);
+      return;
+    }
+    this.seen(Number(res.header.revision));
+    this.stats.txns++;
+    if (res.succeeded) {
+      const rev = Number(res.header.revision);
+      let events = 0;
+      plan.members.forEach((m, i) => {
+        events += m.events.length;
+        m.resolve({ revision: rev, position: plan.positions[i]!, duplicate: false });
+      });
+      this.stats.committedEvents += events;
+      this.stats.batchSizes.push(plan.members.length);
+      this.opts.onCommit?.(rev, events);
+      return;
+    }
+    this.stats.txnFailures++;
+    await this.onFailed(plan, recordKey, res);
+  }
+
+  private buildTxn(plan: TxnPlan, recordKey: string, hint: number): ITxnRequest {
+    const compare: ICompare[] = [];
+    const failure: IRequestOp[] = [];
+    const read = (key: string) => failure.push({ request_range: { key: Buffer.from(key) } });
+    const recordBuf = Buffer.from(recordKey);
+    compare.push({ key: recordBuf, target: 'Version', result: 'Equal', version: 0 });
+    read(recordKey);
+    compare.push({ key: Buffer.from(this.keys.head), target: 'Mod', result: 'Less', mod_revision: hint + REORDER_WINDOW });
+    read(this.keys.head);
+    for (const [tag, after] of plan.modCompares) {
+      const key = this.keys.tag(tag);
+      compare.push({ key: Buffer.from(key), target: 'Mod', result: 'Less', mod_revision: after + 1 });
+      read(key);
+    }
+    for (const [tag, id] of plan.valueCompares) {
+      const key = this.keys.tag(tag);
+      compare.push({ key: Buffer.from(key), target: 'Value', result: 'NotEqual', value: Buffer.from(id) });
+      if (!plan.modCompares.has(tag)) read(key);
+    }
+    for (const k of plan.absent) {
+      compare.push({ key: Buffer.from(k), target: 'Version', result: 'Equal', version: 0 });
+      read(k);
+    }
+    const body: string[] = [];
+    for (const m of plan.members) for (const s of m.encoded) body.push(s);
+    const success: IRequestOp[] = [
+      { request_put: { key: recordBuf, value: Buffer.from(`[${body.join(',')}]`) } },
+      { request_put: { key: Buffer.from(this.keys.head), value: Buffer.from(recordKey.slice(this.keys.logPrefix.length)) } },
+    ];
+    for (const [tag, id] of plan.writes) success.push({ request_put: { key: Buffer.from(this.keys.tag(tag)), value: Buffer.from(id) } });
+    return { compare, success, failure };
+  }
+
+  /** The txn failed: read back what the failure branch saw and settle each member. */
+  private async onFailed(plan: TxnPlan, recordKey: string, res: ITxnResponse): Promise<void> {
+    const state = new Map<string, KeyState>();
+    for (const r of res.responses) {
+      const rr = r.response_range as IRangeResponse | undefined;
+      const kv = rr?.kvs[0];
+      if (kv) state.set(kv.key.toString(), { exists: true, mod: Number(kv.mod_revision), value: kv.value.toString() });
+    }
+    const get = (key: string): KeyState => state.get(key) ?? { exists: false, mod: 0, value: '' };
+
+    // Our own earlier send of this very txn committed (etcd3 resent it after a timeout): every member is in.
+    const own = get(recordKey);
+    if (own.exists) {
+      plan.members.forEach((m, i) => this.settleDuplicate(m, own.mod, plan.positions[i]));
+      return;
+    }
+    const innocent: Member[] = [];
+    for (const m of plan.members) {
+      const prior = m.priorAttempts.find((a) => get(a.key).exists);
+      if (prior) {
+        this.settleDuplicate(m, get(prior.key).mod, prior.position);
+        continue;
+      }
+      // A tag still naming one of this member's events means those events are already in the log.
+      let found: number | undefined;
+      for (const [tag, id] of m.lastIdByTag) {
+        const s = state.get(this.keys.tag(tag));
+        if (s && s.value === id) found = s.mod;
+      }
+      const conflicts: string[] = [];
+      let newest = 0;
+      if (m.condition) {
+        for (const t of m.condition.tags) {
+          const s = get(this.keys.tag(t));
+          if (s.mod > m.condition.after) {
+            conflicts.push(t);
+            newest = Math.max(newest, s.mod);
+          }
+        }
+      }
+      if (found === undefined && m.valueGuardTag !== undefined) {
+        const s = get(this.keys.tag(m.valueGuardTag));
+        if (s.value === m.lastIdByTag.get(m.valueGuardTag)) found = s.mod;
+      }
+      if (found !== undefined) {
+        this.settleDuplicate(m, found, undefined);
+        continue;
+      }
+      if (conflicts.length > 0) {
+        if (m.mayExist && m.condition && this.opts.findCommitted) {
+          const rev = await this.opts.findCommitted(m.events.map((e) => e.id), m.condition.after).catch(() => undefined);
+          if (rev !== undefined) {
+            this.settleDuplicate(m, rev, undefined);
+            continue;
+          }
+        }
+        this.stats.conflicts++;
+        m.reject(new AppendConditionFailed(conflicts, m.condition!.after, newest));
+        continue;
+      }
+      // Innocent: it failed only because of another member, or a stale hint (seenRevision is fresh now).
+      innocent.push(m);
+    }
+    this.stats.resends += innocent.length;
+    this.queue.unshift(...innocent);
+  }
+
+  private settleDuplicate(m: Member, revision: number, position: number | undefined): void {
+    this.stats.duplicates++;
+    const r: AppendResult = position === undefined ? { revision, duplicate: true } : { revision, position, duplicate: true };
+    m.resolve(r);
+  }
+
+  /** The txn's outcome is unknown (timeout, connection lost): remember its key and try again until the deadline. */
+  private onAmbiguous(plan: TxnPlan, recordKey: string, err: unknown): void {
+    const now = Date.now();
+    plan.members.forEach((m, i) => {
+      m.priorAttempts.push({ key: recordKey, position: plan.positions[i]! });
+      if (now >= m.deadline) {
+        m.reject(new StoreUnavailable(describe(err), err));
+      } else {
+        setTimeout(() => {
+          this.requeue(m);
+          this.pump();
+        }, 100).unref();
+      }
+    });
+  }
+
+  seen(rev: number): void {
+    if (rev > this.seenRevision) this.seenRevision = rev;
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? `${err.constructor.name}: ${err.message}` : String(err);
+}

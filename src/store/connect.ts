@@ -1,0 +1,49 @@
+// Opening an etcd3 client from configuration (endpoints, TLS client certificates, user/password).
+import { readFileSync } from 'node:fs';
+import { Etcd3, type IOptions } from 'etcd3';
+
+export interface EtcdConnection {
+  readonly endpoints: readonly string[];
+  /** PEM file paths for TLS client authentication. */
+  readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
+  readonly auth?: { readonly username: string; readonly password: string };
+  /** Deadline of one unary call, ms (default 5000). */
+  readonly callTimeoutMs?: number;
+  /** How long to wait for a first connection, ms (default 5000). */
+  readonly dialTimeoutMs?: number;
+}
+
+/** Reads ETCD_ENDPOINTS, ETCD_CACERT, ETCD_CERT, ETCD_KEY, ETCD_USER, ETCD_PASSWORD (etcdctl's names). */
+export function connectionFromEnv(env: NodeJS.ProcessEnv = process.env): EtcdConnection | undefined {
+  const endpoints = (env.ETCD_ENDPOINTS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (endpoints.length === 0) return undefined;
+  const tls = env.ETCD_CERT || env.ETCD_CACERT ? { caFile: env.ETCD_CACERT, certFile: env.ETCD_CERT, keyFile: env.ETCD_KEY } : undefined;
+  const auth = env.ETCD_USER ? { username: env.ETCD_USER, password: env.ETCD_PASSWORD ?? '' } : undefined;
+  return { endpoints, ...(tls ? { tls } : {}), ...(auth ? { auth } : {}) };
+}
+
+export function openEtcd(conn: EtcdConnection): Etcd3 {
+  const timeout = conn.callTimeoutMs ?? 5000;
+  const opts: IOptions = {
+    hosts: [...conn.endpoints],
+    dialTimeout: conn.dialTimeoutMs ?? 5000,
+    // Log pages can be several MiB; gRPC's default cap is 4 MiB.
+    grpcOptions: { 'grpc.max_receive_message_length': 64 * 1024 * 1024 },
+    // Streams (watch) must not carry a deadline; unary calls do, so a dead etcd gives an error, not a hang.
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
+  };
+  if (conn.tls) {
+    opts.credentials = {
+      rootCertificate: conn.tls.caFile ? readFileSync(conn.tls.caFile) : Buffer.alloc(0),
+      ...(conn.tls.certFile ? { certChain: readFileSync(conn.tls.certFile) } : {}),
+      ...(conn.tls.keyFile ? { privateKey: readFileSync(conn.tls.keyFile) } : {}),
+    };
+  }
+  if (conn.auth) opts.auth = { username: conn.auth.username, password: conn.auth.password };
+  return new Etcd3(opts);
+}
+
+/** Redacts what must never reach a log line. */
+export function describeConnection(conn: EtcdConnection): string {
+  return `${conn.endpoints.join(',')}${conn.tls ? ' (tls)' : ''}${conn.auth ? ` (user ${conn.auth.username})` : ''}`;
+}

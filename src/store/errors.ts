@@ -1,0 +1,52 @@
+// Store errors: a code a caller can act on, a message a person can act on.
+
+/** The append's condition did not hold: an event with one of these tags was written after `after`. */
+export class AppendConditionFailed extends Error {
+  readonly code = 'AppendConditionFailed';
+  readonly retryable = true;
+  constructor(
+    readonly tags: readonly string[],
+    readonly after: number,
+    /** Highest mod_revision seen among the conflicting tags: a view at least this fresh may decide again. */
+    readonly seenRevision: number,
+  ) {
+    super(`append condition failed: ${tags.join(', ')} changed after revision ${after}`);
+  }
+}
+
+export function isAppendConditionFailed(e: unknown): e is AppendConditionFailed {
+  return e instanceof AppendConditionFailed;
+}
+
+/** The request itself is wrong (too big, no tags, bad id): retrying cannot help. */
+export class AppendRejected extends Error {
+  readonly code = 'AppendRejected';
+  readonly retryable = false;
+  constructor(reason: string) {
+    super(`append rejected: ${reason}`);
+  }
+}
+
+/** etcd could not be reached or did not answer in time; the append may be retried with the same event ids. */
+export class StoreUnavailable extends Error {
+  readonly code = 'StoreUnavailable';
+  readonly retryable = true;
+  constructor(
+    reason: string,
+    override readonly cause?: unknown,
+  ) {
+    super(`event store unavailable: ${reason}`);
+  }
+}
+
+export function isStoreUnavailable(e: unknown): e is StoreUnavailable {
+  return e instanceof StoreUnavailable;
+}
+
+/** A read asked for history etcd has compacted away and no log record can replace. */
+export class StoreClosed extends Error {
+  readonly code = 'StoreClosed';
+  constructor() {
+    super('event store is closed');
+  }
+}

@@ -1,0 +1,219 @@
+// The event store: conditional, group-committed appends; ordered reads; live subscriptions. All keys under one prefix.
+import { randomBytes } from 'node:crypto';
+import type { Etcd3 } from 'etcd3';
+import type { EventEnvelope, StoredEvent } from '../../events/envelope.js';
+import { defaultCodec, type EventCodec } from '../../events/codec.js';
+import { Committer, REORDER_WINDOW, type CommitStats } from './committer.js';
+import { AppendRejected } from './errors.js';
+import { KeyLayout } from './keys.js';
+import { makeMemberShape, type AppendCondition, type AppendResult, type Member } from './member.js';
+import { currentRevision, readLog, type ReadOptions, type ReadPage } from './reader.js';
+import { Subscription, type SubscribeOptions } from './subscription.js';
+import { DEFAULT_LIMITS, type TxnLimits } from './txn-plan.js';
+
+export interface EventStoreOptions {
+  /** Key prefix, default "/ipam/". */
+  readonly prefix?: string;
+  readonly codec?: EventCodec;
+  readonly limits?: Partial<TxnLimits>;
+  readonly maxInflight?: number;
+  /** How long an append keeps retrying when etcd does not answer, ms (default 10 s). */
+  readonly appendTimeoutMs?: number;
+  /** Validate events with the codec before appending (default true). */
+  readonly validate?: boolean;
+}
+
+export interface AppendOptions {
+  /** These ids may already be committed (the caller is retrying): look them up before reporting a conflict. */
+  readonly mayExist?: boolean;
+}
+
+export interface BatchMember {
+  readonly events: readonly EventEnvelope[];
+  readonly condition?: AppendCondition;
+}
+
+export type BatchResult = { readonly ok: true; readonly result: AppendResult } | { readonly ok: false; readonly error: Error };
+
+const ID_RE = /^[\x21-\x7e]{1,200}$/;
+const MAX_TAG = 512;
+
+export class EventStore {
+  readonly keys: KeyLayout;
+  readonly codec: EventCodec;
+  /** Identifies this writer in its record keys. */
+  readonly writer = randomBytes(5).toString('hex');
+  private readonly committer: Committer;
+  private readonly appendTimeoutMs: number;
+  private readonly validate: boolean;
+  private readonly subscriptions = new Set<Subscription>();
+  private idSeq = 0;
+
+  constructor(
+    readonly client: Etcd3,
+    opts: EventStoreOptions = {},
+  ) {
+    this.keys = new KeyLayout(opts.prefix ?? '/ipam/');
+    this.codec = opts.codec ?? defaultCodec;
+    this.appendTimeoutMs = opts.appendTimeoutMs ?? 10_000;
+    this.validate = opts.validate ?? true;
+    this.committer = new Committer(client, this.keys, this.writer, {
+      limits: { ...DEFAULT_LIMITS, ...opts.limits },
+      maxInflight: opts.maxInflight ?? 4,
+      findCommitted: (ids, after) => this.findCommitted(ids, after),
+    });
+  }
+
+  /** Learns the current revision (record hints start from it). Call once before appending. */
+  async open(): Promise<number> {
+    const rev = await currentRevision(this.client, this.keys);
+    this.committer.seen(rev);
+    return rev;
+  }
+
+  get stats(): CommitStats {
+    return this.committer.stats;
+  }
+
+  /** Highest revision this store has seen in any etcd answer. */
+  get seenRevision(): number {
+    return this.committer.seenRevision;
+  }
+
+  get limits(): TxnLimits {
+    return this.committer.limitsInUse;
+  }
+
+  /**
+   * A fresh event id. It starts with the revision this store has seen (12 hex digits), so a retry of the same id
+   * knows from when to look for it; the rest is this writer and a counter.
+   */
+  newId(label = ''): string {
+    const hint = this.committer.seenRevision.toString(16).padStart(12, '0');
+    return `${hint}-${this.writer}-${(this.idSeq++).toString(36)}${label ? `-${label}` : ''}`;
+  }
+
+  /**
+   * Appends events atomically, only if no event carrying any of `condition.tags` was written after
+   * `condition.after`. Concurrent calls are coalesced into shared txns. Re-appending ids that are already committed
+   * resolves with `duplicate: true` and the original revision; a failed condition rejects with AppendConditionFailed.
+   */
+  append(events: readonly EventEnvelope[], condition?: AppendCondition, opts: AppendOptions = {}): Promise<AppendResult> {
+    return new Promise<AppendResult>((resolve, reject) => {
+      let member: Member;
+      try {
+        member = this.makeMember(events, condition, opts, resolve, reject);
+      } catch (e) {
+        reject(e);
+        return;
+      }
+      this.committer.submit(member);
+    });
+  }
+
+  /** Appends independent members together; each succeeds or fails on its own. */
+  appendBatch(members: readonly BatchMember[], opts: AppendOptions = {}): Promise<BatchResult[]> {
+    return Promise.all(
+      members.map((m) =>
+        this.append(m.events, m.condition, opts).then(
+          (result): BatchResult => ({ ok: true, result }),
+          (error: Error): BatchResult => ({ ok: false, error }),
+        ),
+      ),
+    );
+  }
+
+  /** Pages of events in global order; bounded memory whatever the log's size. */
+  readPages(opts: ReadOptions = {}): AsyncGenerator<ReadPage> {
+    return readLog(this.client, this.keys, this.codec, opts);
+  }
+
+  /** Events in global order, one at a time. */
+  async *read(opts: ReadOptions = {}): AsyncGenerator<StoredEvent> {
+    for await (const page of this.readPages(opts)) yield* page.events;
+  }
+
+  subscribe(opts: SubscribeOptions): Subscription {
+    const s = new Subscription(this.client, this.keys, this.codec, opts);
+    this.subscriptions.add(s);
+    void s.done.finally(() => this.subscriptions.delete(s));
+    return s;
+  }
+
+  currentRevision(): Promise<number> {
+    return currentRevision(this.client, this.keys).then((r) => {
+      this.committer.seen(r);
+      return r;
+    });
+  }
+
+  /** Revision of the last commit (0 when the log is empty). */
+  async headRevision(): Promise<number> {
+    const res = await this.client.kv.range({ key: Buffer.from(this.keys.head) });
+    this.committer.seen(Number(res.header.revision));
+    return res.kvs[0] ? Number(res.kvs[0].mod_revision) : 0;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.subscriptions].map((s) => s.close()));
+  }
+
+  /** Looks for any of `ids` in commits after `after` (slow path for retried appends). */
+  private async findCommitted(ids: readonly string[], after: number): Promise<number | undefined> {
+    const want = new Set(ids);
+    const minHint = Math.min(...ids.map(hintOfId).filter((h): h is number => h !== undefined), after);
+    for await (const page of this.readPages({ after: Math.max(0, minHint - REORDER_WINDOW), afterIsCommit: true, onMalformed: () => undefined })) {
+      for (const e of page.events) if (want.has(e.event.id)) return e.revision;
+    }
+    return undefined;
+  }
+
+  private makeMember(
+    events: readonly EventEnvelope[],
+    condition: AppendCondition | undefined,
+    opts: AppendOptions,
+    resolve: (r: AppendResult) => void,
+    reject: (e: unknown) => void,
+  ): Member {
+    if (events.length === 0) throw new AppendRejected('events: at least one event is required');
+    const ids = new Set<string>();
+    events.forEach((e, i) => {
+      if (typeof e.id !== 'string' || !ID_RE.test(e.id)) throw new AppendRejected(`events[${i}].id: must be 1-200 printable ASCII characters without spaces`);
+      if (ids.has(e.id)) throw new AppendRejected(`events[${i}].id: duplicate id ${e.id} in one append`);
+      ids.add(e.id);
+      if (!Array.isArray(e.tags) || e.tags.length === 0) throw new AppendRejected(`events[${i}].tags: at least one tag is required`);
+      for (const t of e.tags) {
+        if (typeof t !== 'string' || t.length === 0 || t.length > MAX_TAG || t.includes('\0')) {
+          throw new AppendRejected(`events[${i}].tags: ${JSON.stringify(t)} is not a valid tag (1-${MAX_TAG} characters, no NUL)`);
+        }
+      }
+      if (this.validate) {
+        try {
+          this.codec.decode(e, `events[${i}]`);
+        } catch (err) {
+          throw new AppendRejected((err as Error).message);
+        }
+      }
+    });
+    if (condition !== undefined) {
+      if (!Number.isSafeInteger(condition.after) || condition.after < 0) throw new AppendRejected('condition.after: must be a revision (integer >= 0)');
+      if (!Array.isArray(condition.tags)) throw new AppendRejected('condition.tags: must be an array');
+    }
+    const shape = makeMemberShape(events, condition);
+    return {
+      events,
+      condition,
+      ...shape,
+      priorAttempts: [],
+      deadline: Date.now() + this.appendTimeoutMs,
+      mayExist: opts.mayExist ?? false,
+      resolve,
+      reject,
+    };
+  }
+}
+
+function hintOfId(id: string): number | undefined {
+  const m = /^([0-9a-f]{12})-/.exec(id);
+  return m ? parseInt(m[1]!, 16) : undefined;
+}

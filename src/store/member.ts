@@ -1,0 +1,50 @@
+// One append request waiting in the group-commit queue.
+import type { EventEnvelope } from '../../events/envelope.js';
+
+export interface AppendCondition {
+  /** Fail if an event carrying any of these tags was written after `after`. */
+  readonly tags: readonly string[];
+  /** The revision up to which the writer's view was current. */
+  readonly after: number;
+}
+
+export interface AppendResult {
+  /** Revision of the commit that holds the events. */
+  readonly revision: number;
+  /** Position of the first event inside that commit (undefined when found as an earlier commit). */
+  readonly position?: number;
+  /** True when the events had already been committed by an earlier attempt: nothing new was written. */
+  readonly duplicate: boolean;
+}
+
+export interface Member {
+  readonly events: readonly EventEnvelope[];
+  readonly condition: AppendCondition | undefined;
+  /** JSON of each event, encoded once. */
+  readonly encoded: readonly string[];
+  readonly bytes: number;
+  /** tag -> id of the last event in this member carrying it. */
+  readonly lastIdByTag: ReadonlyMap<string, string>;
+  /** Unconditional members (or ones whose condition misses their own tags) guard re-appends on this tag's value. */
+  readonly valueGuardTag: string | undefined;
+  /** Record keys of earlier attempts whose outcome is unknown, with this member's position in each. */
+  readonly priorAttempts: { key: string; position: number }[];
+  /** Give up (StoreUnavailable) after this time, ms since epoch. */
+  readonly deadline: number;
+  /** Caller says these ids may already be committed (a retry): look harder before reporting a conflict. */
+  readonly mayExist: boolean;
+  resolve(r: AppendResult): void;
+  reject(e: unknown): void;
+}
+
+export function makeMemberShape(events: readonly EventEnvelope[], condition: AppendCondition | undefined) {
+  const encoded = events.map((e) => JSON.stringify(e));
+  const lastIdByTag = new Map<string, string>();
+  for (const e of events) for (const t of e.tags) lastIdByTag.set(t, e.id);
+  const first = events[0]!;
+  const own = new Set(first.tags);
+  const guarded = condition !== undefined && condition.tags.some((t) => own.has(t));
+  const valueGuardTag = guarded ? undefined : first.tags[0];
+  const bytes = encoded.reduce((n, s) => n + s.length + 1, 0);
+  return { encoded, lastIdByTag, valueGuardTag, bytes };
+}

@@ -1,0 +1,106 @@
+// Packs queued members into one etcd txn within etcd's limits, keeping the txn equivalent to running its
+// members one after another: a member whose condition reads a tag that an earlier member of the same txn
+// writes waits for the next txn (where it will see that write and fail honestly).
+import type { Member } from './member.js';
+
+export interface TxnLimits {
+  /** etcd --max-txn-ops: bound on compares, success ops and failure ops, each. */
+  readonly maxOps: number;
+  /** Bound on the record's size in bytes (etcd's default request limit is 1.5 MiB). */
+  readonly maxBytes: number;
+}
+
+export const DEFAULT_LIMITS: TxnLimits = { maxOps: 128, maxBytes: 1024 * 1024 };
+
+/** Fixed cost of every txn: compares on head and the record key; puts of the record and head. */
+const FIXED_COMPARES = 2;
+const FIXED_PUTS = 2;
+
+export interface TxnPlan {
+  readonly members: Member[];
+  /** Condition tags -> the smallest `after` any member needs (mod_revision < after + 1). */
+  readonly modCompares: Map<string, number>;
+  /** Tag -> event id whose presence as the tag's value means "already appended". */
+  readonly valueCompares: Map<string, string>;
+  /** Record keys of earlier attempts that must not exist. */
+  readonly absent: string[];
+  /** Tag -> id of the last event in the txn carrying it. */
+  readonly writes: Map<string, string>;
+  /** Each member's first position in the record. */
+  readonly positions: number[];
+  readonly bytes: number;
+}
+
+/** Distinct keys the failure branch reads back (one range op each). */
+export function distinctCompareKeys(p: TxnPlan): number {
+  let n = p.modCompares.size + p.absent.length + FIXED_COMPARES;
+  for (const t of p.valueCompares.keys()) if (!p.modCompares.has(t)) n++;
+  return n;
+}
+
+export class OversizedMember extends Error {}
+
+/**
+ * Takes members from the front of `queue` (removing them) into a plan. Members that conflict with one already
+ * in the plan, or do not fit, stay queued in order. Throws OversizedMember (with the member removed) when the
+ * first member cannot fit even alone.
+ */
+export function planTxn(queue: Member[], limits: TxnLimits): TxnPlan {
+  const plan: TxnPlan = {
+    members: [],
+    modCompares: new Map(),
+    valueCompares: new Map(),
+    absent: [],
+    writes: new Map(),
+    positions: [],
+    bytes: 2,
+  };
+  const ids = new Set<string>();
+  let events = 0;
+  let i = 0;
+  while (i < queue.length) {
+    const m = queue[i]!;
+    if (!fits(plan, m, ids, limits)) {
+      if (plan.members.length === 0 && i === 0) {
+        queue.splice(0, 1);
+        throw Object.assign(new OversizedMember('too big for one txn'), { member: m });
+      }
+      i++;
+      // Keep scanning a little past a blocked member; stop once the txn is nearly full.
+      if (plan.writes.size + FIXED_PUTS >= limits.maxOps - 2) break;
+      continue;
+    }
+    queue.splice(i, 1);
+    plan.members.push(m);
+    plan.positions.push(events);
+    events += m.events.length;
+    (plan as { bytes: number }).bytes += m.bytes;
+    for (const e of m.events) ids.add(e.id);
+    if (m.condition) {
+      for (const t of m.condition.tags) {
+        const cur = plan.modCompares.get(t);
+        if (cur === undefined || m.condition.after < cur) plan.modCompares.set(t, m.condition.after);
+      }
+    }
+    if (m.valueGuardTag !== undefined) plan.valueCompares.set(m.valueGuardTag, m.lastIdByTag.get(m.valueGuardTag)!);
+    for (const a of m.priorAttempts) plan.absent.push(a.key);
+    for (const [t, id] of m.lastIdByTag) plan.writes.set(t, id);
+  }
+  return plan;
+}
+
+function fits(plan: TxnPlan, m: Member, ids: Set<string>, limits: TxnLimits): boolean {
+  for (const e of m.events) if (ids.has(e.id)) return false;
+  if (m.condition) for (const t of m.condition.tags) if (plan.writes.has(t)) return false;
+  if (m.valueGuardTag !== undefined && (plan.writes.has(m.valueGuardTag) || plan.valueCompares.has(m.valueGuardTag))) return false;
+  if (plan.bytes + m.bytes > limits.maxBytes) return false;
+  let newWrites = 0;
+  for (const t of m.lastIdByTag.keys()) if (!plan.writes.has(t)) newWrites++;
+  if (plan.writes.size + newWrites + FIXED_PUTS > limits.maxOps) return false;
+  let newCompares = m.priorAttempts.length;
+  if (m.condition) for (const t of m.condition.tags) if (!plan.modCompares.has(t)) newCompares++;
+  if (m.valueGuardTag !== undefined) newCompares++;
+  const compares = plan.modCompares.size + plan.valueCompares.size + plan.absent.length + FIXED_COMPARES;
+  // Failure branch reads one key per distinct compared key, which is never more than the compares.
+  return compares + newCompares <= limits.maxOps;
+}

@@ -1,6 +1,6 @@
 // Throw-away etcd servers on loopback for tests, benchmarks and `npm start`.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, sleep } from './ports.js';
@@ -20,6 +20,8 @@ export interface LocalEtcdOptions {
   /** Extra etcd flags, e.g. ['--max-txn-ops=256']. */
   readonly extraArgs?: readonly string[];
   readonly binary?: string;
+  /** Keep data here (single member) and do not delete it on stop, e.g. for `npm start`. */
+  readonly persistentDir?: string;
 }
 
 export class LocalEtcdMember {
@@ -96,11 +98,13 @@ export class LocalEtcd {
   private constructor(
     readonly members: readonly LocalEtcdMember[],
     private readonly root: string,
+    private readonly keep: boolean,
   ) {}
 
   static async start(opts: LocalEtcdOptions = {}): Promise<LocalEtcd> {
     const n = opts.members ?? 1;
-    const root = mkdtempSync(join(opts.baseDir ?? tmpdir(), 'ipam-etcd-'));
+    if (opts.persistentDir) mkdirSync(opts.persistentDir, { recursive: true });
+    const root = opts.persistentDir ?? mkdtempSync(join(opts.baseDir ?? tmpdir(), 'ipam-etcd-'));
     const specs: EtcdMemberSpec[] = [];
     for (let i = 0; i < n; i++) {
       specs.push({ name: `m${i}`, clientPort: await freePort(), peerPort: await freePort(), dataDir: join(root, `m${i}`) });
@@ -108,7 +112,7 @@ export class LocalEtcd {
     const initialCluster = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peerPort}`).join(',');
     const binary = opts.binary ?? process.env.ETCD_BIN ?? 'etcd';
     const members = specs.map((s) => new LocalEtcdMember(s, initialCluster, opts.extraArgs ?? [], binary));
-    const etcd = new LocalEtcd(members, root);
+    const etcd = new LocalEtcd(members, root, opts.persistentDir !== undefined);
     for (const m of members) m.start('new');
     await etcd.waitHealthy();
     return etcd;
@@ -138,6 +142,6 @@ export class LocalEtcd {
 
   async stop(): Promise<void> {
     await Promise.all(this.members.map((m) => m.stop('SIGTERM')));
-    rmSync(this.root, { recursive: true, force: true });
+    if (!this.keep) rmSync(this.root, { recursive: true, force: true });
   }
 }

@@ -18,7 +18,6 @@ export interface Cidr {
 
 const MAX_V4 = 0xffff_ffffn;
 const MAX_V6 = (1n << 128n) - 1n;
-const M32 = 0xffff_ffffn;
 const V6_CHARS = /^[0-9A-Fa-f:.]+$/;
 
 const q = (s: string): string => JSON.stringify(s);
@@ -92,13 +91,14 @@ function formatV4(n: number): string {
   return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 }
 
-const groups = new Uint16Array(8); // scratch; formatting is synchronous so sharing it is safe
+// Scratch (formatting is synchronous, so sharing is safe); storing a 32-bit word keeps its low 16 bits.
+const groups = new Uint16Array(8);
 
 function formatV6(v: bigint): string {
   const w0 = Number(v >> 96n);
-  const w1 = Number((v >> 64n) & M32);
-  const w2 = Number((v >> 32n) & M32);
-  const w3 = Number(v & M32);
+  const w1 = Number(BigInt.asUintN(32, v >> 64n));
+  const w2 = Number(BigInt.asUintN(32, v >> 32n));
+  const w3 = Number(BigInt.asUintN(32, v));
   // IPv4-mapped gets the mixed notation RFC 5952 section 5 recommends (and Go prints).
   if (w0 === 0 && w1 === 0 && w2 === 0xffff) return `::ffff:${formatV4(w3)}`;
   groups[0] = w0 >>> 16;
@@ -125,14 +125,17 @@ function formatV6(v: bigint): string {
     }
   }
   let out = '';
+  let sep = false; // a ':' is due before the next group
   for (let i = 0; i < 8; i++) {
     if (i === bestStart) {
       out += '::';
       i += bestLen - 1;
+      sep = false;
       continue;
     }
-    if (out !== '' && !out.endsWith(':')) out += ':';
+    if (sep) out += ':';
     out += groups[i]!.toString(16);
+    sep = true;
   }
   return out;
 }

@@ -10,7 +10,7 @@ export class OffsetMap {
   private readonly ends: bigint[];
   /** firstOffset[i] = number of addresses in intervals before i (prefix sums). */
   private readonly firstOffset: Float64Array;
-  readonly #size: number;
+  private readonly count: number;
 
   constructor(set: IntervalSet, field: string) {
     const total = set.size();
@@ -26,16 +26,16 @@ export class OffsetMap {
       this.firstOffset[i] = acc;
       acc += Number(iv[i]![1] - iv[i]![0]) + 1;
     }
-    this.#size = acc;
+    this.count = acc;
   }
 
   get size(): number {
-    return this.#size;
+    return this.count;
   }
 
   addressAt(offset: number): bigint {
-    if (!Number.isInteger(offset) || offset < 0 || offset >= this.#size) {
-      throw new RangeError(`offset ${offset} is outside 0..${this.#size - 1}`);
+    if (!Number.isInteger(offset) || offset < 0 || offset >= this.count) {
+      throw new RangeError(`offset ${offset} is outside 0..${this.count - 1}`);
     }
     // Last interval whose first offset is <= offset.
     const fo = this.firstOffset;

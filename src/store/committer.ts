@@ -1,6 +1,8 @@
 // Group commit: concurrent appends are coalesced into one etcd txn; when a txn fails, its failure branch tells
 // which members conflicted, and only the innocent ones are sent again.
-import type { Etcd3, IRequestOp, ICompare, ITxnRequest, ITxnResponse, IRangeResponse } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
+import { FastTxn } from './fast-txn.js';
+import { CompareResult, CompareTarget, type WireCompare, type WireOp, type WireTxn, type WireTxnResponse } from './proto.js';
 import { AppendConditionFailed, AppendRejected, StoreUnavailable } from './errors.js';
 import type { KeyLayout } from './keys.js';
 import type { AppendResult, Member } from './member.js';
@@ -44,6 +46,7 @@ export class Committer {
   readonly stats: CommitStats = { txns: 0, txnFailures: 0, committedEvents: 0, conflicts: 0, resends: 0, duplicates: 0, batchSizes: [] };
   /** Highest revision seen in any response; the hint of the next record. */
   seenRevision = 0;
+  private readonly wire: FastTxn;
 
   constructor(
     private readonly client: Etcd3,
@@ -53,6 +56,7 @@ export class Committer {
   ) {
     this.limits = opts.limits ?? DEFAULT_LIMITS;
     this.maxInflight = opts.maxInflight ?? 4;
+    this.wire = new FastTxn(client);
   }
 
   get limitsInUse(): TxnLimits {
@@ -63,8 +67,9 @@ export class Committer {
     return this.queue.length;
   }
 
-  submit(m: Member): void {
-    this.queue.push(m);
+  /** Queues members; several given together go out in the same txn where they fit. */
+  submit(...members: Member[]): void {
+    this.queue.push(...members);
     this.pump();
   }
 
@@ -100,17 +105,17 @@ export class Committer {
     const hint = this.seenRevision;
     const recordKey = this.keys.record(hint, this.writer, this.seq++);
     const req = this.buildTxn(plan, recordKey, hint);
-    let res: ITxnResponse;
+    let res: WireTxnResponse;
     try {
-      res = await this.client.kv.txn(req);
+      res = await this.wire.txn(req);
     } catch (err) {
       this.onAmbiguous(plan, recordKey, err);
       return;
     }
-    this.seen(Number(res.header.revision));
+    this.seen(res.revision);
     this.stats.txns++;
     if (res.succeeded) {
-      const rev = Number(res.header.revision);
+      const rev = res.revision;
       let events = 0;
       plan.members.forEach((m, i) => {
         events += m.events.length;
@@ -122,49 +127,53 @@ export class Committer {
       return;
     }
     this.stats.txnFailures++;
-    await this.onFailed(plan, recordKey, res);
+    let seen: WireTxnResponse;
+    try {
+      seen = await this.readCompared(plan, recordKey);
+    } catch (err) {
+      // Nothing was written by the failed txn; the members may simply try again.
+      this.onAmbiguous(plan, recordKey, err);
+      return;
+    }
+    this.seen(seen.revision);
+    await this.onFailed(plan, recordKey, seen);
   }
 
-  private buildTxn(plan: TxnPlan, recordKey: string, hint: number): ITxnRequest {
-    const compare: ICompare[] = [];
-    const failure: IRequestOp[] = [];
-    const read = (key: string) => failure.push({ request_range: { key: Buffer.from(key) } });
+  private buildTxn(plan: TxnPlan, recordKey: string, hint: number): WireTxn {
+    const compare: WireCompare[] = [];
     const recordBuf = Buffer.from(recordKey);
-    compare.push({ key: recordBuf, target: 'Version', result: 'Equal', version: 0 });
-    read(recordKey);
-    compare.push({ key: Buffer.from(this.keys.head), target: 'Mod', result: 'Less', mod_revision: hint + REORDER_WINDOW });
-    read(this.keys.head);
-    for (const [tag, after] of plan.modCompares) {
-      const key = this.keys.tag(tag);
-      compare.push({ key: Buffer.from(key), target: 'Mod', result: 'Less', mod_revision: after + 1 });
-      read(key);
-    }
-    for (const [tag, id] of plan.valueCompares) {
-      const key = this.keys.tag(tag);
-      compare.push({ key: Buffer.from(key), target: 'Value', result: 'NotEqual', value: Buffer.from(id) });
-      if (!plan.modCompares.has(tag)) read(key);
-    }
-    for (const k of plan.absent) {
-      compare.push({ key: Buffer.from(k), target: 'Version', result: 'Equal', version: 0 });
-      read(k);
-    }
+    const notExists = (key: Buffer): WireCompare => ({ key, target: CompareTarget.Version, result: CompareResult.Equal, number: 0 });
+    const modBelow = (key: Buffer, n: number): WireCompare => ({ key, target: CompareTarget.Mod, result: CompareResult.Less, number: n });
+    compare.push(notExists(recordBuf));
+    compare.push(modBelow(Buffer.from(this.keys.head), hint + REORDER_WINDOW));
+    for (const [tag, after] of plan.modCompares) compare.push(modBelow(Buffer.from(this.keys.tag(tag)), after + 1));
+    for (const k of plan.absent) compare.push(notExists(Buffer.from(k)));
     const body: string[] = [];
     for (const m of plan.members) for (const s of m.encoded) body.push(s);
-    const success: IRequestOp[] = [
-      { request_put: { key: recordBuf, value: Buffer.from(`[${body.join(',')}]`) } },
-      { request_put: { key: Buffer.from(this.keys.head), value: Buffer.from(recordKey.slice(this.keys.logPrefix.length)) } },
+    const success: WireOp[] = [
+      { put: { key: recordBuf, value: Buffer.from(`[${body.join(',')}]`) } },
+      { put: { key: Buffer.from(this.keys.head), value: Buffer.from(recordKey.slice(this.keys.logPrefix.length)) } },
     ];
-    for (const [tag, id] of plan.writes) success.push({ request_put: { key: Buffer.from(this.keys.tag(tag)), value: Buffer.from(id) } });
-    return { compare, success, failure };
+    for (const [tag, id] of plan.writes) success.push({ put: { key: Buffer.from(this.keys.tag(tag)), value: Buffer.from(id) } });
+    return { compare, success };
+  }
+
+  /**
+   * Reads back every key the failed txn compared, in one read-only txn. Reading after the failure (rather than in
+   * its failure branch, which would double every txn's size) can only show fresher values: a condition that held
+   * then but not now is reported as the conflict it now is.
+   */
+  private readCompared(plan: TxnPlan, recordKey: string): Promise<WireTxnResponse> {
+    const keys = [recordKey, this.keys.head, ...[...plan.modCompares.keys()].map((t) => this.keys.tag(t)), ...plan.absent];
+    return this.wire.txn({ compare: [], success: keys.map((k) => ({ range: { key: Buffer.from(k) } })) });
   }
 
   /** The txn failed: read back what the failure branch saw and settle each member. */
-  private async onFailed(plan: TxnPlan, recordKey: string, res: ITxnResponse): Promise<void> {
+  private async onFailed(plan: TxnPlan, recordKey: string, res: WireTxnResponse): Promise<void> {
     const state = new Map<string, KeyState>();
-    for (const r of res.responses) {
-      const rr = r.response_range as IRangeResponse | undefined;
-      const kv = rr?.kvs[0];
-      if (kv) state.set(kv.key.toString(), { exists: true, mod: Number(kv.mod_revision), value: kv.value.toString() });
+    for (const kvs of res.ranges) {
+      const kv = kvs[0];
+      if (kv) state.set(kv.key.toString(), { exists: true, mod: kv.modRevision, value: kv.value.toString() });
     }
     const get = (key: string): KeyState => state.get(key) ?? { exists: false, mod: 0, value: '' };
 
@@ -198,17 +207,17 @@ export class Committer {
           }
         }
       }
-      if (found === undefined && m.valueGuardTag !== undefined) {
-        const s = get(this.keys.tag(m.valueGuardTag));
-        if (s.value === m.lastIdByTag.get(m.valueGuardTag)) found = s.mod;
-      }
       if (found !== undefined) {
         this.settleDuplicate(m, found, undefined);
         continue;
       }
       if (conflicts.length > 0) {
-        if (m.mayExist && m.condition && this.opts.findCommitted) {
-          const rev = await this.opts.findCommitted(m.events.map((e) => e.id), m.condition.after).catch(() => undefined);
+        if (m.mayExist && m.condition) {
+          const rev = await this.lookup(m, m.condition.after);
+          if (rev === 'unknown') {
+            m.reject(new StoreUnavailable('could not look up whether the events were already appended'));
+            continue;
+          }
           if (rev !== undefined) {
             this.settleDuplicate(m, rev, undefined);
             continue;
@@ -218,11 +227,36 @@ export class Committer {
         m.reject(new AppendConditionFailed(conflicts, m.condition!.after, newest));
         continue;
       }
+      if (m.guard) {
+        const s = get(this.keys.tag(m.guard.tag));
+        if (s.mod > m.guard.after) {
+          // Someone touched the guard tag since the id was made: look for the events before writing them again.
+          const rev = await this.lookup(m, m.guard.after);
+          if (typeof rev === 'number') {
+            this.settleDuplicate(m, rev, undefined);
+            continue;
+          }
+          if (rev === undefined) m.guard.after = s.mod;
+        }
+      }
       // Innocent: it failed only because of another member, or a stale hint (seenRevision is fresh now).
       innocent.push(m);
     }
     this.stats.resends += innocent.length;
     this.queue.unshift(...innocent);
+  }
+
+  /** Searches the log for the member's events; 'unknown' when the search itself failed. */
+  private async lookup(m: Member, after: number): Promise<number | undefined | 'unknown'> {
+    if (!this.opts.findCommitted) return undefined;
+    try {
+      return await this.opts.findCommitted(
+        m.events.map((e) => e.id),
+        after,
+      );
+    } catch {
+      return 'unknown';
+    }
   }
 
   private settleDuplicate(m: Member, revision: number, position: number | undefined): void {

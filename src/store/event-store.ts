@@ -113,9 +113,21 @@ export class EventStore {
 
   /** Appends independent members together; each succeeds or fails on its own. */
   appendBatch(members: readonly BatchMember[], opts: AppendOptions = {}): Promise<BatchResult[]> {
+    const made: Member[] = [];
+    const results = members.map(
+      (m) =>
+        new Promise<AppendResult>((resolve, reject) => {
+          try {
+            made.push(this.makeMember(m.events, m.condition, opts, resolve, reject));
+          } catch (e) {
+            reject(e);
+          }
+        }),
+    );
+    this.committer.submit(...made);
     return Promise.all(
-      members.map((m) =>
-        this.append(m.events, m.condition, opts).then(
+      results.map((p) =>
+        p.then(
           (result): BatchResult => ({ ok: true, result }),
           (error: Error): BatchResult => ({ ok: false, error }),
         ),
@@ -199,7 +211,7 @@ export class EventStore {
       if (!Number.isSafeInteger(condition.after) || condition.after < 0) throw new AppendRejected('condition.after: must be a revision (integer >= 0)');
       if (!Array.isArray(condition.tags)) throw new AppendRejected('condition.tags: must be an array');
     }
-    const shape = makeMemberShape(events, condition);
+    const shape = makeMemberShape(events, condition, hintOfId(events[0]!.id) ?? this.committer.seenRevision);
     return {
       events,
       condition,

@@ -25,8 +25,12 @@ export interface Member {
   readonly bytes: number;
   /** tag -> id of the last event in this member carrying it. */
   readonly lastIdByTag: ReadonlyMap<string, string>;
-  /** Unconditional members (or ones whose condition misses their own tags) guard re-appends on this tag's value. */
-  readonly valueGuardTag: string | undefined;
+  /**
+   * Members whose condition does not cover their own tags guard against being appended twice with an implicit
+   * condition on their first tag: not touched after `after` (the revision their id was made at, or later once
+   * the store has checked that the events are not in the log).
+   */
+  guard: { readonly tag: string; after: number } | undefined;
   /** Record keys of earlier attempts whose outcome is unknown, with this member's position in each. */
   readonly priorAttempts: { key: string; position: number }[];
   /** Give up (StoreUnavailable) after this time, ms since epoch. */
@@ -37,14 +41,14 @@ export interface Member {
   reject(e: unknown): void;
 }
 
-export function makeMemberShape(events: readonly EventEnvelope[], condition: AppendCondition | undefined) {
+export function makeMemberShape(events: readonly EventEnvelope[], condition: AppendCondition | undefined, idRevision: number) {
   const encoded = events.map((e) => JSON.stringify(e));
   const lastIdByTag = new Map<string, string>();
   for (const e of events) for (const t of e.tags) lastIdByTag.set(t, e.id);
   const first = events[0]!;
   const own = new Set(first.tags);
   const guarded = condition !== undefined && condition.tags.some((t) => own.has(t));
-  const valueGuardTag = guarded ? undefined : first.tags[0];
+  const guard = guarded ? undefined : { tag: first.tags[0]!, after: idRevision };
   const bytes = encoded.reduce((n, s) => n + s.length + 1, 0);
-  return { encoded, lastIdByTag, valueGuardTag, bytes };
+  return { encoded, lastIdByTag, guard, bytes };
 }

@@ -109,7 +109,7 @@ export class Subscription {
     const watcher = await this.client
       .watch()
       .prefix(this.keys.logPrefix)
-      .ignore('delete')
+      .only('put')
       .startRevision(String(start))
       .create();
     this.watcher = watcher;

@@ -20,8 +20,6 @@ export interface TxnPlan {
   readonly members: Member[];
   /** Condition tags -> the smallest `after` any member needs (mod_revision < after + 1). */
   readonly modCompares: Map<string, number>;
-  /** Tag -> event id whose presence as the tag's value means "already appended". */
-  readonly valueCompares: Map<string, string>;
   /** Record keys of earlier attempts that must not exist. */
   readonly absent: string[];
   /** Tag -> id of the last event in the txn carrying it. */
@@ -33,9 +31,7 @@ export interface TxnPlan {
 
 /** Distinct keys the failure branch reads back (one range op each). */
 export function distinctCompareKeys(p: TxnPlan): number {
-  let n = p.modCompares.size + p.absent.length + FIXED_COMPARES;
-  for (const t of p.valueCompares.keys()) if (!p.modCompares.has(t)) n++;
-  return n;
+  return p.modCompares.size + p.absent.length + FIXED_COMPARES;
 }
 
 export class OversizedMember extends Error {}
@@ -49,58 +45,63 @@ export function planTxn(queue: Member[], limits: TxnLimits): TxnPlan {
   const plan: TxnPlan = {
     members: [],
     modCompares: new Map(),
-    valueCompares: new Map(),
     absent: [],
     writes: new Map(),
     positions: [],
     bytes: 2,
   };
+  const first = queue[0];
+  if (first && !fits(plan, first, new Set(), limits)) {
+    queue.shift();
+    throw Object.assign(new OversizedMember('too big for one txn'), { member: first });
+  }
   const ids = new Set<string>();
+  const skipped: Member[] = [];
   let events = 0;
-  let i = 0;
-  while (i < queue.length) {
-    const m = queue[i]!;
+  let scanned = 0;
+  // Scan a bounded window of the queue; members that do not fit keep their place for the next txn.
+  const window = Math.min(queue.length, limits.maxOps * 4);
+  for (; scanned < window; scanned++) {
+    const m = queue[scanned]!;
     if (!fits(plan, m, ids, limits)) {
-      if (plan.members.length === 0 && i === 0) {
-        queue.splice(0, 1);
-        throw Object.assign(new OversizedMember('too big for one txn'), { member: m });
+      skipped.push(m);
+      if (plan.writes.size + FIXED_PUTS >= limits.maxOps - 2) {
+        scanned++;
+        break;
       }
-      i++;
-      // Keep scanning a little past a blocked member; stop once the txn is nearly full.
-      if (plan.writes.size + FIXED_PUTS >= limits.maxOps - 2) break;
       continue;
     }
-    queue.splice(i, 1);
     plan.members.push(m);
     plan.positions.push(events);
     events += m.events.length;
     (plan as { bytes: number }).bytes += m.bytes;
     for (const e of m.events) ids.add(e.id);
-    if (m.condition) {
-      for (const t of m.condition.tags) {
-        const cur = plan.modCompares.get(t);
-        if (cur === undefined || m.condition.after < cur) plan.modCompares.set(t, m.condition.after);
-      }
-    }
-    if (m.valueGuardTag !== undefined) plan.valueCompares.set(m.valueGuardTag, m.lastIdByTag.get(m.valueGuardTag)!);
+    if (m.condition) for (const t of m.condition.tags) compareAfter(plan, t, m.condition.after);
+    if (m.guard) compareAfter(plan, m.guard.tag, m.guard.after);
     for (const a of m.priorAttempts) plan.absent.push(a.key);
     for (const [t, id] of m.lastIdByTag) plan.writes.set(t, id);
   }
+  queue.splice(0, scanned, ...skipped);
   return plan;
+}
+
+function compareAfter(plan: TxnPlan, tag: string, after: number): void {
+  const cur = plan.modCompares.get(tag);
+  if (cur === undefined || after < cur) plan.modCompares.set(tag, after);
 }
 
 function fits(plan: TxnPlan, m: Member, ids: Set<string>, limits: TxnLimits): boolean {
   for (const e of m.events) if (ids.has(e.id)) return false;
   if (m.condition) for (const t of m.condition.tags) if (plan.writes.has(t)) return false;
-  if (m.valueGuardTag !== undefined && (plan.writes.has(m.valueGuardTag) || plan.valueCompares.has(m.valueGuardTag))) return false;
+  if (m.guard && plan.writes.has(m.guard.tag)) return false;
   if (plan.bytes + m.bytes > limits.maxBytes) return false;
   let newWrites = 0;
   for (const t of m.lastIdByTag.keys()) if (!plan.writes.has(t)) newWrites++;
   if (plan.writes.size + newWrites + FIXED_PUTS > limits.maxOps) return false;
   let newCompares = m.priorAttempts.length;
   if (m.condition) for (const t of m.condition.tags) if (!plan.modCompares.has(t)) newCompares++;
-  if (m.valueGuardTag !== undefined) newCompares++;
-  const compares = plan.modCompares.size + plan.valueCompares.size + plan.absent.length + FIXED_COMPARES;
+  if (m.guard && !plan.modCompares.has(m.guard.tag)) newCompares++;
+  const compares = plan.modCompares.size + plan.absent.length + FIXED_COMPARES;
   // Failure branch reads one key per distinct compared key, which is never more than the compares.
   return compares + newCompares <= limits.maxOps;
 }

@@ -1,0 +1,37 @@
+// Small statistics helpers for benchmark figures.
+export function median(xs: readonly number[]): number {
+  return quantile(xs, 0.5);
+}
+
+export function quantile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
+}
+
+export function round(x: number, digits = 0): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+/** Latency recorder in milliseconds. */
+export class Latencies {
+  private readonly xs: number[] = [];
+  add(ms: number): void {
+    this.xs.push(ms);
+  }
+  get count(): number {
+    return this.xs.length;
+  }
+  summary() {
+    return {
+      p50: round(quantile(this.xs, 0.5), 2),
+      p90: round(quantile(this.xs, 0.9), 2),
+      p99: round(quantile(this.xs, 0.99), 2),
+      max: round(Math.max(...this.xs), 2),
+    };
+  }
+}

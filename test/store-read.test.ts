@@ -1,0 +1,101 @@
+import test from 'ava';
+import { MalformedEventError } from '../events/codec.js';
+import { openEtcd } from '../src/store/connect.js';
+import { EventStore } from '../src/store/event-store.js';
+import { REORDER_WINDOW } from '../src/store/committer.js';
+import { allocated, allocationCondition } from './helpers/events.js';
+import { openStore, sharedEtcd } from './helpers/store.js';
+
+test('reads come back in global order (revision, then position), in small pages, with filters and bounds', async (t) => {
+  const f = await openStore();
+  const r0 = await f.store.currentRevision();
+  const acks = await Promise.all(
+    Array.from({ length: 500 }, (_, i) => {
+      const ip = `10.1.${i >> 8}.${i & 255}`;
+      return f.store.append([allocated(f.store.newId(), ip, `p${i}`)], allocationCondition(ip, `p${i}`, r0)).then((r) => ({ ...r, ip }));
+    }),
+  );
+  const expected = [...acks].sort((a, b) => a.revision - b.revision || a.position! - b.position!).map((a) => a.ip);
+  const got: string[] = [];
+  let prev = [0, -1];
+  for await (const e of f.store.read({ pageSize: 3 })) {
+    t.true(e.revision > prev[0]! || (e.revision === prev[0] && e.position > prev[1]!), 'strictly increasing');
+    prev = [e.revision, e.position];
+    got.push((e.event.data as { address: string }).address);
+  }
+  t.deepEqual(got, expected);
+  const mid = acks.map((a) => a.revision).sort((a, b) => a - b)[250]!;
+  const after: string[] = [];
+  for await (const e of f.store.read({ after: mid })) after.push((e.event.data as { address: string }).address);
+  t.deepEqual(after, expected.filter((_, i) => [...acks].sort((a, b) => a.revision - b.revision || a.position! - b.position!)[i]!.revision > mid));
+  const until: number[] = [];
+  for await (const e of f.store.read({ until: mid })) until.push(e.revision);
+  t.true(until.every((r) => r <= mid) && until.length === expected.length - after.length);
+  const tagged = [];
+  for await (const e of f.store.read({ tags: ['ep:default/p7/eth0'] })) tagged.push(e);
+  t.is(tagged.length, 1);
+  const none = [];
+  for await (const e of f.store.read({ types: ['PoolDefined'] })) none.push(e);
+  t.is(none.length, 0);
+  await f.close();
+});
+
+test('a writer with a stale revision hint still lands in global order, and one staler than the window is made to refresh', async (t) => {
+  const f = await openStore();
+  const { endpoints } = await sharedEtcd();
+  const lateClient = openEtcd({ endpoints });
+  const late = new EventStore(lateClient, { prefix: f.prefix });
+  await late.open(); // its hint stays at this revision until it next hears from etcd
+  const r0 = await f.store.currentRevision();
+  for (let i = 0; i < 20; i++) await f.store.append([allocated(f.store.newId(), `10.2.0.${i}`, `a${i}`)], allocationCondition(`10.2.0.${i}`, `a${i}`, r0));
+  const stale = await late.append([allocated(late.newId(), '10.2.1.1', 'late')]);
+  const revs: number[] = [];
+  for await (const e of f.store.read()) revs.push(e.revision);
+  t.deepEqual(revs, [...revs].sort((a, b) => a - b));
+  t.is(revs[revs.length - 1], stale.revision, 'the late record is last although its key sorts first');
+
+  // Push etcd's revision beyond the window with writes inside the prefix, then one commit moves head.
+  const late2Client = openEtcd({ endpoints });
+  const late2 = new EventStore(late2Client, { prefix: f.prefix });
+  await late2.open();
+  const noise = Buffer.from(`${f.prefix}noise`);
+  for (let i = 0; i < REORDER_WINDOW + 10; i += 100) {
+    await Promise.all(Array.from({ length: 100 }, () => f.client.kv.put({ key: noise, value: Buffer.from('x') })));
+  }
+  await f.store.currentRevision();
+  await f.store.append([allocated(f.store.newId(), '10.2.2.1', 'fresh')]);
+  const before = late2.stats.txnFailures;
+  const res = await late2.append([allocated(late2.newId(), '10.2.2.2', 'late2')]);
+  t.is(late2.stats.txnFailures, before + 1, 'the stale hint was refused once');
+  const all: number[] = [];
+  for await (const e of f.store.read()) all.push(e.revision);
+  t.is(all[all.length - 1], res.revision);
+  t.deepEqual(all, [...all].sort((a, b) => a - b));
+  await late.close();
+  await late2.close();
+  lateClient.close();
+  late2Client.close();
+  await f.close();
+});
+
+test('a malformed record or unknown event type is reported with its key, never silently dropped', async (t) => {
+  const f = await openStore();
+  await f.store.append([allocated(f.store.newId(), '10.3.0.1', 'a')]);
+  const head = await f.store.headRevision();
+  const badKey = f.store.keys.record(head, 'zzzz', 1);
+  await f.client.kv.put({ key: Buffer.from(badKey), value: Buffer.from('[{"id":"x","type":"IPStolen","v":1,"at":"","tags":["a"],"data":{}}]') });
+  const junkKey = f.store.keys.record(head, 'zzzz', 2);
+  await f.client.kv.put({ key: Buffer.from(junkKey), value: Buffer.from('not json') });
+  const err = await t.throwsAsync(async () => {
+    for await (const _ of f.store.read()) void _;
+  });
+  t.true(err instanceof MalformedEventError);
+  t.true((err as MalformedEventError).key.startsWith(badKey), (err as MalformedEventError).key);
+  t.regex(err!.message, /unknown event type "IPStolen"/);
+  const reported: MalformedEventError[] = [];
+  const good = [];
+  for await (const e of f.store.read({ onMalformed: (m) => reported.push(m) })) good.push(e);
+  t.is(good.length, 1);
+  t.deepEqual(reported.map((r) => r.key), [`${badKey}#0`, junkKey]);
+  await f.close();
+});

@@ -161,3 +161,6 @@ export function makeEvent<T extends EventType>(
 ): EventOf<T> {
   return { id: meta.id, type, v: EVENT_VERSIONS[type], at: meta.at, tags: meta.tags, data } as unknown as EventOf<T>;
 }
+
+/** A domain event as read back from the log, with its place in the global order. */
+export type LoggedEvent = import('./envelope.js').StoredEvent<DomainEvent>;

@@ -7,6 +7,8 @@ export const Tag = {
   pool: (name: string) => `pool:${name}`,
   poolConfig: (name: string) => `poolcfg:${name}`,
   subnet: (name: string) => `subnet:${name}`,
+  /** Touched by every pool definition change in an address scope, so two overlapping definitions cannot both land. */
+  scope: (scope: string) => `scope:${scope}`,
   reservation: (name: string) => `reserved:${name}`,
   /** Written by every reservation change; checked by allocations so a new reservation never races an allocation. */
   reservations: () => 'reservations',

@@ -1,7 +1,8 @@
 // The event store: conditional, group-committed appends; ordered reads; live subscriptions. All keys under one prefix.
 import { randomBytes } from 'node:crypto';
 import type { Etcd3 } from 'etcd3';
-import type { EventEnvelope, StoredEvent } from '../../events/envelope.js';
+import type { EventEnvelope } from '../../events/envelope.js';
+import type { LoggedEvent as StoredEvent } from '../../events/catalogue.js';
 import { defaultCodec, type EventCodec } from '../../events/codec.js';
 import { Committer, REORDER_WINDOW, type CommitStats } from './committer.js';
 import { AppendRejected } from './errors.js';

@@ -2,7 +2,7 @@
 // Log keys sort by their writer's hint, not by commit revision; a record with hint h committed at C has h < C,
 // so once every key with hint < X has been read, every buffered record with C <= X can be emitted in order.
 import { GRPCResourceExhastedError, type Etcd3, type IKeyValue } from 'etcd3';
-import type { EventEnvelope, StoredEvent } from '../../events/envelope.js';
+import type { LoggedEvent as StoredEvent, DomainEvent } from '../../events/catalogue.js';
 import { MalformedEventError, type EventCodec } from '../../events/codec.js';
 import { REORDER_WINDOW } from './committer.js';
 import { prefixEnd, type KeyLayout } from './keys.js';
@@ -101,7 +101,7 @@ export function decodeRecord(
   if (!Array.isArray(raw)) return report(new MalformedEventError(key, 'record must be a JSON array of events'), onMalformed);
   const out: StoredEvent[] = [];
   for (let i = 0; i < raw.length; i++) {
-    let event: EventEnvelope;
+    let event: DomainEvent;
     try {
       event = codec.decode(raw[i], `${key}#${i}`);
     } catch (e) {

@@ -2,7 +2,7 @@
 // an etcd watch; on any watch trouble (disconnect, etcd restart, compaction) drop it and catch up again from the
 // last delivered commit. One record per revision makes the revision a perfect de-duplication key.
 import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
-import type { StoredEvent } from '../../events/envelope.js';
+import type { LoggedEvent as StoredEvent } from '../../events/catalogue.js';
 import type { EventCodec, MalformedEventError } from '../../events/codec.js';
 import { prefixEnd, type KeyLayout } from './keys.js';
 import { currentRevision, decodeRecord, readLog } from './reader.js';

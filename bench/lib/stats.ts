@@ -26,6 +26,15 @@ export class Latencies {
   get count(): number {
     return this.xs.length;
   }
+  /** The raw samples (for merging across processes). */
+  values(): readonly number[] {
+    return this.xs;
+  }
+  static merge(parts: readonly (readonly number[])[]): Latencies {
+    const l = new Latencies();
+    for (const p of parts) for (const x of p) l.add(x);
+    return l;
+  }
   summary() {
     return {
       p50: round(quantile(this.xs, 0.5), 2),

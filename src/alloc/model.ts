@@ -1,0 +1,219 @@
+// The allocator's read model: what is allocated, what is free, per pool, kept current by applying events.
+// Hot structures are compact (a FreeSet bitset over each pool's usable offsets); evolve mutates in place.
+import type { DomainEvent, Endpoint, IpVersion } from '../../events/catalogue.js';
+import { DEFAULT_SCOPE } from '../../events/tags.js';
+import { parseAddress, type Family } from '../net/address.js';
+import { FreeSet } from '../net/free-set.js';
+import { OffsetMap } from '../net/offset-map.js';
+import { IntervalSet, parseIpList } from '../net/ranges.js';
+import { compilePool, compileSubnet } from './spec.js';
+import type { CompiledPool, CompiledSubnet, Route } from './types.js';
+
+export interface AllocationRecord {
+  readonly allocationId: string;
+  readonly pool: string;
+  readonly ipVersion: IpVersion;
+  readonly address: string;
+  readonly value: bigint;
+  readonly prefixLength: number;
+  readonly endpoint: Endpoint;
+  readonly gateway?: string;
+  readonly vlan?: number;
+  readonly routes?: readonly Route[];
+  readonly revision: number;
+}
+
+export interface PoolState {
+  readonly compiled: CompiledPool;
+  readonly offsets: OffsetMap;
+  readonly free: FreeSet;
+  /** Offsets no one may take: reserved addresses (network, broadcast and gateway are not in `usable` at all). */
+  readonly blocked: Set<number>;
+  allocated: number;
+}
+
+export interface Reservation {
+  readonly name: string;
+  readonly ipVersion: IpVersion;
+  readonly set: IntervalSet;
+  readonly ips: readonly string[];
+}
+
+/** Endpoint identity: KubeVirt VMs keep their addresses by VM name across virt-launcher pods. */
+export function endpointIdentity(ep: Pick<Endpoint, 'name' | 'owner'>): string {
+  const kind = ep.owner?.kind;
+  return kind === 'VirtualMachineInstance' || kind === 'VirtualMachine' ? ep.owner!.name : ep.name;
+}
+
+export function endpointKey(ep: Pick<Endpoint, 'namespace' | 'name' | 'owner' | 'nic'>): string {
+  return `${ep.namespace}/${endpointIdentity(ep)}/${ep.nic}`;
+}
+
+export class AllocatorModel {
+  readonly subnets = new Map<string, CompiledSubnet>();
+  /** subnet name -> pool name -> ips carved to it. */
+  readonly carved = new Map<string, Map<string, readonly string[]>>();
+  readonly pools = new Map<string, PoolState>();
+  readonly reservations = new Map<string, Reservation>();
+  readonly byId = new Map<string, AllocationRecord>();
+  readonly byEndpoint = new Map<string, AllocationRecord[]>();
+  readonly byContainer = new Map<string, Set<string>>();
+  /** `${scope}/${address}` -> allocation id. */
+  readonly byAddress = new Map<string, string>();
+  /** Every event up to and including this revision has been applied. */
+  revision = 0;
+  /** Problems met while applying events (a spec that no longer compiles): reported, never silently dropped. */
+  readonly problems: string[] = [];
+  /** Called when an address becomes allocated in the view (the engine drops its in-flight claim). */
+  onAllocated?: (pool: string, offset: number) => void;
+
+  apply(e: DomainEvent, revision: number): void {
+    switch (e.type) {
+      case 'SubnetDefined':
+      case 'SubnetChanged':
+        this.guard(e.id, () => this.subnets.set(e.data.name, compileSubnet(e.data.name, e.data.spec).subnet));
+        break;
+      case 'SubnetRemoved':
+        this.subnets.delete(e.data.name);
+        this.carved.delete(e.data.name);
+        break;
+      case 'PoolDefined':
+      case 'PoolChanged':
+        this.guard(e.id, () => this.setPool(compilePool(e.data.name, e.data.spec).pool));
+        break;
+      case 'PoolRemoved':
+        this.pools.delete(e.data.name);
+        break;
+      case 'PoolCarved': {
+        let m = this.carved.get(e.data.subnet);
+        if (!m) this.carved.set(e.data.subnet, (m = new Map()));
+        m.set(e.data.pool, e.data.ips);
+        break;
+      }
+      case 'PoolReturned':
+        this.carved.get(e.data.subnet)?.delete(e.data.pool);
+        break;
+      case 'IPAllocated':
+        this.allocate(e.data, revision);
+        break;
+      case 'IPReleased':
+        this.release(e.data.allocationId);
+        break;
+      case 'IPReserved':
+        this.guard(e.id, () => {
+          const set = parseIpList(e.data.ips, e.data.ipVersion, 'ips');
+          this.reservations.set(e.data.name, { name: e.data.name, ipVersion: e.data.ipVersion, set, ips: e.data.ips });
+          this.refreshBlocked(e.data.ipVersion);
+        });
+        break;
+      case 'IPUnreserved': {
+        const r = this.reservations.get(e.data.name);
+        this.reservations.delete(e.data.name);
+        if (r) this.refreshBlocked(r.ipVersion);
+        break;
+      }
+      default: {
+        const never: never = e;
+        throw new Error(`unhandled event ${JSON.stringify(never)}`);
+      }
+    }
+    if (revision > this.revision) this.revision = revision;
+  }
+
+  allocationsOfPool(pool: string): AllocationRecord[] {
+    return [...this.byId.values()].filter((a) => a.pool === pool);
+  }
+
+  /** Whether `address` of `family` is reserved by any SpiderReservedIP. */
+  isReserved(family: Family, value: bigint): boolean {
+    for (const r of this.reservations.values()) if (r.ipVersion === family && r.set.contains(value)) return true;
+    return false;
+  }
+
+  private guard(id: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.problems.push(`event ${id}: ${(err as Error).message}`);
+    }
+  }
+
+  private setPool(c: CompiledPool): void {
+    const offsets = new OffsetMap(c.usable, 'spec.ips');
+    const free = new FreeSet(offsets.size);
+    const state: PoolState = { compiled: c, offsets, free, blocked: new Set(), allocated: 0 };
+    // Carry over the allocations the pool already had (a PoolChanged keeps them).
+    for (const a of this.byId.values()) {
+      if (a.pool !== c.name) continue;
+      const o = offsets.offsetOf(a.value);
+      if (o >= 0) {
+        free.markUsed(o);
+        state.allocated++;
+      }
+    }
+    this.pools.set(c.name, state);
+    this.refreshPoolBlocked(state);
+  }
+
+  private refreshBlocked(family: IpVersion): void {
+    for (const p of this.pools.values()) if (p.compiled.ipVersion === family) this.refreshPoolBlocked(p);
+  }
+
+  private refreshPoolBlocked(p: PoolState): void {
+    p.blocked.clear();
+    for (const r of this.reservations.values()) {
+      if (r.ipVersion !== p.compiled.ipVersion) continue;
+      for (const v of r.set.intersect(p.compiled.usable).values()) p.blocked.add(p.offsets.offsetOf(v));
+    }
+  }
+
+  private allocate(d: Extract<DomainEvent, { type: 'IPAllocated' }>['data'], revision: number): void {
+    const pool = this.pools.get(d.pool);
+    const scope = pool?.compiled.scope ?? DEFAULT_SCOPE;
+    const value = parseAddress(d.address, 'address', d.ipVersion).value;
+    const addrKey = `${scope}/${d.address}`;
+    // The same endpoint taking its address again (StatefulSet, KubeVirt, new sandbox) replaces its old record.
+    const holder = this.byAddress.get(addrKey);
+    if (holder !== undefined) this.release(holder);
+    const rec: AllocationRecord = { ...d, value, revision };
+    this.byId.set(d.allocationId, rec);
+    const key = endpointKey(d.endpoint);
+    const list = this.byEndpoint.get(key);
+    if (list) list.push(rec);
+    else this.byEndpoint.set(key, [rec]);
+    let c = this.byContainer.get(d.endpoint.containerID);
+    if (!c) this.byContainer.set(d.endpoint.containerID, (c = new Set()));
+    c.add(d.allocationId);
+    this.byAddress.set(addrKey, d.allocationId);
+    if (pool) {
+      const o = pool.offsets.offsetOf(value);
+      if (o >= 0) {
+        if (pool.free.isFree(o)) pool.allocated++;
+        pool.free.markUsed(o);
+        this.onAllocated?.(d.pool, o);
+      }
+    }
+  }
+
+  private release(allocationId: string): void {
+    const rec = this.byId.get(allocationId);
+    if (!rec) return;
+    this.byId.delete(allocationId);
+    const key = endpointKey(rec.endpoint);
+    const list = this.byEndpoint.get(key)?.filter((a) => a.allocationId !== allocationId);
+    if (list && list.length > 0) this.byEndpoint.set(key, list);
+    else this.byEndpoint.delete(key);
+    const c = this.byContainer.get(rec.endpoint.containerID);
+    c?.delete(allocationId);
+    if (c && c.size === 0) this.byContainer.delete(rec.endpoint.containerID);
+    const pool = this.pools.get(rec.pool);
+    this.byAddress.delete(`${pool?.compiled.scope ?? DEFAULT_SCOPE}/${rec.address}`);
+    if (pool) {
+      const o = pool.offsets.offsetOf(rec.value);
+      if (o >= 0 && !pool.free.isFree(o)) {
+        pool.free.markFree(o); // to the back of the line
+        pool.allocated--;
+      }
+    }
+  }
+}

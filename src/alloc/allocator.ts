@@ -51,6 +51,8 @@ export class Allocator {
   private readonly perEndpoint = new Map<string, Promise<unknown>>();
   private readonly maxAttempts: number;
   private readonly rng: () => number;
+  /** Revision of this process's latest commit: releases wait until the model holds it (read-your-writes). */
+  private lastOwnCommit = 0;
 
   constructor(
     readonly store: EventStore,
@@ -87,29 +89,36 @@ export class Allocator {
     await this.sub?.close();
   }
 
+  /**
+   * Answers as soon as the decision is committed; the model catches up behind it. Until it has, further requests for
+   * the same endpoint or container wait (a retried ADD then finds its result), and releases wait for it too.
+   */
   allocate(req: AllocateRequest): Promise<AllocateResult> {
-    // One decision at a time per endpoint in this process: a retried ADD waits for the first, then finds its result.
-    return this.serialized(endpointKey(req.endpoint), async () => {
-      const { decision, revision } = await this.execute(req.at, (ctx) => decideAllocate(this.model, req, ctx));
+    const keys = [`ep:${endpointKey(req.endpoint)}`, `ctr:${req.endpoint.containerID}`];
+    return this.serialized(keys, async () => {
+      const { decision, revision, applied } = await this.execute(req.at, (ctx) => decideAllocate(this.model, req, ctx));
       if (decision.reused) this.stats.reused++;
       else this.stats.allocations++;
-      return { allocations: decision.allocations, reused: decision.reused, revision };
+      return { result: { allocations: decision.allocations, reused: decision.reused, revision }, applied };
     });
   }
 
   async releaseById(allocationId: string, reason: ReleaseReason, at: string): Promise<ReleaseResult> {
+    await this.ownWritesApplied();
     const { decision, revision } = await this.execute(at, (ctx) => decideReleaseById(this.model, allocationId, reason, ctx));
     this.stats.releases += decision.allocations.length;
     return { released: decision.allocations, revision };
   }
 
   async releaseContainer(containerID: string, nic: string | undefined, at: string): Promise<ReleaseResult> {
+    await this.ownWritesApplied();
     const { decision, revision } = await this.execute(at, (ctx) => decideReleaseContainer(this.model, containerID, nic, ctx));
     this.stats.releases += decision.allocations.length;
     return { released: decision.allocations, revision };
   }
 
   async releasePod(namespace: string, name: string, uid: string | undefined, reason: ReleaseReason, at: string): Promise<ReleaseResult> {
+    await this.ownWritesApplied();
     const { decision, revision } = await this.execute(at, (ctx) => decideReleasePod(this.model, namespace, name, uid, reason, ctx));
     this.stats.releases += decision.allocations.length;
     return { released: decision.allocations, revision };
@@ -145,9 +154,15 @@ export class Allocator {
     return this.sub;
   }
 
+  /** Resolves once the model holds every commit this process has made. */
+  private ownWritesApplied(): Promise<void> {
+    return this.subscription.waitFor(this.lastOwnCommit);
+  }
+
   private async configure(o: ConfigOptions, decide: (ctx: config.ConfigContext) => config.ConfigDecision): Promise<ConfigResult> {
     let warnings: readonly string[] = [];
-    const { decision, revision } = await this.execute(
+    await this.ownWritesApplied();
+    const { decision, revision, applied } = await this.execute(
       o.at,
       (ctx) => {
         const d = decide({ newId: ctx.newId, at: o.at, strict: o.strict ?? false });
@@ -156,11 +171,16 @@ export class Allocator {
       },
       o.dryRun ?? false,
     );
+    await applied; // configuration is read right after it is written (define a pool, then allocate from it)
     return { revision, warnings, events: decision.events.map((e) => ({ type: e.type, id: e.id })) };
   }
 
   /** Decide on the model, append conditioned on what the decision read, retry on conflict with a fresher view. */
-  private async execute(at: string, decide: (ctx: DecideContext) => Decision, dryRun = false): Promise<{ decision: Decision; revision: number }> {
+  private async execute(
+    at: string,
+    decide: (ctx: DecideContext) => Decision,
+    dryRun = false,
+  ): Promise<{ decision: Decision; revision: number; applied: Promise<void> }> {
     const sub = this.subscription;
     for (let attempt = 1; ; attempt++) {
       const after = sub.through;
@@ -180,13 +200,14 @@ export class Allocator {
       }
       if (decision.events.length === 0 || dryRun) {
         release();
-        return { decision, revision: after };
+        return { decision, revision: after, applied: Promise.resolve() };
       }
       try {
         const res = await this.store.append(decision.events, { tags: decision.conditionTags, after });
-        await sub.waitFor(res.revision);
-        release();
-        return { decision, revision: res.revision };
+        this.lastOwnCommit = Math.max(this.lastOwnCommit, res.revision);
+        // Claims stay until the model itself marks the addresses used.
+        const applied = sub.waitFor(res.revision).then(release);
+        return { decision, revision: res.revision, applied };
       } catch (e) {
         release();
         if (!isAppendConditionFailed(e)) throw e;
@@ -212,14 +233,19 @@ export class Allocator {
     return o;
   }
 
-  private serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.perEndpoint.get(key) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const tail = run.catch(() => undefined);
-    this.perEndpoint.set(key, tail);
+  /**
+   * Runs `fn` after earlier work on any of `keys` has been applied to the model; the caller gets `result` as soon as
+   * `fn` returns it, while the keys stay busy until `applied` resolves.
+   */
+  private serialized<T>(keys: readonly string[], fn: () => Promise<{ result: T; applied: Promise<void> }>): Promise<T> {
+    const pending = keys.map((k) => this.perEndpoint.get(k)).filter((p) => p !== undefined);
+    // The common case (nothing pending on these keys) starts at once, without extra promises.
+    const run = pending.length === 0 ? fn() : Promise.all(pending).then(fn);
+    const tail = run.then((r) => r.applied).catch(() => undefined);
+    for (const k of keys) this.perEndpoint.set(k, tail);
     void tail.then(() => {
-      if (this.perEndpoint.get(key) === tail) this.perEndpoint.delete(key);
+      for (const k of keys) if (this.perEndpoint.get(k) === tail) this.perEndpoint.delete(k);
     });
-    return run;
+    return run.then((r) => r.result);
   }
 }

@@ -41,7 +41,7 @@ common(program.command('store'))
   .option('--rounds <n>', 'rounds (figures are medians)', int, 5)
   .option('--requesters <n>', 'concurrent appenders', int, 256)
   .option('--raw-concurrency <n>', 'raw txns in flight', int, 16)
-  .option('--max-inflight <n>', 'store txns in flight', int, 4)
+  .option('--max-inflight <n>', 'store txns in flight (default: the store\'s own, 3)', int, 3)
   .option('--max-ops <n>', 'etcd --max-txn-ops in use', int, 128)
   .addOption(new Option('--shape <shape>', 'event shape: one tag per event, or the allocator\'s IPAllocated tags').choices(['single-tag', 'allocation', 'both']).default('both'))
   .action(async (o) => {

@@ -219,3 +219,19 @@ test('given random operation sequences, when run against a simple model, then pi
     { numRuns: 300 },
   );
 });
+
+test('given a cursor that collided, when it jumps, then it restarts elsewhere and still hands out every never-used offset exactly once', (t) => {
+  const fs = new FreeSet(1000);
+  let seed = 7;
+  const rng = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  const got = new Set<number>();
+  for (let i = 0; i < 1000; i++) {
+    if (i % 37 === 0) fs.jump(rng);
+    const o = fs.pick(rng);
+    t.false(got.has(o));
+    got.add(o);
+    fs.markUsed(o);
+  }
+  t.is(got.size, 1000);
+  t.is(fs.pick(rng), -1);
+});

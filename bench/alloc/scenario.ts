@@ -77,7 +77,10 @@ async function oneRound(o: AllocScenarioOptions, r: number) {
     const d = e.event.data as { address: string; endpoint: { name: string } };
     if (!d.endpoint.name.startsWith('warm-')) logged.push({ address: d.address, id: d.endpoint.name });
   }
+  // Keep rounds comparable: drop this round's keys and etcd's history of them.
   await client.delete().prefix(prefix);
+  const rev = Number((await client.kv.range({ key: Buffer.from(prefix), count_only: true })).header.revision);
+  await client.kv.compact({ revision: rev, physical: true });
   client.close();
   const acks = runs.flatMap((p) => p.result.allocations.map((a) => ({ address: a.address, id: `${p.tag}-${podRef(a.requester, a.seq)}` })));
   const inv = checkInvariants(acks, logged);

@@ -185,10 +185,14 @@ export class Allocator {
     for (let attempt = 1; ; attempt++) {
       const after = sub.through;
       const claimed: [Set<number>, number][] = [];
+      const pools: PoolState[] = [];
       const ctx: DecideContext = {
         at,
         newId: (label) => this.store.newId(label),
-        pick: (pool) => this.pick(pool, claimed),
+        pick: (pool) => {
+          pools.push(pool);
+          return this.pick(pool, claimed);
+        },
       };
       const release = () => claimed.forEach(([set, o]) => set.delete(o));
       let decision: Decision;
@@ -203,7 +207,7 @@ export class Allocator {
         return { decision, revision: after, applied: Promise.resolve() };
       }
       try {
-        const res = await this.store.append(decision.events, { tags: decision.conditionTags, after });
+        const res = await this.store.append(decision.events, { tags: decision.conditionTags, after }, { trusted: true });
         this.lastOwnCommit = Math.max(this.lastOwnCommit, res.revision);
         // Claims stay until the model itself marks the addresses used.
         const applied = sub.waitFor(res.revision).then(release);
@@ -212,6 +216,8 @@ export class Allocator {
         release();
         if (!isAppendConditionFailed(e)) throw e;
         this.stats.conflicts++;
+        // Another allocator took an address we picked: its cursor is in our region; move ours elsewhere.
+        if (e.tags.some((t) => t.startsWith('ip:'))) for (const p of pools) p.free.jump(this.rng);
         if (attempt >= this.maxAttempts) {
           throw new AllocError('Conflict', '', `gave up after ${attempt} attempts: other writers kept changing ${e.tags.join(', ')}`, true);
         }

@@ -102,6 +102,18 @@ export class FreeSet {
     this.push((offset | (g << GEN_SHIFT)) >>> 0);
   }
 
+  /**
+   * Restarts the never-used scan at a fresh random offset: after losing an address to another allocator whose cursor
+   * runs through the same region, so the two stop racing for the same addresses. Nothing is skipped: the scan checks
+   * the `touched` bitmap, and it goes round once from the new start.
+   */
+  jump(rng: () => number): void {
+    if (this.freshN === 0 || this.n === 0) return;
+    const r = Math.floor(rng() * this.n);
+    this.cursorStart = r >= 0 && r < this.n ? r : 0;
+    this.visited = 0;
+  }
+
   /** A free offset not rejected by `exclude`, or -1. Does not mark it used. */
   pick(rng: () => number, exclude?: (offset: number) => boolean): number {
     if (this.usedN === this.n) return -1;

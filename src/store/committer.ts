@@ -55,7 +55,7 @@ export class Committer {
     private readonly opts: CommitterOptions = {},
   ) {
     this.limits = opts.limits ?? DEFAULT_LIMITS;
-    this.maxInflight = opts.maxInflight ?? 4;
+    this.maxInflight = opts.maxInflight ?? 3;
     this.wire = new FastTxn(client);
   }
 

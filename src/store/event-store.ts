@@ -27,6 +27,8 @@ export interface EventStoreOptions {
 export interface AppendOptions {
   /** These ids may already be committed (the caller is retrying): look them up before reporting a conflict. */
   readonly mayExist?: boolean;
+  /** The events were built by this program's own deciders (makeEvent from checked data): skip re-validating them. */
+  readonly trusted?: boolean;
 }
 
 export interface BatchMember {
@@ -60,7 +62,7 @@ export class EventStore {
     this.validate = opts.validate ?? true;
     this.committer = new Committer(client, this.keys, this.writer, {
       limits: { ...DEFAULT_LIMITS, ...opts.limits },
-      maxInflight: opts.maxInflight ?? 4,
+      maxInflight: opts.maxInflight ?? 3,
       findCommitted: (ids, after) => this.findCommitted(ids, after),
     });
   }
@@ -200,7 +202,7 @@ export class EventStore {
           throw new AppendRejected(`events[${i}].tags: ${JSON.stringify(t)} is not a valid tag (1-${MAX_TAG} characters, no NUL)`);
         }
       }
-      if (this.validate) {
+      if (this.validate && !opts.trusted) {
         try {
           this.codec.decode(e, `events[${i}]`);
         } catch (err) {

@@ -56,7 +56,7 @@ common(program.command('store'))
         rows.push(
           [shape, 'store: appended events/s', r.appendedEventsPerSec, r.rounds.map((x) => x.appendedEventsPerSec).join(' ')],
           [shape, 'raw etcd puts/s (full txns)', r.baselines.etcdCeiling.keysPerSec, r.rounds.map((x) => x.rawKeysPerSec).join(' ')],
-          [shape, 'ratio store/raw', r.ratioToRaw, r.rounds.map((x) => Math.round((x.appendedEventsPerSec / x.rawKeysPerSec) * 1000) / 1000).join(' ')],
+          [shape, 'ratio store/raw (median of paired rounds)', r.ratioToRaw, r.rounds.map((x) => Math.round((x.appendedEventsPerSec / x.rawKeysPerSec) * 1000) / 1000).join(' ')],
         );
       }
       emit({ scenario: 'store', results, ...results[0] }, rows, o.json);

@@ -20,8 +20,8 @@ export interface LabelSelector {
   readonly matchExpressions?: readonly LabelSelectorRequirement[];
 }
 
-/** SpiderSubnet spec (spiderpool.spidernet.io/v2beta1). */
-export interface SubnetSpec {
+/** The address fields SpiderSubnet and SpiderIPPool specs share. */
+interface AddressSpec {
   readonly ipVersion: IpVersion;
   readonly subnet: string;
   readonly ips: readonly string[];
@@ -31,15 +31,11 @@ export interface SubnetSpec {
   readonly routes?: readonly Route[];
 }
 
+/** SpiderSubnet spec (spiderpool.spidernet.io/v2beta1). */
+export type SubnetSpec = AddressSpec;
+
 /** SpiderIPPool spec (spiderpool.spidernet.io/v2beta1), plus the address scope the pool's IPs live in. */
-export interface PoolSpec {
-  readonly ipVersion: IpVersion;
-  readonly subnet: string;
-  readonly ips: readonly string[];
-  readonly excludeIPs?: readonly string[];
-  readonly gateway?: string;
-  readonly vlan?: number;
-  readonly routes?: readonly Route[];
+export interface PoolSpec extends AddressSpec {
   readonly default?: boolean;
   readonly disable?: boolean;
   readonly namespaceAffinity?: LabelSelector;

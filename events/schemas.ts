@@ -8,7 +8,7 @@ const selector = obj({
   matchLabels: opt(record(str)),
   matchExpressions: opt(arr(obj({ key: str, operator: oneOf('In', 'NotIn', 'Exists', 'DoesNotExist'), values: opt(arr(str)) }))),
 });
-const subnetSpec = obj({
+const addressFields = {
   ipVersion,
   subnet: str,
   ips: arr(str),
@@ -16,15 +16,10 @@ const subnetSpec = obj({
   gateway: opt(str),
   vlan: opt(int),
   routes: opt(arr(route)),
-});
+};
+const subnetSpec = obj(addressFields);
 const poolSpec = obj({
-  ipVersion,
-  subnet: str,
-  ips: arr(str),
-  excludeIPs: opt(arr(str)),
-  gateway: opt(str),
-  vlan: opt(int),
-  routes: opt(arr(route)),
+  ...addressFields,
   default: opt(bool),
   disable: opt(bool),
   namespaceAffinity: opt(selector),

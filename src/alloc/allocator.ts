@@ -103,23 +103,23 @@ export class Allocator {
     });
   }
 
-  async releaseById(allocationId: string, reason: ReleaseReason, at: string): Promise<ReleaseResult> {
-    await this.ownWritesApplied();
-    const { decision, revision } = await this.execute(at, (ctx) => decideReleaseById(this.model, allocationId, reason, ctx));
-    this.stats.releases += decision.allocations.length;
-    return { released: decision.allocations, revision };
+  releaseById(allocationId: string, reason: ReleaseReason, at: string): Promise<ReleaseResult> {
+    return this.release(at, (ctx) => decideReleaseById(this.model, allocationId, reason, ctx));
   }
 
-  async releaseContainer(containerID: string, nic: string | undefined, at: string): Promise<ReleaseResult> {
-    await this.ownWritesApplied();
-    const { decision, revision } = await this.execute(at, (ctx) => decideReleaseContainer(this.model, containerID, nic, ctx));
-    this.stats.releases += decision.allocations.length;
-    return { released: decision.allocations, revision };
+  /** CNI DEL: what the container holds (on one NIC, or all); releasing nothing is success. */
+  releaseContainer(containerID: string, nic: string | undefined, at: string): Promise<ReleaseResult> {
+    return this.release(at, (ctx) => decideReleaseContainer(this.model, containerID, nic, ctx));
   }
 
-  async releasePod(namespace: string, name: string, uid: string | undefined, reason: ReleaseReason, at: string): Promise<ReleaseResult> {
+  releasePod(namespace: string, name: string, uid: string | undefined, reason: ReleaseReason, at: string): Promise<ReleaseResult> {
+    return this.release(at, (ctx) => decideReleasePod(this.model, namespace, name, uid, reason, ctx));
+  }
+
+  /** Releases decide on a model holding this process's own commits, so an ADD followed by a DEL never leaks. */
+  private async release(at: string, decide: (ctx: DecideContext) => Decision): Promise<ReleaseResult> {
     await this.ownWritesApplied();
-    const { decision, revision } = await this.execute(at, (ctx) => decideReleasePod(this.model, namespace, name, uid, reason, ctx));
+    const { decision, revision } = await this.execute(at, decide);
     this.stats.releases += decision.allocations.length;
     return { released: decision.allocations, revision };
   }

@@ -7,6 +7,7 @@ import { openTarget } from './lib/target.js';
 import { runStoreBench } from './store.js';
 import { runAllocScenario } from './alloc/scenario.js';
 import { renderSvg } from './lib/chart.js';
+import { runReplayBench } from './replay.js';
 
 const program = new Command().name('bench').description('benchmarks of the IPAM engine, each with its baseline measured in the same run');
 const int = (v: string) => {
@@ -100,6 +101,28 @@ common(program.command('alloc'))
     } finally {
       await target.close();
     }
+  });
+
+program
+  .command('replay')
+  .description('replay a realistic synthetic log (20 pools, dual stack, churn) into every projection in one process')
+  .option('--events <n>', 'events in the log', int, 1_000_000)
+  .option('--live <n>', 'live pods in steady state', int, 100_000)
+  .option('--batch <n>', 'events per projection batch (one immer produce each)', int, 50_000)
+  .option('--rounds <n>', 'rounds (figures are medians)', int, 3)
+  .option('--json <file>', 'write every figure and the environment to this JSON file')
+  .action((o) => {
+    const r = runReplayBench({ events: o.events, live: o.live, batch: o.batch, rounds: o.rounds });
+    emit(
+      r,
+      [
+        ['figure', 'value', 'notes'],
+        ['events/s into all projections', r.eventsPerSec, `rounds: ${r.rounds.join(' ')}; ${r.events} events, batches of ${r.batch}`],
+        ['live endpoints at the end', r.liveEndpoints, ''],
+        ['peak RSS MB', r.peakRssMB, 'whole process: the generated log plus every projection'],
+      ],
+      o.json,
+    );
   });
 
 program.parseAsync().catch((e: unknown) => {

@@ -1,0 +1,66 @@
+// Realistic synthetic logs for replay benchmarks: pools, then dual-stack pods coming and going.
+import { makeEvent, Tag, type DomainEvent, type LoggedEvent } from '../../events/index.js';
+
+export interface SynthOptions {
+  /** Events in all (approximately; stops at the first commit boundary past it). */
+  readonly events: number;
+  /** Pool pairs (one IPv4 and one IPv6 pool each): 10 pairs = 20 pools. */
+  readonly poolPairs: number;
+  /** Live pods to keep around in steady state. */
+  readonly live: number;
+  /** Events per synthetic commit (like one group-committed txn). */
+  readonly perCommit: number;
+}
+
+const AT0 = Date.parse('2026-01-01T00:00:00Z');
+
+/** Deterministic: the same options give the same log. */
+export function* synthLog(o: SynthOptions): Generator<LoggedEvent[]> {
+  let seed = 12345;
+  const rnd = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  let revision = 1;
+  let n = 0;
+  const commit = (events: DomainEvent[]): LoggedEvent[] => {
+    const r = revision++;
+    n += events.length;
+    return events.map((event, position) => ({ event, revision: r, position }));
+  };
+  const at = () => new Date(AT0 + n * 10).toISOString();
+  const pools: DomainEvent[] = [];
+  for (let p = 0; p < o.poolPairs; p++) {
+    pools.push(makeEvent('PoolDefined', { name: `v4-${p}`, spec: { ipVersion: 4, subnet: `10.${p}.0.0/16`, ips: [`10.${p}.0.1-10.${p}.255.254`], gateway: `10.${p}.0.1`, default: p === 0 } }, { id: `pool-v4-${p}`, at: at(), tags: [Tag.poolConfig(`v4-${p}`)] }));
+    pools.push(makeEvent('PoolDefined', { name: `v6-${p}`, spec: { ipVersion: 6, subnet: `fd00:${p}::/64`, ips: [`fd00:${p}::1-fd00:${p}::ffff`], default: p === 0 } }, { id: `pool-v6-${p}`, at: at(), tags: [Tag.poolConfig(`v6-${p}`)] }));
+  }
+  yield commit(pools);
+  const live: { pod: number; pair: number; v4: string; v6: string; id4: string; id6: string }[] = [];
+  const next = new Array<number>(o.poolPairs).fill(2);
+  let pod = 0;
+  while (n < o.events) {
+    const batch: DomainEvent[] = [];
+    while (batch.length < o.perCommit) {
+      // Grow towards `live`, then churn: release one, allocate one.
+      if (live.length >= o.live || (live.length > 0 && rnd() < 0.3 && live.length > o.live * 0.9)) {
+        const i = Math.floor(rnd() * live.length);
+        const x = live[i]!;
+        live[i] = live[live.length - 1]!;
+        live.pop();
+        const ep = { namespace: 'bench', name: `pod-${x.pod}`, nic: 'eth0', containerID: `ctr-${x.pod}` };
+        batch.push(makeEvent('IPReleased', { allocationId: x.id4, pool: `v4-${x.pair}`, address: x.v4, reason: 'cni-del', endpoint: ep }, { id: `r4-${x.pod}`, at: at(), tags: [Tag.ip('default', x.v4)] }));
+        batch.push(makeEvent('IPReleased', { allocationId: x.id6, pool: `v6-${x.pair}`, address: x.v6, reason: 'cni-del', endpoint: ep }, { id: `r6-${x.pod}`, at: at(), tags: [Tag.ip('default', x.v6)] }));
+      } else {
+        const pair = Math.floor(rnd() * o.poolPairs);
+        const k = next[pair]!++;
+        const v4 = `10.${pair}.${(k >> 8) & 255}.${k & 255}`;
+        const v6 = `fd00:${pair}::${(k & 0xffff).toString(16)}`;
+        const p = pod++;
+        const endpoint = { namespace: 'bench', name: `pod-${p}`, uid: `uid-${p}`, containerID: `ctr-${p}`, node: `node-${p % 100}`, nic: 'eth0', owner: { kind: 'ReplicaSet', name: `rs-${p >> 4}` } };
+        const id4 = `a4-${p}`;
+        const id6 = `a6-${p}`;
+        batch.push(makeEvent('IPAllocated', { allocationId: id4, pool: `v4-${pair}`, ipVersion: 4, address: v4, prefixLength: 16, endpoint, gateway: `10.${pair}.0.1` }, { id: id4, at: at(), tags: [Tag.ip('default', v4), Tag.endpoint('bench', `pod-${p}`, 'eth0')] }));
+        batch.push(makeEvent('IPAllocated', { allocationId: id6, pool: `v6-${pair}`, ipVersion: 6, address: v6, prefixLength: 64, endpoint }, { id: id6, at: at(), tags: [Tag.ip('default', v6), Tag.endpoint('bench', `pod-${p}`, 'eth0')] }));
+        live.push({ pod: p, pair, v4, v6, id4, id6 });
+      }
+    }
+    yield commit(batch);
+  }
+}

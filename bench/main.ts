@@ -7,7 +7,7 @@ import { openTarget } from './lib/target.js';
 import { runStoreBench } from './store.js';
 import { runAllocScenario } from './alloc/scenario.js';
 import { renderSvg } from './lib/chart.js';
-import { runReplayBench } from './replay.js';
+import { runColdStart, runReplayBench } from './replay.js';
 
 const program = new Command().name('bench').description('benchmarks of the IPAM engine, each with its baseline measured in the same run');
 const int = (v: string) => {
@@ -111,15 +111,30 @@ program
   .option('--batch <n>', 'events per projection batch (one immer produce each)', int, 50_000)
   .option('--rounds <n>', 'rounds (figures are medians)', int, 3)
   .option('--json <file>', 'write every figure and the environment to this JSON file')
-  .action((o) => {
+  .option('--cold-events <n>', 'also measure a cold start: a log of this many events in etcd, with a checkpoint (0 = skip)', (v) => Number(v), 0)
+  .option('--cold-tail <n>', 'events after the checkpoint that a cold start replays', int, 10_000)
+  .option('--etcd <endpoints>', 'use this etcd for the cold start instead of starting a local one')
+  .action(async (o) => {
     const r = runReplayBench({ events: o.events, live: o.live, batch: o.batch, rounds: o.rounds });
+    let cold: Awaited<ReturnType<typeof runColdStart>> | undefined;
+    if (o.coldEvents > 0) {
+      const target = await openTarget(o);
+      try {
+        cold = await runColdStart({ endpoints: target.endpoints, events: o.coldEvents, live: Math.min(o.live, Math.floor(o.coldEvents / 10)), tail: o.coldTail });
+      } finally {
+        await target.close();
+      }
+    }
     emit(
-      r,
+      { ...r, ...(cold ? { coldStartSeconds: cold.coldStartSeconds, coldStart: cold } : {}) },
       [
         ['figure', 'value', 'notes'],
         ['events/s into all projections', r.eventsPerSec, `rounds: ${r.rounds.join(' ')}; ${r.events} events, batches of ${r.batch}`],
         ['live endpoints at the end', r.liveEndpoints, ''],
         ['peak RSS MB', r.peakRssMB, 'whole process: the generated log plus every projection'],
+        ...(cold
+          ? [['cold start s', cold.coldStartSeconds, `fresh process: checkpoints (${cold.checkpointLoadSeconds} s) + ${cold.tail} tail events; log of ${cold.events} events in etcd`]]
+          : []),
       ],
       o.json,
     );

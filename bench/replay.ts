@@ -55,3 +55,48 @@ export function runReplayBench(o: ReplayBenchOptions) {
     peakRssMB: round(process.resourceUsage().maxRSS / 1024),
   };
 }
+
+export interface ColdStartOptions {
+  readonly endpoints: string[];
+  readonly events: number;
+  readonly live: number;
+  /** Events appended after the checkpoint (the tail a restart replays). */
+  readonly tail: number;
+}
+
+/** Loads a synthetic log into etcd, checkpoints all projections short of its end, times a fresh process's start. */
+export async function runColdStart(o: ColdStartOptions) {
+  const { randomBytes } = await import('node:crypto');
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const { fileURLToPath } = await import('node:url');
+  const { openEtcd } = await import('../src/store/connect.js');
+  const { EventStore } = await import('../src/store/event-store.js');
+  const { replay } = await import('../projections/runtime.js');
+  const { saveAll } = await import('../projections/checkpoint.js');
+  const prefix = `/bench-cold-${randomBytes(4).toString('hex')}/`;
+  const client = openEtcd({ endpoints: o.endpoints, callTimeoutMs: 60_000 });
+  const store = new EventStore(client, { prefix });
+  await store.open();
+  const commits = [...synthLog({ events: o.events, poolPairs: 10, live: o.live, perCommit: 60 })];
+  const total = commits.reduce((n, c) => n + c.length, 0);
+  const bar = progress('load log into etcd', total);
+  let written = 0;
+  let checkpointAt = 0;
+  // One append per synthetic commit, in order (each sees the previous one, so their implicit guards hold).
+  for (const c of commits) {
+    const r = await store.append(c.map((e) => e.event), undefined, { trusted: true });
+    written += c.length;
+    if (written <= total - o.tail) checkpointAt = r.revision;
+    bar.update(written);
+  }
+  bar.stop();
+  const states = await replay(store, ALL_PROJECTIONS, { until: checkpointAt });
+  await saveAll(store, ALL_PROJECTIONS, states);
+  const worker = fileURLToPath(new URL('./cold-start.js', import.meta.url));
+  const { stdout } = await promisify(execFile)(process.execPath, ['--max-semi-space-size=32', worker, o.endpoints.join(','), prefix], { maxBuffer: 16 << 20 });
+  const r = JSON.parse(stdout) as { coldStartSeconds: number; checkpointLoadSeconds: number; fromCheckpoint: boolean; peakRssMB: number };
+  await client.delete().prefix(prefix);
+  client.close();
+  return { events: total, tail: o.tail, coldStartSeconds: round(r.coldStartSeconds, 2), checkpointLoadSeconds: round(r.checkpointLoadSeconds, 2), fromCheckpoint: r.fromCheckpoint, coldStartPeakRssMB: round(r.peakRssMB) };
+}

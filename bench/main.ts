@@ -7,6 +7,7 @@ import { openTarget } from './lib/target.js';
 import { runStoreBench } from './store.js';
 import { runAllocScenario } from './alloc/scenario.js';
 import { renderSvg } from './lib/chart.js';
+import { runChurn, CHURN_PHASES } from './churn.js';
 import { runColdStart, runReplayBench } from './replay.js';
 
 const program = new Command().name('bench').description('benchmarks of the IPAM engine, each with its baseline measured in the same run');
@@ -138,6 +139,28 @@ program
       ],
       o.json,
     );
+  });
+
+common(program.command('churn'))
+  .description("Spiderpool's IPAM performance test shape: 100x10 and 1x1000 Deployments created, rolled out, deleted; IPv4 and dual stack")
+  .option('--concurrency <n>', 'requests in flight at most', int, 256)
+  .action(async (o) => {
+    const target = await openTarget(o);
+    try {
+      const r = await runChurn({ endpoints: target.endpoints, concurrency: o.concurrency, compact: true });
+      const rows: (string | number)[][] = [['workload', 'family', 'phase', 'seconds', 'ops/s', 'p50 ms', 'p99 ms', 'done', 'invariants']];
+      for (const c of r.results) {
+        for (const ph of CHURN_PHASES) {
+          const x = c.phases[ph];
+          rows.push([c.workload, c.family, ph, x.seconds, x.opsPerSec, x.latencyMs.p50, x.latencyMs.p99, `${x.completed}/${x.operations}`, ph === 'delete' ? `dup ${c.invariants.duplicates}, left ${c.invariants.leftovers}` : '']);
+        }
+      }
+      emit({ ...r, etcdMembers: target.members }, rows, o.json);
+      const bad = r.results.some((c) => c.invariants.duplicates + c.invariants.leftovers + c.invariants.badReleases + c.invariants.leftoversInLog > 0 || CHURN_PHASES.some((ph) => c.phases[ph].errors > 0));
+      if (bad) process.exitCode = 1;
+    } finally {
+      await target.close();
+    }
   });
 
 program.parseAsync().catch((e: unknown) => {

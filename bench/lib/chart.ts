@@ -90,14 +90,22 @@ export function renderSvg(opts: ChartOptions): string {
   // Right: latency percentiles, one group of bars per entry.
   const groups = opts.percentiles ?? [];
   if (groups.length > 0) {
-    const lMax = Math.max(0, ...groups.flatMap((g) => PCT.map((k) => fin(g[k]))));
-    const lt = ticks(lMax, 5);
-    const ly = (v: number) => y0 - (fin(v) / lt[lt.length - 1]!) * PANEL.height;
+    const values = groups.flatMap((g) => PCT.map((k) => fin(g[k])));
+    const lMax = Math.max(0, ...values);
+    const lMin = Math.min(...values.filter((v) => v > 0));
+    // Latencies a thousand times apart (the engine next to pool-CAS) need a log axis, or the small bars vanish.
+    const log = lMin > 0 && lMax / lMin > 100;
+    const lo = log ? Math.floor(Math.log10(lMin)) : 0;
+    const hi = log ? Math.ceil(Math.log10(lMax)) : 0;
+    const lt = log ? Array.from({ length: hi - lo + 1 }, (_, i) => 10 ** (lo + i)) : ticks(lMax, 5);
+    const ly = log
+      ? (v: number) => y0 - ((Math.log10(Math.max(fin(v), 10 ** lo)) - lo) / (hi - lo)) * PANEL.height
+      : (v: number) => y0 - (fin(v) / lt[lt.length - 1]!) * PANEL.height;
     const gw = RIGHT.w / groups.length;
     const bw = Math.min(22, (gw * 0.8) / PCT.length);
     const centers = groups.map((_, i) => i + 0.5);
     parts.push(text(RIGHT.x + RIGHT.w / 2, PANEL.top - 12, 'latency percentiles', 'text-anchor="middle" font-weight="bold"'));
-    parts.push(...axes(RIGHT.x, RIGHT.w, centers, lt, '', 'ms', (c) => RIGHT.x + c * gw, ly, groups.map((g) => g.name)));
+    parts.push(...axes(RIGHT.x, RIGHT.w, centers, lt, '', log ? 'ms (log scale)' : 'ms', (c) => RIGHT.x + c * gw, ly, groups.map((g) => g.name)));
     groups.forEach((g, i) => {
       const gx = RIGHT.x + i * gw + (gw - bw * PCT.length) / 2;
       PCT.forEach((k, j) => {

@@ -53,6 +53,10 @@ test('a writer with a stale revision hint still lands in global order, and one s
   for await (const e of f.store.read()) revs.push(e.revision);
   t.deepEqual(revs, [...revs].sort((a, b) => a - b));
   t.is(revs[revs.length - 1], stale.revision, 'the late record is last although its key sorts first');
+  // Reading after a revision above the late record's hint still finds it (etcd filters that key window by revision).
+  const tail: number[] = [];
+  for await (const e of f.store.read({ after: stale.revision - 1 })) tail.push(e.revision);
+  t.deepEqual(tail, [stale.revision]);
 
   // Push etcd's revision beyond the window with writes inside the prefix, then one commit moves head.
   const late2Client = openEtcd({ endpoints });

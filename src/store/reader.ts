@@ -48,6 +48,16 @@ export async function* readLog(client: Etcd3, keys: KeyLayout, codec: EventCodec
   let buffer: Pending[] = [];
   const decode = (p: Pending): StoredEvent[] => decodeRecord(p.kv, p.rev, codec, tagSet, typeSet, opts.onMalformed);
 
+  if (after > 0 && startHint <= after) {
+    // Keys with hint <= after may still hold later commits (a stale writer's); most do not. Let etcd filter that
+    // bounded window by revision, so a resume does not pull back up to REORDER_WINDOW commits only to drop them.
+    const windowEnd = Buffer.from(keys.logFrom(after + 1));
+    const res = await client.kv.range({ key: from, range_end: windowEnd, min_mod_revision: after + 1, max_mod_revision: until });
+    for (const kv of res.kvs) buffer.push({ rev: Number(kv.mod_revision), kv });
+    // Every key after the window has hint > after, hence commit revision > after: plain paging from here.
+    from = windowEnd;
+  }
+
   for (;;) {
     let res;
     try {

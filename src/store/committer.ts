@@ -25,8 +25,6 @@ export interface CommitterOptions {
   readonly limits?: TxnLimits;
   /** Txns in flight at once. */
   readonly maxInflight?: number;
-  /** Called after each successful commit (for metrics and waiting on the subscription). */
-  readonly onCommit?: (revision: number, events: number) => void;
   /** Slow-path lookup of event ids in the log after `after` (for members marked mayExist). */
   readonly findCommitted?: (ids: readonly string[], after: number) => Promise<number | undefined>;
 }
@@ -123,7 +121,6 @@ export class Committer {
       });
       this.stats.committedEvents += events;
       this.stats.batchSizes.push(plan.members.length);
-      this.opts.onCommit?.(rev, events);
       return;
     }
     this.stats.txnFailures++;

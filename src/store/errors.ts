@@ -42,11 +42,3 @@ export class StoreUnavailable extends Error {
 export function isStoreUnavailable(e: unknown): e is StoreUnavailable {
   return e instanceof StoreUnavailable;
 }
-
-/** A read asked for history etcd has compacted away and no log record can replace. */
-export class StoreClosed extends Error {
-  readonly code = 'StoreClosed';
-  constructor() {
-    super('event store is closed');
-  }
-}

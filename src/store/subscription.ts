@@ -4,7 +4,7 @@
 import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
 import type { LoggedEvent as StoredEvent } from '../../events/catalogue.js';
 import type { EventCodec, MalformedEventError } from '../../events/codec.js';
-import { prefixEnd, type KeyLayout } from './keys.js';
+import type { KeyLayout } from './keys.js';
 import { currentRevision, decodeRecord, readLog } from './reader.js';
 
 export interface SubscribeOptions {
@@ -158,5 +158,3 @@ export class Subscription {
     this.advance(this.delivered);
   }
 }
-
-export { prefixEnd };

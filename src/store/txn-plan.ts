@@ -29,11 +29,6 @@ export interface TxnPlan {
   readonly bytes: number;
 }
 
-/** Distinct keys the failure branch reads back (one range op each). */
-export function distinctCompareKeys(p: TxnPlan): number {
-  return p.modCompares.size + p.absent.length + FIXED_COMPARES;
-}
-
 export class OversizedMember extends Error {}
 
 /**

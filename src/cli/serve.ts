@@ -1,7 +1,7 @@
 // `ipam serve`: the daemon. Opens the store (starting a local etcd when no endpoint is given) and runs until signalled.
 import { resolve } from 'node:path';
 import { LocalEtcd } from '../local/etcd.js';
-import { connectionFromEnv, describeConnection, openEtcd, type EtcdConnection } from '../store/connect.js';
+import { connectionFromEnv, describeConnection, openEtcd, probeEtcd, type EtcdConnection } from '../store/connect.js';
 import { EventStore } from '../store/event-store.js';
 
 export interface ServeOptions {
@@ -19,6 +19,10 @@ export async function serve(opts: ServeOptions): Promise<void> {
     log(`started local etcd at ${local.endpoints.join(',')} (data in ${resolve(opts.dataDir, 'etcd')})`);
   }
   const client = openEtcd(conn);
+  await probeEtcd(client, conn).catch((e: unknown) => {
+    client.close();
+    throw e;
+  });
   const store = new EventStore(client, { prefix: opts.prefix });
   const rev = await store.open();
   const head = await store.headRevision();

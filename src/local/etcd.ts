@@ -1,6 +1,7 @@
 // Throw-away etcd servers on loopback for tests, benchmarks and `npm start`.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, sleep } from './ports.js';
@@ -22,6 +23,17 @@ export interface LocalEtcdOptions {
   readonly binary?: string;
   /** Keep data here (single member) and do not delete it on stop, e.g. for `npm start`. */
   readonly persistentDir?: string;
+  /** Serve clients over TLS and require client certificates signed by `caFile`. */
+  readonly tls?: EtcdServerTls;
+}
+
+export interface EtcdServerTls {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile: string;
+  /** Client certificate the harness itself uses for health checks. */
+  readonly clientCertFile: string;
+  readonly clientKeyFile: string;
 }
 
 export class LocalEtcdMember {
@@ -32,10 +44,11 @@ export class LocalEtcdMember {
     private readonly initialCluster: string,
     private readonly args: readonly string[],
     private readonly binary: string,
+    readonly tls?: EtcdServerTls,
   ) {}
 
   get endpoint(): string {
-    return `http://127.0.0.1:${this.spec.clientPort}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.spec.clientPort}`;
   }
   get pid(): number | undefined {
     return this.proc?.pid;
@@ -48,7 +61,8 @@ export class LocalEtcdMember {
     if (this.proc) return;
     const { name, clientPort, peerPort, dataDir } = this.spec;
     const peer = `http://127.0.0.1:${peerPort}`;
-    const client = `http://127.0.0.1:${clientPort}`;
+    const client = this.endpoint;
+    const tlsArgs = this.tls ? [`--cert-file=${this.tls.certFile}`, `--key-file=${this.tls.keyFile}`, `--trusted-ca-file=${this.tls.caFile}`, '--client-cert-auth'] : [];
     const proc = spawn(
       this.binary,
       [
@@ -63,6 +77,7 @@ export class LocalEtcdMember {
         '--initial-cluster-token=ipam-local',
         '--logger=zap',
         '--log-level=error',
+        ...tlsArgs,
         ...this.args,
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
@@ -111,7 +126,7 @@ export class LocalEtcd {
     }
     const initialCluster = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peerPort}`).join(',');
     const binary = opts.binary ?? process.env.ETCD_BIN ?? 'etcd';
-    const members = specs.map((s) => new LocalEtcdMember(s, initialCluster, opts.extraArgs ?? [], binary));
+    const members = specs.map((s) => new LocalEtcdMember(s, initialCluster, opts.extraArgs ?? [], binary, opts.tls));
     const etcd = new LocalEtcd(members, root, opts.persistentDir !== undefined);
     for (const m of members) m.start('new');
     await etcd.waitHealthy();
@@ -128,9 +143,7 @@ export class LocalEtcd {
     for (const m of this.members.filter((x) => x.running)) {
       for (;;) {
         try {
-          const res = await fetch(`${m.endpoint}/health`, { signal: AbortSignal.timeout(1000) });
-          const body = (await res.json()) as { health?: string };
-          if (body.health === 'true') break;
+          if ((await health(m)) === 'true') break;
         } catch {
           // not up yet
         }
@@ -144,4 +157,32 @@ export class LocalEtcd {
     await Promise.all(this.members.map((m) => m.stop('SIGTERM')));
     if (!this.keep) rmSync(this.root, { recursive: true, force: true });
   }
+}
+
+/** GET /health, over TLS with the harness's client certificate when the member requires one. */
+async function health(m: LocalEtcdMember): Promise<string | undefined> {
+  if (!m.tls) {
+    const res = await fetch(`${m.endpoint}/health`, { signal: AbortSignal.timeout(1000) });
+    return ((await res.json()) as { health?: string }).health;
+  }
+  const t = m.tls;
+  return new Promise((resolve, reject) => {
+    const req = httpsGet(
+      `${m.endpoint}/health`,
+      { ca: readFileSync(t.caFile), cert: readFileSync(t.clientCertFile), key: readFileSync(t.clientKeyFile), timeout: 1000 },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => {
+          try {
+            resolve((JSON.parse(body) as { health?: string }).health);
+          } catch (e) {
+            reject(e);
+          }
+        });
+      },
+    );
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+  });
 }

@@ -47,3 +47,20 @@ export function openEtcd(conn: EtcdConnection): Etcd3 {
 export function describeConnection(conn: EtcdConnection): string {
   return `${conn.endpoints.join(',')}${conn.tls ? ' (tls)' : ''}${conn.auth ? ` (user ${conn.auth.username})` : ''}`;
 }
+
+/**
+ * Asks etcd for its revision once, so a wrong endpoint or certificate fails here with a message that says what to
+ * check, instead of later as a bare gRPC status.
+ */
+export async function probeEtcd(client: Etcd3, conn: EtcdConnection): Promise<number> {
+  try {
+    const res = await client.kv.range({ key: Buffer.from('\0'), count_only: true });
+    return Number(res.header.revision);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    const hint = conn.tls
+      ? 'check ETCD_CACERT (the CA that signed etcd\'s certificate) and ETCD_CERT / ETCD_KEY (a client certificate etcd trusts)'
+      : 'check the endpoint; if etcd requires TLS client certificates, set ETCD_CACERT, ETCD_CERT and ETCD_KEY';
+    throw new Error(`cannot reach etcd at ${describeConnection(conn)}: ${why}; ${hint}`);
+  }
+}

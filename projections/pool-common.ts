@@ -1,8 +1,9 @@
 // Shared by the pool document projections: which allocation currently holds which address of which pool.
 // Plain JSON (checkpoints serialise it); the helpers mutate an immer draft and are O(1) per event. The index is
 // kept per pool, so a batch copies only the maps of the pools it touches (immutable updates copy what they change).
-import type { Draft } from 'immer';
-import type { IPAllocatedData, IPReleasedData } from '../events/catalogue.js';
+import { produce, type Draft } from 'immer';
+import type { EventType, IPAllocatedData, IPReleasedData, LoggedEvent, PoolSpec } from '../events/catalogue.js';
+import type { DocumentState, Projection } from './types.js';
 
 /** What a projection needs to render one held address. */
 export interface HeldAllocation {
@@ -103,4 +104,52 @@ export function allocationCount(ix: AllocationIndex): number {
 /** A deep copy of event data going into a state, so freezing the state never freezes the caller's event. */
 export function copyJson<T>(v: T): T {
   return structuredClone(v);
+}
+
+/** The events every pool document projection follows. */
+export const POOL_HANDLES = ['PoolDefined', 'PoolChanged', 'PoolRemoved', 'IPAllocated', 'IPReleased'] as const satisfies readonly EventType[];
+
+/** What differs between pool document projections: how a pool's object is written, removed, and kept in step. */
+export interface PoolDocumentRules<S extends DocumentState & { readonly index: AllocationIndex }> {
+  readonly name: string;
+  /** A pool was defined or its spec changed; the index already holds its current allocations. */
+  definePool(d: Draft<S>, name: string, spec: PoolSpec, index: AllocationIndex): void;
+  removePool(d: Draft<S>, name: string): void;
+  listener(d: Draft<S>): IndexListener;
+}
+
+/** A pool document projection: one produce per batch, allocations through the shared per-pool index. */
+export function poolDocumentProjection<S extends DocumentState & { readonly index: AllocationIndex }>(rules: PoolDocumentRules<S>): Projection<S> {
+  return {
+    name: rules.name,
+    version: 1,
+    handles: POOL_HANDLES,
+    initial: () => ({ objects: {}, index: emptyIndex() }) as unknown as S,
+    apply(state, events: readonly LoggedEvent[]) {
+      if (events.length === 0) return state;
+      return produce(state, (d) => {
+        const index = ensureIndex(d as { index?: Draft<AllocationIndex> });
+        const on = rules.listener(d);
+        for (const { event: e } of events) {
+          switch (e.type) {
+            case 'PoolDefined':
+            case 'PoolChanged':
+              rules.definePool(d, e.data.name, e.data.spec, index as AllocationIndex);
+              break;
+            case 'PoolRemoved':
+              rules.removePool(d, e.data.name);
+              break;
+            case 'IPAllocated':
+              indexAllocate(index, e.data, on);
+              break;
+            case 'IPReleased':
+              indexRelease(index, e.data, on);
+              break;
+            default:
+              break; // not handled by pool projections
+          }
+        }
+      });
+    },
+  };
 }

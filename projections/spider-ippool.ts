@@ -1,14 +1,11 @@
 // SpiderIPPool documents (spiderpool.spidernet.io/v2beta1): the pool's spec and which addresses are allocated.
-import { produce, type Draft } from 'immer';
-import type { EventType, LoggedEvent, PoolSpec } from '../events/catalogue.js';
+import type { Draft } from 'immer';
+import type { PoolSpec } from '../events/catalogue.js';
 import { compilePool } from '../src/alloc/spec.js';
 import {
   copyJson,
-  emptyIndex,
-  ensureIndex,
   heldInPool,
-  indexAllocate,
-  indexRelease,
+  poolDocumentProjection,
   type AllocationIndex,
   type HeldAllocation,
   type IndexListener,
@@ -43,7 +40,6 @@ export interface SpiderIPPoolState extends DocumentState<SpiderIPPoolObject> {
   readonly index: AllocationIndex;
 }
 
-const HANDLES = ['PoolDefined', 'PoolChanged', 'PoolRemoved', 'IPAllocated', 'IPReleased'] as const satisfies readonly EventType[];
 
 /** Addresses in spec.ips minus spec.excludeIPs; 0 when the spec does not compile. */
 export function poolTotalIPCount(name: string, spec: PoolSpec): number {
@@ -87,44 +83,20 @@ function listener(d: Draft<SpiderIPPoolState>): IndexListener {
   };
 }
 
-export const spiderIPPoolProjection: Projection<SpiderIPPoolState> = {
+export const spiderIPPoolProjection: Projection<SpiderIPPoolState> = poolDocumentProjection<SpiderIPPoolState>({
   name: 'spider-ippool',
-  version: 1,
-  handles: HANDLES,
-  initial: () => ({ objects: {}, index: emptyIndex() }),
-  apply(state, events: readonly LoggedEvent[]) {
-    if (events.length === 0) return state;
-    return produce(state, (d) => {
-      const index = ensureIndex(d as { index?: Draft<AllocationIndex> });
-      const on = listener(d);
-      for (const { event: e } of events) {
-        switch (e.type) {
-          case 'PoolDefined':
-          case 'PoolChanged': {
-            const { name, spec } = e.data;
-            const existing = d.objects[name];
-            if (existing === undefined) {
-              d.objects[name] = render(name, spec, index as AllocationIndex) as Draft<SpiderIPPoolObject>;
-            } else {
-              // The allocations are already current; only the spec and what it counts change.
-              existing.spec = copyJson(spec) as Draft<PoolSpec>;
-              existing.status.totalIPCount = poolTotalIPCount(name, spec);
-            }
-            break;
-          }
-          case 'PoolRemoved':
-            delete d.objects[e.data.name];
-            break;
-          case 'IPAllocated':
-            indexAllocate(index, e.data, on);
-            break;
-          case 'IPReleased':
-            indexRelease(index, e.data, on);
-            break;
-          default:
-            break; // not handled by this projection
-        }
-      }
-    });
+  listener,
+  definePool(d, name, spec, index) {
+    const existing = d.objects[name];
+    if (existing === undefined) {
+      d.objects[name] = render(name, spec, index) as Draft<SpiderIPPoolObject>;
+    } else {
+      // The allocations are already current; only the spec and what it counts change.
+      existing.spec = copyJson(spec) as Draft<PoolSpec>;
+      existing.status.totalIPCount = poolTotalIPCount(name, spec);
+    }
   },
-};
+  removePool(d, name) {
+    delete d.objects[name];
+  },
+});

@@ -1,9 +1,9 @@
 // Whereabouts IPPool documents (whereabouts.cni.cncf.io/v1alpha1), one per pool: the pool's subnet as the range,
 // allocations keyed by the decimal offset of the address from the range's first (network) address.
-import { produce, type Draft } from 'immer';
-import type { EventType, LoggedEvent, PoolSpec } from '../events/catalogue.js';
+import type { Draft } from 'immer';
+import type { PoolSpec } from '../events/catalogue.js';
 import { parseAddress, parseCidr, type Cidr } from '../src/net/address.js';
-import { emptyIndex, ensureIndex, heldInPool, indexAllocate, indexRelease, type AllocationIndex, type HeldAllocation, type IndexListener } from './pool-common.js';
+import { heldInPool, poolDocumentProjection, type AllocationIndex, type HeldAllocation, type IndexListener } from './pool-common.js';
 import type { DocumentState, K8sObject, Projection } from './types.js';
 
 export const WHEREABOUTS_API_VERSION = 'whereabouts.cni.cncf.io/v1alpha1';
@@ -35,19 +35,26 @@ export interface WhereaboutsIPPoolState extends DocumentState<WhereaboutsIPPoolO
   readonly index: AllocationIndex;
 }
 
-const HANDLES = ['PoolDefined', 'PoolChanged', 'PoolRemoved', 'IPAllocated', 'IPReleased'] as const satisfies readonly EventType[];
 
 /** The key of a pool's IPPool in `objects`. */
 export function whereaboutsKey(pool: string): string {
   return `${WHEREABOUTS_NAMESPACE}/${pool}`;
 }
 
+// Every allocation and release needs its pool's range; parse each range text once, not once per event.
+const ranges = new Map<string, Cidr | undefined>();
+
 function parseRange(text: string): Cidr | undefined {
+  if (ranges.has(text)) return ranges.get(text);
+  let cidr: Cidr | undefined;
   try {
-    return parseCidr(text, 'range');
+    cidr = parseCidr(text, 'range');
   } catch {
-    return undefined;
+    cidr = undefined;
   }
+  if (ranges.size > 10_000) ranges.clear(); // bounded: ranges are few, but input is not trusted
+  ranges.set(text, cidr);
+  return cidr;
 }
 
 /** The Whereabouts allocation key of `address` in `range`: its offset from the range's first address, in decimal. */
@@ -105,39 +112,15 @@ function listener(d: Draft<WhereaboutsIPPoolState>): IndexListener {
   };
 }
 
-export const whereaboutsIPPoolProjection: Projection<WhereaboutsIPPoolState> = {
+export const whereaboutsIPPoolProjection: Projection<WhereaboutsIPPoolState> = poolDocumentProjection<WhereaboutsIPPoolState>({
   name: 'whereabouts-ippool',
-  version: 1,
-  handles: HANDLES,
-  initial: () => ({ objects: {}, index: emptyIndex() }),
-  apply(state, events: readonly LoggedEvent[]) {
-    if (events.length === 0) return state;
-    return produce(state, (d) => {
-      const index = ensureIndex(d as { index?: Draft<AllocationIndex> });
-      const on = listener(d);
-      for (const { event: e } of events) {
-        switch (e.type) {
-          case 'PoolDefined':
-          case 'PoolChanged': {
-            const { name, spec } = e.data;
-            const key = whereaboutsKey(name);
-            // Same range: the allocations are already current. A new range moves every offset: re-render.
-            if (d.objects[key]?.spec.range !== rangeOf(spec)) d.objects[key] = render(name, spec, index as AllocationIndex);
-            break;
-          }
-          case 'PoolRemoved':
-            delete d.objects[whereaboutsKey(e.data.name)];
-            break;
-          case 'IPAllocated':
-            indexAllocate(index, e.data, on);
-            break;
-          case 'IPReleased':
-            indexRelease(index, e.data, on);
-            break;
-          default:
-            break; // not handled by this projection
-        }
-      }
-    });
+  listener,
+  definePool(d, name, spec, index) {
+    const key = whereaboutsKey(name);
+    // Same range: the allocations are already current. A new range moves every offset: re-render.
+    if (d.objects[key]?.spec.range !== rangeOf(spec)) d.objects[key] = render(name, spec, index);
   },
-};
+  removePool(d, name) {
+    delete d.objects[whereaboutsKey(name)];
+  },
+});

@@ -3,7 +3,7 @@ import { Allocator as Engine } from '../../src/alloc/allocator.js';
 import { isAllocError } from '../../src/alloc/errors.js';
 import { openEtcd } from '../../src/store/connect.js';
 import { EventStore } from '../../src/store/event-store.js';
-import { podRef, type AllocOutcome, type Allocator, type AllocatorFactory } from './types.js';
+import { podRef, type AllocOutcome, type Allocator } from './types.js';
 
 export const BENCH_POOL = 'bench';
 const AT = '2026-01-01T00:00:00Z';
@@ -68,8 +68,3 @@ function lastOf(cidr: string): string {
   const n = net!.split('.').reduce((acc, o) => acc * 256 + Number(o), 0) + 2 ** (32 - Number(bits)) - 1;
   return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
 }
-
-export const engineFactory: AllocatorFactory = {
-  name: 'engine',
-  open: (ctx) => openEngine(ctx.endpoints, ctx.prefix),
-};

@@ -2,7 +2,7 @@
 // Hot structures are compact (a FreeSet bitset over each pool's usable offsets); evolve mutates in place.
 import type { DomainEvent, Endpoint, IpVersion } from '../../events/catalogue.js';
 import { DEFAULT_SCOPE } from '../../events/tags.js';
-import { parseAddress, type Family } from '../net/address.js';
+import { parseAddress } from '../net/address.js';
 import { FreeSet } from '../net/free-set.js';
 import { OffsetMap } from '../net/offset-map.js';
 import { IntervalSet, parseIpList } from '../net/ranges.js';
@@ -122,12 +122,6 @@ export class AllocatorModel {
 
   allocationsOfPool(pool: string): AllocationRecord[] {
     return [...this.byId.values()].filter((a) => a.pool === pool);
-  }
-
-  /** Whether `address` of `family` is reserved by any SpiderReservedIP. */
-  isReserved(family: Family, value: bigint): boolean {
-    for (const r of this.reservations.values()) if (r.ipVersion === family && r.set.contains(value)) return true;
-    return false;
   }
 
   private guard(id: string, fn: () => void): void {

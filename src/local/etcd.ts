@@ -59,7 +59,7 @@ export class LocalEtcdMember {
 
   start(state: 'new' | 'existing' = 'new'): void {
     if (this.proc) return;
-    const { name, clientPort, peerPort, dataDir } = this.spec;
+    const { name, peerPort, dataDir } = this.spec;
     const peer = `http://127.0.0.1:${peerPort}`;
     const client = this.endpoint;
     const tlsArgs = this.tls ? [`--cert-file=${this.tls.certFile}`, `--key-file=${this.tls.keyFile}`, `--trusted-ca-file=${this.tls.caFile}`, '--client-cert-auth'] : [];

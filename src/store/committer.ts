@@ -47,7 +47,7 @@ export class Committer {
   private readonly wire: FastTxn;
 
   constructor(
-    private readonly client: Etcd3,
+    client: Etcd3,
     private readonly keys: KeyLayout,
     private readonly writer: string,
     private readonly opts: CommitterOptions = {},

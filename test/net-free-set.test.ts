@@ -235,3 +235,16 @@ test('given a cursor that collided, when it jumps, then it restarts elsewhere an
   t.is(got.size, 1000);
   t.is(fs.pick(rng), -1);
 });
+
+test('given a sequential scan, when it jumps, then the next pick comes from the new random place, not the next offset', (t) => {
+  const fs = new FreeSet(1000);
+  const zero = () => 0;
+  for (let i = 0; i < 10; i++) {
+    const o = fs.pick(zero);
+    t.is(o, i, 'the scan is sequential from its start');
+    fs.markUsed(o);
+  }
+  t.is(fs.pick(zero), 10, 'without a jump the scan goes on');
+  fs.jump(() => 0.5);
+  t.is(fs.pick(zero), 500, 'after a jump it restarts at the drawn offset');
+});

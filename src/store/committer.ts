@@ -143,7 +143,14 @@ export class Committer {
     const modBelow = (key: Buffer, n: number): WireCompare => ({ key, target: CompareTarget.Mod, result: CompareResult.Less, number: n });
     compare.push(notExists(recordBuf));
     compare.push(modBelow(Buffer.from(this.keys.head), hint + REORDER_WINDOW));
-    for (const [tag, after] of plan.modCompares) compare.push(modBelow(Buffer.from(this.keys.tag(tag)), after + 1));
+    // ip: and ep: tags are both compared and written: build each key once.
+    const keyOf = new Map<string, Buffer>();
+    const tagKey = (tag: string) => {
+      let b = keyOf.get(tag);
+      if (!b) keyOf.set(tag, (b = Buffer.from(this.keys.tag(tag))));
+      return b;
+    };
+    for (const [tag, after] of plan.modCompares) compare.push(modBelow(tagKey(tag), after + 1));
     for (const k of plan.absent) compare.push(notExists(Buffer.from(k)));
     const body: string[] = [];
     for (const m of plan.members) for (const s of m.encoded) body.push(s);
@@ -151,7 +158,7 @@ export class Committer {
       { put: { key: recordBuf, value: Buffer.from(`[${body.join(',')}]`) } },
       { put: { key: Buffer.from(this.keys.head), value: Buffer.from(recordKey.slice(this.keys.logPrefix.length)) } },
     ];
-    for (const [tag, id] of plan.writes) success.push({ put: { key: Buffer.from(this.keys.tag(tag)), value: Buffer.from(id) } });
+    for (const [tag, id] of plan.writes) success.push({ put: { key: tagKey(tag), value: Buffer.from(id) } });
     return { compare, success };
   }
 

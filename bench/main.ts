@@ -112,11 +112,12 @@ program
   .option('--batch <n>', 'events per projection batch (one immer produce each)', int, 50_000)
   .option('--rounds <n>', 'rounds (figures are medians)', int, 3)
   .option('--json <file>', 'write every figure and the environment to this JSON file')
+  .option('--per-projection', 'also time each projection alone over the same log')
   .option('--cold-events <n>', 'also measure a cold start: a log of this many events in etcd, with a checkpoint (0 = skip)', (v) => Number(v), 0)
   .option('--cold-tail <n>', 'events after the checkpoint that a cold start replays', int, 10_000)
   .option('--etcd <endpoints>', 'use this etcd for the cold start instead of starting a local one')
   .action(async (o) => {
-    const r = runReplayBench({ events: o.events, live: o.live, batch: o.batch, rounds: o.rounds });
+    const r = runReplayBench({ events: o.events, live: o.live, batch: o.batch, rounds: o.rounds, perProjection: o.perProjection === true });
     let cold: Awaited<ReturnType<typeof runColdStart>> | undefined;
     if (o.coldEvents > 0) {
       const target = await openTarget(o);
@@ -133,6 +134,7 @@ program
         ['events/s into all projections', r.eventsPerSec, `rounds: ${r.rounds.join(' ')}; ${r.events} events, batches of ${r.batch}`],
         ['live endpoints at the end', r.liveEndpoints, ''],
         ['peak RSS MB', r.peakRssMB, 'whole process: the generated log plus every projection'],
+        ...Object.entries(r.perProjection ?? {}).map(([name, v]) => [`  ${name} alone, events/s`, v, 'events it handles / time']),
         ...(cold
           ? [['cold start s', cold.coldStartSeconds, `fresh process: checkpoints (${cold.checkpointLoadSeconds} s) + ${cold.tail} tail events; log of ${cold.events} events in etcd`]]
           : []),

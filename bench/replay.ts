@@ -12,6 +12,8 @@ export interface ReplayBenchOptions {
   readonly live: number;
   readonly batch: number;
   readonly rounds: number;
+  /** Also time each projection alone over the same log (one extra pass per projection). */
+  readonly perProjection?: boolean;
 }
 
 export function runReplayBench(o: ReplayBenchOptions) {
@@ -45,7 +47,19 @@ export function runReplayBench(o: ReplayBenchOptions) {
     rates.push(total / secs);
     liveEndpoints = Object.keys((s.states.get('spider-endpoints') as { objects: object }).objects).length;
   }
+  const perProjection: Record<string, number> = {};
+  if (o.perProjection) {
+    for (const p of ALL_PROJECTIONS) {
+      const mine = commits.flat().filter((e) => p.handles.includes(e.event.type));
+      if (mine.length === 0) continue; // e.g. subnets: the synthetic log defines none
+      let st = p.initial();
+      const t0 = performance.now();
+      for (let i = 0; i < mine.length; i += o.batch) st = p.apply(st, mine.slice(i, i + o.batch));
+      perProjection[p.name] = round(mine.length / ((performance.now() - t0) / 1000));
+    }
+  }
   return {
+    ...(o.perProjection ? { perProjection } : {}),
     scenario: 'replay',
     events: total,
     batch: o.batch,

@@ -3,6 +3,7 @@
 // `concurrency` requests in flight. Each workload x family runs on a fresh prefix; afterwards the log must show no
 // address held twice and, after the delete phase, nothing held.
 import { randomBytes } from 'node:crypto';
+import { checkAllocationLog } from '../src/alloc/log-check.js';
 import type { Endpoint, LoggedEvent } from '../events/catalogue.js';
 import { Allocator } from '../src/alloc/allocator.js';
 import { openEtcd } from '../src/store/connect.js';
@@ -230,36 +231,6 @@ export async function runChurnCase(
 export async function checkChurnLog(store: EventStore): Promise<{ duplicates: number; badReleases: number; live: number; details: string[] }> {
   const events: LoggedEvent[] = [];
   for await (const e of store.read({ types: ['IPAllocated', 'IPReleased'] })) events.push(e);
-  return checkLogEvents(events);
+  return checkAllocationLog(events);
 }
 
-export function checkLogEvents(events: readonly LoggedEvent[]): { duplicates: number; badReleases: number; live: number; details: string[] } {
-  const details: string[] = [];
-  let duplicates = 0;
-  let badReleases = 0;
-  const holder = new Map<string, { id: string; ep: string }>();
-  const live = new Set<string>();
-  for (const { event: e } of events) {
-    if (e.type === 'IPAllocated') {
-      const ep = `${e.data.endpoint.namespace}/${e.data.endpoint.name}/${e.data.endpoint.nic}`;
-      const key = `${e.data.pool} ${e.data.address}`;
-      const h = holder.get(key);
-      if (h && h.ep !== ep) {
-        duplicates++;
-        details.push(`${e.data.address} given to ${ep} while held by ${h.ep}`);
-      }
-      if (h) live.delete(h.id);
-      holder.set(key, { id: e.data.allocationId, ep });
-      live.add(e.data.allocationId);
-    } else if (e.type === 'IPReleased') {
-      if (!live.has(e.data.allocationId)) {
-        badReleases++;
-        details.push(`release of ${e.data.allocationId} which is not live`);
-      }
-      live.delete(e.data.allocationId);
-      const key = `${e.data.pool} ${e.data.address}`;
-      if (holder.get(key)?.id === e.data.allocationId) holder.delete(key);
-    }
-  }
-  return { duplicates, badReleases, live: live.size, details };
-}

@@ -5,6 +5,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import type { LoggedEvent } from '../events/catalogue.js';
 import { isAllocError } from '../src/alloc/errors.js';
+import { checkAllocationLog } from '../src/alloc/log-check.js';
 import { AT, openAllocator, replay, request, snapshot, type AllocFixture } from './helpers/alloc.js';
 import { freshPrefix } from './helpers/store.js';
 
@@ -19,26 +20,6 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
   fc.record({ kind: fc.constant('releaseId' as const), who: fc.constantFrom(0 as const, 1 as const), pick: fc.nat(50) }),
 );
 
-function checkLog(events: LoggedEvent[]): string[] {
-  const problems: string[] = [];
-  const holder = new Map<string, { id: string; ep: string }>();
-  const live = new Set<string>();
-  for (const { event: e } of events) {
-    if (e.type === 'IPAllocated') {
-      const ep = `${e.data.endpoint.namespace}/${e.data.endpoint.name}/${e.data.endpoint.nic}`;
-      const h = holder.get(e.data.address);
-      if (h && h.ep !== ep) problems.push(`${e.data.address} given to ${ep} while held by ${h.ep}`);
-      if (h) live.delete(h.id);
-      holder.set(e.data.address, { id: e.data.allocationId, ep });
-      live.add(e.data.allocationId);
-    } else if (e.type === 'IPReleased') {
-      if (!live.has(e.data.allocationId)) problems.push(`release of ${e.data.allocationId} which is not live`);
-      live.delete(e.data.allocationId);
-      if (holder.get(e.data.address)?.id === e.data.allocationId) holder.delete(e.data.address);
-    }
-  }
-  return problems;
-}
 
 test('random interleavings across two allocators keep the log consistent, and replay equals both live views', async (t) => {
   await fc.assert(
@@ -77,7 +58,9 @@ test('random interleavings across two allocators keep the log consistent, and re
         await b.allocator.sync();
         const log: LoggedEvent[] = [];
         for await (const e of a.store.read()) log.push(e);
-        t.deepEqual(checkLog(log), []);
+        const check = checkAllocationLog(log);
+        t.deepEqual(check.details, []);
+        t.is(check.live, a.allocator.model.byId.size, 'what the log says is live is what the model holds');
         const fresh = snapshot(await replay(a.store));
         t.deepEqual(snapshot(a.allocator.model), fresh);
         t.deepEqual(snapshot(b.allocator.model), fresh);

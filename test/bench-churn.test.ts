@@ -1,7 +1,8 @@
 // `bench churn` on a tiny workload against the suite's etcd: every phase completes, the log holds no address twice,
 // and nothing is held after the delete phase.
 import test from 'ava';
-import { CHURN_PHASES, checkLogEvents, runChurn } from '../bench/churn.js';
+import { CHURN_PHASES, runChurn } from '../bench/churn.js';
+import { checkAllocationLog as checkLogEvents } from '../src/alloc/log-check.js';
 import type { LoggedEvent } from '../events/catalogue.js';
 import { sharedEtcd } from './helpers/store.js';
 

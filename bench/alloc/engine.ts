@@ -1,6 +1,7 @@
 // The allocator under test, behind the benchmark's Allocator interface: one store, one allocator, one pool.
 import { Allocator as Engine } from '../../src/alloc/allocator.js';
 import { isAllocError } from '../../src/alloc/errors.js';
+import { formatAddress, parseCidr } from '../../src/net/address.js';
 import { openEtcd } from '../../src/store/connect.js';
 import { EventStore } from '../../src/store/event-store.js';
 import { podRef, type AllocOutcome, type Allocator } from './types.js';
@@ -54,8 +55,8 @@ async function allocateAs(engine: Engine, pod: string, requester: number): Promi
 export async function definePool(endpoints: string[], prefix: string, cidr: string): Promise<number> {
   const a = await openEngine(endpoints, prefix);
   try {
-    const [net] = cidr.split('/');
-    const spec = { ipVersion: 4, subnet: cidr, ips: [`${net}-${lastOf(cidr)}`] };
+    const c = parseCidr(cidr, '--pool', 4);
+    const spec = { ipVersion: 4, subnet: c.text, ips: [`${formatAddress(4, c.first)}-${formatAddress(4, c.last)}`] };
     await a.engine.definePool(BENCH_POOL, spec, { at: AT });
     return a.engine.model.pools.get(BENCH_POOL)!.offsets.size;
   } finally {
@@ -63,8 +64,3 @@ export async function definePool(endpoints: string[], prefix: string, cidr: stri
   }
 }
 
-function lastOf(cidr: string): string {
-  const [net, bits] = cidr.split('/');
-  const n = net!.split('.').reduce((acc, o) => acc * 256 + Number(o), 0) + 2 ** (32 - Number(bits)) - 1;
-  return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
-}

@@ -2,7 +2,8 @@
 import type { LoggedEvent } from '../events/catalogue.js';
 import type { EventStore } from '../src/store/event-store.js';
 import type { Subscription } from '../src/store/subscription.js';
-import type { Projection } from './types.js';
+import type { LiveReadModel, ObjectChange, ReadModel } from './read-model.js';
+import type { DocumentState, K8sObject, Projection } from './types.js';
 
 // Projections of different state types live side by side; each is only ever given its own state.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -56,10 +57,37 @@ export async function replay(store: EventStore, projections: readonly AnyProject
   return s;
 }
 
+function objectsOf(states: ProjectionStates, projection: string): Readonly<Record<string, K8sObject>> {
+  return (states.states.get(projection) as DocumentState | undefined)?.objects ?? {};
+}
+
+/** A read model over states (a replay's result, a checkpoint). */
+export function readModelOf(states: ProjectionStates): ReadModel {
+  return {
+    get revision() {
+      return states.revision;
+    },
+    list: (projection) => Object.values(objectsOf(states, projection)),
+    get: (projection, key) => objectsOf(states, projection)[key],
+  };
+}
+
+/** The objects that differ between two states of a projection (by reference: states share unchanged objects). */
+function diffObjects(projection: string, before: Readonly<Record<string, K8sObject>>, after: Readonly<Record<string, K8sObject>>, out: ObjectChange[]): void {
+  if (before === after) return;
+  for (const [key, object] of Object.entries(after)) {
+    const old = before[key];
+    if (old === undefined) out.push({ type: 'ADDED', projection, key, object });
+    else if (old !== object) out.push({ type: 'MODIFIED', projection, key, object });
+  }
+  for (const [key, object] of Object.entries(before)) if (after[key] === undefined) out.push({ type: 'DELETED', projection, key, object });
+}
+
 /** Projections kept current by the store's subscription. */
-export class LiveProjections {
+export class LiveProjections implements LiveReadModel {
   readonly current: ProjectionStates;
   private sub: Subscription | undefined;
+  private readonly listeners = new Set<(changes: readonly ObjectChange[], revision: number) => void>();
 
   constructor(
     private readonly store: EventStore,
@@ -74,15 +102,37 @@ export class LiveProjections {
     this.sub = this.store.subscribe({
       after: this.current.revision,
       onEvents: (events, through) => {
+        const before = this.listeners.size > 0 ? new Map(this.current.states) : undefined;
         applyBatch(
           this.projections,
           this.current,
           events.filter((e) => types.has(e.event.type)),
         );
         this.current.revision = Math.max(this.current.revision, through);
+        if (before === undefined) return;
+        const changes: ObjectChange[] = [];
+        for (const p of this.projections) diffObjects(p.name, objectsOf({ revision: 0, states: before }, p.name), objectsOf(this.current, p.name), changes);
+        for (const l of this.listeners) l(changes, this.current.revision);
       },
     });
     await this.sub.sync();
+  }
+
+  get revision(): number {
+    return this.current.revision;
+  }
+
+  list(projection: string): Iterable<K8sObject> {
+    return Object.values(objectsOf(this.current, projection));
+  }
+
+  get(projection: string, key: string): K8sObject | undefined {
+    return objectsOf(this.current, projection)[key];
+  }
+
+  onChange(listener: (changes: readonly ObjectChange[], revision: number) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   state<S>(p: Projection<S>): S {

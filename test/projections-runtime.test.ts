@@ -98,3 +98,26 @@ test('an exported log imported into an empty store reproduces the same projectio
   for (const p of ALL_PROJECTIONS) t.deepEqual(b.states.get(p.name), a.states.get(p.name), p.name);
   await t.throwsAsync(importLog(g.store, file), { message: /empty store/ });
 });
+
+test('a live read model reports each changed object once per batch, and get/list agree with the states', async (t) => {
+  const f = await openAllocator();
+  t.teardown(() => f.close());
+  const live = new LiveProjections(f.store, ALL_PROJECTIONS);
+  await live.start();
+  t.teardown(() => live.stop());
+  const seen: { type: string; projection: string; key: string }[] = [];
+  live.onChange((changes) => seen.push(...changes.map((c) => ({ type: c.type, projection: c.projection, key: c.key }))));
+  await f.allocator.definePool('p4', { ipVersion: 4, subnet: '10.60.0.0/24', ips: ['10.60.0.10-10.60.0.20'], default: true }, { at: AT });
+  await live.sync();
+  t.true(seen.some((c) => c.type === 'ADDED' && c.projection === 'spider-ippool' && c.key === 'p4'));
+  const ack = await f.allocator.allocate(request('rm-0'));
+  await live.waitFor(ack.revision);
+  t.true(seen.some((c) => c.type === 'MODIFIED' && c.projection === 'spider-ippool' && c.key === 'p4'));
+  t.true(seen.some((c) => c.type === 'ADDED' && c.projection === 'spider-endpoints' && c.key === 'default/rm-0'));
+  await f.allocator.releaseContainer('ctr-rm-0', undefined, AT);
+  await live.sync();
+  t.true(seen.some((c) => c.type === 'DELETED' && c.projection === 'spider-endpoints' && c.key === 'default/rm-0'));
+  t.is(live.get('spider-endpoints', 'default/rm-0'), undefined);
+  t.deepEqual([...live.list('spider-ippool')].map((o) => o.metadata.name), ['p4']);
+  t.is(live.revision, live.current.revision);
+});

@@ -7,6 +7,11 @@ need=()
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)       # the API tests drive the daemon with kubectl
+[ -x /usr/lib/cni/host-local ] || need+=(containernetworking-plugins) # bridge, host-local: CNI end-to-end and bench
+command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)                 # builds the CNI plugin's small C client
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}" >&2
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

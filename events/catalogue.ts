@@ -72,11 +72,16 @@ export const ReleaseReason = {
 } as const;
 export type ReleaseReason = (typeof ReleaseReason)[keyof typeof ReleaseReason];
 
-export interface SubnetDefinedData { readonly name: string; readonly spec: SubnetSpec }
-export interface SubnetChangedData { readonly name: string; readonly spec: SubnetSpec }
+/** Labels and annotations a user gave the object (kubectl apply keeps its last-applied configuration here). */
+export interface ObjectMeta {
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+export interface SubnetDefinedData { readonly name: string; readonly spec: SubnetSpec; readonly metadata?: ObjectMeta }
+export interface SubnetChangedData { readonly name: string; readonly spec: SubnetSpec; readonly metadata?: ObjectMeta }
 export interface SubnetRemovedData { readonly name: string }
-export interface PoolDefinedData { readonly name: string; readonly spec: PoolSpec }
-export interface PoolChangedData { readonly name: string; readonly spec: PoolSpec }
+export interface PoolDefinedData { readonly name: string; readonly spec: PoolSpec; readonly metadata?: ObjectMeta }
+export interface PoolChangedData { readonly name: string; readonly spec: PoolSpec; readonly metadata?: ObjectMeta }
 export interface PoolRemovedData { readonly name: string }
 /** IPs of a subnet assigned to a pool (the pool's full set in that subnet after the change is spec.ips of the pool). */
 export interface PoolCarvedData { readonly subnet: string; readonly pool: string; readonly ips: readonly string[] }

@@ -40,13 +40,14 @@ const endpoint = obj({
   owner: opt(obj({ kind: str, name: str })),
 });
 const named = obj({ name: str });
+const meta = opt(obj({ labels: opt(record(str)), annotations: opt(record(str)) }));
 
 export const DATA_SCHEMAS: { readonly [T in EventType]: Check } = {
-  SubnetDefined: obj({ name: str, spec: subnetSpec }),
-  SubnetChanged: obj({ name: str, spec: subnetSpec }),
+  SubnetDefined: obj({ name: str, spec: subnetSpec, metadata: meta }),
+  SubnetChanged: obj({ name: str, spec: subnetSpec, metadata: meta }),
   SubnetRemoved: named,
-  PoolDefined: obj({ name: str, spec: poolSpec }),
-  PoolChanged: obj({ name: str, spec: poolSpec }),
+  PoolDefined: obj({ name: str, spec: poolSpec, metadata: meta }),
+  PoolChanged: obj({ name: str, spec: poolSpec, metadata: meta }),
   PoolRemoved: named,
   PoolCarved: obj({ subnet: str, pool: str, ips: arr(str) }),
   PoolReturned: obj({ subnet: str, pool: str, ips: arr(str) }),

@@ -1,7 +1,7 @@
 // The allocation engine: decides on its read model, appends with the decision's condition, and on a conflict waits
 // for the fresher view and decides again. Many concurrent requests share the store's group commit; addresses picked
 // but not yet committed are claimed so concurrent decisions in this process never pick the same one.
-import type { ReleaseReason } from '../../events/catalogue.js';
+import type { ObjectMeta, ReleaseReason } from '../../events/catalogue.js';
 import { isAppendConditionFailed } from '../store/errors.js';
 import type { EventStore } from '../store/event-store.js';
 import type { Subscription } from '../store/subscription.js';
@@ -34,6 +34,8 @@ export interface ConfigOptions {
   readonly strict?: boolean;
   /** Validate and decide, write nothing. */
   readonly dryRun?: boolean;
+  /** Labels and annotations recorded with a defined or changed pool or subnet. */
+  readonly metadata?: ObjectMeta;
 }
 
 export interface AllocatorStats {
@@ -165,7 +167,7 @@ export class Allocator {
     const { decision, revision, applied } = await this.execute(
       o.at,
       (ctx) => {
-        const d = decide({ newId: ctx.newId, at: o.at, strict: o.strict ?? false });
+        const d = decide({ newId: ctx.newId, at: o.at, strict: o.strict ?? false, ...(o.metadata ? { metadata: o.metadata } : {}) });
         warnings = d.warnings;
         return { events: d.events, conditionTags: d.conditionTags, allocations: [], reused: false };
       },

@@ -1,5 +1,5 @@
 // Pure deciders for configuration: subnets, pools, reservations. Each returns the events and the tags it read.
-import { makeEvent, type DomainEvent, type IpVersion } from '../../events/catalogue.js';
+import { makeEvent, type DomainEvent, type IpVersion, type ObjectMeta } from '../../events/catalogue.js';
 import { Tag } from '../../events/tags.js';
 import { InputError } from '../net/errors.js';
 import { parseIpList } from '../net/ranges.js';
@@ -13,6 +13,15 @@ export interface ConfigContext {
   readonly at: string;
   /** Reject unknown spec fields (Kubernetes fieldValidation=Strict). */
   readonly strict?: boolean;
+  /** Labels and annotations to record with a defined or changed pool or subnet. */
+  readonly metadata?: ObjectMeta;
+}
+
+/** The metadata field of an event's data: only present when there is something to record. */
+function withMeta(ctx: ConfigContext): { metadata?: ObjectMeta } {
+  const m = ctx.metadata;
+  if (!m || (!m.labels && !m.annotations)) return {};
+  return { metadata: { ...(m.labels ? { labels: { ...m.labels } } : {}), ...(m.annotations ? { annotations: { ...m.annotations } } : {}) } };
 }
 
 export interface ConfigDecision {
@@ -49,7 +58,7 @@ export function decideDefinePool(m: AllocatorModel, name: string, spec: unknown,
   if (m.pools.has(name)) throw new AllocError('AlreadyExists', 'metadata.name', `pool ${name} already exists`);
   const { pool, warnings } = compilePool(name, spec, { strict: ctx.strict ?? false });
   const subnet = checkPlacement(m, pool);
-  const events: DomainEvent[] = [ev('PoolDefined', { name, spec: pool.spec }, { id: ctx.newId('pool'), at: ctx.at, tags: [Tag.poolConfig(name), Tag.scope(pool.scope)] })];
+  const events: DomainEvent[] = [ev('PoolDefined', { name, spec: pool.spec, ...withMeta(ctx) }, { id: ctx.newId('pool'), at: ctx.at, tags: [Tag.poolConfig(name), Tag.scope(pool.scope)] })];
   const tags = [Tag.poolConfig(name), Tag.scope(pool.scope)];
   if (subnet) {
     events.push(ev('PoolCarved', { subnet: subnet.name, pool: name, ips: pool.spec.ips }, { id: ctx.newId('carve'), at: ctx.at, tags: [Tag.subnet(subnet.name), Tag.poolConfig(name)] }));
@@ -72,7 +81,7 @@ export function decideChangePool(m: AllocatorModel, name: string, spec: unknown,
   }
   const subnet = checkPlacement(m, pool);
   const oldSubnet = subnetOf(m, current.compiled);
-  const events: DomainEvent[] = [ev('PoolChanged', { name, spec: pool.spec }, { id: ctx.newId('pool'), at: ctx.at, tags: [Tag.poolConfig(name), Tag.scope(pool.scope)] })];
+  const events: DomainEvent[] = [ev('PoolChanged', { name, spec: pool.spec, ...withMeta(ctx) }, { id: ctx.newId('pool'), at: ctx.at, tags: [Tag.poolConfig(name), Tag.scope(pool.scope)] })];
   // pool:<name> is touched by every allocation in the pool: a concurrent allocation makes this change re-decide.
   const tags = [Tag.poolConfig(name), Tag.pool(name), Tag.scope(pool.scope)];
   if (oldSubnet && oldSubnet !== subnet) {
@@ -117,7 +126,7 @@ export function decideDefineSubnet(m: AllocatorModel, name: string, spec: unknow
   for (const p of poolsIn(m, subnet)) {
     if (!p.owned.isSubsetOf(subnet.owned)) throw new AllocError('NotInSubnet', 'spec.ips', `existing pool ${p.name} in ${subnet.subnet} has addresses outside these ips`);
   }
-  const events: DomainEvent[] = [ev('SubnetDefined', { name, spec: subnet.spec }, { id: ctx.newId('subnet'), at: ctx.at, tags: [Tag.subnet(name), Tag.scope('subnets')] })];
+  const events: DomainEvent[] = [ev('SubnetDefined', { name, spec: subnet.spec, ...withMeta(ctx) }, { id: ctx.newId('subnet'), at: ctx.at, tags: [Tag.subnet(name), Tag.scope('subnets')] })];
   for (const p of poolsIn(m, subnet)) {
     events.push(ev('PoolCarved', { subnet: name, pool: p.name, ips: p.spec.ips }, { id: ctx.newId('carve'), at: ctx.at, tags: [Tag.subnet(name), Tag.poolConfig(p.name)] }));
   }
@@ -137,7 +146,7 @@ export function decideChangeSubnet(m: AllocatorModel, name: string, spec: unknow
     if (other.name !== name && other.ipVersion === subnet.ipVersion && other.owned.overlaps(subnet.owned)) throw new AllocError('Overlap', 'spec.ips', `overlaps subnet ${other.name}`);
   }
   return {
-    events: [ev('SubnetChanged', { name, spec: subnet.spec }, { id: ctx.newId('subnet'), at: ctx.at, tags: [Tag.subnet(name), Tag.scope('subnets')] })],
+    events: [ev('SubnetChanged', { name, spec: subnet.spec, ...withMeta(ctx) }, { id: ctx.newId('subnet'), at: ctx.at, tags: [Tag.subnet(name), Tag.scope('subnets')] })],
     conditionTags: [Tag.subnet(name), Tag.scope('subnets')],
     warnings,
   };

@@ -44,6 +44,9 @@ export interface Target {
 
 const UNKNOWN = /^(.*): unknown field, ignored$/;
 
+/** Whether an allocator warning is about an unknown field (reported per fieldValidation instead). */
+export const isUnknownFieldWarning = (w: string) => UNKNOWN.test(w);
+
 /** Splits a compiler's warnings into unknown fields and the rest. */
 function split(warnings: readonly string[]): { unknown: string[]; warnings: string[] } {
   const unknown: string[] = [];

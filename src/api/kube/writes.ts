@@ -14,7 +14,7 @@ import { jsonPatch, mergePatch } from './patch.js';
 import { groupVersion, type ResourceDef } from './resources.js';
 import { badRequest, conflict, fieldInvalid, notFound, StatusError, toStatusError, type Subject } from './status.js';
 import { valueAt } from './table.js';
-import { TARGETS, type CompiledWrite, type Target } from './targets.js';
+import { isUnknownFieldWarning, TARGETS, type CompiledWrite, type Target } from './targets.js';
 
 export type FieldValidation = 'Ignore' | 'Warn' | 'Strict';
 
@@ -104,7 +104,12 @@ function options(ctx: Ctx, p: WriteParams, meta: ObjectMeta): ConfigOptions {
 /** Waits until this server's view holds the write, then answers with the object as it is served. */
 async function answer(ctx: Ctx, res: ServerResponse, def: ResourceDef, key: string, code: number, r: ConfigResult, fallback: K8sObject, warnings: readonly string[]) {
   await within(ctx.deps.model.waitFor(r.revision), ctx.limits.waitTimeoutMs, `the write committed at revision ${r.revision}, but this server's view has not caught up yet`);
-  sendJson(res, code, ctx.reader.get(def, key) ?? withVersion(fallback, r.revision), [...warnings, ...r.warnings.filter((w) => !warnings.includes(w))]);
+  sendJson(res, code, ctx.reader.get(def, key) ?? withVersion(fallback, r.revision), merged(warnings, r.warnings));
+}
+
+/** Our warnings, then the allocator's that say something new (unknown fields are ours to report, per fieldValidation). */
+function merged(ours: readonly string[], allocator: readonly string[]): string[] {
+  return [...ours, ...allocator.filter((w) => !isUnknownFieldWarning(w) && !ours.includes(w))];
 }
 
 function nameFor(def: ResourceDef, metadata: Record<string, unknown>): string {
@@ -154,7 +159,7 @@ export async function create(ctx: Ctx, req: IncomingMessage, res: ServerResponse
       const { compiled, meta, warnings } = prepare(ctx, target, name, body, duplicates, p);
       const result = await target.define(ctx.deps.allocator, name, compiled, options(ctx, p, meta));
       const preview = compiled.preview(r.def, name, r.namespace, metadata);
-      if (p.dryRun) return sendJson(res, 201, preview, [...warnings, ...result.warnings]);
+      if (p.dryRun) return sendJson(res, 201, preview, merged(warnings, result.warnings));
       await answer(ctx, res, r.def, key, 201, result, preview, warnings);
     }),
   );
@@ -181,7 +186,7 @@ async function update(ctx: Ctx, res: ServerResponse, r: WriteRoute & { name: str
   if (!target.change) throw new StatusError(405, 'MethodNotAllowed', `${r.def.plural}.${r.def.group} cannot be changed: delete it and create it again`);
   const result = await target.change(ctx.deps.allocator, r.name, compiled, options(ctx, p, meta));
   const preview = compiled.preview(r.def, r.name, r.namespace, metadata, current);
-  if (p.dryRun) return sendJson(res, 200, preview, [...warnings, ...result.warnings]);
+  if (p.dryRun) return sendJson(res, 200, preview, merged(warnings, result.warnings));
   await answer(ctx, res, r.def, objectKeyOf(r.def, r.namespace, r.name), 200, result, preview, warnings);
 }
 

@@ -62,8 +62,9 @@ export interface PluginRun {
 }
 
 /** Runs a CNI plugin binary as a runtime does (optionally inside a network namespace via `ip netns exec`). */
-export function runPlugin(binary: string, env: Record<string, string>, stdin: string, opts: { netns?: string } = {}): Promise<PluginRun> {
-  const [cmd, args] = opts.netns ? ['ip', ['netns', 'exec', opts.netns, binary]] : [binary, []];
+export function runPlugin(binary: string, env: Record<string, string>, stdin: string, opts: { netns?: string; args?: readonly string[] } = {}): Promise<PluginRun> {
+  const argv = opts.args ?? [];
+  const [cmd, args] = opts.netns ? ['ip', ['netns', 'exec', opts.netns, binary, ...argv]] : [binary, argv];
   return new Promise((ok, fail) => {
     const start = process.hrtime.bigint();
     const child = spawn(cmd, args as string[], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });

@@ -37,7 +37,7 @@ export class RangePools {
           `pool ${p.name} already exists for subnet ${have.compiled.subnet} with ips ${have.compiled.spec.ips.join(', ')}` +
             `${have.compiled.spec.excludeIPs?.length ? ` excluding ${have.compiled.spec.excludeIPs.join(', ')}` : ''}; this network asks for ` +
             `ips ${p.spec.ips.join(', ')}${p.spec.excludeIPs?.length ? ` excluding ${p.spec.excludeIPs.join(', ')}` : ''}` +
-            ' (and its gateway and routes must match too). Use the same range settings, set ipam.network_name for a separate pool, or change the pool with `ipam pool`',
+            ' (and its gateway and routes must match too). Use the same range settings, set ipam.network_name for a separate pool, or have an admin change the pool',
         );
       }
       let defining = this.defining.get(p.name);

@@ -3,8 +3,10 @@
 import test from 'ava';
 import type { DomainEvent } from '../events/catalogue.js';
 import { SUPPORTED_VERSIONS } from '../src/cni/protocol.js';
+import { cniSocketRoute } from '../src/cni/daemon-route.js';
 import { AT, openAllocator, type AllocFixture } from './helpers/alloc.js';
 import { pluginBinary, runPlugin, startCniServer, type CniServer } from './helpers/cni.js';
+import { call as daemonCall, startDaemon } from './helpers/daemon.js';
 
 interface Setup {
   fx: AllocFixture;
@@ -192,4 +194,18 @@ test('concurrent first ADDs on a new range define its pool once and get distinct
   const addresses = results.map((r) => (r.out?.ips as { address: string }[])[0]!.address);
   t.is(new Set(addresses).size, 12);
   t.is((await s.log()).filter((e) => e.type === 'PoolDefined').length, 1);
+});
+
+test('the daemon serves the CNI route on its unix socket only, not on TCP', async (t) => {
+  const d = await startDaemon({ node: 'node-d', extra: { socketRoutes: [cniSocketRoute] } });
+  t.teardown(() => d.close());
+  // Under load the daemon's first readiness probe may time out (the plugin then gets 11); wait as kubelet would.
+  for (let i = 0; i < 100 && !d.daemon.readiness.ready; i++) await new Promise((r) => setTimeout(r, 100));
+  t.true(d.daemon.readiness.ready, d.daemon.readiness.reason);
+  const add = await runPlugin(pluginBinary(), { CNI_COMMAND: 'ADD', IPAM_ES_SOCKET: d.socket, ...attach('c1', 'p1') }, JSON.stringify(net({ range: '10.90.0.0/24' })));
+  t.is(add.code, 0, add.stdout);
+  t.regex(JSON.parse(add.stdout).ips[0].address, /^10\.90\.0\.\d+\/24$/);
+  const tcp = await daemonCall(d, 'POST', '/v1/cni', { raw: '{}', headers: { 'cni-command': 'STATUS' } });
+  t.is(tcp.status, 404);
+  t.is(tcp.headers['cni-exit-code'], undefined);
 });

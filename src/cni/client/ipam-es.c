@@ -246,7 +246,7 @@ int main(void) {
   if (!exit_text) {
     snprintf(why, sizeof why, "the daemon on %s answered HTTP %.3s without a CNI result: %.200s", path, ans.data + 9, body);
     for (char *p = why; *p; p++) if (*p == '\r' || *p == '\n') *p = ' ';
-    fail(11, "try again later", why);
+    fail(unavailable, "the ipam-es daemon cannot serve the call", why);
   }
   int code = atoi(exit_text);
   write_all(1, body, body_len);

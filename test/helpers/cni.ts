@@ -1,6 +1,7 @@
 // CNI fixtures: the plugin binary (built by the project's build script when missing or stale), a server mounting
-// createCniRoute on a unix socket (a stand-in until the daemon's `serve --socket` is on this branch), and a way to
-// run a CNI plugin as a runtime does: environment + stdin in, exit code + stdout out.
+// createCniRoute on a unix socket in this process (route tests: readiness toggled, several nodes on one allocator;
+// the end-to-end test and the bench use the real `ipam serve`), and a way to run a CNI plugin as a runtime does:
+// environment + stdin in, exit code + stdout out.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';

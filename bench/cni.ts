@@ -9,7 +9,7 @@ import { checkAllocationLog } from '../src/alloc/log-check.js';
 import { openEtcd } from '../src/store/connect.js';
 import { EventStore } from '../src/store/event-store.js';
 import { pluginBinary, runPlugin, type PluginRun } from '../test/helpers/cni.js';
-import { startServe } from '../test/helpers/serve-process.js';
+import { startServe } from '../src/local/serve-process.js';
 import { Latencies, median, round } from './lib/stats.js';
 
 export const HOST_LOCAL = '/usr/lib/cni/host-local';

@@ -10,7 +10,7 @@ import test from 'ava';
 import type { DomainEvent } from '../events/catalogue.js';
 import { pluginBinary, runPlugin } from './helpers/cni.js';
 import { ip, Netns } from './helpers/netns.js';
-import { startServe } from './helpers/serve-process.js';
+import { startServe } from '../src/local/serve-process.js';
 import { freshPrefix, openStore, sharedEtcd } from './helpers/store.js';
 
 const run = promisify(execFile);

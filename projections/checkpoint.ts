@@ -3,7 +3,8 @@
 // names them, so a reader never sees a half-written checkpoint.
 import { randomBytes } from 'node:crypto';
 import type { EventStore } from '../src/store/event-store.js';
-import type { AnyProjection, ProjectionStates } from './runtime.js';
+import type { ProjectionState } from './types.js';
+import type { AnyProjection, ProjectionStates, StatesAt } from './runtime.js';
 
 const CHUNK = 1024 * 1024;
 
@@ -15,8 +16,8 @@ interface Manifest {
   readonly chunks: number;
 }
 
-export async function saveCheckpoint(store: EventStore, p: AnyProjection, state: unknown, revision: number): Promise<void> {
-  const body = Buffer.from(JSON.stringify(state));
+export async function saveCheckpoint(store: EventStore, p: AnyProjection, state: ProjectionState, revision: number): Promise<void> {
+  const body = Buffer.from(JSON.stringify(state.toJSON()));
   const generation = randomBytes(4).toString('hex');
   const base = store.keys.checkpoint(p.name);
   const chunks = Math.max(1, Math.ceil(body.length / CHUNK));
@@ -55,11 +56,14 @@ export async function loadCheckpoint(store: EventStore, p: AnyProjection): Promi
 
 /** Saves every projection at one revision. */
 export async function saveAll(store: EventStore, projections: readonly AnyProjection[], s: ProjectionStates): Promise<void> {
-  for (const p of projections) await saveCheckpoint(store, p, s.states.get(p.name), s.revision);
+  for (const p of projections) await saveCheckpoint(store, p, s.states.get(p.name)!, s.revision);
 }
 
-/** Loads every projection's checkpoint, all at one revision, or undefined (then replay from the start). */
-export async function loadAll(store: EventStore, projections: readonly AnyProjection[]): Promise<ProjectionStates | undefined> {
+/**
+ * Loads every projection's checkpoint (in checkpoint form: give it to `replay` or `LiveProjections` as `from`), all at
+ * one revision, or undefined (then replay from the start).
+ */
+export async function loadAll(store: EventStore, projections: readonly AnyProjection[]): Promise<StatesAt | undefined> {
   const loaded = await Promise.all(projections.map((p) => loadCheckpoint(store, p)));
   if (loaded.some((l) => l === undefined)) return undefined;
   const revs = new Set(loaded.map((l) => l!.revision));

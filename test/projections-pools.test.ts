@@ -10,6 +10,7 @@ import {
   whereaboutsOffset,
   type WhereaboutsIPPoolState,
 } from '../projections/whereabouts-ippool.js';
+import { mapStats } from '../projections/persistent-map.js';
 import { objectKey } from '../projections/read-model.js';
 import type { Projection, ProjectionState } from '../projections/types.js';
 
@@ -609,4 +610,28 @@ test('labels and annotations of pool and subnet events render into metadata; a P
   const ss2 = run(spiderSubnetProjection, [subChanged], ss);
   t.deepEqual(objects(ss2).s1.metadata, { name: 's1', annotations: { note: 'x' } });
   t.deepEqual(objects(ss2).s1.status.controlledIPPools, { p1: { ips: ['10.6.0.10'] } }, 'carves are kept');
+});
+
+test('live path: one commit into a pool of 30,000 allocations copies O(log n) and reports its changes, rendered as of that commit', (t) => {
+  const state = spiderIPPoolProjection.initial();
+  const big = poolSpec({ subnet: '10.0.0.0/8', ips: ['10.0.0.1-10.255.255.254'], excludeIPs: [] });
+  const addr = (k: number) => `10.${(k >> 16) & 255}.${(k >> 8) & 255}.${k & 255}`;
+  const setup: DomainEvent[] = [poolDefined('big', big)];
+  for (let k = 1; k <= 30_000; k++) setup.push(allocated(`a${k}`, 'big', addr(k), `pod-${k}`));
+  spiderIPPoolProjection.apply(state, log(setup));
+  state.trackChanges();
+  state.takeChanges('spider-ippool');
+  const copies = mapStats.copies;
+  spiderIPPoolProjection.apply(state, log([allocated('new', 'big', addr(40_000), 'pod-new'), released('a7', 'big', addr(7), 'pod-7')]));
+  const changes = state.takeChanges('spider-ippool');
+  t.true(mapStats.copies - copies <= 16, `copied ${mapStats.copies - copies} nodes for a 2-event commit`);
+  t.deepEqual(changes.map((c) => [c.type, c.key]), [['MODIFIED', 'big']]);
+  // A later commit does not change what the earlier change shows, even if read only now.
+  spiderIPPoolProjection.apply(state, log([released('a8', 'big', addr(8), 'pod-8')]));
+  const first = changes[0]!.object as Loose;
+  t.is(first.status.allocatedIPCount, 30_000);
+  t.truthy(first.status.allocatedIPs[addr(8)]);
+  t.falsy(first.status.allocatedIPs[addr(7)]);
+  t.is((state.get('big') as Loose).status.allocatedIPCount, 29_999);
+  t.true(Object.isFrozen(first) && Object.isFrozen(first.status.allocatedIPs), 'rendered objects are frozen: readers share them');
 });

@@ -82,6 +82,16 @@ export class Allocator {
     return this.subscription.through;
   }
 
+  /** Waits until the model holds every commit this process has made (read-your-writes for its own clients). */
+  awaitOwnWrites(): Promise<void> {
+    return this.ownWritesApplied();
+  }
+
+  /** Waits until the model holds every commit at or before `rev` (read-your-writes across daemons). */
+  waitFor(rev: number): Promise<void> {
+    return this.subscription.waitFor(rev);
+  }
+
   /** Waits until the model holds everything committed so far (read-your-writes across processes). */
   sync(): Promise<void> {
     return this.subscription.sync();

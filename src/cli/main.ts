@@ -1,22 +1,160 @@
 #!/usr/bin/env node
-// The `ipam` command line.
-import { Command } from 'commander';
+// The `ipam` command line: the daemon, and commands that talk to it or straight to etcd.
+import { Command, Option } from 'commander';
+import { isAllocError } from '../alloc/errors.js';
+import { isInputError } from '../net/errors.js';
+import { alloc, release } from './commands/alloc.js';
+import { apply } from './commands/apply.js';
+import { historyCmd, replayCmd, exportCmd, importCmd } from './commands/audit.js';
+import { check } from './commands/check.js';
+import { get } from './commands/get.js';
+import { CliError, type GlobalOptions } from './connection.js';
+import { DaemonError } from './daemon-client.js';
 import { serve } from './serve.js';
+import { runController } from '../k8s/controller.js';
 
 const program = new Command()
   .name('ipam')
   .description('Event-sourced IP address allocation for Kubernetes, on etcd')
+  .option('--etcd <endpoints>', 'work on etcd directly (comma-separated endpoints; default $ETCD_ENDPOINTS); TLS from ETCD_CACERT/ETCD_CERT/ETCD_KEY')
+  .option('--prefix <prefix>', 'key prefix in etcd', '/ipam/')
+  .option('--server <url>', 'talk to the daemon at this URL (token from --token-file or $IPAM_TOKEN)')
+  .option('--socket <path>', "talk to the daemon on this unix socket (default <data-dir>/ipam.sock)")
+  .option('--token-file <file>', 'file holding the API token')
+  .option('--data-dir <dir>', 'where `serve` keeps the local etcd, socket and generated token', '.run')
   .showHelpAfterError('(run with --help for usage)');
+
+const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+const output = (choices: string[]) => new Option('-o, --output <format>', 'output format').choices(choices);
+const revision = (v: string) => {
+  if (!/^\d+$/.test(v)) throw new CliError(`expected a revision (a non-negative integer), got ${v}`);
+  return Number(v);
+};
+const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(',').filter(Boolean)];
 
 program
   .command('serve')
   .description('run the daemon (starts a local single-node etcd when no endpoint is given)')
-  .option('--etcd <endpoints>', 'comma-separated etcd endpoints (default: $ETCD_ENDPOINTS, else a local etcd)')
-  .option('--prefix <prefix>', 'key prefix in etcd', '/ipam/')
-  .option('--data-dir <dir>', 'where the local etcd keeps its data', '.run')
-  .action((o: { etcd?: string; prefix: string; dataDir: string }) => serve(o));
+  .option('--listen <host:port>', 'TCP address of the HTTP API (bearer token required)', '127.0.0.1:7475')
+  .option('--no-tcp', 'serve only on the unix socket')
+  .option('--node <name>', "this node's name (default: the host name)")
+  .action((o: { listen: string; tcp: boolean; node?: string }) => {
+    const g = globals();
+    return serve({ ...o, prefix: g.prefix, dataDir: g.dataDir, ...(g.etcd ? { etcd: g.etcd } : {}), ...(g.socket ? { socket: g.socket } : {}), ...(g.tokenFile ? { tokenFile: g.tokenFile } : {}) });
+  });
+
+const ms = (v: string) => {
+  if (!/^\d+$/.test(v)) throw new CliError(`expected milliseconds (a non-negative integer), got ${v}`);
+  return Number(v);
+};
+
+program
+  .command('controller')
+  .description('Kubernetes side: CRD sources -> events, status write-back (BullMQ on Redis), pod garbage collection')
+  .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or the pod\'s service account)')
+  .option('--redis-url <url>', 'Redis for the job queues (default $REDIS_URL)')
+  .option('--queue-prefix <prefix>', 'BullMQ key prefix', 'ipam')
+  .option('--gc-grace-ms <ms>', 'how long a pod must be gone, replaced or finished before its addresses are released', ms, 30_000)
+  .option('--gc-sweep-ms <ms>', 'period of the full garbage-collection sweep', ms, 300_000)
+  .option('--crd-retry-ms <ms>', 'delay before retrying a refused CR deletion', ms, 10_000)
+  .option('--status-rate <n>', 'status patches per second across all controllers', ms, 50)
+  .option('--status-coalesce-ms <ms>', 'how long a changed object waits before its status is written', ms, 500)
+  .option('--no-sources', 'do not watch CRs')
+  .option('--no-status-writeback', 'do not write status back')
+  .option('--no-gc', 'do not garbage-collect')
+  .action((o: Record<string, unknown>) => {
+    const g = globals();
+    return runController({ ...o, prefix: g.prefix, ...(g.etcd ? { etcd: g.etcd } : {}) });
+  });
+
+program
+  .command('apply')
+  .description('create or update SpiderSubnet, SpiderIPPool, SpiderReservedIP and Whereabouts IPPool objects from YAML')
+  .requiredOption('-f, --filename <file>', 'YAML or JSON file (- for stdin); several documents allowed')
+  .option('--dry-run', 'validate and decide, write nothing')
+  .addOption(new Option('--validate <mode>', 'unknown fields: strict (reject), warn, ignore').choices(['strict', 'warn', 'ignore']).default('strict'))
+  .action((o: { filename: string; dryRun?: boolean; validate: 'strict' | 'warn' | 'ignore' }) => apply(globals(), { file: o.filename, dryRun: Boolean(o.dryRun), validate: o.validate }));
+
+program
+  .command('get')
+  .description('list or show subnets, ippools, endpoints, workloadendpoints (from the daemon, or rebuilt from etcd with --etcd)')
+  .argument('<resource>', 'spidersubnets|spiderippools|spiderendpoints|ippools|workloadendpoints (or ss, sp, se, wep)')
+  .argument('[name]', 'one object')
+  .option('-n, --namespace <ns>', 'namespace of namespaced resources', 'default')
+  .option('-A, --all-namespaces', 'every namespace')
+  .addOption(output(['wide', 'yaml', 'json']))
+  .action((resource: string, name: string | undefined, o: { namespace: string; allNamespaces?: boolean; output?: 'wide' | 'yaml' | 'json' }) =>
+    get(globals(), resource, name, { namespace: o.namespace, allNamespaces: Boolean(o.allNamespaces), ...(o.output ? { output: o.output } : {}) }),
+  );
+
+program
+  .command('alloc')
+  .description('allocate addresses for a pod interface (what a CNI ADD does)')
+  .requiredOption('--pod <namespace/name>', 'the pod')
+  .requiredOption('--container-id <id>', 'the sandbox container id')
+  .option('--uid <uid>', 'the pod UID')
+  .option('--nic <name>', 'interface name', 'eth0')
+  .option('--node <name>', 'node name (default: the daemon\'s)')
+  .option('--ipv4-pool <names>', 'IPv4 pools to try, in order (repeatable or comma-separated)', collect)
+  .option('--ipv6-pool <names>', 'IPv6 pools to try, in order', collect)
+  .addOption(output(['json']))
+  .action((o) => alloc(globals(), o));
+
+program
+  .command('release')
+  .description('release what a container holds (CNI DEL) or what a pod holds')
+  .option('--container-id <id>', 'the sandbox container id')
+  .option('--nic <name>', 'only this interface')
+  .option('--pod <namespace/name>', 'everything this pod holds')
+  .option('--uid <uid>', 'only if the pod has this UID')
+  .addOption(output(['json']))
+  .action((o) => release(globals(), o));
+
+program
+  .command('history')
+  .description('who held an address, what a pod held, what happened in a pool: from the log (needs --etcd)')
+  .argument('<what>', 'ip | pod | pool')
+  .argument('<key>', 'ADDRESS | NAMESPACE/NAME | POOL')
+  .addOption(output(['json']))
+  .action((what: string, key: string, o: { output?: 'json' }) => historyCmd(globals(), what, key, o));
+
+program
+  .command('replay')
+  .description('rebuild every projection from the log, now or as of a revision or time (needs --etcd)')
+  .option('--at <revision|time>', 'a revision, or a time such as 2026-11-23T14:02:00Z')
+  .option('--kind <resource>', 'print this resource\'s objects as they were')
+  .addOption(output(['wide', 'yaml', 'json']))
+  .action((o: { at?: string; kind?: string; output?: 'wide' | 'yaml' | 'json' }) => replayCmd(globals(), o));
+
+program
+  .command('export')
+  .description('write the log (or a range of it) as JSON Lines, for archiving (needs --etcd)')
+  .argument('<file>', 'output file')
+  .option('--after <revision>', 'only commits after this revision', revision)
+  .option('--until <revision>', 'only commits at or before this revision', revision)
+  .action((file: string, o: { after?: number; until?: number }) => exportCmd(globals(), file, o));
+
+program
+  .command('import')
+  .description('load an export into an empty store (another cluster, another prefix) (needs --etcd)')
+  .argument('<file>', 'a file written by `ipam export`')
+  .action((file: string) => importCmd(globals(), file));
+
+program
+  .command('check')
+  .description('check that the log, the tag keys and the projections agree; exits 1 on any problem (needs --etcd)')
+  .addOption(output(['json']))
+  .action((o: { output?: 'json' }) => check(globals(), o));
 
 program.parseAsync().catch((e: unknown) => {
-  process.stderr.write(`ipam: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exit(1);
+  const msg =
+    e instanceof CliError || e instanceof DaemonError
+      ? e.message
+      : isInputError(e) || isAllocError(e)
+        ? e.message
+        : e instanceof Error
+          ? e.message
+          : String(e);
+  process.stderr.write(`ipam: ${msg}\n`);
+  process.exit(e instanceof CliError || isInputError(e) ? 2 : 1);
 });

@@ -1,5 +1,11 @@
-// `ipam serve`: the daemon. Opens the store (starting a local etcd when no endpoint is given) and runs until signalled.
+// `ipam serve`: the daemon. Opens the store (starting a local etcd when no endpoint is given), runs the allocator and
+// live projections, serves the API, and runs until signalled.
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { cniSocketRoute } from '../cni/daemon-route.js';
+import { Daemon } from '../daemon/daemon.js';
+import { createLogger } from '../daemon/logger.js';
+import { loadToken } from '../daemon/token.js';
 import { LocalEtcd } from '../local/etcd.js';
 import { connectionFromEnv, describeConnection, openEtcd, probeEtcd, type EtcdConnection } from '../store/connect.js';
 import { EventStore } from '../store/event-store.js';
@@ -8,43 +14,57 @@ export interface ServeOptions {
   readonly etcd?: string;
   readonly prefix: string;
   readonly dataDir: string;
+  readonly listen: string;
+  readonly socket?: string;
+  readonly tokenFile?: string;
+  readonly node?: string;
+  readonly tcp: boolean;
 }
 
 export async function serve(opts: ServeOptions): Promise<void> {
+  const log = createLogger();
   let local: LocalEtcd | undefined;
-  let conn: EtcdConnection | undefined = opts.etcd ? { endpoints: opts.etcd.split(',') } : connectionFromEnv();
+  let conn: EtcdConnection | undefined = connectionFromEnv(opts.etcd ? { ...process.env, ETCD_ENDPOINTS: opts.etcd } : process.env);
   if (!conn) {
     local = await LocalEtcd.start({ persistentDir: resolve(opts.dataDir, 'etcd') });
     conn = { endpoints: local.endpoints };
-    log(`started local etcd at ${local.endpoints.join(',')} (data in ${resolve(opts.dataDir, 'etcd')})`);
+    log.info({ endpoints: local.endpoints, dataDir: resolve(opts.dataDir, 'etcd') }, 'started a local etcd (no --etcd or ETCD_ENDPOINTS given)');
   }
   const client = openEtcd(conn);
-  await probeEtcd(client, conn).catch((e: unknown) => {
+  await probeEtcd(client, conn).catch(async (e: unknown) => {
     client.close();
+    await local?.stop();
     throw e;
   });
   const store = new EventStore(client, { prefix: opts.prefix });
   const rev = await store.open();
-  const head = await store.headRevision();
-  log(`event store on ${describeConnection(conn)} prefix ${opts.prefix}: revision ${rev}, last commit at ${head}`);
-  const sub = store.subscribe({ after: 0, onEvents: () => undefined, onError: (e) => log(`subscription: ${(e as Error).message}`) });
-  await sub.sync();
-  log(`caught up with the log; ready (Ctrl-C to stop)`);
+  log.info({ etcd: describeConnection(conn), prefix: opts.prefix, revision: rev }, 'event store open');
+  const token = opts.tcp ? loadToken({ ...(opts.tokenFile ? { tokenFile: opts.tokenFile } : {}), generatedPath: resolve(opts.dataDir, 'token') }) : undefined;
+  if (token) log.info({ tokenFrom: token.source }, 'TCP API token loaded');
+  const daemon = await Daemon.start({
+    store,
+    log,
+    node: opts.node ?? hostname(),
+    socket: resolve(opts.socket ?? resolve(opts.dataDir, 'ipam.sock')),
+    socketRoutes: [cniSocketRoute],
+    ...(token ? { listen: opts.listen, token: token.token } : {}),
+  });
+  const addr = daemon.address;
+  // One plain line for people and scripts waiting on start-up (the rest are JSON logs).
+  process.stderr.write(`ipam: ready${addr ? ` on http://${addr.host}:${addr.port}` : ''} and ${resolve(opts.socket ?? resolve(opts.dataDir, 'ipam.sock'))} (Ctrl-C to stop)\n`);
 
   await new Promise<void>((done) => {
     const stop = (sig: string) => {
-      log(`${sig}: stopping`);
+      log.info({ signal: sig }, 'stopping');
       done();
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
+  await daemon.stop();
   await store.close();
   client.close();
   await local?.stop();
-  log('stopped');
-}
-
-function log(msg: string): void {
-  process.stderr.write(`${new Date().toISOString()} ipam: ${msg}\n`);
+  log.info('stopped');
+  log.flush();
 }

@@ -18,8 +18,11 @@ export interface CommitStats {
   conflicts: number;
   resends: number;
   duplicates: number;
+  /** Members per committed txn, the latest BATCH_SIZES_KEPT only (a long-running daemon must not grow it). */
   batchSizes: number[];
 }
+
+const BATCH_SIZES_KEPT = 65_536;
 
 export interface CommitterOptions {
   readonly limits?: TxnLimits;
@@ -42,6 +45,8 @@ export class Committer {
   private readonly limits: TxnLimits;
   private readonly maxInflight: number;
   readonly stats: CommitStats = { txns: 0, txnFailures: 0, committedEvents: 0, conflicts: 0, resends: 0, duplicates: 0, batchSizes: [] };
+  /** Told of every committed txn (metrics). */
+  onCommitted: ((members: number, events: number) => void) | undefined;
   /** Highest revision seen in any response; the hint of the next record. */
   seenRevision = 0;
   private readonly wire: FastTxn;
@@ -120,7 +125,8 @@ export class Committer {
         m.resolve({ revision: rev, position: plan.positions[i]!, duplicate: false });
       });
       this.stats.committedEvents += events;
-      this.stats.batchSizes.push(plan.members.length);
+      if (this.stats.batchSizes.push(plan.members.length) > BATCH_SIZES_KEPT) this.stats.batchSizes.splice(0, BATCH_SIZES_KEPT / 2);
+      this.onCommitted?.(plan.members.length, events);
       return;
     }
     this.stats.txnFailures++;

@@ -78,6 +78,11 @@ export class EventStore {
     return this.committer.stats;
   }
 
+  /** Called with the members and events of every txn this store commits (metrics). */
+  set onCommitted(fn: ((members: number, events: number) => void) | undefined) {
+    this.committer.onCommitted = fn;
+  }
+
   /** Highest revision this store has seen in any etcd answer. */
   get seenRevision(): number {
     return this.committer.seenRevision;

@@ -1,0 +1,136 @@
+// `bench http`: allocations through the daemon's HTTP API (64 clients by default), on one daemon and split over two
+// daemons sharing one etcd; baseline: the same allocator in-process with the same number of requesters, same run.
+import { randomBytes } from 'node:crypto';
+import { openEtcd } from '../../src/store/connect.js';
+import { EventStore } from '../../src/store/event-store.js';
+import { runAllocLoad, type LoadResult } from '../alloc/driver.js';
+import { definePool, openEngine } from '../alloc/engine.js';
+import { checkInvariants } from '../alloc/invariants.js';
+import { podRef } from '../alloc/types.js';
+import { progress } from '../lib/progress.js';
+import { median, round } from '../lib/stats.js';
+import { httpAllocator } from './client.js';
+import { startServe } from '../../src/local/serve-process.js';
+
+export interface HttpBenchOptions {
+  readonly endpoints: string[];
+  readonly clients: number;
+  readonly count: number;
+  readonly rounds: number;
+  readonly daemons: readonly number[];
+  readonly warmup: number;
+  readonly poolCidr: string;
+  readonly timeLimitMs: number;
+}
+
+interface RoundFigures {
+  allocsPerSec: number;
+  latencyMs: LoadResult['latencyMs'];
+  errors: number;
+  errorMessages: string[];
+  invariants: { duplicates: number; lost: number; extra: number };
+}
+
+/** Logged allocations of a prefix (measured ones only), then the prefix's keys dropped so rounds stay comparable. */
+async function loggedAndDrop(endpoints: string[], prefix: string): Promise<{ address: string; id: string }[]> {
+  const client = openEtcd({ endpoints, callTimeoutMs: 30_000 });
+  const store = new EventStore(client, { prefix });
+  const logged: { address: string; id: string }[] = [];
+  for await (const e of store.read({ types: ['IPAllocated'] })) {
+    const d = e.event.data as { address: string; endpoint: { name: string } };
+    if (!d.endpoint.name.startsWith('warm-')) logged.push({ address: d.address, id: d.endpoint.name });
+  }
+  await client.delete().prefix(prefix);
+  const rev = Number((await client.kv.range({ key: Buffer.from(prefix), count_only: true })).header.revision);
+  await client.kv.compact({ revision: rev, physical: true });
+  client.close();
+  return logged;
+}
+
+function figures(result: LoadResult, tag: string, logged: { address: string; id: string }[]): RoundFigures {
+  const acks = result.allocations.map((a) => ({ address: a.address, id: `${tag}-${podRef(a.requester, a.seq)}` }));
+  const inv = checkInvariants(acks, logged);
+  return {
+    allocsPerSec: round(result.allocsPerSec),
+    latencyMs: result.latencyMs,
+    errors: result.errors,
+    errorMessages: result.errorMessages,
+    invariants: { duplicates: inv.duplicates, lost: inv.lost, extra: inv.extra },
+  };
+}
+
+async function httpRound(o: HttpBenchOptions, daemons: number, label: string): Promise<RoundFigures> {
+  const prefix = `/bench-http-${randomBytes(4).toString('hex')}/`;
+  await definePool(o.endpoints, prefix, o.poolCidr);
+  const procs = await Promise.all(Array.from({ length: daemons }, (_, i) => startServe({ endpoints: o.endpoints, prefix, node: `bench-${i}` })));
+  try {
+    const perDaemon = Math.ceil(o.clients / daemons);
+    if (o.warmup > 0) {
+      const warm = httpAllocator(procs, 'warm', perDaemon);
+      await runAllocLoad(warm, { requesters: o.clients, count: o.warmup, timeLimitMs: 60_000 });
+      await warm.close();
+    }
+    const a = httpAllocator(procs, 'm', perDaemon);
+    const bar = progress(label, o.count);
+    const result = await runAllocLoad(a, { requesters: o.clients, count: o.count, timeLimitMs: o.timeLimitMs, onProgress: (d) => bar.update(d) });
+    bar.stop();
+    await a.close();
+    await Promise.all(procs.map((p) => p.stop()));
+    return figures(result, 'm', await loggedAndDrop(o.endpoints, prefix));
+  } finally {
+    await Promise.all(procs.map((p) => p.stop()));
+  }
+}
+
+async function inProcessRound(o: HttpBenchOptions, label: string): Promise<RoundFigures> {
+  const prefix = `/bench-http-base-${randomBytes(4).toString('hex')}/`;
+  await definePool(o.endpoints, prefix, o.poolCidr);
+  const a = await openEngine(o.endpoints, prefix, 'm');
+  try {
+    if (o.warmup > 0) await runAllocLoad({ allocate: (r, s) => a.allocate(r, s + 1_000_000), close: async () => undefined }, { requesters: o.clients, count: o.warmup, timeLimitMs: 60_000 });
+    const bar = progress(label, o.count);
+    const result = await runAllocLoad(a, { requesters: o.clients, count: o.count, timeLimitMs: o.timeLimitMs, onProgress: (d) => bar.update(d) });
+    bar.stop();
+    await a.close();
+    // The warm-up used seq >= 1e6 under the same tag: count only the measured pods.
+    const logged = (await loggedAndDrop(o.endpoints, prefix)).filter((l) => Number(/-s(\d+)$/.exec(l.id)?.[1]) < 1_000_000);
+    return figures(result, 'm', logged);
+  } catch (e) {
+    await a.close();
+    throw e;
+  }
+}
+
+function summary(rounds: RoundFigures[]) {
+  const byRate = [...rounds].sort((a, b) => a.allocsPerSec - b.allocsPerSec);
+  const mid = byRate[Math.floor((byRate.length - 1) / 2)]!;
+  return {
+    allocsPerSec: round(median(rounds.map((r) => r.allocsPerSec))),
+    latencyMs: mid.latencyMs,
+    p99PerRound: rounds.map((r) => r.latencyMs.p99),
+    perRound: rounds.map((r) => r.allocsPerSec),
+    errors: rounds.reduce((n, r) => n + r.errors, 0),
+    errorMessages: rounds.flatMap((r) => r.errorMessages).slice(0, 5),
+    invariants: {
+      duplicates: rounds.reduce((n, r) => n + r.invariants.duplicates, 0),
+      lost: rounds.reduce((n, r) => n + r.invariants.lost, 0),
+      extra: rounds.reduce((n, r) => n + r.invariants.extra, 0),
+    },
+  };
+}
+
+export async function runHttpBench(o: HttpBenchOptions) {
+  const base: RoundFigures[] = [];
+  const http = new Map<number, RoundFigures[]>(o.daemons.map((d) => [d, []]));
+  // Interleave: each round measures the baseline and every daemon count back to back, so noise hits them alike.
+  for (let r = 0; r < o.rounds; r++) {
+    base.push(await inProcessRound(o, `in-process round ${r + 1}`));
+    for (const d of o.daemons) http.get(d)!.push(await httpRound(o, d, `http ${d} daemon(s) round ${r + 1}`));
+  }
+  const baseline = summary(base);
+  const configs = o.daemons.map((d) => {
+    const s = summary(http.get(d)!);
+    return { daemons: d, ...s, ratioVsInProcess: round(s.allocsPerSec / baseline.allocsPerSec, 3) };
+  });
+  return { scenario: 'http', clients: o.clients, count: o.count, rounds: o.rounds, baseline: { inProcess: baseline }, configs };
+}

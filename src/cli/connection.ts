@@ -1,0 +1,82 @@
+// How a CLI command reaches the engine: straight to etcd (--etcd / ETCD_ENDPOINTS) or through a running daemon
+// (--server with a token, else the local unix socket).
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Allocator } from '../alloc/allocator.js';
+import { connectionFromEnv, describeConnection, openEtcd, probeEtcd } from '../store/connect.js';
+import { EventStore } from '../store/event-store.js';
+import { DaemonClient } from './daemon-client.js';
+
+export interface GlobalOptions {
+  readonly etcd?: string;
+  readonly prefix: string;
+  readonly server?: string;
+  readonly socket?: string;
+  readonly tokenFile?: string;
+  readonly dataDir: string;
+}
+
+/** A CLI usage or connection problem: printed as is, with how to fix it. */
+export class CliError extends Error {}
+
+export interface DirectStore {
+  readonly store: EventStore;
+  close(): Promise<void>;
+}
+
+/** The event store on etcd, for commands that read or write the log themselves. */
+export async function openDirect(g: GlobalOptions): Promise<DirectStore> {
+  const conn = connectionFromEnv(g.etcd ? { ...process.env, ETCD_ENDPOINTS: g.etcd } : process.env);
+  if (!conn) throw new CliError('this command reads etcd directly: give --etcd http://HOST:2379 (or set ETCD_ENDPOINTS; ETCD_CACERT/ETCD_CERT/ETCD_KEY for TLS)');
+  const client = openEtcd(conn);
+  try {
+    await probeEtcd(client, conn);
+  } catch (e) {
+    client.close();
+    throw new CliError((e as Error).message);
+  }
+  const store = new EventStore(client, { prefix: g.prefix });
+  await store.open();
+  return {
+    store,
+    async close() {
+      await store.close();
+      client.close();
+    },
+  };
+}
+
+export async function openDirectAllocator(g: GlobalOptions): Promise<{ allocator: Allocator; store: EventStore; close(): Promise<void> }> {
+  const d = await openDirect(g);
+  const allocator = new Allocator(d.store);
+  await allocator.start();
+  return {
+    allocator,
+    store: d.store,
+    async close() {
+      await allocator.stop();
+      await d.close();
+    },
+  };
+}
+
+/** Whether the command should go straight to etcd (an endpoint was given) rather than to a daemon. */
+export function wantsDirect(g: GlobalOptions): boolean {
+  return Boolean(g.etcd || (!g.server && !g.socket && process.env.ETCD_ENDPOINTS));
+}
+
+/** A client of the daemon: --server URL (token from --token-file or IPAM_TOKEN), else the unix socket. */
+export function daemonClient(g: GlobalOptions): DaemonClient {
+  if (g.server) {
+    const token = DaemonClient.tokenFrom(g.tokenFile, resolve(g.dataDir, 'token'));
+    if (!token) throw new CliError(`--server ${g.server} needs a token: --token-file FILE or IPAM_TOKEN`);
+    return DaemonClient.tcp(g.server, token);
+  }
+  const socket = resolve(g.socket ?? resolve(g.dataDir, 'ipam.sock'));
+  if (!existsSync(socket)) {
+    throw new CliError(`no daemon socket at ${socket}: start one with \`npm start\` (or \`ipam serve\`), pass --socket PATH or --server URL, or use --etcd to work on etcd directly`);
+  }
+  return DaemonClient.unix(socket);
+}
+
+export { describeConnection };

@@ -1,0 +1,207 @@
+// The daemon: one process that opens the store, runs the allocator and the live projections, and serves the HTTP
+// API on TCP (bearer token) and on a unix socket (file mode 0600, no token; for the node's CNI plugin).
+import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname } from 'node:path';
+import type { Logger } from 'pino';
+import { loadAll } from '../../projections/checkpoint.js';
+import { ALL_PROJECTIONS } from '../../projections/index.js';
+import type { LiveReadModel } from '../../projections/read-model.js';
+import { LiveProjections } from '../../projections/runtime.js';
+import { Allocator } from '../alloc/allocator.js';
+import type { EventStore } from '../store/event-store.js';
+import { createAllocApi } from './alloc-api.js';
+import { hasBearerToken } from './auth.js';
+import { HttpError, errorAnswer, sendJson } from './http.js';
+import { DaemonMetrics } from './metrics.js';
+import { Readiness, deadline } from './readiness.js';
+
+/** A handler that serves some paths and answers false for the others. */
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+
+/** What the daemon hands to the routes other modules provide (CNI, Kubernetes-style API). */
+export interface DaemonParts {
+  readonly allocator: Allocator;
+  readonly model: LiveReadModel;
+  readonly store: EventStore;
+  readonly node: string;
+  ready(): boolean;
+  now(): string;
+}
+
+export interface DaemonOptions {
+  readonly store: EventStore;
+  /** TCP address to serve on ("host:port", port 0 picks a free one); none: no TCP API. */
+  readonly listen?: string;
+  /** Bearer token required on TCP. */
+  readonly token?: string;
+  /** Unix socket path (created with mode 0600); none: no socket. */
+  readonly socket?: string;
+  readonly node: string;
+  readonly log: Logger;
+  /** Longest a request may wait on etcd before a retryable 503. */
+  readonly requestTimeoutMs?: number;
+  /** Routes served on both listeners (after the daemon's own). */
+  readonly routes?: readonly ((parts: DaemonParts) => RouteHandler)[];
+  /** Routes served on the unix socket only (the CNI plugin's). */
+  readonly socketRoutes?: readonly ((parts: DaemonParts) => RouteHandler)[];
+}
+
+export class Daemon {
+  private readonly servers: Server[] = [];
+  private stopped = false;
+
+  private constructor(
+    readonly allocator: Allocator,
+    readonly projections: LiveProjections,
+    readonly readiness: Readiness,
+    readonly metrics: DaemonMetrics,
+    private readonly opts: DaemonOptions,
+  ) {}
+
+  static async start(opts: DaemonOptions): Promise<Daemon> {
+    if (opts.listen !== undefined && !opts.token) throw new Error('a TCP listener needs a token (--token-file or IPAM_TOKEN)');
+    const { store, log } = opts;
+    const allocator = new Allocator(store);
+    const t0 = performance.now();
+    await allocator.start({ onError: (e) => log.warn({ err: errMsg(e) }, 'allocator subscription trouble; re-reading') });
+    const checkpoint = await loadAll(store, ALL_PROJECTIONS);
+    const projections = new LiveProjections(store, ALL_PROJECTIONS, checkpoint);
+    await projections.start();
+    log.info({ revision: allocator.revision, checkpoint: checkpoint?.revision ?? null, ms: Math.round(performance.now() - t0) }, 'allocator and projections caught up');
+    const readiness = new Readiness({
+      // The last commit under our prefix: etcd's own revision moves with every other prefix's writes, which the
+      // subscription never sees, so an idle prefix on a busy etcd would never count as caught up.
+      currentRevision: () => store.headRevision(),
+      caughtUp: async (rev) => {
+        await allocator.waitFor(rev);
+        await projections.waitFor(rev);
+      },
+    });
+    const metrics = new DaemonMetrics({ allocator, store, projectionRevision: () => projections.revision, ready: () => readiness.ready });
+    const d = new Daemon(allocator, projections, readiness, metrics, opts);
+    await readiness.start();
+    await d.listen();
+    return d;
+  }
+
+  /** The TCP address actually bound (port 0 resolved). */
+  get address(): { host: string; port: number } | undefined {
+    const s = this.servers.find((x) => typeof x.address() === 'object' && x.address() !== null);
+    const a = s?.address() as AddressInfo | undefined;
+    return a ? { host: a.address, port: a.port } : undefined;
+  }
+
+  private async listen(): Promise<void> {
+    const o = this.opts;
+    const parts: DaemonParts = {
+      allocator: this.allocator,
+      model: this.projections,
+      store: o.store,
+      node: o.node,
+      ready: () => this.readiness.ready,
+      now: () => new Date().toISOString(),
+    };
+    const own = createAllocApi(parts);
+    const shared = [own, ...(o.routes ?? []).map((f) => f(parts))];
+    const socketOnly = (o.socketRoutes ?? []).map((f) => f(parts));
+    if (o.listen !== undefined) {
+      const { host, port } = parseListen(o.listen);
+      const server = createServer((req, res) => void this.handle(req, res, shared, o.token));
+      await new Promise<void>((ok, fail) => server.once('error', fail).listen(port, host, ok));
+      this.servers.push(server);
+      o.log.info({ address: `${this.address!.host}:${this.address!.port}` }, 'HTTP API listening (bearer token required)');
+    }
+    if (o.socket !== undefined) {
+      mkdirSync(dirname(o.socket), { recursive: true });
+      rmSync(o.socket, { force: true }); // a stale socket from a crashed daemon
+      const server = createServer((req, res) => void this.handle(req, res, [...socketOnly, ...shared], undefined));
+      await new Promise<void>((ok, fail) => server.once('error', fail).listen(o.socket, ok));
+      chmodSync(o.socket, 0o600);
+      const mode = statSync(o.socket).mode & 0o777;
+      if ((mode & 0o077) !== 0) throw new Error(`unix socket ${o.socket} has mode ${mode.toString(8)}; refusing to serve it without a token (want 600)`);
+      this.servers.push(server);
+      o.log.info({ socket: o.socket, mode: '600' }, 'HTTP API on unix socket (no token; owner only)');
+    }
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse, routes: readonly RouteHandler[], token: string | undefined): Promise<void> {
+    const started = performance.now();
+    let route = 'other';
+    try {
+      const url = new URL(req.url ?? '/', 'http://daemon');
+      route = routeLabel(url.pathname);
+      if (url.pathname === '/healthz') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      if (url.pathname === '/readyz') {
+        const r = this.readiness;
+        return void res.writeHead(r.ready ? 200 : 503, { 'content-type': 'text/plain' }).end(r.ready ? 'ok\n' : `not ready: ${r.reason}\n`);
+      }
+      if (token !== undefined && !hasBearerToken(req, token)) {
+        req.resume(); // drain, never read or act on the body
+        throw new HttpError(401, 'Unauthorized', 'missing or wrong bearer token (send "Authorization: Bearer <token>")');
+      }
+      if (url.pathname === '/metrics') {
+        const text = await this.metrics.registry.metrics();
+        return void res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(text);
+      }
+      if (!this.readiness.etcdReachable && req.method !== 'GET') {
+        throw new HttpError(503, 'EtcdUnavailable', `etcd is unreachable (${this.readiness.reason}); retry later`, undefined, true);
+      }
+      const timeout = this.opts.requestTimeoutMs ?? 10_000;
+      for (const r of routes) {
+        const served = await deadline(r(req, res, url), timeout, `no answer from etcd within ${timeout} ms`).catch((e: unknown) => {
+          if ((e as Error).message?.startsWith('no answer from etcd')) throw new HttpError(503, 'Timeout', `${(e as Error).message}; retry later (the same request is safe to repeat)`, undefined, true);
+          throw e;
+        });
+        if (served) return;
+      }
+      throw new HttpError(404, 'NotFound', `no route for ${req.method} ${url.pathname}`);
+    } catch (e) {
+      const { status, body } = errorAnswer(e);
+      if (status >= 500) this.opts.log.warn({ route, status, err: body.error.message }, 'request failed');
+      if (!res.headersSent) sendJson(res, status, body);
+      else res.destroy();
+    } finally {
+      this.metrics.requestSeconds.observe({ route, code: String(res.statusCode) }, (performance.now() - started) / 1000);
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.readiness.stop();
+    await Promise.all(
+      this.servers.map(
+        (s) =>
+          new Promise<void>((ok) => {
+            s.close(() => ok());
+            s.closeAllConnections();
+          }),
+      ),
+    );
+    if (this.opts.socket) rmSync(this.opts.socket, { force: true });
+    await this.projections.stop();
+    await this.allocator.stop();
+  }
+}
+
+function parseListen(s: string): { host: string; port: number } {
+  const i = s.lastIndexOf(':');
+  const host = i > 0 ? s.slice(0, i).replace(/^\[|\]$/g, '') : '127.0.0.1';
+  const port = Number(i >= 0 ? s.slice(i + 1) : s);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--listen ${s}: expected HOST:PORT with a port from 0 to 65535`);
+  return { host, port };
+}
+
+/** A bounded label for metrics: the route's shape, never ids or names from the path. */
+function routeLabel(path: string): string {
+  if (path.startsWith('/v1/allocations/')) return '/v1/allocations/:id';
+  if (path.startsWith('/v1/cni')) return '/v1/cni';
+  if (path.startsWith('/apis') || path.startsWith('/api') || path.startsWith('/openapi')) return '/apis';
+  return ['/v1/allocations', '/v1/releases', '/healthz', '/readyz', '/metrics', '/version'].includes(path) ? path : 'other';
+}
+
+function errMsg(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,71 @@
+// Prometheus metrics of one daemon (its own registry, so several daemons can live in one test process).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Allocator } from '../alloc/allocator.js';
+import type { EventStore } from '../store/event-store.js';
+
+export interface MetricsSources {
+  readonly allocator: Allocator;
+  readonly store: EventStore;
+  /** Revision the live projections reflect. */
+  projectionRevision(): number;
+  ready(): boolean;
+}
+
+/** A counter whose value is read from a running total at scrape time. */
+function totalFrom(registry: Registry, name: string, help: string, read: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+}
+
+export class DaemonMetrics {
+  readonly registry = new Registry();
+  readonly requestSeconds: Histogram<'route' | 'code'>;
+  private readonly txnMembers: Histogram;
+
+  constructor(src: MetricsSources) {
+    const r = this.registry;
+    collectDefaultMetrics({ register: r });
+    totalFrom(r, 'ipam_allocations_total', 'Allocations made (not counting reused ones)', () => src.allocator.stats.allocations);
+    totalFrom(r, 'ipam_allocations_reused_total', 'Allocation requests answered with existing allocations (retried ADD, StatefulSet, KubeVirt)', () => src.allocator.stats.reused);
+    totalFrom(r, 'ipam_releases_total', 'Allocations released', () => src.allocator.stats.releases);
+    totalFrom(r, 'ipam_conflicts_total', 'Decisions taken again because another writer changed what they read', () => src.allocator.stats.conflicts);
+    totalFrom(r, 'ipam_txns_total', 'etcd transactions sent by the event store', () => src.store.stats.txns);
+    this.txnMembers = new Histogram({
+      name: 'ipam_txn_batch_members',
+      help: 'Appends grouped into one etcd transaction',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+      registers: [r],
+    });
+    this.requestSeconds = new Histogram({
+      name: 'ipam_request_duration_seconds',
+      help: 'HTTP request latency by route and status code',
+      labelNames: ['route', 'code'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [r],
+    });
+    new Gauge({
+      name: 'ipam_projection_lag_revisions',
+      help: 'Revisions between the newest the daemon has seen and what its projections reflect',
+      registers: [r],
+      collect() {
+        this.set(Math.max(0, src.store.seenRevision - src.projectionRevision()));
+      },
+    });
+    new Gauge({
+      name: 'ipam_ready',
+      help: '1 when the daemon is caught up with etcd and serving',
+      registers: [r],
+      collect() {
+        this.set(src.ready() ? 1 : 0);
+      },
+    });
+    src.store.onCommitted = (members) => this.txnMembers.observe(members);
+  }
+}

@@ -1,0 +1,74 @@
+// Readiness: ready only while etcd answers and the allocator and projections have caught up with its revision.
+export interface ReadinessCheck {
+  /** The current revision in etcd (throws when etcd cannot be reached). */
+  currentRevision(): Promise<number>;
+  /** Resolves once the daemon reflects every commit at or before `rev`. */
+  caughtUp(rev: number): Promise<void>;
+}
+
+export class Readiness {
+  private state: { ready: boolean; reason: string; etcdReachable: boolean } = { ready: false, reason: 'starting', etcdReachable: true };
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly check: ReadinessCheck,
+    private readonly intervalMs = 1000,
+    private readonly timeoutMs = 2000,
+  ) {}
+
+  get ready(): boolean {
+    return this.state.ready;
+  }
+  get reason(): string {
+    return this.state.reason;
+  }
+  /** False after etcd failed to answer the last probe: requests then fail fast instead of waiting. */
+  get etcdReachable(): boolean {
+    return this.state.etcdReachable;
+  }
+
+  /** Probes once now, then every interval until stopped. */
+  async start(): Promise<void> {
+    await this.probe();
+    const loop = () => {
+      this.timer = setTimeout(() => {
+        this.running = this.probe().then(loop);
+      }, this.intervalMs);
+      this.timer.unref();
+    };
+    loop();
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+    this.state = { ...this.state, ready: false, reason: 'stopping' };
+  }
+
+  async probe(): Promise<void> {
+    let rev: number;
+    try {
+      rev = await deadline(this.check.currentRevision(), this.timeoutMs, `etcd did not answer within ${this.timeoutMs} ms`);
+    } catch (e) {
+      this.state = { ready: false, reason: `etcd unreachable: ${(e as Error).message}`, etcdReachable: false };
+      return;
+    }
+    try {
+      await deadline(this.check.caughtUp(rev), this.timeoutMs, `not caught up with revision ${rev} within ${this.timeoutMs} ms`);
+      this.state = { ready: true, reason: '', etcdReachable: true };
+    } catch (e) {
+      this.state = { ready: false, reason: (e as Error).message, etcdReachable: true };
+    }
+  }
+}
+
+/** Rejects with `message` when `p` takes longer than `ms` (p itself goes on). */
+export function deadline<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    t = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(t));
+}

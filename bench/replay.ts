@@ -1,7 +1,7 @@
 // `bench replay`: events/s of replaying a realistic synthetic log into every projection in one process, and the
 // peak memory of holding the resulting live endpoints. (Cold start from etcd with a checkpoint: --cold.)
 import { ALL_PROJECTIONS } from '../projections/index.js';
-import { applyBatch, initialStates, type AnyProjection, type ProjectionStates } from '../projections/runtime.js';
+import { applyBatch, documentsOf, initialStates, type AnyProjection, type ProjectionStates } from '../projections/runtime.js';
 import type { LoggedEvent } from '../events/catalogue.js';
 import { poolWithAllocations, synthLog } from './lib/synth.js';
 import { progress } from './lib/progress.js';
@@ -55,12 +55,12 @@ export function runReplayBench(o: ReplayBenchOptions) {
     total = run.events;
     last = run.states;
   }
-  const liveEndpoints = last!.states.get('spider-endpoints')!.size;
+  const liveEndpoints = documentsOf(last!, 'spider-endpoints')!.size;
   const peakRssMB = rssMB();
   // A daemon that lists everything once (e.g. status write-back after a restart) holds every rendered object too.
   const t0 = performance.now();
   let objects = 0;
-  for (const p of ALL_PROJECTIONS) for (const _ of last!.states.get(p.name)!.list()) objects++;
+  for (const p of ALL_PROJECTIONS) for (const _ of documentsOf(last!, p.name)?.list() ?? []) objects++;
   const renderAllSeconds = (performance.now() - t0) / 1000;
   const peakRssRenderedMB = rssMB();
   const perProjection: Record<string, number> = {};
@@ -103,15 +103,15 @@ function liveCommitCost(): Record<string, number> {
   const out: Record<string, number> = {};
   for (const size of [300, 30_000]) {
     const states = initialStates(ALL_PROJECTIONS);
-    for (const st of states.states.values()) st.trackChanges();
+    for (const p of ALL_PROJECTIONS) documentsOf(states, p.name)!.trackChanges();
     const log = [...poolWithAllocations(size, 200)];
     applyBatch(ALL_PROJECTIONS, states, log.slice(0, log.length - 200 * 2));
-    for (const p of ALL_PROJECTIONS) states.states.get(p.name)!.takeChanges(p.name);
+    for (const p of ALL_PROJECTIONS) documentsOf(states, p.name)!.takeChanges(p.name);
     const tail = log.slice(log.length - 200 * 2);
     const t0 = performance.now();
     for (let i = 0; i < tail.length; i += 2) {
       applyBatch(ALL_PROJECTIONS, states, tail.slice(i, i + 2));
-      for (const p of ALL_PROJECTIONS) states.states.get(p.name)!.takeChanges(p.name);
+      for (const p of ALL_PROJECTIONS) documentsOf(states, p.name)!.takeChanges(p.name);
     }
     out[`pool${size}`] = round(((performance.now() - t0) * 1000) / (tail.length / 2), 1);
   }

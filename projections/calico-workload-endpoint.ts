@@ -6,7 +6,7 @@
 import type { IPAllocatedData, IPReleasedData } from '../events/catalogue.js';
 import { hostInterfaceName, K8S_ORCHESTRATOR, workloadEndpointName } from './calico-names.js';
 import { Documents } from './documents.js';
-import type { K8sObject, Projection } from './types.js';
+import type { DocumentProjection, K8sObject } from './types.js';
 
 export const CALICO_API_VERSION = 'projectcalico.org/v3';
 export const WORKLOAD_ENDPOINT_KIND = 'WorkloadEndpoint';
@@ -197,7 +197,7 @@ export class CalicoWorkloadEndpoints extends Documents<CalicoInterfaceRecord> {
   }
 }
 
-export const calicoWorkloadEndpointProjection: Projection<CalicoWorkloadEndpoints> = {
+export const calicoWorkloadEndpointProjection: DocumentProjection<CalicoWorkloadEndpoints> = {
   name: 'calico-workload-endpoints',
   version: 2,
   handles: ['IPAllocated', 'IPReleased'],

@@ -4,7 +4,7 @@
 import type { EventType, IPAllocatedData, IPReleasedData, LoggedEvent, ObjectMeta, PoolSpec } from '../events/catalogue.js';
 import { Documents } from './documents.js';
 import { MapSnapshot, PersistentMap } from './persistent-map.js';
-import type { K8sObject, Projection } from './types.js';
+import type { DocumentProjection, K8sObject } from './types.js';
 
 /** What a projection needs to render one held address. Immutable. */
 export interface HeldAllocation {
@@ -217,7 +217,7 @@ export interface PoolDocumentRules {
 }
 
 /** A pool document projection: every event O(log pool size), objects rendered when read. */
-export function poolDocumentProjection(rules: PoolDocumentRules): Projection<PoolDocuments> {
+export function poolDocumentProjection(rules: PoolDocumentRules): DocumentProjection<PoolDocuments> {
   return {
     name: rules.name,
     version: rules.version,

@@ -5,13 +5,21 @@ import type { Subscription } from '../src/store/subscription.js';
 import type { LiveReadModel, ObjectChange, ReadModel } from './read-model.js';
 import type { K8sObject, Projection, ProjectionState } from './types.js';
 
-export type AnyProjection = Projection<ProjectionState>;
+// Projections of different state types live side by side; each is only ever given its own state.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyProjection = Projection<any>;
 
 export interface ProjectionStates {
   /** Every commit at or before this revision is applied. */
   revision: number;
   /** Projection name -> its state (owned by whoever holds this; see `ownStates`). */
-  readonly states: Map<string, ProjectionState>;
+  readonly states: Map<string, unknown>;
+}
+
+/** The document state of one projection (undefined for an unknown one or a plain-data projection). */
+export function documentsOf(s: { readonly states: ReadonlyMap<string, unknown> }, projection: string): ProjectionState | undefined {
+  const st = s.states.get(projection);
+  return isState(st) ? st : undefined;
 }
 
 /** States at a revision in any form: live states, or checkpoint forms as loaded (plain JSON). */
@@ -29,11 +37,12 @@ export function initialStates(projections: readonly AnyProjection[]): Projection
  * form (plain JSON, e.g. as loaded) is restored. So a replay never shares state with the live copy it started from.
  */
 export function ownStates(projections: readonly AnyProjection[], from: StatesAt): ProjectionStates {
-  const states = new Map<string, ProjectionState>();
+  const states = new Map<string, unknown>();
   for (const p of projections) {
     const s = from.states.get(p.name);
     if (s === undefined) throw new Error(`no state for projection ${p.name} at revision ${from.revision}`);
-    states.set(p.name, p.restore(isState(s) ? s.toJSON() : s));
+    const json = isState(s) ? s.toJSON() : s;
+    states.set(p.name, p.restore ? p.restore(json) : structuredClone(json));
   }
   return { revision: from.revision, states };
 }
@@ -60,7 +69,7 @@ export function applyBatch(projections: readonly AnyProjection[], s: ProjectionS
   for (const p of projections) {
     const types = handles(p);
     const mine = events.filter((e) => types.has(e.event.type));
-    if (mine.length > 0) p.apply(s.states.get(p.name)!, mine);
+    if (mine.length > 0) s.states.set(p.name, p.apply(s.states.get(p.name), mine));
   }
   s.revision = Math.max(s.revision, events[events.length - 1]!.revision);
 }
@@ -99,8 +108,8 @@ export function readModelOf(states: ProjectionStates): ReadModel {
     get revision() {
       return states.revision;
     },
-    list: (projection) => states.states.get(projection)?.list() ?? [],
-    get: (projection, key) => states.states.get(projection)?.get(key),
+    list: (projection) => documentsOf(states, projection)?.list() ?? [],
+    get: (projection, key) => documentsOf(states, projection)?.get(key),
   };
 }
 
@@ -116,7 +125,7 @@ export class LiveProjections implements LiveReadModel {
     from?: StatesAt,
   ) {
     this.current = from ? ownStates(projections, from) : initialStates(projections);
-    for (const st of this.current.states.values()) st.trackChanges();
+    for (const st of this.current.states.values()) if (isState(st)) st.trackChanges();
   }
 
   async start(): Promise<void> {
@@ -132,7 +141,7 @@ export class LiveProjections implements LiveReadModel {
         this.current.revision = Math.max(this.current.revision, through);
         // Changes come from the keys the batch touched: O(changed), objects rendered only when a listener reads them.
         const changes: ObjectChange[] = [];
-        for (const p of this.projections) for (const c of this.current.states.get(p.name)!.takeChanges(p.name)) changes.push(c);
+        for (const p of this.projections) for (const c of documentsOf(this.current, p.name)?.takeChanges(p.name) ?? []) changes.push(c);
         for (const l of this.listeners) l(changes, this.current.revision);
       },
     });
@@ -144,16 +153,16 @@ export class LiveProjections implements LiveReadModel {
   }
 
   list(projection: string): Iterable<K8sObject> {
-    return this.current.states.get(projection)?.list() ?? [];
+    return documentsOf(this.current, projection)?.list() ?? [];
   }
 
   get(projection: string, key: string): K8sObject | undefined {
-    return this.current.states.get(projection)?.get(key);
+    return documentsOf(this.current, projection)?.get(key);
   }
 
   /** Number of objects of one projection. */
   count(projection: string): number {
-    return this.current.states.get(projection)?.size ?? 0;
+    return documentsOf(this.current, projection)?.size ?? 0;
   }
 
   onChange(listener: (changes: readonly ObjectChange[], revision: number) => void): () => void {
@@ -161,7 +170,7 @@ export class LiveProjections implements LiveReadModel {
     return () => this.listeners.delete(listener);
   }
 
-  state<S extends ProjectionState>(p: Projection<S>): S {
+  state<S>(p: Projection<S>): S {
     return this.current.states.get(p.name) as S;
   }
 

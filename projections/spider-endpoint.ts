@@ -10,7 +10,7 @@
 //   current/ownerControllerType/ownerControllerName, so the rendered status has no history field.
 import type { IPAllocatedData, IPReleasedData, Route } from '../events/catalogue.js';
 import { Documents } from './documents.js';
-import type { K8sObject, Projection } from './types.js';
+import type { DocumentProjection, K8sObject } from './types.js';
 
 export const SPIDER_API_VERSION = 'spiderpool.spidernet.io/v2beta1';
 export const SPIDER_ENDPOINT_KIND = 'SpiderEndpoint';
@@ -279,7 +279,7 @@ export class SpiderEndpoints extends Documents<SpiderPodRecord> {
   }
 }
 
-export const spiderEndpointProjection: Projection<SpiderEndpoints> = {
+export const spiderEndpointProjection: DocumentProjection<SpiderEndpoints> = {
   name: 'spider-endpoints',
   version: 2,
   handles: ['IPAllocated', 'IPReleased'],

@@ -2,7 +2,7 @@
 import type { PoolSpec } from '../events/catalogue.js';
 import { compilePool } from '../src/alloc/spec.js';
 import { poolDocumentProjection, userMetadata, type HeldAllocation, type PoolDefinition, type PoolDocuments, type PoolRecord } from './pool-common.js';
-import type { K8sObject, Projection } from './types.js';
+import type { DocumentProjection, K8sObject } from './types.js';
 
 export const SPIDERPOOL_API_VERSION = 'spiderpool.spidernet.io/v2beta1';
 
@@ -73,7 +73,7 @@ function render(r: PoolRecord): SpiderIPPoolObject {
   };
 }
 
-export const spiderIPPoolProjection: Projection<SpiderIPPoolState> = poolDocumentProjection({
+export const spiderIPPoolProjection: DocumentProjection<SpiderIPPoolState> = poolDocumentProjection({
   name: 'spider-ippool',
   version: 2,
   keyOf: (pool) => pool,

@@ -5,7 +5,7 @@ import { parseIpList } from '../src/net/ranges.js';
 import { Documents, own } from './documents.js';
 import { copyJson, userMetadata } from './pool-common.js';
 import { SPIDERPOOL_API_VERSION } from './spider-ippool.js';
-import type { K8sObject, Projection } from './types.js';
+import type { DocumentProjection, K8sObject } from './types.js';
 
 /** Spiderpool's PoolIPPreAllocation. */
 export interface SpiderSubnetPoolIPs {
@@ -158,7 +158,7 @@ export class SpiderSubnets extends Documents<SubnetRecord> {
   }
 }
 
-export const spiderSubnetProjection: Projection<SpiderSubnets> = {
+export const spiderSubnetProjection: DocumentProjection<SpiderSubnets> = {
   name: 'spider-subnet',
   version: 2,
   handles: HANDLES,

@@ -30,7 +30,7 @@ export interface ProjectionState {
  * - objects handed out by `get`, `list` or a change never change afterwards (a change renders a new object);
  * - `apply` never mutates or keeps the events' objects (it copies what it keeps).
  */
-export interface Projection<S extends ProjectionState = ProjectionState> {
+export interface Projection<S = ProjectionState> {
   /** Stable name; also the checkpoint key. */
   readonly name: string;
   /** Bump when the state's shape or meaning changes: older checkpoints are then ignored and rebuilt. */
@@ -38,10 +38,21 @@ export interface Projection<S extends ProjectionState = ProjectionState> {
   readonly handles: readonly EventType[];
   /** The state before any event. */
   initial(): S;
-  /** A new state from the checkpoint form (`toJSON()` of a state of this version); the input is neither changed nor kept. */
-  restore(json: unknown): S;
-  /** Applies a batch of events, in global order, all of types in `handles`, to `state` in place; returns it. */
+  /**
+   * A new state from the checkpoint form (`toJSON()` of a state of this version); the input is neither changed nor
+   * kept. Absent for a projection whose state is plain JSON data (a pure reducer): the runtime then copies it.
+   */
+  restore?(json: unknown): S;
+  /**
+   * Applies a batch of events, in global order, all of types in `handles`. Document projections change `state` in
+   * place and return it; a pure reducer over plain data may return a new state instead (the runtime keeps either).
+   */
   apply(state: S, events: readonly LoggedEvent[]): S;
+}
+
+/** A projection of Kubernetes objects (everything in projections/): its state has the read side. */
+export interface DocumentProjection<S extends ProjectionState = ProjectionState> extends Projection<S> {
+  restore(json: unknown): S;
 }
 
 /** A Kubernetes object as the projections render it. */

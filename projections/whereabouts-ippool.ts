@@ -3,7 +3,7 @@
 import type { PoolSpec } from '../events/catalogue.js';
 import { parseAddress, parseCidr, type Cidr } from '../src/net/address.js';
 import { poolDocumentProjection, userMetadata, type HeldAllocation, type PoolDocuments, type PoolRecord } from './pool-common.js';
-import type { K8sObject, Projection } from './types.js';
+import type { DocumentProjection, K8sObject } from './types.js';
 
 export const WHEREABOUTS_API_VERSION = 'whereabouts.cni.cncf.io/v1alpha1';
 /** IPPools live in the namespace Whereabouts runs in. */
@@ -108,7 +108,7 @@ function render(r: PoolRecord): WhereaboutsIPPoolObject {
 
 const PREFIX = `${WHEREABOUTS_NAMESPACE}/`;
 
-export const whereaboutsIPPoolProjection: Projection<WhereaboutsIPPoolState> = poolDocumentProjection({
+export const whereaboutsIPPoolProjection: DocumentProjection<WhereaboutsIPPoolState> = poolDocumentProjection({
   name: 'whereabouts-ippool',
   version: 2,
   keyOf: whereaboutsKey,

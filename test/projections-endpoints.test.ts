@@ -10,7 +10,7 @@ import {
 } from '../projections/calico-workload-endpoint.js';
 import { escapeDashes, hostInterfaceName, workloadEndpointName } from '../projections/calico-names.js';
 import { objectKey } from '../projections/read-model.js';
-import type { Projection, ProjectionState } from '../projections/types.js';
+import type { DocumentProjection, ProjectionState } from '../projections/types.js';
 
 // ---------- builders ----------
 
@@ -76,11 +76,11 @@ function release(id: string, address: string, o: { pod?: string; ns?: string; ni
   );
 }
 
-const run = <S extends ProjectionState>(p: Projection<S>, events: readonly LoggedEvent[]): S => p.apply(p.initial(), events);
+const run = <S extends ProjectionState>(p: DocumentProjection<S>, events: readonly LoggedEvent[]): S => p.apply(p.initial(), events);
 /** The checkpoint form, as stored (plain JSON). */
 const json = (s: ProjectionState): unknown => JSON.parse(JSON.stringify(s));
 /** Applies events to a copy of `s` (apply works in place; the copy keeps `s` for comparison). */
-const after = <S extends ProjectionState>(p: Projection<S>, s: S, events: readonly LoggedEvent[]): S => p.apply(p.restore(json(s)), events);
+const after = <S extends ProjectionState>(p: DocumentProjection<S>, s: S, events: readonly LoggedEvent[]): S => p.apply(p.restore(json(s)), events);
 
 // Test-local loose view of the rendered objects (two kinds behind one helper).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -386,7 +386,7 @@ function chunk<T>(xs: readonly T[], cuts: readonly number[]): T[][] {
   return out;
 }
 
-function batchEqualsStepwise<S extends ProjectionState>(p: Projection<S>): void {
+function batchEqualsStepwise<S extends ProjectionState>(p: DocumentProjection<S>): void {
   fc.assert(
     fc.property(historyArb, fc.array(fc.nat(), { maxLength: 5 }), (events, cuts) => {
       const whole = p.apply(p.initial(), events);
@@ -466,7 +466,7 @@ test('property: both projections agree with a naive replay model', (t) => {
 test('property: restore never mutates its (deep-frozen) checkpoint form; apply never mutates its events', (t) => {
   fc.assert(
     fc.property(historyArb, historyArb, (first, second) => {
-      for (const p of [spiderEndpointProjection, calicoWorkloadEndpointProjection] as Projection<ProjectionState>[]) {
+      for (const p of [spiderEndpointProjection, calicoWorkloadEndpointProjection] as DocumentProjection<ProjectionState>[]) {
         const cp = deepFreeze(json(p.apply(p.initial(), first)));
         const before = JSON.stringify(cp);
         const evs = deepFreeze(structuredClone(second));

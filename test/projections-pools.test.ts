@@ -12,7 +12,7 @@ import {
 } from '../projections/whereabouts-ippool.js';
 import { mapStats } from '../projections/persistent-map.js';
 import { objectKey } from '../projections/read-model.js';
-import type { Projection, ProjectionState } from '../projections/types.js';
+import type { DocumentProjection, ProjectionState } from '../projections/types.js';
 
 // ---- event builders ----
 
@@ -101,7 +101,7 @@ const returned = (subnet: string, pool: string, ips: string[]) => makeEvent('Poo
 const json = (s: ProjectionState): unknown => JSON.parse(JSON.stringify(s));
 
 /** Applies events to a copy of `from` (apply works in place; a copy keeps the earlier state for comparison). */
-function run<S extends ProjectionState>(p: Projection<S>, events: readonly DomainEvent[], from?: S): S {
+function run<S extends ProjectionState>(p: DocumentProjection<S>, events: readonly DomainEvent[], from?: S): S {
   return p.apply(from === undefined ? p.initial() : p.restore(json(from)), log(events));
 }
 
@@ -114,7 +114,7 @@ function objects(s: ProjectionState): Record<string, Loose> {
   return Object.fromEntries([...s.list()].map((o) => [objectKey(o), o]));
 }
 
-function oneAtATime<S extends ProjectionState>(p: Projection<S>, events: readonly DomainEvent[]): S {
+function oneAtATime<S extends ProjectionState>(p: DocumentProjection<S>, events: readonly DomainEvent[]): S {
   return log(events).reduce((s, e) => p.apply(s, [e]), p.initial());
 }
 
@@ -132,7 +132,7 @@ test('each projection declares exactly the event types it needs', (t) => {
   t.deepEqual([...spiderIPPoolProjection.handles].sort(), ['IPAllocated', 'IPReleased', 'PoolChanged', 'PoolDefined', 'PoolRemoved']);
   t.deepEqual([...whereaboutsIPPoolProjection.handles].sort(), ['IPAllocated', 'IPReleased', 'PoolChanged', 'PoolDefined', 'PoolRemoved']);
   t.deepEqual([...spiderSubnetProjection.handles].sort(), ['PoolCarved', 'PoolReturned', 'SubnetChanged', 'SubnetDefined', 'SubnetRemoved']);
-  for (const p of [spiderIPPoolProjection, spiderSubnetProjection, whereaboutsIPPoolProjection] as Projection<ProjectionState>[]) {
+  for (const p of [spiderIPPoolProjection, spiderSubnetProjection, whereaboutsIPPoolProjection] as DocumentProjection<ProjectionState>[]) {
     t.is(p.version, 2, 'bumped with the state shape: version-1 checkpoints are ignored');
     t.truthy(p.name);
     // the checkpoint form is plain JSON
@@ -143,7 +143,7 @@ test('each projection declares exactly the event types it needs', (t) => {
 });
 
 test('a state restored from its checkpoint form renders the same objects and continues the same way', (t) => {
-  const all: Projection<ProjectionState>[] = [spiderIPPoolProjection, spiderSubnetProjection, whereaboutsIPPoolProjection];
+  const all: DocumentProjection<ProjectionState>[] = [spiderIPPoolProjection, spiderSubnetProjection, whereaboutsIPPoolProjection];
   const events = log([poolDefined('p1'), allocated('a1', 'p1', '10.6.1.1', 'web-0'), subnetDefined('s1'), carved('s1', 'p1', ['10.6.1.1'])]);
   const more = log([allocated('a2', 'p1', '10.6.1.2', 'web-1'), carved('s1', 'p2', ['10.6.1.9'])]);
   for (const p of all) {
@@ -450,7 +450,7 @@ function batches<T>(xs: readonly T[], cuts: readonly number[]): T[][] {
   return out;
 }
 
-function inBatches<S extends ProjectionState>(p: Projection<S>, events: readonly DomainEvent[], cuts: readonly number[]): S {
+function inBatches<S extends ProjectionState>(p: DocumentProjection<S>, events: readonly DomainEvent[], cuts: readonly number[]): S {
   return batches(log(events), cuts).reduce((s, b) => p.apply(s, b), p.initial());
 }
 
@@ -525,7 +525,7 @@ test('property: SpiderSubnet one batch equals one at a time', (t) => {
 });
 
 test('restore never mutates or keeps its (deep-frozen) checkpoint form; apply never mutates its events', (t) => {
-  const cases: [Projection<ProjectionState>, DomainEvent[], DomainEvent[]][] = [
+  const cases: [DocumentProjection<ProjectionState>, DomainEvent[], DomainEvent[]][] = [
     [
       spiderIPPoolProjection,
       [poolDefined('p1'), allocated('a1', 'p1', '10.6.1.1', 'web-0'), allocated('a2', 'p1', '10.6.1.2', 'web-1')],

@@ -8,15 +8,15 @@ import { loadAll, loadCheckpoint, saveAll } from '../projections/checkpoint.js';
 import { history } from '../projections/history.js';
 import { ALL_PROJECTIONS, spiderIPPoolProjection } from '../projections/index.js';
 import { LiveProjections, replay } from '../projections/runtime.js';
-import type { ProjectionStates } from '../projections/runtime.js';
+import { documentsOf, type ProjectionStates } from '../projections/runtime.js';
 import { AT, openAllocator, request } from './helpers/alloc.js';
 import { freshPrefix } from './helpers/store.js';
 
 /** Two sets of states are equal: the same checkpoint form and the same rendered objects, projection by projection. */
 function assertSame(t: ExecutionContext, a: ProjectionStates, b: ProjectionStates): void {
   for (const p of ALL_PROJECTIONS) {
-    const x = a.states.get(p.name)!;
-    const y = b.states.get(p.name)!;
+    const x = documentsOf(a, p.name)!;
+    const y = documentsOf(b, p.name)!;
     t.deepEqual(JSON.parse(JSON.stringify(x)), JSON.parse(JSON.stringify(y)), p.name);
     t.deepEqual([...x.list()], [...y.list()], p.name);
   }
@@ -73,7 +73,7 @@ test('time travel: a projection as of a revision or a timestamp', async (t) => {
   await writeHistory(f);
   const head = await f.store.headRevision();
   const early = await replay(f.store, [spiderIPPoolProjection], { asOf: new Date('2026-11-23T12:00:04Z') });
-  const count = (s: ProjectionStates) => (s.states.get(spiderIPPoolProjection.name)!.get('v4') as unknown as { status: { allocatedIPCount: number } }).status.allocatedIPCount;
+  const count = (s: ProjectionStates) => (documentsOf(s, spiderIPPoolProjection.name)!.get('v4') as unknown as { status: { allocatedIPCount: number } }).status.allocatedIPCount;
   t.is(count(early), 5 + 1, 'web-0..web-4 (12:00:00-04) and db-0 (reused in place, at 12:00:00), before any release');
   const atHead = await replay(f.store, [spiderIPPoolProjection], { until: head });
   t.is(count(atHead), 14);

@@ -16,7 +16,17 @@ interface Manifest {
 }
 
 export async function saveCheckpoint(store: EventStore, p: AnyProjection, state: unknown, revision: number): Promise<void> {
-  const body = Buffer.from(JSON.stringify(state)); // a document state's toJSON() gives its checkpoint form
+  await saveSerialized(store, p, JSON.stringify(state), revision); // a document state's toJSON() gives its checkpoint form
+}
+
+/** Serialises every projection's state in one synchronous step, so all are taken at the same revision of live states. */
+export function serializeAll(projections: readonly AnyProjection[], s: ProjectionStates): { revision: number; bodies: Map<string, string> } {
+  return { revision: s.revision, bodies: new Map(projections.map((p) => [p.name, JSON.stringify(s.states.get(p.name))])) };
+}
+
+/** Writes one projection's already serialised state (chunks first, then the manifest naming them). */
+export async function saveSerialized(store: EventStore, p: AnyProjection, json: string, revision: number): Promise<void> {
+  const body = Buffer.from(json);
   const generation = randomBytes(4).toString('hex');
   const base = store.keys.checkpoint(p.name);
   const chunks = Math.max(1, Math.ceil(body.length / CHUNK));

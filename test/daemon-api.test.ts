@@ -2,6 +2,8 @@
 // name the field and change nothing, readiness, metrics, and read-your-writes across two daemons.
 import test from 'ava';
 import { statSync } from 'node:fs';
+import { loadAll } from '../projections/checkpoint.js';
+import { ALL_PROJECTIONS } from '../projections/index.js';
 import { AT } from './helpers/alloc.js';
 import { call, startDaemon, type DaemonFixture } from './helpers/daemon.js';
 
@@ -133,4 +135,22 @@ test('readiness, and metrics after traffic', async (t) => {
   t.regex(m, /^ipam_request_duration_seconds_count\{route="\/v1\/allocations",code="201"\} 1$/m);
   t.regex(m, /^ipam_projection_lag_revisions \d+$/m);
   t.regex(m, /^ipam_ready 1$/m);
+});
+
+test('a restarted daemon starts from the live checkpoint and replays only the tail, ending equal to the first', async (t) => {
+  const a = await startDaemon();
+  await withPool(a);
+  for (let i = 0; i < 5; i++) await call(a, 'POST', '/v1/allocations', { body: { endpoint: ep(`cp${i}`) } });
+  await a.daemon.projections.sync();
+  await a.daemon.checkpointer.save();
+  const cp = await loadAll(a.store, ALL_PROJECTIONS);
+  t.is(cp?.revision, a.daemon.projections.revision, 'all projections saved at one revision');
+  await call(a, 'POST', '/v1/allocations', { body: { endpoint: ep('after-cp') } }); // the tail
+  await a.daemon.projections.sync();
+  const before = [...a.daemon.projections.list('spider-endpoints')].map((o) => o.metadata.name).sort();
+  await a.close();
+  const b = await startDaemon({ prefix: a.prefix });
+  t.teardown(() => b.close());
+  t.deepEqual([...b.daemon.projections.list('spider-endpoints')].map((o) => o.metadata.name).sort(), before);
+  t.is(b.daemon.projections.get('spider-ippool', 'v4')?.status !== undefined, true);
 });

@@ -13,6 +13,7 @@ import { Allocator } from '../alloc/allocator.js';
 import type { EventStore } from '../store/event-store.js';
 import { createKubeApi, type KubeApiHandler } from '../api/kube/index.js';
 import { createAllocApi } from './alloc-api.js';
+import { Checkpointer, DEFAULT_CHECKPOINTS, type CheckpointPolicy } from './checkpointer.js';
 import { hasBearerToken } from './auth.js';
 import { HttpError, errorAnswer, sendJson } from './http.js';
 import { DaemonMetrics } from './metrics.js';
@@ -43,6 +44,8 @@ export interface DaemonOptions {
   readonly log: Logger;
   /** Longest a request may wait on etcd before a retryable 503. */
   readonly requestTimeoutMs?: number;
+  /** When live projections are checkpointed (default: every 5 min if 2,000 commits happened). */
+  readonly checkpoints?: CheckpointPolicy;
   /** Routes served on both listeners (after the daemon's own). */
   readonly routes?: readonly ((parts: DaemonParts) => RouteHandler)[];
   /** Routes served on the unix socket only (the CNI plugin's). */
@@ -59,6 +62,7 @@ export class Daemon {
     readonly projections: LiveProjections,
     readonly readiness: Readiness,
     readonly metrics: DaemonMetrics,
+    readonly checkpointer: Checkpointer,
     private readonly opts: DaemonOptions,
   ) {}
 
@@ -82,7 +86,9 @@ export class Daemon {
       },
     });
     const metrics = new DaemonMetrics({ allocator, store, projectionRevision: () => projections.revision, ready: () => readiness.ready });
-    const d = new Daemon(allocator, projections, readiness, metrics, opts);
+    const checkpointer = new Checkpointer(store, projections, log, opts.checkpoints ?? DEFAULT_CHECKPOINTS);
+    const d = new Daemon(allocator, projections, readiness, metrics, checkpointer, opts);
+    checkpointer.start();
     await readiness.start();
     await d.listen();
     return d;
@@ -186,6 +192,7 @@ export class Daemon {
       ),
     );
     if (this.opts.socket) rmSync(this.opts.socket, { force: true });
+    await this.checkpointer.stop();
     await this.projections.stop();
     await this.allocator.stop();
   }

@@ -80,7 +80,12 @@ export class Daemon {
     const metrics = new DaemonMetrics({ allocator, store, projectionRevision: () => projections.revision, ready: () => readiness.ready });
     const d = new Daemon(allocator, projections, readiness, metrics, opts);
     await readiness.start();
-    await d.listen();
+    try {
+      await d.listen();
+    } catch (e) {
+      await d.stop(); // a listener that failed its checks must not stay open, nor the allocator run on
+      throw e;
+    }
     return d;
   }
 
@@ -116,10 +121,10 @@ export class Daemon {
       rmSync(o.socket, { force: true }); // a stale socket from a crashed daemon
       const server = createServer((req, res) => void this.handle(req, res, [...socketOnly, ...shared], undefined));
       await new Promise<void>((ok, fail) => server.once('error', fail).listen(o.socket, ok));
+      this.servers.push(server);
       chmodSync(o.socket, 0o600);
       const mode = statSync(o.socket).mode & 0o777;
       if ((mode & 0o077) !== 0) throw new Error(`unix socket ${o.socket} has mode ${mode.toString(8)}; refusing to serve it without a token (want 600)`);
-      this.servers.push(server);
       o.log.info({ socket: o.socket, mode: '600' }, 'HTTP API on unix socket (no token; owner only)');
     }
   }

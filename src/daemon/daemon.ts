@@ -152,12 +152,24 @@ export class Daemon {
         throw new HttpError(503, 'EtcdUnavailable', `etcd is unreachable (${this.readiness.reason}); retry later`, undefined, true);
       }
       const timeout = this.opts.requestTimeoutMs ?? 10_000;
-      for (const r of routes) {
-        const served = await deadline(r(req, res, url), timeout, `no answer from etcd within ${timeout} ms`).catch((e: unknown) => {
-          if ((e as Error).message?.startsWith('no answer from etcd')) throw new HttpError(503, 'Timeout', `${(e as Error).message}; retry later (the same request is safe to repeat)`, undefined, true);
-          throw e;
-        });
-        if (served) return;
+      // A request in flight when etcd goes away answers as soon as the readiness probe notices, not at the timeout.
+      let unsubscribe: () => void = () => undefined;
+      const lost = new Promise<never>((_, reject) => {
+        unsubscribe = this.readiness.onUnreachable(() =>
+          reject(new HttpError(503, 'EtcdUnavailable', `etcd became unreachable (${this.readiness.reason}); retry later (the same request is safe to repeat)`, undefined, true)),
+        );
+      });
+      lost.catch(() => undefined);
+      try {
+        for (const r of routes) {
+          const answer = deadline(r(req, res, url), timeout, `no answer from etcd within ${timeout} ms`).catch((e: unknown) => {
+            if ((e as Error).message?.startsWith('no answer from etcd')) throw new HttpError(503, 'Timeout', `${(e as Error).message}; retry later (the same request is safe to repeat)`, undefined, true);
+            throw e;
+          });
+          if (await Promise.race([answer, lost])) return;
+        }
+      } finally {
+        unsubscribe();
       }
       throw new HttpError(404, 'NotFound', `no route for ${req.method} ${url.pathname}`);
     } catch (e) {

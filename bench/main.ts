@@ -9,6 +9,7 @@ import { runAllocScenario } from './alloc/scenario.js';
 import { renderSvg } from './lib/chart.js';
 import { runChurn, CHURN_PHASES } from './churn.js';
 import { runColdStart, runReplayBench } from './replay.js';
+import { runCniBench } from './cni.js';
 import { runHttpBench } from './http/scenario.js';
 
 const program = new Command().name('bench').description('benchmarks of the IPAM engine, each with its baseline measured in the same run');
@@ -188,6 +189,41 @@ common(program.command('http'))
       emit({ ...r, etcdMembers: target.members }, rows, o.json);
       for (const c of [b, ...r.configs]) if (c.errorMessages.length) process.stderr.write(`errors: ${c.errorMessages.join(' | ')}\n`);
       if ([b, ...r.configs].some((c) => c.invariants.duplicates + c.invariants.lost + c.invariants.extra > 0)) process.exitCode = 1;
+    } finally {
+      await target.close();
+    }
+  });
+
+program
+  .command('cni')
+  .description("CNI ADD/DEL latency of the ipam-es plugin (real daemon over its unix socket) vs Debian's host-local, executed the same way in the same run")
+  .option('--etcd <endpoints>', 'use this etcd instead of starting a local one')
+  .addOption(new Option('--etcd-cluster <members>', 'start a local etcd cluster of this many members').argParser(int))
+  .option('--count <n>', 'pods added then deleted per round, per plugin', int, 200)
+  .option('--rounds <n>', 'rounds (figures are medians)', int, 3)
+  .option('--warmup <n>', 'unmeasured ADD+DEL pairs per plugin first', int, 20)
+  .option('--json [file]', 'print every figure and the environment as JSON on stdout, or write them to this file')
+  .action(async (o) => {
+    const target = await openTarget(o);
+    try {
+      const r = await runCniBench({ endpoints: target.endpoints, count: o.count, rounds: o.rounds, warmup: o.warmup });
+      const hl = r.hostLocal;
+      const rows: (string | number)[][] = [
+        ['figure', 'ipam-es', 'host-local', 'ratio', 'notes'],
+        ['ADD p50/p90/p99 ms', `${r.addP50Ms}/${r.addP90Ms}/${r.addP99Ms}`, `${hl.addP50Ms}/${hl.addP90Ms}/${hl.addP99Ms}`, `${r.ratios.addP50}x`, `floor: <= 3x (${r.ratios.addFloorMet ? 'met' : 'NOT met'}); medians of ${r.rounds} rounds x ${r.count} pods`],
+        ['DEL p50/p90/p99 ms', `${r.delP50Ms}/${r.delP90Ms}/${r.delP99Ms}`, `${hl.delP50Ms}/${hl.delP90Ms}/${hl.delP99Ms}`, `${r.ratios.delP50}x`, ''],
+        ['exec only (VERSION) p50 ms', r.pluginExecOnlyP50Ms, '', '', 'the C client answering without the daemon'],
+        ['a Node process per call p50 ms', r.nodeProcessP50Ms, '', '', "node -e 0: what a plugin written in Node would pay first"],
+        ['invariants', `duplicates ${r.invariants.duplicates}, bad releases ${r.invariants.badReleases}, live at end ${r.invariants.liveAtEnd}, failed calls ${r.invariants.failedCalls}`, '', '', 'log checked after the run'],
+      ];
+      if (o.json === true) {
+        process.stderr.write(`${table(rows)}\n`);
+        process.stdout.write(`${JSON.stringify({ ...r, etcdMembers: target.members, environment: environment() }, null, 2)}\n`);
+      } else {
+        emit({ ...r, etcdMembers: target.members }, rows, o.json as string | undefined);
+      }
+      const inv = r.invariants;
+      if (inv.duplicates + inv.badReleases + inv.liveAtEnd + inv.failedCalls > 0) process.exitCode = 1;
     } finally {
       await target.close();
     }

@@ -3,10 +3,10 @@ import { Agent, request } from 'node:http';
 import type { Allocator } from '../alloc/types.js';
 import { podRef } from '../alloc/types.js';
 import { BENCH_POOL } from '../alloc/engine.js';
-import type { DaemonProc } from './daemons.js';
+import type { ServeProcess } from '../../src/local/serve-process.js';
 
 /** Requester r talks to daemon r % daemons.length, over `connections` keep-alive sockets per daemon. */
-export function httpAllocator(daemons: readonly DaemonProc[], tag: string, connections: number): Allocator & { agents: Agent[] } {
+export function httpAllocator(daemons: readonly ServeProcess[], tag: string, connections: number): Allocator & { agents: Agent[] } {
   const agents = daemons.map(() => new Agent({ keepAlive: true, maxSockets: connections }));
   const targets = daemons.map((d) => new URL(d.url));
   const post = (i: number, body: string): Promise<{ status: number; text: string }> =>

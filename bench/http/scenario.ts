@@ -10,7 +10,7 @@ import { podRef } from '../alloc/types.js';
 import { progress } from '../lib/progress.js';
 import { median, round } from '../lib/stats.js';
 import { httpAllocator } from './client.js';
-import { spawnDaemon } from './daemons.js';
+import { startServe } from '../../src/local/serve-process.js';
 
 export interface HttpBenchOptions {
   readonly endpoints: string[];
@@ -62,7 +62,7 @@ function figures(result: LoadResult, tag: string, logged: { address: string; id:
 async function httpRound(o: HttpBenchOptions, daemons: number, label: string): Promise<RoundFigures> {
   const prefix = `/bench-http-${randomBytes(4).toString('hex')}/`;
   await definePool(o.endpoints, prefix, o.poolCidr);
-  const procs = await Promise.all(Array.from({ length: daemons }, (_, i) => spawnDaemon({ endpoints: o.endpoints, prefix, node: `bench-${i}` })));
+  const procs = await Promise.all(Array.from({ length: daemons }, (_, i) => startServe({ endpoints: o.endpoints, prefix, node: `bench-${i}` })));
   try {
     const perDaemon = Math.ceil(o.clients / daemons);
     if (o.warmup > 0) {

@@ -19,9 +19,12 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-# npm ci only when the lock changed since the last install.
-stamp=node_modules/.package-lock.json
-if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
+# npm ci only when the lock's content changed since the last install (content, not mtime: a fresh checkout or
+# a git worktree sharing node_modules must not reinstall, and so wipe, what is already right).
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+stamp=node_modules/.ipam-lock-sha256
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" > "$stamp"
 fi
 npm run --silent build

@@ -11,6 +11,7 @@ import { get } from './commands/get.js';
 import { CliError, type GlobalOptions } from './connection.js';
 import { DaemonError } from './daemon-client.js';
 import { serve } from './serve.js';
+import { runController } from '../k8s/controller.js';
 
 const program = new Command()
   .name('ipam')
@@ -40,6 +41,30 @@ program
   .action((o: { listen: string; tcp: boolean; node?: string }) => {
     const g = globals();
     return serve({ ...o, prefix: g.prefix, dataDir: g.dataDir, ...(g.etcd ? { etcd: g.etcd } : {}), ...(g.socket ? { socket: g.socket } : {}), ...(g.tokenFile ? { tokenFile: g.tokenFile } : {}) });
+  });
+
+const ms = (v: string) => {
+  if (!/^\d+$/.test(v)) throw new CliError(`expected milliseconds (a non-negative integer), got ${v}`);
+  return Number(v);
+};
+
+program
+  .command('controller')
+  .description('Kubernetes side: CRD sources -> events, status write-back (BullMQ on Redis), pod garbage collection')
+  .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or the pod\'s service account)')
+  .option('--redis-url <url>', 'Redis for the job queues (default $REDIS_URL)')
+  .option('--queue-prefix <prefix>', 'BullMQ key prefix', 'ipam')
+  .option('--gc-grace-ms <ms>', 'how long a pod must be gone, replaced or finished before its addresses are released', ms, 30_000)
+  .option('--gc-sweep-ms <ms>', 'period of the full garbage-collection sweep', ms, 300_000)
+  .option('--crd-retry-ms <ms>', 'delay before retrying a refused CR deletion', ms, 10_000)
+  .option('--status-rate <n>', 'status patches per second across all controllers', ms, 50)
+  .option('--status-coalesce-ms <ms>', 'how long a changed object waits before its status is written', ms, 500)
+  .option('--no-sources', 'do not watch CRs')
+  .option('--no-status-writeback', 'do not write status back')
+  .option('--no-gc', 'do not garbage-collect')
+  .action((o: Record<string, unknown>) => {
+    const g = globals();
+    return runController({ ...o, prefix: g.prefix, ...(g.etcd ? { etcd: g.etcd } : {}) });
   });
 
 program

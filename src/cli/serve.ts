@@ -2,6 +2,7 @@
 // live projections, serves the API, and runs until signalled.
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { cniSocketRoute } from '../cni/daemon-route.js';
 import { Daemon } from '../daemon/daemon.js';
 import { createLogger } from '../daemon/logger.js';
 import { loadToken } from '../daemon/token.js';
@@ -45,6 +46,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     log,
     node: opts.node ?? hostname(),
     socket: resolve(opts.socket ?? resolve(opts.dataDir, 'ipam.sock')),
+    socketRoutes: [cniSocketRoute],
     ...(token ? { listen: opts.listen, token: token.token } : {}),
   });
   const addr = daemon.address;

@@ -71,7 +71,9 @@ export class Daemon {
     await projections.start();
     log.info({ revision: allocator.revision, checkpoint: checkpoint?.revision ?? null, ms: Math.round(performance.now() - t0) }, 'allocator and projections caught up');
     const readiness = new Readiness({
-      currentRevision: () => store.currentRevision(),
+      // The last commit under our prefix: etcd's own revision moves with every other prefix's writes, which the
+      // subscription never sees, so an idle prefix on a busy etcd would never count as caught up.
+      currentRevision: () => store.headRevision(),
       caughtUp: async (rev) => {
         await allocator.waitFor(rev);
         await projections.waitFor(rev);

@@ -1,0 +1,189 @@
+// The CNI commands against the allocator: one call in (environment + stdin), the plugin's exit code and stdout out.
+import type { AllocateRequest, Endpoint } from '../alloc/types.js';
+import { parseCall, type CniCall, type CniEnv } from './call.js';
+import { parseIpam, parseNetConf, prevResultAddresses, validAttachments, type IpamConf, type NetConf } from './config.js';
+import { toCniError } from './errors.js';
+import { poolsInUse, unavailableReason } from './pool-status.js';
+import { CNI_VERSION, CniCommand, CniError, CniErrorCode, errorResult, SUPPORTED_VERSIONS } from './protocol.js';
+import { RangePools } from './range-pools.js';
+import type { CniDeps } from './route.js';
+import { ipamResult } from './result.js';
+
+export interface CniOutcome {
+  readonly exitCode: number;
+  /** What the plugin prints on stdout: a result, an error result, or nothing. */
+  readonly stdout: string;
+}
+
+export interface CniHandlerOptions {
+  /** A call still running after this many ms answers "try again later" (ADD is idempotent, so a retry is safe). */
+  readonly deadlineMs?: number;
+  /** The clock, for the time recorded in events. */
+  readonly now?: () => Date;
+}
+
+const OK_EMPTY: CniOutcome = { exitCode: 0, stdout: '' };
+
+export class CniHandler {
+  private readonly rangePools: RangePools;
+  private readonly deadlineMs: number;
+  private readonly now: () => Date;
+
+  constructor(
+    private readonly deps: CniDeps,
+    opts: CniHandlerOptions = {},
+  ) {
+    this.rangePools = new RangePools(deps.allocator);
+    this.deadlineMs = opts.deadlineMs ?? 25_000;
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  async handle(env: CniEnv, stdin: string): Promise<CniOutcome> {
+    let version = CNI_VERSION;
+    try {
+      const call = parseCall(env);
+      if (call.command === CniCommand.Version) return versionAnswer(stdin);
+      const conf = parseNetConf(stdin);
+      version = conf.cniVersion;
+      if (!this.deps.ready()) {
+        const code = call.command === CniCommand.Status ? CniErrorCode.NotAvailable : CniErrorCode.TryAgainLater;
+        throw new CniError(code, 'the ipam-es daemon is not ready', 'it is starting or cannot reach etcd; try again later');
+      }
+      return await this.withDeadline(call, this.dispatch(call, conf));
+    } catch (e) {
+      return { exitCode: 1, stdout: JSON.stringify(errorResult(version, toCniError(e))) };
+    }
+  }
+
+  private dispatch(call: CniCall, conf: NetConf): Promise<CniOutcome> {
+    const at = this.now().toISOString();
+    switch (call.command) {
+      case CniCommand.Add:
+        return this.add(call, conf, at);
+      case CniCommand.Del:
+        return this.del(call, at);
+      case CniCommand.Check:
+        return this.check(call, conf);
+      case CniCommand.Gc:
+        return this.gc(conf, at);
+      case CniCommand.Status:
+        return this.status(conf);
+      case CniCommand.Version:
+        return Promise.resolve(versionAnswer(''));
+      default: {
+        const never: never = call.command;
+        throw new Error(`unhandled command ${String(never)}`);
+      }
+    }
+  }
+
+  private async add(call: CniCall, conf: NetConf, at: string): Promise<CniOutcome> {
+    const ipam = parseIpam(conf.raw);
+    if (ipam.kind === 'range') await this.rangePools.ensure(ipam.pools, at);
+    const req: AllocateRequest = {
+      endpoint: this.endpoint(call),
+      at,
+      affinity: { multusName: conf.name },
+      ...(ipam.kind === 'pools' ? (ipam.pools ? { pools: ipam.pools } : {}) : { pools: rangePoolsByFamily(ipam) }),
+    };
+    const { allocations } = await this.deps.allocator.allocate(req);
+    return answer(ipamResult(conf.cniVersion, allocations, ipam));
+  }
+
+  /** Releases what the attachment holds; holding nothing is success (DEL may be repeated). The ipam settings are not read. */
+  private async del(call: CniCall, at: string): Promise<CniOutcome> {
+    await this.deps.allocator.releaseContainer(call.containerID, call.ifname, at);
+    return OK_EMPTY;
+  }
+
+  /** The attachment still holds addresses here, and every one of them is in the previous result. */
+  private async check(call: CniCall, conf: NetConf): Promise<CniOutcome> {
+    parseIpam(conf.raw);
+    const expected = prevResultAddresses(conf.raw);
+    const { allocator } = this.deps;
+    await allocator.sync();
+    const held = [...(allocator.model.byContainer.get(call.containerID) ?? [])]
+      .map((id) => allocator.model.byId.get(id))
+      .filter((r) => r !== undefined && r.endpoint.nic === call.ifname)
+      .map((r) => `${r!.address}/${r!.prefixLength}`);
+    const where = `container ${call.containerID} interface ${call.ifname}`;
+    if (held.length === 0) throw new CniError(CniErrorCode.AllocationMissing, 'no address is allocated to this attachment', `${where} holds no address`);
+    const missing = expected === undefined ? [] : held.filter((a) => !expected.includes(a));
+    if (missing.length > 0) {
+      throw new CniError(CniErrorCode.AllocationMissing, 'allocation differs from the previous result', `${where} holds ${missing.join(', ')}, which prevResult.ips does not list (it lists ${expected!.join(', ') || 'nothing'})`);
+    }
+    return OK_EMPTY;
+  }
+
+  /** Releases this node's allocations from this network's pools whose attachment is not in the valid list. */
+  private async gc(conf: NetConf, at: string): Promise<CniOutcome> {
+    const ipam = parseIpam(conf.raw);
+    const valid = new Set(validAttachments(conf.raw).map((a) => `${a.containerID}\n${a.ifname}`));
+    const { allocator, node } = this.deps;
+    await allocator.sync();
+    const pools = new Set(poolsInUse(allocator.model, ipam));
+    const stale = [...allocator.model.byId.values()].filter(
+      (r) => r.endpoint.node === node && pools.has(r.pool) && !valid.has(`${r.endpoint.containerID}\n${r.endpoint.nic}`),
+    );
+    const results = await Promise.allSettled(stale.map((r) => allocator.releaseById(r.allocationId, 'orphan', at)));
+    // Released by someone else meanwhile (a DEL, another GC) is what GC wanted anyway.
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' && (r.reason as { code?: string })?.code !== 'StaleRelease' ? [`${stale[i]!.address}: ${(r.reason as Error).message}`] : []));
+    if (failed.length > 0) {
+      throw new CniError(CniErrorCode.TryAgainLater, `GC released ${stale.length - failed.length} of ${stale.length} stale addresses`, failed.slice(0, 5).join('; '));
+    }
+    return OK_EMPTY;
+  }
+
+  private async status(conf: NetConf): Promise<CniOutcome> {
+    const ipam = parseIpam(conf.raw);
+    const reason = unavailableReason(this.deps.allocator.model, ipam);
+    if (reason) throw new CniError(CniErrorCode.NotAvailable, 'cannot serve ADD requests', reason);
+    return OK_EMPTY;
+  }
+
+  /** Outside Kubernetes (no K8S_POD_* arguments) the endpoint is the container itself. */
+  private endpoint(call: CniCall): Endpoint {
+    const { podNamespace, podName, podUid } = call.args;
+    return {
+      namespace: podNamespace ?? '',
+      name: podName || call.containerID,
+      uid: podUid || call.containerID,
+      containerID: call.containerID,
+      node: this.deps.node,
+      nic: call.ifname,
+    };
+  }
+
+  private withDeadline(call: CniCall, work: Promise<CniOutcome>): Promise<CniOutcome> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new CniError(CniErrorCode.TryAgainLater, 'try again later', `${call.command} did not complete within ${this.deadlineMs} ms (etcd slow or unreachable)`)),
+        this.deadlineMs,
+      );
+    });
+    return Promise.race([work, late]).finally(() => clearTimeout(timer));
+  }
+}
+
+function answer(body: unknown): CniOutcome {
+  return { exitCode: 0, stdout: JSON.stringify(body) };
+}
+
+/** VERSION echoes the cniVersion it was given (SPEC.md, section 5), as the C client does when it answers itself. */
+function versionAnswer(stdin: string): CniOutcome {
+  let version = CNI_VERSION;
+  try {
+    const v = (JSON.parse(stdin) as { cniVersion?: unknown }).cniVersion;
+    if (typeof v === 'string' && /^[0-9.]{1,15}$/.test(v)) version = v;
+  } catch {
+    // no configuration: answer in the newest version
+  }
+  return answer({ cniVersion: version, supportedVersions: SUPPORTED_VERSIONS });
+}
+
+function rangePoolsByFamily(ipam: IpamConf & { kind: 'range' }): NonNullable<AllocateRequest['pools']> {
+  const ipv4 = ipam.pools.filter((p) => p.spec.ipVersion === 4).map((p) => p.name);
+  const ipv6 = ipam.pools.filter((p) => p.spec.ipVersion === 6).map((p) => p.name);
+  return { ...(ipv4.length ? { ipv4 } : {}), ...(ipv6.length ? { ipv6 } : {}) };
+}

@@ -1,0 +1,34 @@
+// The abbreviated IPAM result an IPAM plugin prints on ADD (SPEC.md, section 5: no interfaces, no ips[].interface).
+import type { Allocation } from '../alloc/types.js';
+import type { CniRoute, IpamConf } from './config.js';
+import { ipsCarryVersion } from './protocol.js';
+
+export interface IpamResult {
+  readonly cniVersion: string;
+  readonly ips: readonly { readonly version?: '4' | '6'; readonly address: string; readonly gateway?: string }[];
+  readonly routes?: readonly CniRoute[];
+  readonly dns: Readonly<Record<string, unknown>>;
+}
+
+/** IPv4 first; routes: the pools' own routes (pools mode) and then `ipam.routes` as written, each once. */
+export function ipamResult(version: string, allocations: readonly Allocation[], ipam: IpamConf): IpamResult {
+  const withVersion = ipsCarryVersion(version);
+  const ips = [...allocations]
+    .sort((a, b) => a.ipVersion - b.ipVersion)
+    .map((a) => ({
+      ...(withVersion ? { version: String(a.ipVersion) as '4' | '6' } : {}),
+      address: `${a.address}/${a.prefixLength}`,
+      ...(a.gateway ? { gateway: a.gateway } : {}),
+    }));
+  // In range mode the pools' routes were derived from ipam.routes, so printing both would repeat them.
+  const poolRoutes = ipam.kind === 'pools' ? allocations.flatMap((a) => a.routes ?? []) : [];
+  const routes: CniRoute[] = [];
+  const seen = new Set<string>();
+  for (const r of [...poolRoutes, ...ipam.routes]) {
+    const key = `${r.dst} ${r.gw ?? ''}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    routes.push(r.gw ? { dst: r.dst, gw: r.gw } : { dst: r.dst });
+  }
+  return { cniVersion: version, ips, ...(routes.length > 0 ? { routes } : {}), dns: { ...(ipam.dns ?? {}) } };
+}

@@ -1,0 +1,78 @@
+// The real daemon as its own process (`ipam serve`) on a fresh data dir and socket, for end-to-end tests and
+// benchmarks: clients reach it over its unix socket (no token) or its TCP API (url + token).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '../cli/main.js');
+
+export interface ServeProcess {
+  readonly socket: string;
+  /** The TCP API (http://127.0.0.1:PORT); its bearer token is `token`. */
+  readonly url: string;
+  readonly token: string;
+  readonly pid: number;
+  readonly child: ChildProcess;
+  /** Everything the daemon wrote to stderr so far (its logs), for failure messages. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export interface ServeOptions {
+  readonly endpoints: readonly string[];
+  readonly prefix: string;
+  readonly node: string;
+  readonly timeoutMs?: number;
+  /** Extra node flags (e.g. --cpu-prof); IPAM_BENCH_DAEMON_NODE_ARGS adds more, space-separated. */
+  readonly nodeArgs?: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** Starts `ipam serve`; resolves once it prints its ready line (rejects on exit or after the timeout). */
+export async function startServe(opts: ServeOptions): Promise<ServeProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'ipam-serve-'));
+  const socket = join(dir, 'ipam.sock');
+  const token = randomBytes(18).toString('base64url');
+  const nodeArgs = ['--max-semi-space-size=32', ...(opts.nodeArgs ?? []), ...(process.env.IPAM_BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+  const args = [...nodeArgs, MAIN, 'serve', '--etcd', opts.endpoints.join(','), '--prefix', opts.prefix, '--socket', socket, '--listen', '127.0.0.1:0', '--data-dir', dir, '--node', opts.node];
+  const child: ChildProcess = spawn(process.execPath, args, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...opts.env, IPAM_TOKEN: token, IPAM_LOG_LEVEL: process.env.IPAM_LOG_LEVEL ?? 'warn' },
+  });
+  let log = '';
+  const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(killer);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  let url = '';
+  try {
+    await new Promise<void>((ok, fail) => {
+      const timer = setTimeout(() => fail(new Error(`ipam serve did not get ready within ${opts.timeoutMs ?? 30_000} ms:\n${log}`)), opts.timeoutMs ?? 30_000);
+      child.stderr!.on('data', (b: Buffer) => {
+        log += b.toString('utf8');
+        if (log.length > 200_000) log = log.slice(-100_000);
+        const m = /^ipam: ready on (http:\/\/[\d.]+:\d+)/m.exec(log);
+        if (m) {
+          url = m[1]!;
+          clearTimeout(timer);
+          ok();
+        }
+      });
+      child.once('exit', (code, sig) => {
+        clearTimeout(timer);
+        fail(new Error(`ipam serve exited (${code ?? sig}) before it was ready:\n${log}`));
+      });
+    });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { socket, url, token, pid: child.pid!, child, output: () => log, stop };
+}

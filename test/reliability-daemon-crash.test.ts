@@ -2,7 +2,7 @@
 // containerID and get the address the dead daemon had committed for them (or a fresh one if it had not), never two.
 import test from 'ava';
 import { definePool } from '../bench/alloc/engine.js';
-import { spawnDaemon } from '../bench/http/daemons.js';
+import { startServe } from '../src/local/serve-process.js';
 import { call } from './helpers/daemon.js';
 import { loadWithFaults } from './helpers/fault-run.js';
 import { auditLog } from './helpers/log-audit.js';
@@ -15,7 +15,7 @@ test('kill -9 a daemon mid-batch: retries on the second daemon get the same addr
   const { endpoints } = await sharedEtcd();
   const prefix = freshPrefix();
   await definePool(endpoints, prefix, '10.82.0.0/16');
-  const [a, b] = await Promise.all([spawnDaemon({ endpoints, prefix, node: 'crash-a' }), spawnDaemon({ endpoints, prefix, node: 'crash-b' })]);
+  const [a, b] = await Promise.all([startServe({ endpoints, prefix, node: 'crash-a' }), startServe({ endpoints, prefix, node: 'crash-b' })]);
   t.teardown(() => Promise.all([a!.stop(), b!.stop()]));
   const alloc = retryingAllocator(() => [a!, b!], { tag: 'C' });
   t.teardown(() => alloc.close());

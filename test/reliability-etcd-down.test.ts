@@ -2,7 +2,7 @@
 // daemon comes back by itself when etcd returns (no restart of the daemon).
 import test from 'ava';
 import { definePool } from '../bench/alloc/engine.js';
-import { spawnDaemon } from '../bench/http/daemons.js';
+import { startServe } from '../src/local/serve-process.js';
 import { LocalEtcd } from '../src/local/etcd.js';
 import { sleep } from '../src/local/ports.js';
 import { call, type Answer } from './helpers/daemon.js';
@@ -27,7 +27,7 @@ test('etcd stopped: requests fail fast with a retryable 503, /readyz is 503; etc
   t.teardown(() => etcd.stop());
   const prefix = freshPrefix();
   await definePool(etcd.endpoints, prefix, '10.83.0.0/24');
-  const d = await spawnDaemon({ endpoints: etcd.endpoints, prefix, node: 'down-0' });
+  const d = await startServe({ endpoints: etcd.endpoints, prefix, node: 'down-0' });
   t.teardown(() => d.stop());
   const f = { port: Number(new URL(d.url).port), socket: d.socket };
   const opts = (name: string) => ({ token: d.token, body: body(name) });

@@ -3,7 +3,7 @@
 // address is held twice, every acknowledged allocation is in the log, no event was written twice.
 import test from 'ava';
 import { definePool } from '../bench/alloc/engine.js';
-import { spawnDaemon } from '../bench/http/daemons.js';
+import { startServe } from '../src/local/serve-process.js';
 import { LocalEtcd, type LocalEtcdMember } from '../src/local/etcd.js';
 import { leaderOf } from './helpers/etcd-leader.js';
 import { loadWithFaults } from './helpers/fault-run.js';
@@ -19,7 +19,7 @@ test('kill -9 the etcd leader mid-run: allocation resumes after the election; no
   t.teardown(() => etcd.stop());
   const prefix = freshPrefix();
   await definePool(etcd.endpoints, prefix, '10.80.0.0/16');
-  const daemon = await spawnDaemon({ endpoints: etcd.endpoints, prefix, node: 'chaos-0' });
+  const daemon = await startServe({ endpoints: etcd.endpoints, prefix, node: 'chaos-0' });
   t.teardown(() => daemon.stop());
   const alloc = retryingAllocator(() => [daemon], { tag: 'L' });
   t.teardown(() => alloc.close());

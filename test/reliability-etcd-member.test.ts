@@ -2,7 +2,7 @@
 // through a daemon. Afterwards: the member is back and caught up, nothing lost, nothing held or written twice.
 import test from 'ava';
 import { definePool } from '../bench/alloc/engine.js';
-import { spawnDaemon } from '../bench/http/daemons.js';
+import { startServe } from '../src/local/serve-process.js';
 import { LocalEtcd, type LocalEtcdMember } from '../src/local/etcd.js';
 import { sleep } from '../src/local/ports.js';
 import { leaderOf } from './helpers/etcd-leader.js';
@@ -18,7 +18,7 @@ test('stop the etcd leader and restart it mid-run: allocation goes on; the membe
   t.teardown(() => etcd.stop());
   const prefix = freshPrefix();
   await definePool(etcd.endpoints, prefix, '10.81.0.0/16');
-  const daemon = await spawnDaemon({ endpoints: etcd.endpoints, prefix, node: 'chaos-0' });
+  const daemon = await startServe({ endpoints: etcd.endpoints, prefix, node: 'chaos-0' });
   t.teardown(() => daemon.stop());
   const alloc = retryingAllocator(() => [daemon], { tag: 'M' });
   t.teardown(() => alloc.close());

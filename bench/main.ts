@@ -112,7 +112,7 @@ program
   .description('replay a realistic synthetic log (20 pools, dual stack, churn) into every projection in one process')
   .option('--events <n>', 'events in the log', int, 1_000_000)
   .option('--live <n>', 'live pods in steady state', int, 100_000)
-  .option('--batch <n>', 'events per projection batch (one immer produce each)', int, 50_000)
+  .option('--batch <n>', 'events per projection batch', int, 50_000)
   .option('--rounds <n>', 'rounds (figures are medians)', int, 3)
   .option('--json <file>', 'write every figure and the environment to this JSON file')
   .option('--per-projection', 'also time each projection alone over the same log')
@@ -136,7 +136,11 @@ program
         ['figure', 'value', 'notes'],
         ['events/s into all projections', r.eventsPerSec, `rounds: ${r.rounds.join(' ')}; ${r.events} events, batches of ${r.batch}`],
         ['live endpoints at the end', r.liveEndpoints, ''],
-        ['peak RSS MB', r.peakRssMB, 'whole process: the generated log plus every projection'],
+        ['peak RSS MB', r.peakRssMB, 'whole process after the replay (the log is generated as it is replayed)'],
+        ['render every object, s', r.renderAll.seconds, `${r.renderAll.objects} objects, each rendered once and kept`],
+        ['peak RSS MB, all rendered', r.renderAll.peakRssMB, 'whole process, every object rendered and memoised'],
+        ['live commit us, pool of 300', r.liveCommit['pool300'] ?? '', 'an allocation + a release into every projection, changes taken'],
+        ['live commit us, pool of 30000', r.liveCommit['pool30000'] ?? '', 'the same into a pool 100x larger'],
         ...Object.entries(r.perProjection ?? {}).map(([name, v]) => [`  ${name} alone, events/s`, v, 'events it handles / time']),
         ...(cold
           ? [['cold start s', cold.coldStartSeconds, `fresh process: checkpoints (${cold.checkpointLoadSeconds} s) + ${cold.tail} tail events; log of ${cold.events} events in etcd`]]

@@ -3,10 +3,10 @@
 // (pod, nic, family) slot replaces the holder; a release applies only to the current allocation; the object
 // exists while the interface holds at least one address. Its name follows Calico's escaping and includes the
 // node, so a pod that comes back on another node gets a new object (the old one goes).
-import { produce, type Draft } from 'immer';
-import type { IPAllocatedData, IPReleasedData, LoggedEvent } from '../events/catalogue.js';
+import type { IPAllocatedData, IPReleasedData } from '../events/catalogue.js';
 import { hostInterfaceName, K8S_ORCHESTRATOR, workloadEndpointName } from './calico-names.js';
-import type { DocumentState, K8sObject, Projection } from './types.js';
+import { Documents } from './documents.js';
+import type { DocumentProjection, K8sObject } from './types.js';
 
 export const CALICO_API_VERSION = 'projectcalico.org/v3';
 export const WORKLOAD_ENDPOINT_KIND = 'WorkloadEndpoint';
@@ -46,21 +46,6 @@ export interface CalicoInterfaceRecord {
   readonly objectKey: string;
 }
 
-export interface CalicoAllocationRef {
-  readonly key: string;
-  readonly family: 'v4' | 'v6';
-}
-
-export interface CalicoWorkloadEndpointState extends DocumentState<WorkloadEndpointObject> {
-  /** Current allocations only: allocationId → interface record key and family. */
-  readonly byAllocation: Readonly<Record<string, CalicoAllocationRef>>;
-  /** Interfaces holding at least one address, by `namespace/pod/nic`. */
-  readonly interfaces: Readonly<Record<string, CalicoInterfaceRecord>>;
-}
-
-const own = <V>(rec: Readonly<Record<string, V>>, k: string): V | undefined =>
-  Object.prototype.hasOwnProperty.call(rec, k) ? rec[k] : undefined;
-
 const interfaceKey = (namespace: string, pod: string, nic: string): string => `${namespace}/${pod}/${nic}`;
 
 /** `address/32` for IPv4, `address/128` for IPv6 (Calico supports only host networks here). */
@@ -95,80 +80,137 @@ export function renderWorkloadEndpoint(r: Omit<CalicoInterfaceRecord, 'objectKey
   };
 }
 
-type S = Draft<CalicoWorkloadEndpointState>;
-
 const objectKeyOf = (r: Pick<CalicoInterfaceRecord, 'namespace' | 'node' | 'pod' | 'nic'>): string =>
   `${r.namespace}/${workloadEndpointName(r.node, K8S_ORCHESTRATOR, r.pod, r.nic)}`;
 
-/** Re-renders one interface's object, dropping the record (and object) when it holds nothing. */
-function rerender(draft: S, key: string): void {
-  const r = own(draft.interfaces, key);
-  if (r === undefined) return;
-  const obj = renderWorkloadEndpoint(r);
-  const objectKey = objectKeyOf(r);
-  if (r.objectKey !== objectKey) {
-    delete draft.objects[r.objectKey];
-    r.objectKey = objectKey;
+const copyHeld = (h: CalicoHeld): CalicoHeld => ({ allocationId: h.allocationId, address: h.address, gateway: h.gateway });
+
+/** Every record has one shape (absent families are undefined), so the hot path stays monomorphic. */
+function record(
+  id: Pick<CalicoInterfaceRecord, 'namespace' | 'pod' | 'nic'>,
+  node: string,
+  containerID: string,
+  v4: CalicoHeld | undefined,
+  v6: CalicoHeld | undefined,
+  objectKey: string,
+): CalicoInterfaceRecord {
+  return { namespace: id.namespace, pod: id.pod, nic: id.nic, node, containerID, v4, v6, objectKey };
+}
+
+/**
+ * Calico WorkloadEndpoint state: interfaces holding at least one address (immutable records, replaced per change),
+ * by `namespace/pod/nic` and by the key of the object they render to, and the current allocations.
+ */
+export class CalicoWorkloadEndpoints extends Documents<CalicoInterfaceRecord> {
+  private readonly interfaces = new Map<string, CalicoInterfaceRecord>();
+  private readonly objects = new Map<string, CalicoInterfaceRecord>();
+  /** Current allocations only: allocationId → interface key (the family is the slot holding that id). */
+  private readonly byAllocation = new Map<string, string>();
+
+  constructor(json?: unknown) {
+    super();
+    if (json === undefined) return;
+    const list = (json as { interfaces?: unknown } | null)?.interfaces;
+    if (!Array.isArray(list)) throw new Error('calico-workload-endpoints: checkpoint has no interfaces list');
+    for (const raw of list as CalicoInterfaceRecord[]) {
+      const r = record(raw, raw.node, raw.containerID, raw.v4 && copyHeld(raw.v4), raw.v6 && copyHeld(raw.v6), raw.objectKey);
+      const key = interfaceKey(r.namespace, r.pod, r.nic);
+      this.interfaces.set(key, r);
+      this.objects.set(r.objectKey, r);
+      if (r.v4 !== undefined) this.byAllocation.set(r.v4.allocationId, key);
+      if (r.v6 !== undefined) this.byAllocation.set(r.v6.allocationId, key);
+    }
   }
-  if (obj === undefined) {
-    delete draft.objects[objectKey];
-    delete draft.interfaces[key];
-  } else {
-    draft.objects[objectKey] = obj as Draft<WorkloadEndpointObject>;
+
+  get size(): number {
+    return this.objects.size;
+  }
+
+  /** Number of current allocations (tests, diagnostics). */
+  get allocationCount(): number {
+    return this.byAllocation.size;
+  }
+
+  /** Ids of the current allocations (tests, diagnostics). */
+  allocationIds(): string[] {
+    return [...this.byAllocation.keys()];
+  }
+
+  protected recordOf(key: string): CalicoInterfaceRecord | undefined {
+    return this.objects.get(key);
+  }
+
+  protected render(r: CalicoInterfaceRecord): K8sObject {
+    return renderWorkloadEndpoint(r)!; // a stored interface holds at least one address
+  }
+
+  protected objectKeys(): Iterable<string> {
+    return this.objects.keys();
+  }
+
+  toJSON(): { interfaces: CalicoInterfaceRecord[] } {
+    return { interfaces: [...this.interfaces.values()] };
+  }
+
+  /** Replaces one interface's record (undefined: it holds nothing and goes), keeping the object index in step. */
+  private put(key: string, was: CalicoInterfaceRecord | undefined, next: CalicoInterfaceRecord): void {
+    const r = next.v4 === undefined && next.v6 === undefined ? undefined : next;
+    if (was !== undefined) {
+      this.touch(was.objectKey);
+      if (r === undefined || r.objectKey !== was.objectKey) this.objects.delete(was.objectKey);
+    }
+    if (r === undefined) {
+      this.interfaces.delete(key);
+      return;
+    }
+    this.touch(r.objectKey);
+    this.interfaces.set(key, r);
+    this.objects.set(r.objectKey, r);
+  }
+
+  private unhold(allocationId: string): void {
+    const key = this.byAllocation.get(allocationId);
+    if (key === undefined) return;
+    this.byAllocation.delete(allocationId);
+    const r = this.interfaces.get(key);
+    if (r === undefined) return;
+    if (r.v4?.allocationId === allocationId) this.put(key, r, record(r, r.node, r.containerID, undefined, r.v6, r.objectKey));
+    else if (r.v6?.allocationId === allocationId) this.put(key, r, record(r, r.node, r.containerID, r.v4, undefined, r.objectKey));
+  }
+
+  allocated(d: IPAllocatedData): void {
+    const ep = d.endpoint;
+    const key = interfaceKey(ep.namespace, ep.name, ep.nic);
+    this.unhold(d.allocationId);
+    const was = this.interfaces.get(key);
+    const previous = d.ipVersion === 6 ? was?.v6 : was?.v4;
+    if (previous !== undefined) this.byAllocation.delete(previous.allocationId);
+    const held: CalicoHeld = { allocationId: d.allocationId, address: d.address, gateway: d.gateway };
+    const objectKey = was !== undefined && was.node === ep.node ? was.objectKey : objectKeyOf({ namespace: ep.namespace, node: ep.node, pod: ep.name, nic: ep.nic });
+    const id = { namespace: ep.namespace, pod: ep.name, nic: ep.nic };
+    this.put(key, was, d.ipVersion === 6 ? record(id, ep.node, ep.containerID, was?.v4, held, objectKey) : record(id, ep.node, ep.containerID, held, was?.v6, objectKey));
+    this.byAllocation.set(d.allocationId, key);
+  }
+
+  released(d: IPReleasedData): void {
+    this.unhold(d.allocationId);
   }
 }
 
-function unhold(draft: S, allocationId: string): string | undefined {
-  const ref = own(draft.byAllocation, allocationId);
-  if (ref === undefined) return undefined;
-  delete draft.byAllocation[allocationId];
-  const r = own(draft.interfaces, ref.key);
-  if (r !== undefined && r[ref.family]?.allocationId === allocationId) delete r[ref.family];
-  return ref.key;
-}
-
-function onAllocated(draft: S, d: IPAllocatedData): void {
-  const ep = d.endpoint;
-  const key = interfaceKey(ep.namespace, ep.name, ep.nic);
-  const family = d.ipVersion === 6 ? 'v6' : 'v4';
-  const movedFrom = unhold(draft, d.allocationId);
-  if (movedFrom !== undefined && movedFrom !== key) rerender(draft, movedFrom);
-  let r = own(draft.interfaces, key);
-  if (r === undefined) {
-    const fresh = { namespace: ep.namespace, pod: ep.name, nic: ep.nic, node: ep.node, containerID: ep.containerID };
-    draft.interfaces[key] = { ...fresh, objectKey: objectKeyOf(fresh) };
-    r = draft.interfaces[key]!;
-  } else {
-    r.node = ep.node;
-    r.containerID = ep.containerID;
-  }
-  const previous = r[family];
-  if (previous !== undefined) delete draft.byAllocation[previous.allocationId];
-  r[family] = { allocationId: d.allocationId, address: d.address, ...(d.gateway !== undefined ? { gateway: d.gateway } : {}) };
-  draft.byAllocation[d.allocationId] = { key, family };
-  rerender(draft, key);
-}
-
-function onReleased(draft: S, d: IPReleasedData): void {
-  const key = unhold(draft, d.allocationId);
-  if (key !== undefined) rerender(draft, key);
-}
-
-export function applyCalicoWorkloadEndpointEvent(draft: S, e: LoggedEvent): void {
-  const ev = e.event;
-  if (ev.type === 'IPAllocated') onAllocated(draft, ev.data);
-  else if (ev.type === 'IPReleased') onReleased(draft, ev.data);
-}
-
-export const calicoWorkloadEndpointProjection: Projection<CalicoWorkloadEndpointState> = {
+export const calicoWorkloadEndpointProjection: DocumentProjection<CalicoWorkloadEndpoints> = {
   name: 'calico-workload-endpoints',
-  version: 1,
+  version: 2,
   handles: ['IPAllocated', 'IPReleased'],
-  initial: () => ({ objects: {}, byAllocation: {}, interfaces: {} }),
+  initial: () => new CalicoWorkloadEndpoints(),
+  restore: (json) => new CalicoWorkloadEndpoints(json),
   apply(state, events) {
-    if (events.length === 0) return state;
-    return produce(state, (draft) => {
-      for (const e of events) applyCalicoWorkloadEndpointEvent(draft, e);
-    });
+    for (const { event: ev } of events) {
+      if (ev.type === 'IPAllocated') state.allocated(ev.data);
+      else if (ev.type === 'IPReleased') state.released(ev.data);
+    }
+    return state;
   },
 };
+
+/** The Calico WorkloadEndpoint projection's state. */
+export type CalicoWorkloadEndpointState = CalicoWorkloadEndpoints;

@@ -3,7 +3,7 @@
 // names them, so a reader never sees a half-written checkpoint.
 import { randomBytes } from 'node:crypto';
 import type { EventStore } from '../src/store/event-store.js';
-import type { AnyProjection, ProjectionStates } from './runtime.js';
+import type { AnyProjection, ProjectionStates, StatesAt } from './runtime.js';
 
 const CHUNK = 1024 * 1024;
 
@@ -16,7 +16,7 @@ interface Manifest {
 }
 
 export async function saveCheckpoint(store: EventStore, p: AnyProjection, state: unknown, revision: number): Promise<void> {
-  const body = Buffer.from(JSON.stringify(state));
+  const body = Buffer.from(JSON.stringify(state)); // a document state's toJSON() gives its checkpoint form
   const generation = randomBytes(4).toString('hex');
   const base = store.keys.checkpoint(p.name);
   const chunks = Math.max(1, Math.ceil(body.length / CHUNK));
@@ -58,8 +58,11 @@ export async function saveAll(store: EventStore, projections: readonly AnyProjec
   for (const p of projections) await saveCheckpoint(store, p, s.states.get(p.name), s.revision);
 }
 
-/** Loads every projection's checkpoint, all at one revision, or undefined (then replay from the start). */
-export async function loadAll(store: EventStore, projections: readonly AnyProjection[]): Promise<ProjectionStates | undefined> {
+/**
+ * Loads every projection's checkpoint (in checkpoint form: give it to `replay` or `LiveProjections` as `from`), all at
+ * one revision, or undefined (then replay from the start).
+ */
+export async function loadAll(store: EventStore, projections: readonly AnyProjection[]): Promise<StatesAt | undefined> {
   const loaded = await Promise.all(projections.map((p) => loadCheckpoint(store, p)));
   if (loaded.some((l) => l === undefined)) return undefined;
   const revs = new Set(loaded.map((l) => l!.revision));

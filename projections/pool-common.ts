@@ -1,14 +1,14 @@
-// Shared by the pool document projections: which allocation currently holds which address of which pool.
-// Plain JSON (checkpoints serialise it); the helpers mutate an immer draft and are O(1) per event. The index is
-// kept per pool, so a batch copies only the maps of the pools it touches (immutable updates copy what they change).
-import { produce, type Draft } from 'immer';
-import type { EventType, IPAllocatedData, IPReleasedData, LoggedEvent, PoolSpec } from '../events/catalogue.js';
-import type { DocumentState, Projection } from './types.js';
+// Shared by the pool document projections (SpiderIPPool, Whereabouts IPPool): per pool, its definition and which
+// allocation currently holds which address. The addresses live in a persistent map, so a pool's record (what its
+// object renders from) is an O(1) snapshot and an event costs O(log n) whatever the pool's size.
+import type { EventType, IPAllocatedData, IPReleasedData, LoggedEvent, ObjectMeta, PoolSpec } from '../events/catalogue.js';
+import { Documents } from './documents.js';
+import { MapSnapshot, PersistentMap } from './persistent-map.js';
+import type { DocumentProjection, K8sObject } from './types.js';
 
-/** What a projection needs to render one held address. */
+/** What a projection needs to render one held address. Immutable. */
 export interface HeldAllocation {
   readonly allocationId: string;
-  readonly pool: string;
   readonly address: string;
   readonly namespace: string;
   readonly name: string;
@@ -17,139 +17,234 @@ export interface HeldAllocation {
   readonly nic: string;
 }
 
-/** The current allocations of one pool. */
-export interface PoolAllocations {
+/** A pool's definition as the last PoolDefined/PoolChanged gave it (copied, so callers' events stay theirs). */
+export interface PoolDefinition {
+  readonly spec: PoolSpec;
+  readonly metadata?: ObjectMeta;
+}
+
+/** What one pool's object renders from, as of one moment. Immutable. */
+export interface PoolRecord {
+  readonly name: string;
+  readonly definition: PoolDefinition;
   /** address -> its current holder. */
-  readonly byAddress: Readonly<Record<string, HeldAllocation>>;
+  readonly held: MapSnapshot<HeldAllocation>;
+}
+
+/** One pool's mutable entry; kept for pools not (or no longer) defined too, so the order of events does not matter. */
+interface PoolEntry {
+  readonly name: string;
+  /** Its object's key. */
+  readonly key: string;
+  definition: PoolDefinition | undefined;
+  readonly byAddress: PersistentMap<HeldAllocation>;
   /** allocationId -> address, for the allocations that are current. */
-  readonly byId: Readonly<Record<string, string>>;
+  readonly byId: Map<string, string>;
+  /** The record for the current contents, made on demand; dropped on every change. */
+  record: PoolRecord | undefined;
 }
 
-/** pool name -> its current allocations; kept for pools that are not (or no longer) defined too. */
-export type AllocationIndex = Readonly<Record<string, PoolAllocations>>;
-
-export function emptyIndex(): AllocationIndex {
-  return {};
+/** Checkpoint form of one pool. */
+interface PoolJson {
+  readonly name: string;
+  readonly definition?: PoolDefinition;
+  readonly held: readonly HeldAllocation[];
 }
 
-/** States carry their index; a bare DocumentState ({objects} only) gets an empty one. */
-export function ensureIndex(d: { index?: Draft<AllocationIndex> }): Draft<AllocationIndex> {
-  return (d.index ??= emptyIndex() as Draft<AllocationIndex>);
-}
-
-/** Receives the index's changes, so a projection keeps its rendered objects in step. */
-export interface IndexListener {
-  removed(held: HeldAllocation): void;
-  added(held: HeldAllocation): void;
-}
-
-const own = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
-
-function drop(p: Draft<PoolAllocations>, allocationId: string, on: IndexListener): void {
-  if (!own(p.byId, allocationId)) return;
-  const address = p.byId[allocationId]!;
-  delete p.byId[allocationId];
-  const held = p.byAddress[address];
-  if (held === undefined || held.allocationId !== allocationId) return;
-  delete p.byAddress[address];
-  on.removed(held);
-}
-
-/**
- * An IPAllocated: the allocation becomes current. Whoever held the same address of the pool before (the same
- * endpoint taking it again: StatefulSet, KubeVirt, a new sandbox) is replaced, as the allocator's model does.
- */
-export function indexAllocate(ix: Draft<AllocationIndex>, d: IPAllocatedData, on: IndexListener): void {
-  const p = (ix[d.pool] ??= { byAddress: {}, byId: {} });
-  drop(p, d.allocationId, on); // a repeated id moves, it does not duplicate
-  const holder = p.byAddress[d.address];
-  if (holder !== undefined) drop(p, holder.allocationId, on);
-  const ep = d.endpoint;
-  const held: HeldAllocation = {
-    allocationId: d.allocationId,
-    pool: d.pool,
-    address: d.address,
-    namespace: ep.namespace,
-    name: ep.name,
-    uid: ep.uid,
-    containerID: ep.containerID,
-    nic: ep.nic,
-  };
-  p.byAddress[d.address] = held;
-  p.byId[d.allocationId] = d.address;
-  on.added(held);
-}
-
-/**
- * An IPReleased: applies only if the allocation it names is still current (a stale release is ignored).
- * The event names the allocation's own pool (the allocator writes the record's pool), so the lookup is per pool.
- */
-export function indexRelease(ix: Draft<AllocationIndex>, d: IPReleasedData, on: IndexListener): void {
-  const p = ix[d.pool];
-  if (p !== undefined) drop(p, d.allocationId, on);
-}
-
-/** The current allocations of one pool. */
-export function heldInPool(ix: AllocationIndex, pool: string): HeldAllocation[] {
-  return Object.values(ix[pool]?.byAddress ?? {});
-}
-
-/** The number of current allocations in all pools (tests, diagnostics: O(pools)). */
-export function allocationCount(ix: AllocationIndex): number {
-  let n = 0;
-  for (const p of Object.values(ix)) n += Object.keys(p.byId).length;
-  return n;
-}
-
-/** A deep copy of event data going into a state, so freezing the state never freezes the caller's event. */
+/** A deep copy of event data going into a state, so the state never shares the caller's objects. */
 export function copyJson<T>(v: T): T {
   return structuredClone(v);
+}
+
+function copyHeld(h: HeldAllocation): HeldAllocation {
+  return { allocationId: h.allocationId, address: h.address, namespace: h.namespace, name: h.name, uid: h.uid, containerID: h.containerID, nic: h.nic };
+}
+
+function definitionOf(spec: PoolSpec, metadata: ObjectMeta | undefined): PoolDefinition {
+  return metadata === undefined ? { spec: copyJson(spec) } : { spec: copyJson(spec), metadata: copyJson(metadata) };
+}
+
+/** The labels and annotations a definition carries, as Kubernetes metadata fields (only those present). */
+export function userMetadata(d: PoolDefinition | { readonly metadata?: ObjectMeta }): { labels?: Record<string, string>; annotations?: Record<string, string> } {
+  const m = d.metadata;
+  if (m === undefined) return {};
+  return { ...(m.labels !== undefined ? { labels: { ...m.labels } } : {}), ...(m.annotations !== undefined ? { annotations: { ...m.annotations } } : {}) };
+}
+
+/** Every pool's state for one pool document projection; `render` and `keyOf` say what the projection shows. */
+export class PoolDocuments extends Documents<PoolRecord> {
+  private readonly pools = new Map<string, PoolEntry>();
+  private defined = 0;
+
+  constructor(
+    private readonly rules: PoolDocumentRules,
+    json?: unknown,
+  ) {
+    super();
+    if (json !== undefined) this.load(json);
+  }
+
+  get size(): number {
+    return this.defined;
+  }
+
+  /** Current allocations in every pool (tests, diagnostics: O(pools)). */
+  get allocationCount(): number {
+    let n = 0;
+    for (const p of this.pools.values()) n += p.byId.size;
+    return n;
+  }
+
+  /** allocationId -> address of one pool's current allocations (tests, diagnostics). */
+  currentIds(pool: string): Map<string, string> {
+    return new Map(this.pools.get(pool)?.byId ?? []);
+  }
+
+  protected recordOf(key: string): PoolRecord | undefined {
+    const p = this.pools.get(this.rules.poolOf(key));
+    if (p === undefined || p.definition === undefined || p.key !== key) return undefined;
+    return (p.record ??= { name: p.name, definition: p.definition, held: p.byAddress.snapshot() });
+  }
+
+  protected render(r: PoolRecord): K8sObject {
+    return this.rules.render(r);
+  }
+
+  protected *objectKeys(): Iterable<string> {
+    for (const p of this.pools.values()) if (p.definition !== undefined) yield p.key;
+  }
+
+  private entry(name: string): PoolEntry {
+    let p = this.pools.get(name);
+    if (p === undefined) {
+      p = { name, key: this.rules.keyOf(name), definition: undefined, byAddress: new PersistentMap(), byId: new Map(), record: undefined };
+      this.pools.set(name, p);
+    }
+    return p;
+  }
+
+  private changing(p: PoolEntry): void {
+    if (p.definition !== undefined) this.touch(p.key);
+    p.record = undefined;
+  }
+
+  define(name: string, spec: PoolSpec, metadata: ObjectMeta | undefined): void {
+    const p = this.entry(name);
+    this.touch(p.key);
+    if (p.definition === undefined) this.defined++;
+    p.definition = definitionOf(spec, metadata);
+    p.record = undefined;
+  }
+
+  remove(name: string): void {
+    const p = this.pools.get(name);
+    if (p === undefined || p.definition === undefined) return;
+    this.touch(p.key);
+    p.definition = undefined;
+    p.record = undefined;
+    this.defined--;
+    if (p.byId.size === 0) this.pools.delete(name);
+  }
+
+  /**
+   * An IPAllocated: the allocation becomes current. Whoever held the same address of the pool before (the same
+   * endpoint taking it again: StatefulSet, KubeVirt, a new sandbox) is replaced, as the allocator's model does.
+   */
+  allocate(d: IPAllocatedData): void {
+    const p = this.entry(d.pool);
+    this.changing(p);
+    const moved = p.byId.get(d.allocationId);
+    if (moved !== undefined && moved !== d.address && p.byAddress.get(moved)?.allocationId === d.allocationId) p.byAddress.delete(moved); // a repeated id moves, it does not duplicate
+    const ep = d.endpoint;
+    const holder = p.byAddress.set(d.address, { allocationId: d.allocationId, address: d.address, namespace: ep.namespace, name: ep.name, uid: ep.uid, containerID: ep.containerID, nic: ep.nic });
+    if (holder !== undefined && holder.allocationId !== d.allocationId) p.byId.delete(holder.allocationId);
+    p.byId.set(d.allocationId, d.address);
+  }
+
+  /**
+   * An IPReleased: applies only if the allocation it names is still current (a stale release is ignored).
+   * The event names the allocation's own pool (the allocator writes the record's pool), so the lookup is per pool.
+   */
+  release(d: IPReleasedData): void {
+    const p = this.pools.get(d.pool);
+    if (p === undefined) return;
+    const address = p.byId.get(d.allocationId);
+    if (address === undefined) return;
+    this.changing(p);
+    p.byId.delete(d.allocationId);
+    if (p.byAddress.get(address)?.allocationId === d.allocationId) p.byAddress.delete(address);
+    if (p.byId.size === 0 && p.definition === undefined) this.pools.delete(d.pool);
+  }
+
+  toJSON(): { pools: PoolJson[] } {
+    const pools: PoolJson[] = [];
+    for (const p of [...this.pools.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      const held: HeldAllocation[] = [];
+      p.byAddress.forEach((h) => held.push(h));
+      pools.push({ name: p.name, ...(p.definition !== undefined ? { definition: p.definition } : {}), held });
+    }
+    return { pools };
+  }
+
+  private load(json: unknown): void {
+    const pools = (json as { pools?: readonly PoolJson[] } | null)?.pools;
+    if (!Array.isArray(pools)) throw new Error(`${this.rules.name}: checkpoint has no pools list`);
+    for (const pj of pools as readonly PoolJson[]) {
+      const p = this.entry(pj.name);
+      if (pj.definition !== undefined) {
+        p.definition = definitionOf(pj.definition.spec, pj.definition.metadata);
+        this.defined++;
+      }
+      for (const h of pj.held) {
+        p.byAddress.set(h.address, copyHeld(h));
+        p.byId.set(h.allocationId, h.address);
+      }
+    }
+  }
 }
 
 /** The events every pool document projection follows. */
 export const POOL_HANDLES = ['PoolDefined', 'PoolChanged', 'PoolRemoved', 'IPAllocated', 'IPReleased'] as const satisfies readonly EventType[];
 
-/** What differs between pool document projections: how a pool's object is written, removed, and kept in step. */
-export interface PoolDocumentRules<S extends DocumentState & { readonly index: AllocationIndex }> {
+/** What differs between pool document projections: the object's key and how a pool renders. */
+export interface PoolDocumentRules {
   readonly name: string;
-  /** A pool was defined or its spec changed; the index already holds its current allocations. */
-  definePool(d: Draft<S>, name: string, spec: PoolSpec, index: AllocationIndex): void;
-  removePool(d: Draft<S>, name: string): void;
-  listener(d: Draft<S>): IndexListener;
+  readonly version: number;
+  keyOf(pool: string): string;
+  /** The pool an object key names (any pool name when the key is not one of this projection's). */
+  poolOf(key: string): string;
+  render(r: PoolRecord): K8sObject;
 }
 
-/** A pool document projection: one produce per batch, allocations through the shared per-pool index. */
-export function poolDocumentProjection<S extends DocumentState & { readonly index: AllocationIndex }>(rules: PoolDocumentRules<S>): Projection<S> {
+/** A pool document projection: every event O(log pool size), objects rendered when read. */
+export function poolDocumentProjection(rules: PoolDocumentRules): DocumentProjection<PoolDocuments> {
   return {
     name: rules.name,
-    version: 1,
+    version: rules.version,
     handles: POOL_HANDLES,
-    initial: () => ({ objects: {}, index: emptyIndex() }) as unknown as S,
+    initial: () => new PoolDocuments(rules),
+    restore: (json) => new PoolDocuments(rules, json),
     apply(state, events: readonly LoggedEvent[]) {
-      if (events.length === 0) return state;
-      return produce(state, (d) => {
-        const index = ensureIndex(d as { index?: Draft<AllocationIndex> });
-        const on = rules.listener(d);
-        for (const { event: e } of events) {
-          switch (e.type) {
-            case 'PoolDefined':
-            case 'PoolChanged':
-              rules.definePool(d, e.data.name, e.data.spec, index as AllocationIndex);
-              break;
-            case 'PoolRemoved':
-              rules.removePool(d, e.data.name);
-              break;
-            case 'IPAllocated':
-              indexAllocate(index, e.data, on);
-              break;
-            case 'IPReleased':
-              indexRelease(index, e.data, on);
-              break;
-            default:
-              break; // not handled by pool projections
-          }
+      for (const { event: e } of events) {
+        switch (e.type) {
+          case 'PoolDefined':
+          case 'PoolChanged':
+            state.define(e.data.name, e.data.spec, e.data.metadata);
+            break;
+          case 'PoolRemoved':
+            state.remove(e.data.name);
+            break;
+          case 'IPAllocated':
+            state.allocate(e.data);
+            break;
+          case 'IPReleased':
+            state.release(e.data);
+            break;
+          default:
+            break; // not handled by pool projections
         }
-      });
+      }
+      return state;
     },
   };
 }

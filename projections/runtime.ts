@@ -3,7 +3,7 @@ import type { LoggedEvent } from '../events/catalogue.js';
 import type { EventStore } from '../src/store/event-store.js';
 import type { Subscription } from '../src/store/subscription.js';
 import type { LiveReadModel, ObjectChange, ReadModel } from './read-model.js';
-import type { DocumentState, K8sObject, Projection } from './types.js';
+import type { K8sObject, Projection, ProjectionState } from './types.js';
 
 // Projections of different state types live side by side; each is only ever given its own state.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -12,26 +12,71 @@ export type AnyProjection = Projection<any>;
 export interface ProjectionStates {
   /** Every commit at or before this revision is applied. */
   revision: number;
+  /** Projection name -> its state (owned by whoever holds this; see `ownStates`). */
   readonly states: Map<string, unknown>;
+}
+
+/** The document state of one projection (undefined for an unknown one or a plain-data projection). */
+export function documentsOf(s: { readonly states: ReadonlyMap<string, unknown> }, projection: string): ProjectionState | undefined {
+  const st = s.states.get(projection);
+  return isState(st) ? st : undefined;
+}
+
+/** States at a revision in any form: live states, or checkpoint forms as loaded (plain JSON). */
+export interface StatesAt {
+  readonly revision: number;
+  readonly states: ReadonlyMap<string, unknown>;
 }
 
 export function initialStates(projections: readonly AnyProjection[]): ProjectionStates {
   return { revision: 0, states: new Map(projections.map((p) => [p.name, p.initial()])) };
 }
 
-/** Applies one batch (in global order) to every projection that handles any of its events. */
+/**
+ * New states, sharing nothing mutable with `from`: a state is copied through its checkpoint form; a checkpoint
+ * form (plain JSON, e.g. as loaded) is restored. So a replay never shares state with the live copy it started from.
+ */
+export function ownStates(projections: readonly AnyProjection[], from: StatesAt): ProjectionStates {
+  const states = new Map<string, unknown>();
+  for (const p of projections) {
+    const s = from.states.get(p.name);
+    if (s === undefined) throw new Error(`no state for projection ${p.name} at revision ${from.revision}`);
+    const json = isState(s) ? s.toJSON() : s;
+    states.set(p.name, p.restore ? p.restore(json) : structuredClone(json));
+  }
+  return { revision: from.revision, states };
+}
+
+function isState(s: unknown): s is ProjectionState {
+  return typeof s === 'object' && s !== null && typeof (s as ProjectionState).takeChanges === 'function';
+}
+
+// Which event types each projection handles, as a set (the batch loop asks once per event and projection).
+const handled = new WeakMap<AnyProjection, ReadonlySet<string>>();
+
+function handles(p: AnyProjection): ReadonlySet<string> {
+  let set = handled.get(p);
+  if (set === undefined) {
+    set = new Set(p.handles);
+    handled.set(p, set);
+  }
+  return set;
+}
+
+/** Applies one batch (in global order) to every projection that handles any of its events, in place. */
 export function applyBatch(projections: readonly AnyProjection[], s: ProjectionStates, events: readonly LoggedEvent[]): void {
   if (events.length === 0) return;
   for (const p of projections) {
-    const mine = events.filter((e) => p.handles.includes(e.event.type));
+    const types = handles(p);
+    const mine = events.filter((e) => types.has(e.event.type));
     if (mine.length > 0) s.states.set(p.name, p.apply(s.states.get(p.name), mine));
   }
   s.revision = Math.max(s.revision, events[events.length - 1]!.revision);
 }
 
 export interface ReplayOptions {
-  /** Start from these states (a checkpoint) instead of the initial ones. */
-  readonly from?: ProjectionStates;
+  /** Start from these states (a checkpoint, or a copy of live states) instead of the initial ones. */
+  readonly from?: StatesAt;
   /** Stop at this revision (default: the current one). */
   readonly until?: number;
   /** Only events whose `at` is at or before this time ("what did pool X look like at 14:02 yesterday"). */
@@ -41,7 +86,7 @@ export interface ReplayOptions {
 
 /** Rebuilds projections from the log, page by page (bounded memory). */
 export async function replay(store: EventStore, projections: readonly AnyProjection[], opts: ReplayOptions = {}): Promise<ProjectionStates> {
-  const s: ProjectionStates = opts.from ? { revision: opts.from.revision, states: new Map(opts.from.states) } : initialStates(projections);
+  const s: ProjectionStates = opts.from ? ownStates(projections, opts.from) : initialStates(projections);
   const until = opts.until ?? (await store.currentRevision());
   const types = [...new Set(projections.flatMap((p) => p.handles))];
   const cutoff = opts.asOf?.getTime();
@@ -57,30 +102,15 @@ export async function replay(store: EventStore, projections: readonly AnyProject
   return s;
 }
 
-function objectsOf(states: ProjectionStates, projection: string): Readonly<Record<string, K8sObject>> {
-  return (states.states.get(projection) as DocumentState | undefined)?.objects ?? {};
-}
-
 /** A read model over states (a replay's result, a checkpoint). */
 export function readModelOf(states: ProjectionStates): ReadModel {
   return {
     get revision() {
       return states.revision;
     },
-    list: (projection) => Object.values(objectsOf(states, projection)),
-    get: (projection, key) => objectsOf(states, projection)[key],
+    list: (projection) => documentsOf(states, projection)?.list() ?? [],
+    get: (projection, key) => documentsOf(states, projection)?.get(key),
   };
-}
-
-/** The objects that differ between two states of a projection (by reference: states share unchanged objects). */
-function diffObjects(projection: string, before: Readonly<Record<string, K8sObject>>, after: Readonly<Record<string, K8sObject>>, out: ObjectChange[]): void {
-  if (before === after) return;
-  for (const [key, object] of Object.entries(after)) {
-    const old = before[key];
-    if (old === undefined) out.push({ type: 'ADDED', projection, key, object });
-    else if (old !== object) out.push({ type: 'MODIFIED', projection, key, object });
-  }
-  for (const [key, object] of Object.entries(before)) if (after[key] === undefined) out.push({ type: 'DELETED', projection, key, object });
 }
 
 /** Projections kept current by the store's subscription. */
@@ -92,9 +122,10 @@ export class LiveProjections implements LiveReadModel {
   constructor(
     private readonly store: EventStore,
     readonly projections: readonly AnyProjection[],
-    from?: ProjectionStates,
+    from?: StatesAt,
   ) {
-    this.current = from ? { revision: from.revision, states: new Map(from.states) } : initialStates(projections);
+    this.current = from ? ownStates(projections, from) : initialStates(projections);
+    for (const st of this.current.states.values()) if (isState(st)) st.trackChanges();
   }
 
   async start(): Promise<void> {
@@ -102,16 +133,15 @@ export class LiveProjections implements LiveReadModel {
     this.sub = this.store.subscribe({
       after: this.current.revision,
       onEvents: (events, through) => {
-        const before = this.listeners.size > 0 ? new Map(this.current.states) : undefined;
         applyBatch(
           this.projections,
           this.current,
           events.filter((e) => types.has(e.event.type)),
         );
         this.current.revision = Math.max(this.current.revision, through);
-        if (before === undefined) return;
+        // Changes come from the keys the batch touched: O(changed), objects rendered only when a listener reads them.
         const changes: ObjectChange[] = [];
-        for (const p of this.projections) diffObjects(p.name, objectsOf({ revision: 0, states: before }, p.name), objectsOf(this.current, p.name), changes);
+        for (const p of this.projections) for (const c of documentsOf(this.current, p.name)?.takeChanges(p.name) ?? []) changes.push(c);
         for (const l of this.listeners) l(changes, this.current.revision);
       },
     });
@@ -123,11 +153,16 @@ export class LiveProjections implements LiveReadModel {
   }
 
   list(projection: string): Iterable<K8sObject> {
-    return Object.values(objectsOf(this.current, projection));
+    return documentsOf(this.current, projection)?.list() ?? [];
   }
 
   get(projection: string, key: string): K8sObject | undefined {
-    return objectsOf(this.current, projection)[key];
+    return documentsOf(this.current, projection)?.get(key);
+  }
+
+  /** Number of objects of one projection. */
+  count(projection: string): number {
+    return documentsOf(this.current, projection)?.size ?? 0;
   }
 
   onChange(listener: (changes: readonly ObjectChange[], revision: number) => void): () => void {

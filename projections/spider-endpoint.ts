@@ -8,9 +8,9 @@
 // - The object exists while the pod holds at least one address.
 // - v2beta1's PodIPAllocation has no `history` (and no containerID): the v2beta1 reference (seed 001) lists only
 //   current/ownerControllerType/ownerControllerName, so the rendered status has no history field.
-import { produce, type Draft } from 'immer';
-import type { IPAllocatedData, IPReleasedData, LoggedEvent, Route } from '../events/catalogue.js';
-import type { DocumentState, K8sObject, Projection } from './types.js';
+import type { IPAllocatedData, IPReleasedData, Route } from '../events/catalogue.js';
+import { Documents } from './documents.js';
+import type { DocumentProjection, K8sObject } from './types.js';
 
 export const SPIDER_API_VERSION = 'spiderpool.spidernet.io/v2beta1';
 export const SPIDER_ENDPOINT_KIND = 'SpiderEndpoint';
@@ -58,8 +58,9 @@ export interface HeldAddress {
   readonly routes?: readonly SpiderRoute[];
 }
 
-/** The addresses one interface holds, per family. */
+/** The addresses one interface holds, per family (at least one). */
 export interface NicSlots {
+  readonly nic: string;
   readonly v4?: HeldAddress;
   readonly v6?: HeldAddress;
 }
@@ -73,43 +74,44 @@ export interface SpiderPodRecord {
   readonly containerID: string;
   readonly ownerControllerType: string;
   readonly ownerControllerName: string;
-  readonly nics: Readonly<Record<string, NicSlots>>;
+  /** In first-allocation order. */
+  readonly nics: readonly NicSlots[];
 }
-
-export interface AllocationRef {
-  readonly key: string;
-  readonly nic: string;
-  readonly family: 'v4' | 'v6';
-}
-
-export interface SpiderEndpointState extends DocumentState<SpiderEndpointObject> {
-  /** Current allocations only: allocationId → where it is held. */
-  readonly byAllocation: Readonly<Record<string, AllocationRef>>;
-  /** Pods holding at least one address, by `namespace/name`. */
-  readonly pods: Readonly<Record<string, SpiderPodRecord>>;
-}
-
-const own = <V>(rec: Readonly<Record<string, V>>, k: string): V | undefined =>
-  Object.prototype.hasOwnProperty.call(rec, k) ? rec[k] : undefined;
 
 export const podKey = (namespace: string, name: string): string => `${namespace}/${name}`;
 
 const copyRoutes = (routes: readonly Route[]): SpiderRoute[] => routes.map((r) => ({ dst: r.dst, gw: r.gw }));
 
-function heldFrom(d: IPAllocatedData): HeldAddress {
+// Records have one shape each (absent optional fields are undefined), so the hot path stays monomorphic.
+function held(h: Omit<HeldAddress, 'routes'>, routes: readonly Route[] | undefined): HeldAddress {
   return {
-    allocationId: d.allocationId,
-    pool: d.pool,
-    address: d.address,
-    prefixLength: d.prefixLength,
-    ...(d.gateway !== undefined ? { gateway: d.gateway } : {}),
-    ...(d.vlan !== undefined ? { vlan: d.vlan } : {}),
-    ...(d.routes !== undefined && d.routes.length > 0 ? { routes: copyRoutes(d.routes) } : {}),
+    allocationId: h.allocationId,
+    pool: h.pool,
+    address: h.address,
+    prefixLength: h.prefixLength,
+    gateway: h.gateway,
+    vlan: h.vlan,
+    routes: routes !== undefined && routes.length > 0 ? copyRoutes(routes) : undefined,
+  };
+}
+
+const slots = (nic: string, v4: HeldAddress | undefined, v6: HeldAddress | undefined): NicSlots => ({ nic, v4, v6 });
+
+function podRecord(p: Omit<SpiderPodRecord, 'nics'>, nics: readonly NicSlots[]): SpiderPodRecord {
+  return {
+    namespace: p.namespace,
+    name: p.name,
+    uid: p.uid,
+    node: p.node,
+    containerID: p.containerID,
+    ownerControllerType: p.ownerControllerType,
+    ownerControllerName: p.ownerControllerName,
+    nics,
   };
 }
 
 /** The interface entry for one NIC's slots (both families in one entry), or undefined when it holds nothing. */
-export function renderDetail(nic: string, slots: NicSlots): SpiderIPAllocationDetail | undefined {
+export function renderDetail(nic: string, slots: Omit<NicSlots, 'nic'>): SpiderIPAllocationDetail | undefined {
   const { v4, v6 } = slots;
   if (v4 === undefined && v6 === undefined) return undefined;
   const vlan = v4?.vlan ?? v6?.vlan;
@@ -128,8 +130,8 @@ export function renderDetail(nic: string, slots: NicSlots): SpiderIPAllocationDe
 /** The SpiderEndpoint for a pod record, or undefined when the pod holds no address. */
 export function renderSpiderEndpoint(pod: SpiderPodRecord): SpiderEndpointObject | undefined {
   const ips: SpiderIPAllocationDetail[] = [];
-  for (const [nic, slots] of Object.entries(pod.nics)) {
-    const detail = renderDetail(nic, slots);
+  for (const slots of pod.nics) {
+    const detail = renderDetail(slots.nic, slots);
     if (detail !== undefined) ips.push(detail);
   }
   if (ips.length === 0) return undefined;
@@ -145,87 +147,152 @@ export function renderSpiderEndpoint(pod: SpiderPodRecord): SpiderEndpointObject
   };
 }
 
-type S = Draft<SpiderEndpointState>;
-
-/** Removes an allocation from its slot (and the slot/pod when empty). Returns the pod key it touched. */
-function unhold(draft: S, allocationId: string): string | undefined {
-  const ref = own(draft.byAllocation, allocationId);
-  if (ref === undefined) return undefined;
-  delete draft.byAllocation[allocationId];
-  const pod = own(draft.pods, ref.key);
-  const slots = pod === undefined ? undefined : own(pod.nics, ref.nic);
-  if (pod === undefined || slots === undefined) return ref.key;
-  if (slots[ref.family]?.allocationId === allocationId) delete slots[ref.family];
-  if (slots.v4 === undefined && slots.v6 === undefined) delete pod.nics[ref.nic];
-  if (Object.keys(pod.nics).length === 0) delete draft.pods[ref.key];
-  return ref.key;
+function copyPod(p: SpiderPodRecord): SpiderPodRecord {
+  const copy = (h: HeldAddress | undefined) => (h === undefined ? undefined : held(h, h.routes));
+  return podRecord(
+    p,
+    p.nics.map((n) => slots(n.nic, copy(n.v4), copy(n.v6))),
+  );
 }
 
-function rerender(draft: S, key: string): void {
-  const pod = own(draft.pods, key);
-  const obj = pod === undefined ? undefined : renderSpiderEndpoint(pod as SpiderPodRecord);
-  if (obj === undefined) delete draft.objects[key];
-  else draft.objects[key] = obj as Draft<SpiderEndpointObject>;
-}
+/** SpiderEndpoint state: pods by `namespace/name` (immutable records, replaced per change) and current allocations. */
+export class SpiderEndpoints extends Documents<SpiderPodRecord> {
+  /** Pods holding at least one address. */
+  private readonly pods = new Map<string, SpiderPodRecord>();
+  /** Current allocations only: allocationId → pod key (the slot is the one holding that id). */
+  private readonly byAllocation = new Map<string, string>();
 
-function onAllocated(draft: S, d: IPAllocatedData): void {
-  const ep = d.endpoint;
-  const key = podKey(ep.namespace, ep.name);
-  const family = d.ipVersion === 6 ? 'v6' : 'v4';
-  // A replayed allocationId moves to where the event says; the slot's previous holder is replaced.
-  const movedFrom = unhold(draft, d.allocationId);
-  if (movedFrom !== undefined && movedFrom !== key) rerender(draft, movedFrom);
-  const existing = own(draft.pods, key);
-  const identity = {
-    namespace: ep.namespace,
-    name: ep.name,
-    uid: ep.uid,
-    node: ep.node,
-    containerID: ep.containerID,
-    ownerControllerType: ep.owner?.kind ?? 'Pod',
-    ownerControllerName: ep.owner?.name ?? ep.name,
-  };
-  let pod: Draft<SpiderPodRecord>;
-  if (existing === undefined) {
-    pod = { ...identity, nics: {} };
-    draft.pods[key] = pod;
-    pod = draft.pods[key]!;
-  } else {
-    Object.assign(existing, identity);
-    pod = existing;
+  constructor(json?: unknown) {
+    super();
+    if (json === undefined) return;
+    const pods = (json as { pods?: unknown } | null)?.pods;
+    if (!Array.isArray(pods)) throw new Error('spider-endpoints: checkpoint has no pods list');
+    for (const raw of pods as SpiderPodRecord[]) {
+      const pod = copyPod(raw);
+      const key = podKey(pod.namespace, pod.name);
+      this.pods.set(key, pod);
+      for (const n of pod.nics) {
+        if (n.v4 !== undefined) this.byAllocation.set(n.v4.allocationId, key);
+        if (n.v6 !== undefined) this.byAllocation.set(n.v6.allocationId, key);
+      }
+    }
   }
-  let slots = own(pod.nics, ep.nic);
-  if (slots === undefined) {
-    pod.nics[ep.nic] = {};
-    slots = pod.nics[ep.nic]!;
+
+  get size(): number {
+    return this.pods.size;
   }
-  const previous = slots[family];
-  if (previous !== undefined) delete draft.byAllocation[previous.allocationId];
-  slots[family] = heldFrom(d) as Draft<HeldAddress>;
-  draft.byAllocation[d.allocationId] = { key, nic: ep.nic, family };
-  rerender(draft, key);
+
+  /** Number of current allocations (tests, diagnostics). */
+  get allocationCount(): number {
+    return this.byAllocation.size;
+  }
+
+  /** Ids of the current allocations (tests, diagnostics). */
+  allocationIds(): string[] {
+    return [...this.byAllocation.keys()];
+  }
+
+  /** A pod's record (tests, diagnostics). */
+  pod(key: string): SpiderPodRecord | undefined {
+    return this.pods.get(key);
+  }
+
+  protected recordOf(key: string): SpiderPodRecord | undefined {
+    return this.pods.get(key);
+  }
+
+  protected render(pod: SpiderPodRecord): K8sObject {
+    return renderSpiderEndpoint(pod)!; // a stored pod holds at least one address
+  }
+
+  protected objectKeys(): Iterable<string> {
+    return this.pods.keys();
+  }
+
+  toJSON(): { pods: SpiderPodRecord[] } {
+    return { pods: [...this.pods.values()] };
+  }
+
+  /** Removes a current allocation from its slot (and the slot/pod when empty). */
+  private unhold(allocationId: string): void {
+    const key = this.byAllocation.get(allocationId);
+    if (key === undefined) return;
+    this.byAllocation.delete(allocationId);
+    const pod = this.pods.get(key);
+    if (pod === undefined) return;
+    for (let i = 0; i < pod.nics.length; i++) {
+      const n = pod.nics[i]!;
+      const v4 = n.v4?.allocationId === allocationId ? undefined : n.v4;
+      const v6 = n.v6?.allocationId === allocationId ? undefined : n.v6;
+      if (v4 === n.v4 && v6 === n.v6) continue;
+      this.touch(key);
+      const nics = pod.nics.slice();
+      if (v4 === undefined && v6 === undefined) nics.splice(i, 1);
+      else nics[i] = slots(n.nic, v4, v6);
+      if (nics.length === 0) this.pods.delete(key);
+      else this.pods.set(key, podRecord(pod, nics));
+      return;
+    }
+  }
+
+  allocated(d: IPAllocatedData): void {
+    const ep = d.endpoint;
+    const key = podKey(ep.namespace, ep.name);
+    // A replayed allocationId moves to where the event says; the slot's previous holder is replaced.
+    this.unhold(d.allocationId);
+    this.touch(key);
+    const h = held(d, d.routes);
+    const existing = this.pods.get(key);
+    let nics: NicSlots[];
+    const i = existing === undefined ? -1 : existing.nics.findIndex((n) => n.nic === ep.nic);
+    if (i < 0) {
+      const fresh = d.ipVersion === 6 ? slots(ep.nic, undefined, h) : slots(ep.nic, h, undefined);
+      nics = existing === undefined ? [fresh] : [...existing.nics, fresh];
+    } else {
+      nics = existing!.nics.slice();
+      const n = nics[i]!;
+      const previous = d.ipVersion === 6 ? n.v6 : n.v4;
+      if (previous !== undefined) this.byAllocation.delete(previous.allocationId);
+      nics[i] = d.ipVersion === 6 ? slots(ep.nic, n.v4, h) : slots(ep.nic, h, n.v6);
+    }
+    const owner = ep.owner;
+    this.pods.set(
+      key,
+      podRecord(
+        {
+          namespace: ep.namespace,
+          name: ep.name,
+          uid: ep.uid,
+          node: ep.node,
+          containerID: ep.containerID,
+          ownerControllerType: owner?.kind ?? 'Pod',
+          ownerControllerName: owner?.name ?? ep.name,
+        },
+        nics,
+      ),
+    );
+    this.byAllocation.set(d.allocationId, key);
+  }
+
+  released(d: IPReleasedData): void {
+    this.unhold(d.allocationId); // stale (replaced or unknown) releases find nothing
+  }
 }
 
-function onReleased(draft: S, d: IPReleasedData): void {
-  const key = unhold(draft, d.allocationId); // stale (replaced or unknown) releases find nothing
-  if (key !== undefined) rerender(draft, key);
-}
-
-export function applySpiderEndpointEvent(draft: S, e: LoggedEvent): void {
-  const ev = e.event;
-  if (ev.type === 'IPAllocated') onAllocated(draft, ev.data);
-  else if (ev.type === 'IPReleased') onReleased(draft, ev.data);
-}
-
-export const spiderEndpointProjection: Projection<SpiderEndpointState> = {
+export const spiderEndpointProjection: DocumentProjection<SpiderEndpoints> = {
   name: 'spider-endpoints',
-  version: 1,
+  version: 2,
   handles: ['IPAllocated', 'IPReleased'],
-  initial: () => ({ objects: {}, byAllocation: {}, pods: {} }),
+  initial: () => new SpiderEndpoints(),
+  restore: (json) => new SpiderEndpoints(json),
   apply(state, events) {
-    if (events.length === 0) return state;
-    return produce(state, (draft) => {
-      for (const e of events) applySpiderEndpointEvent(draft, e);
-    });
+    for (const { event: ev } of events) {
+      if (ev.type === 'IPAllocated') state.allocated(ev.data);
+      else if (ev.type === 'IPReleased') state.released(ev.data);
+    }
+    return state;
   },
 };
+
+/** The SpiderEndpoint projection's state. */
+export type SpiderEndpointState = SpiderEndpoints;

@@ -1,16 +1,8 @@
 // SpiderIPPool documents (spiderpool.spidernet.io/v2beta1): the pool's spec and which addresses are allocated.
-import type { Draft } from 'immer';
 import type { PoolSpec } from '../events/catalogue.js';
 import { compilePool } from '../src/alloc/spec.js';
-import {
-  copyJson,
-  heldInPool,
-  poolDocumentProjection,
-  type AllocationIndex,
-  type HeldAllocation,
-  type IndexListener,
-} from './pool-common.js';
-import type { DocumentState, K8sObject, Projection } from './types.js';
+import { poolDocumentProjection, userMetadata, type HeldAllocation, type PoolDefinition, type PoolDocuments, type PoolRecord } from './pool-common.js';
+import type { DocumentProjection, K8sObject } from './types.js';
 
 export const SPIDERPOOL_API_VERSION = 'spiderpool.spidernet.io/v2beta1';
 
@@ -30,16 +22,16 @@ export interface SpiderIPPoolStatus {
 }
 
 export type SpiderIPPoolObject = K8sObject<PoolSpec, SpiderIPPoolStatus> & {
-  readonly metadata: { readonly name: string };
+  readonly metadata: { readonly name: string; readonly labels?: Readonly<Record<string, string>>; readonly annotations?: Readonly<Record<string, string>> };
   readonly spec: PoolSpec;
   readonly status: SpiderIPPoolStatus;
 };
 
-export interface SpiderIPPoolState extends DocumentState<SpiderIPPoolObject> {
-  /** Current allocations by id and by pool/address, kept for pools that are not (or no longer) defined too. */
-  readonly index: AllocationIndex;
-}
+/** The SpiderIPPool projection's state. */
+export type SpiderIPPoolState = PoolDocuments;
 
+// A spec's count compiles the pool: once per definition, not once per render.
+const totals = new WeakMap<PoolDefinition, number>();
 
 /** Addresses in spec.ips minus spec.excludeIPs; 0 when the spec does not compile. */
 export function poolTotalIPCount(name: string, spec: PoolSpec): number {
@@ -50,53 +42,41 @@ export function poolTotalIPCount(name: string, spec: PoolSpec): number {
   }
 }
 
+// Unchanged holders render to the same (frozen) entry object in every version of the pool's object.
+const entries = new WeakMap<HeldAllocation, SpiderPoolIPAllocation>();
+
 function toAllocation(h: HeldAllocation): SpiderPoolIPAllocation {
-  return { namespacedName: `${h.namespace}/${h.name}`, podUid: h.uid, interface: h.nic };
+  let a = entries.get(h);
+  if (a === undefined) {
+    a = Object.freeze({ namespacedName: `${h.namespace}/${h.name}`, podUid: h.uid, interface: h.nic });
+    entries.set(h, a);
+  }
+  return a;
 }
 
-function render(name: string, spec: PoolSpec, index: AllocationIndex): SpiderIPPoolObject {
+function render(r: PoolRecord): SpiderIPPoolObject {
   const allocatedIPs: Record<string, SpiderPoolIPAllocation> = {};
-  for (const h of heldInPool(index, name)) allocatedIPs[h.address] = toAllocation(h);
+  r.held.forEach((h, address) => {
+    allocatedIPs[address] = toAllocation(h);
+  });
+  let total = totals.get(r.definition);
+  if (total === undefined) {
+    total = poolTotalIPCount(r.name, r.definition.spec);
+    totals.set(r.definition, total);
+  }
   return {
     apiVersion: SPIDERPOOL_API_VERSION,
     kind: 'SpiderIPPool',
-    metadata: { name },
-    spec: copyJson(spec),
-    status: { allocatedIPs, allocatedIPCount: Object.keys(allocatedIPs).length, totalIPCount: poolTotalIPCount(name, spec) },
+    metadata: { name: r.name, ...userMetadata(r.definition) },
+    spec: r.definition.spec,
+    status: { allocatedIPs, allocatedIPCount: r.held.size, totalIPCount: total },
   };
 }
 
-function listener(d: Draft<SpiderIPPoolState>): IndexListener {
-  return {
-    removed(h) {
-      const status = d.objects[h.pool]?.status;
-      if (status === undefined || !Object.prototype.hasOwnProperty.call(status.allocatedIPs, h.address)) return;
-      delete status.allocatedIPs[h.address];
-      status.allocatedIPCount--;
-    },
-    added(h) {
-      const status = d.objects[h.pool]?.status;
-      if (status === undefined) return;
-      if (!Object.prototype.hasOwnProperty.call(status.allocatedIPs, h.address)) status.allocatedIPCount++;
-      status.allocatedIPs[h.address] = toAllocation(h);
-    },
-  };
-}
-
-export const spiderIPPoolProjection: Projection<SpiderIPPoolState> = poolDocumentProjection<SpiderIPPoolState>({
+export const spiderIPPoolProjection: DocumentProjection<SpiderIPPoolState> = poolDocumentProjection({
   name: 'spider-ippool',
-  listener,
-  definePool(d, name, spec, index) {
-    const existing = d.objects[name];
-    if (existing === undefined) {
-      d.objects[name] = render(name, spec, index) as Draft<SpiderIPPoolObject>;
-    } else {
-      // The allocations are already current; only the spec and what it counts change.
-      existing.spec = copyJson(spec) as Draft<PoolSpec>;
-      existing.status.totalIPCount = poolTotalIPCount(name, spec);
-    }
-  },
-  removePool(d, name) {
-    delete d.objects[name];
-  },
+  version: 2,
+  keyOf: (pool) => pool,
+  poolOf: (key) => key,
+  render,
 });

@@ -1,11 +1,11 @@
 // SpiderSubnet documents (spiderpool.spidernet.io/v2beta1): the subnet's spec and the IPs carved to its pools.
-import { produce, type Draft } from 'immer';
-import type { EventType, IpVersion, LoggedEvent, SubnetSpec } from '../events/catalogue.js';
+import type { EventType, IpVersion, LoggedEvent, ObjectMeta, SubnetSpec } from '../events/catalogue.js';
 import { compileSubnet } from '../src/alloc/spec.js';
 import { parseIpList } from '../src/net/ranges.js';
-import { copyJson } from './pool-common.js';
+import { Documents, own } from './documents.js';
+import { copyJson, userMetadata } from './pool-common.js';
 import { SPIDERPOOL_API_VERSION } from './spider-ippool.js';
-import type { DocumentState, K8sObject, Projection } from './types.js';
+import type { DocumentProjection, K8sObject } from './types.js';
 
 /** Spiderpool's PoolIPPreAllocation. */
 export interface SpiderSubnetPoolIPs {
@@ -22,14 +22,18 @@ export interface SpiderSubnetStatus {
 }
 
 export type SpiderSubnetObject = K8sObject<SubnetSpec, SpiderSubnetStatus> & {
-  readonly metadata: { readonly name: string };
+  readonly metadata: { readonly name: string; readonly labels?: Readonly<Record<string, string>>; readonly annotations?: Readonly<Record<string, string>> };
   readonly spec: SubnetSpec;
   readonly status: SpiderSubnetStatus;
 };
 
-export interface SpiderSubnetState extends DocumentState<SpiderSubnetObject> {
-  /** subnet -> pool -> carved IPs; kept for subnets not (yet) defined too, so the order of events does not matter. */
-  readonly carved: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>>;
+/** One subnet: its definition (absent until defined) and the IPs carved to each pool. Immutable, replaced per change. */
+export interface SubnetRecord {
+  readonly name: string;
+  readonly spec?: SubnetSpec;
+  readonly metadata?: ObjectMeta;
+  /** pool -> its full set of IPs in this subnet; kept for subnets not (yet) defined too. */
+  readonly carved: Readonly<Record<string, readonly string[]>>;
 }
 
 const HANDLES = ['SubnetDefined', 'SubnetChanged', 'SubnetRemoved', 'PoolCarved', 'PoolReturned'] as const satisfies readonly EventType[];
@@ -56,70 +60,133 @@ function familyOf(spec: SubnetSpec): IpVersion {
   return typeof spec.subnet === 'string' && spec.subnet.includes(':') ? 6 : 4;
 }
 
-function status(spec: SubnetSpec, name: string, carved: Readonly<Record<string, readonly string[]>> | undefined): SpiderSubnetStatus {
+function status(spec: SubnetSpec, name: string, carved: Readonly<Record<string, readonly string[]>>): SpiderSubnetStatus {
   const controlledIPPools: Record<string, SpiderSubnetPoolIPs> = {};
   let allocated = 0;
   const family = familyOf(spec);
-  for (const [pool, ips] of Object.entries(carved ?? {})) {
+  for (const [pool, ips] of Object.entries(carved)) {
     controlledIPPools[pool] = { ips: [...ips] };
     allocated += countIps(ips, family);
   }
   return { controlledIPPools, totalIPCount: subnetTotalIPCount(name, spec), allocatedIPCount: allocated };
 }
 
-/** Re-renders one subnet's object from its spec and the carve index (config events only: O(pools of the subnet)). */
-function refresh(d: Draft<SpiderSubnetState>, name: string, spec: SubnetSpec | undefined): void {
-  if (spec === undefined) {
-    const obj = d.objects[name];
-    if (obj === undefined) return; // not defined (yet): the carve index keeps what it will show
-    obj.status = status(obj.spec as SubnetSpec, name, d.carved[name]) as Draft<SpiderSubnetStatus>;
-    return;
-  }
-  d.objects[name] = {
+function render(r: SubnetRecord): SpiderSubnetObject {
+  const spec = r.spec!; // only defined subnets have objects
+  return {
     apiVersion: SPIDERPOOL_API_VERSION,
     kind: 'SpiderSubnet',
-    metadata: { name },
-    spec: copyJson(spec),
-    status: status(spec, name, d.carved[name]),
-  } as Draft<SpiderSubnetObject>;
+    metadata: { name: r.name, ...userMetadata(r) },
+    spec,
+    status: status(spec, r.name, r.carved),
+  };
 }
 
-export const spiderSubnetProjection: Projection<SpiderSubnetState> = {
+function copyRecord(r: SubnetRecord): SubnetRecord {
+  const carved: Record<string, readonly string[]> = {};
+  for (const [pool, ips] of Object.entries(r.carved)) carved[pool] = [...ips];
+  return { name: r.name, ...(r.spec !== undefined ? { spec: copyJson(r.spec) } : {}), ...(r.metadata !== undefined ? { metadata: copyJson(r.metadata) } : {}), carved };
+}
+
+/** SpiderSubnet state: one record per subnet that is defined or has carves. Config events only: small. */
+export class SpiderSubnets extends Documents<SubnetRecord> {
+  private readonly subnets = new Map<string, SubnetRecord>();
+  private defined = 0;
+
+  constructor(json?: unknown) {
+    super();
+    if (json === undefined) return;
+    const list = (json as { subnets?: unknown } | null)?.subnets;
+    if (!Array.isArray(list)) throw new Error('spider-subnet: checkpoint has no subnets list');
+    for (const raw of list as SubnetRecord[]) this.put(raw.name, copyRecord(raw));
+  }
+
+  get size(): number {
+    return this.defined;
+  }
+
+  protected recordOf(key: string): SubnetRecord | undefined {
+    const r = this.subnets.get(key);
+    return r?.spec === undefined ? undefined : r;
+  }
+
+  protected render(r: SubnetRecord): K8sObject {
+    return render(r);
+  }
+
+  protected *objectKeys(): Iterable<string> {
+    for (const r of this.subnets.values()) if (r.spec !== undefined) yield r.name;
+  }
+
+  toJSON(): { subnets: SubnetRecord[] } {
+    return { subnets: [...this.subnets.values()] };
+  }
+
+  private put(name: string, r: SubnetRecord | undefined): void {
+    this.touch(name);
+    const was = this.subnets.get(name);
+    if (was?.spec !== undefined) this.defined--;
+    if (r === undefined || (r.spec === undefined && Object.keys(r.carved).length === 0)) {
+      this.subnets.delete(name);
+      return;
+    }
+    if (r.spec !== undefined) this.defined++;
+    this.subnets.set(name, r);
+  }
+
+  define(name: string, spec: SubnetSpec, metadata: ObjectMeta | undefined): void {
+    const carved = this.subnets.get(name)?.carved ?? {};
+    this.put(name, { name, spec: copyJson(spec), ...(metadata !== undefined ? { metadata: copyJson(metadata) } : {}), carved });
+  }
+
+  remove(name: string): void {
+    if (this.subnets.has(name)) this.put(name, undefined);
+  }
+
+  /** The pool's full set of IPs in the subnet after the change. */
+  carve(subnet: string, pool: string, ips: readonly string[]): void {
+    const was = this.subnets.get(subnet) ?? { name: subnet, carved: {} };
+    this.put(subnet, { ...was, carved: { ...was.carved, [pool]: [...ips] } });
+  }
+
+  giveBack(subnet: string, pool: string): void {
+    const was = this.subnets.get(subnet);
+    if (was === undefined || !own(was.carved, pool)) return;
+    const carved = { ...was.carved };
+    delete carved[pool];
+    this.put(subnet, { ...was, carved });
+  }
+}
+
+export const spiderSubnetProjection: DocumentProjection<SpiderSubnets> = {
   name: 'spider-subnet',
-  version: 1,
+  version: 2,
   handles: HANDLES,
-  initial: () => ({ objects: {}, carved: {} }),
+  initial: () => new SpiderSubnets(),
+  restore: (json) => new SpiderSubnets(json),
   apply(state, events: readonly LoggedEvent[]) {
-    if (events.length === 0) return state;
-    return produce(state, (d) => {
-      (d as { carved?: object }).carved ??= {}; // a bare DocumentState ({objects} only) starts with no carves
-      for (const { event: e } of events) {
-        switch (e.type) {
-          case 'SubnetDefined':
-          case 'SubnetChanged':
-            refresh(d, e.data.name, e.data.spec);
-            break;
-          case 'SubnetRemoved':
-            delete d.objects[e.data.name];
-            delete d.carved[e.data.name];
-            break;
-          case 'PoolCarved':
-            // The pool's full set of IPs in the subnet after the change.
-            (d.carved[e.data.subnet] ??= {})[e.data.pool] = [...e.data.ips];
-            refresh(d, e.data.subnet, undefined);
-            break;
-          case 'PoolReturned': {
-            const pools = d.carved[e.data.subnet];
-            if (pools === undefined || !Object.prototype.hasOwnProperty.call(pools, e.data.pool)) break;
-            delete pools[e.data.pool];
-            if (Object.keys(pools).length === 0) delete d.carved[e.data.subnet];
-            refresh(d, e.data.subnet, undefined);
-            break;
-          }
-          default:
-            break; // not handled by this projection
-        }
+    for (const { event: e } of events) {
+      switch (e.type) {
+        case 'SubnetDefined':
+        case 'SubnetChanged':
+          state.define(e.data.name, e.data.spec, e.data.metadata);
+          break;
+        case 'SubnetRemoved':
+          state.remove(e.data.name);
+          break;
+        case 'PoolCarved':
+          state.carve(e.data.subnet, e.data.pool, e.data.ips);
+          break;
+        case 'PoolReturned':
+          state.giveBack(e.data.subnet, e.data.pool);
+          break;
+        default:
+          break; // not handled by this projection
       }
-    });
+    }
+    return state;
   },
 };
+
+/** The SpiderSubnet projection's state. */
+export type SpiderSubnetState = SpiderSubnets;

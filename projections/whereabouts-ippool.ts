@@ -1,10 +1,9 @@
 // Whereabouts IPPool documents (whereabouts.cni.cncf.io/v1alpha1), one per pool: the pool's subnet as the range,
 // allocations keyed by the decimal offset of the address from the range's first (network) address.
-import type { Draft } from 'immer';
 import type { PoolSpec } from '../events/catalogue.js';
 import { parseAddress, parseCidr, type Cidr } from '../src/net/address.js';
-import { heldInPool, poolDocumentProjection, type AllocationIndex, type HeldAllocation, type IndexListener } from './pool-common.js';
-import type { DocumentState, K8sObject, Projection } from './types.js';
+import { poolDocumentProjection, userMetadata, type HeldAllocation, type PoolDocuments, type PoolRecord } from './pool-common.js';
+import type { DocumentProjection, K8sObject } from './types.js';
 
 export const WHEREABOUTS_API_VERSION = 'whereabouts.cni.cncf.io/v1alpha1';
 /** IPPools live in the namespace Whereabouts runs in. */
@@ -27,14 +26,17 @@ export interface WhereaboutsIPPoolSpec {
 }
 
 export type WhereaboutsIPPoolObject = K8sObject<WhereaboutsIPPoolSpec, never> & {
-  readonly metadata: { readonly name: string; readonly namespace: string };
+  readonly metadata: {
+    readonly name: string;
+    readonly namespace: string;
+    readonly labels?: Readonly<Record<string, string>>;
+    readonly annotations?: Readonly<Record<string, string>>;
+  };
   readonly spec: WhereaboutsIPPoolSpec;
 };
 
-export interface WhereaboutsIPPoolState extends DocumentState<WhereaboutsIPPoolObject> {
-  readonly index: AllocationIndex;
-}
-
+/** The Whereabouts IPPool projection's state. */
+export type WhereaboutsIPPoolState = PoolDocuments;
 
 /** The key of a pool's IPPool in `objects`. */
 export function whereaboutsKey(pool: string): string {
@@ -71,8 +73,17 @@ export function whereaboutsOffset(range: string, address: string): string | unde
   return (value - cidr.first).toString(10);
 }
 
-function toAllocation(h: HeldAllocation): WhereaboutsIPAllocation {
-  return { id: h.containerID, podref: `${h.namespace}/${h.name}`, ifname: h.nic };
+// Unchanged holders render to the same (frozen) entry, at an offset computed once per range.
+const entries = new WeakMap<HeldAllocation, { readonly range: string; readonly offset: string | undefined; readonly allocation: WhereaboutsIPAllocation }>();
+
+function entryOf(range: string, h: HeldAllocation): { readonly offset: string | undefined; readonly allocation: WhereaboutsIPAllocation } {
+  let e = entries.get(h);
+  if (e === undefined || e.range !== range) {
+    const allocation = e?.allocation ?? Object.freeze({ id: h.containerID, podref: `${h.namespace}/${h.name}`, ifname: h.nic });
+    e = { range, offset: whereaboutsOffset(range, h.address), allocation };
+    entries.set(h, e);
+  }
+  return e;
 }
 
 function rangeOf(spec: PoolSpec): string {
@@ -80,47 +91,27 @@ function rangeOf(spec: PoolSpec): string {
   return parseRange(text)?.text ?? text;
 }
 
-function render(name: string, spec: PoolSpec, index: AllocationIndex): WhereaboutsIPPoolObject {
-  const range = rangeOf(spec);
+function render(r: PoolRecord): WhereaboutsIPPoolObject {
+  const range = rangeOf(r.definition.spec);
   const allocations: Record<string, WhereaboutsIPAllocation> = {};
-  for (const h of heldInPool(index, name)) {
-    const offset = whereaboutsOffset(range, h.address);
-    if (offset !== undefined) allocations[offset] = toAllocation(h);
-  }
+  r.held.forEach((h) => {
+    const e = entryOf(range, h);
+    if (e.offset !== undefined) allocations[e.offset] = e.allocation;
+  });
   return {
     apiVersion: WHEREABOUTS_API_VERSION,
     kind: 'IPPool',
-    metadata: { name, namespace: WHEREABOUTS_NAMESPACE },
+    metadata: { name: r.name, namespace: WHEREABOUTS_NAMESPACE, ...userMetadata(r.definition) },
     spec: { range, allocations },
   };
 }
 
-function listener(d: Draft<WhereaboutsIPPoolState>): IndexListener {
-  return {
-    removed(h) {
-      const spec = d.objects[whereaboutsKey(h.pool)]?.spec;
-      if (spec === undefined) return;
-      const offset = whereaboutsOffset(spec.range, h.address);
-      if (offset !== undefined) delete spec.allocations[offset];
-    },
-    added(h) {
-      const spec = d.objects[whereaboutsKey(h.pool)]?.spec;
-      if (spec === undefined) return;
-      const offset = whereaboutsOffset(spec.range, h.address);
-      if (offset !== undefined) spec.allocations[offset] = toAllocation(h);
-    },
-  };
-}
+const PREFIX = `${WHEREABOUTS_NAMESPACE}/`;
 
-export const whereaboutsIPPoolProjection: Projection<WhereaboutsIPPoolState> = poolDocumentProjection<WhereaboutsIPPoolState>({
+export const whereaboutsIPPoolProjection: DocumentProjection<WhereaboutsIPPoolState> = poolDocumentProjection({
   name: 'whereabouts-ippool',
-  listener,
-  definePool(d, name, spec, index) {
-    const key = whereaboutsKey(name);
-    // Same range: the allocations are already current. A new range moves every offset: re-render.
-    if (d.objects[key]?.spec.range !== rangeOf(spec)) d.objects[key] = render(name, spec, index);
-  },
-  removePool(d, name) {
-    delete d.objects[whereaboutsKey(name)];
-  },
+  version: 2,
+  keyOf: whereaboutsKey,
+  poolOf: (key) => (key.startsWith(PREFIX) ? key.slice(PREFIX.length) : ''),
+  render,
 });

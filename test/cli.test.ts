@@ -144,7 +144,9 @@ test('alloc and release through the daemon socket; history, replay --at, check, 
   const imp = await ipam(['--etcd', endpoints.join(','), '--prefix', other, 'import', file]);
   t.is(imp.code, 0, imp.stderr);
   const h2 = await ipam(['--etcd', endpoints.join(','), '--prefix', other, 'history', 'ip', address, '-o', 'json']);
-  t.deepEqual(JSON.parse(h2.stdout), JSON.parse((await ipam([...args, 'history', 'ip', address, '-o', 'json'])).stdout), 'the imported log tells the same story');
+  // Same holdings, times and reasons; revisions are the importing etcd's own.
+  const story = (text: string) => JSON.stringify(JSON.parse(text), (k, v: unknown) => (k === 'revision' ? undefined : v));
+  t.is(story(h2.stdout), story((await ipam([...args, 'history', 'ip', address, '-o', 'json'])).stdout), 'the imported log tells the same story');
 });
 
 test('check finds a duplicate and an orphaned release written behind the engine\'s back, and exits 1', async (t) => {

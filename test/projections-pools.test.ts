@@ -10,8 +10,9 @@ import {
   whereaboutsOffset,
   type WhereaboutsIPPoolState,
 } from '../projections/whereabouts-ippool.js';
-import type { DocumentState, Projection } from '../projections/types.js';
-import { allocationCount } from '../projections/pool-common.js';
+import { mapStats } from '../projections/persistent-map.js';
+import { objectKey } from '../projections/read-model.js';
+import type { DocumentProjection, ProjectionState } from '../projections/types.js';
 
 // ---- event builders ----
 
@@ -96,11 +97,24 @@ const subnetRemoved = (name: string) => makeEvent('SubnetRemoved', { name }, met
 const carved = (subnet: string, pool: string, ips: string[]) => makeEvent('PoolCarved', { subnet, pool, ips }, meta(Tag.subnet(subnet)));
 const returned = (subnet: string, pool: string, ips: string[]) => makeEvent('PoolReturned', { subnet, pool, ips }, meta(Tag.subnet(subnet)));
 
-function run<S>(p: Projection<S>, events: readonly DomainEvent[], from: S = p.initial()): S {
-  return p.apply(from, log(events));
+/** The checkpoint form, as stored (plain JSON). */
+const json = (s: ProjectionState): unknown => JSON.parse(JSON.stringify(s));
+
+/** Applies events to a copy of `from` (apply works in place; a copy keeps the earlier state for comparison). */
+function run<S extends ProjectionState>(p: DocumentProjection<S>, events: readonly DomainEvent[], from?: S): S {
+  return p.apply(from === undefined ? p.initial() : p.restore(json(from)), log(events));
 }
 
-function oneAtATime<S>(p: Projection<S>, events: readonly DomainEvent[]): S {
+// Test-local loose view of the rendered objects (three object kinds behind one helper).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Loose = any;
+
+/** The rendered objects by key, as the read model lists them. */
+function objects(s: ProjectionState): Record<string, Loose> {
+  return Object.fromEntries([...s.list()].map((o) => [objectKey(o), o]));
+}
+
+function oneAtATime<S extends ProjectionState>(p: DocumentProjection<S>, events: readonly DomainEvent[]): S {
   return log(events).reduce((s, e) => p.apply(s, [e]), p.initial());
 }
 
@@ -118,23 +132,28 @@ test('each projection declares exactly the event types it needs', (t) => {
   t.deepEqual([...spiderIPPoolProjection.handles].sort(), ['IPAllocated', 'IPReleased', 'PoolChanged', 'PoolDefined', 'PoolRemoved']);
   t.deepEqual([...whereaboutsIPPoolProjection.handles].sort(), ['IPAllocated', 'IPReleased', 'PoolChanged', 'PoolDefined', 'PoolRemoved']);
   t.deepEqual([...spiderSubnetProjection.handles].sort(), ['PoolCarved', 'PoolReturned', 'SubnetChanged', 'SubnetDefined', 'SubnetRemoved']);
-  for (const p of [spiderIPPoolProjection, spiderSubnetProjection, whereaboutsIPPoolProjection] as Projection<unknown>[]) {
-    t.is(p.version, 1);
+  for (const p of [spiderIPPoolProjection, spiderSubnetProjection, whereaboutsIPPoolProjection] as DocumentProjection<ProjectionState>[]) {
+    t.is(p.version, 2, 'bumped with the state shape: version-1 checkpoints are ignored');
     t.truthy(p.name);
-    // initial state is plain JSON
-    t.deepEqual(JSON.parse(JSON.stringify(p.initial())), p.initial());
+    // the checkpoint form is plain JSON
+    t.deepEqual(json(p.initial()), p.initial().toJSON());
   }
   const names = new Set([spiderIPPoolProjection.name, spiderSubnetProjection.name, whereaboutsIPPoolProjection.name]);
   t.is(names.size, 3);
 });
 
-test('the projections are Projection<DocumentState>s and accept a bare {objects} state', (t) => {
-  const all: Projection<DocumentState>[] = [spiderIPPoolProjection, spiderSubnetProjection, whereaboutsIPPoolProjection];
+test('a state restored from its checkpoint form renders the same objects and continues the same way', (t) => {
+  const all: DocumentProjection<ProjectionState>[] = [spiderIPPoolProjection, spiderSubnetProjection, whereaboutsIPPoolProjection];
   const events = log([poolDefined('p1'), allocated('a1', 'p1', '10.6.1.1', 'web-0'), subnetDefined('s1'), carved('s1', 'p1', ['10.6.1.1'])]);
+  const more = log([allocated('a2', 'p1', '10.6.1.2', 'web-1'), carved('s1', 'p2', ['10.6.1.9'])]);
   for (const p of all) {
-    const mine = events.filter((e) => p.handles.includes(e.event.type));
-    t.deepEqual(p.apply({ objects: {} }, mine).objects, p.apply(p.initial(), mine).objects, p.name);
+    const mine = (xs: LoggedEvent[]) => xs.filter((e) => p.handles.includes(e.event.type));
+    const s = p.apply(p.initial(), mine(events));
+    const restored = p.restore(json(s));
+    t.deepEqual(objects(restored), objects(s), p.name);
+    t.deepEqual(json(p.apply(restored, mine(more))), json(p.apply(s, mine(more))), p.name);
   }
+  t.throws(() => spiderIPPoolProjection.restore({ objects: {} }), { message: /spider-ippool: checkpoint has no pools list/ });
 });
 
 // ---- SpiderIPPool ----
@@ -142,7 +161,7 @@ test('the projections are Projection<DocumentState>s and accept a bare {objects}
 test('SpiderIPPool: a defined pool is a complete object with totalIPCount = ips minus excludeIPs', (t) => {
   const spec = poolSpec();
   const s = run(spiderIPPoolProjection, [poolDefined('p1', spec)]);
-  t.deepEqual(s.objects, {
+  t.deepEqual(objects(s), {
     p1: {
       apiVersion: 'spiderpool.spidernet.io/v2beta1',
       kind: 'SpiderIPPool',
@@ -151,20 +170,20 @@ test('SpiderIPPool: a defined pool is a complete object with totalIPCount = ips 
       status: { allocatedIPs: {}, allocatedIPCount: 0, totalIPCount: 99 },
     },
   });
-  t.deepEqual(JSON.parse(JSON.stringify(s)), s, 'state is plain JSON');
+  t.deepEqual(objects(spiderIPPoolProjection.restore(json(s))), objects(s), 'the checkpoint form is plain JSON and restores to the same objects');
 });
 
 test('SpiderIPPool: IPv6 pool counts', (t) => {
   const spec = poolSpec({ ipVersion: 6, subnet: 'fd00:6::/64', ips: ['fd00:6::10-fd00:6::1f', 'fd00:6::100'], excludeIPs: ['fd00:6::11'], gateway: 'fd00:6::1' });
   const s = run(spiderIPPoolProjection, [poolDefined('v6', spec)]);
-  t.is(s.objects.v6?.status.totalIPCount, 16);
+  t.is(objects(s).v6?.status.totalIPCount, 16);
 });
 
 test('SpiderIPPool: a spec that does not compile counts 0', (t) => {
   const bad = { ipVersion: 4, subnet: '10.6.0.0/16', ips: ['192.168.0.1'] } as PoolSpec;
   const s = run(spiderIPPoolProjection, [poolDefined('bad', bad), allocated('a1', 'bad', '192.168.0.1', 'web-0')]);
-  t.is(s.objects.bad?.status.totalIPCount, 0);
-  t.deepEqual(s.objects.bad?.spec, bad);
+  t.is(objects(s).bad?.status.totalIPCount, 0);
+  t.deepEqual(objects(s).bad?.spec, bad);
 });
 
 test('SpiderIPPool: allocations and releases update allocatedIPs and allocatedIPCount', (t) => {
@@ -175,7 +194,7 @@ test('SpiderIPPool: allocations and releases update allocatedIPs and allocatedIP
     allocated('a2', 'p1', '10.6.1.2', 'web-1', { ns: 'shop', nic: 'net1' }),
     allocated('a3', 'p2', '10.6.2.1', 'web-2'),
   ]);
-  t.deepEqual(s1.objects.p1?.status, {
+  t.deepEqual(objects(s1).p1?.status, {
     allocatedIPs: {
       '10.6.1.1': { namespacedName: 'default/web-0', podUid: 'uid-web-0', interface: 'eth0' },
       '10.6.1.2': { namespacedName: 'shop/web-1', podUid: 'uid-web-1', interface: 'net1' },
@@ -183,16 +202,23 @@ test('SpiderIPPool: allocations and releases update allocatedIPs and allocatedIP
     allocatedIPCount: 2,
     totalIPCount: 99,
   });
-  t.is(s1.objects.p2?.status.allocatedIPCount, 1);
-  t.is(s1.objects.p2?.status.totalIPCount, 10);
+  t.is(objects(s1).p2?.status.allocatedIPCount, 1);
+  t.is(objects(s1).p2?.status.totalIPCount, 10);
 
   const s2 = run(spiderIPPoolProjection, [released('a1', 'p1', '10.6.1.1', 'web-0')], s1);
-  t.deepEqual(s2.objects.p1?.status.allocatedIPs, {
+  t.deepEqual(objects(s2).p1?.status.allocatedIPs, {
     '10.6.1.2': { namespacedName: 'shop/web-1', podUid: 'uid-web-1', interface: 'net1' },
   });
-  t.is(s2.objects.p1?.status.allocatedIPCount, 1);
-  t.is(s2.objects.p2, s1.objects.p2, 'untouched pools keep their identity');
-  t.is(s1.objects.p1?.status.allocatedIPCount, 2, 'the previous state is unchanged');
+  t.is(objects(s2).p1?.status.allocatedIPCount, 1);
+  t.is(objects(s1).p1?.status.allocatedIPCount, 2, 'the copy it started from is unchanged');
+  // In one state: an untouched pool's object keeps its identity; a touched one gets a new object, the old one unchanged.
+  const p1 = s2.get('p1');
+  const p2 = s2.get('p2');
+  spiderIPPoolProjection.apply(s2, log([released('a2', 'p1', '10.6.1.2', 'web-1')]));
+  t.is(s2.get('p2'), p2, 'untouched pools keep their identity');
+  t.not(s2.get('p1'), p1);
+  t.is((p1 as Loose).status.allocatedIPCount, 1, 'an object read earlier does not change');
+  t.is((s2.get('p1') as Loose).status.allocatedIPCount, 0);
 });
 
 test('SpiderIPPool: the same endpoint allocating its address again replaces the previous holder', (t) => {
@@ -201,16 +227,17 @@ test('SpiderIPPool: the same endpoint allocating its address again replaces the 
     allocated('a1', 'p1', '10.6.1.7', 'web-0', { containerID: 'sandbox-1', uid: 'uid-1' }),
     allocated('a2', 'p1', '10.6.1.7', 'web-0', { containerID: 'sandbox-2', uid: 'uid-2' }),
   ]);
-  t.deepEqual(s1.objects.p1?.status.allocatedIPs, { '10.6.1.7': { namespacedName: 'default/web-0', podUid: 'uid-2', interface: 'eth0' } });
-  t.is(s1.objects.p1?.status.allocatedIPCount, 1);
-  t.deepEqual(s1.index.p1?.byId, { a2: '10.6.1.7' });
+  t.deepEqual(objects(s1).p1?.status.allocatedIPs, { '10.6.1.7': { namespacedName: 'default/web-0', podUid: 'uid-2', interface: 'eth0' } });
+  t.is(objects(s1).p1?.status.allocatedIPCount, 1);
+  t.deepEqual(s1.currentIds('p1'), new Map([['a2', '10.6.1.7']]));
 
   // The old sandbox's CNI DEL arrives late: its allocation is no longer current.
   const s2 = run(spiderIPPoolProjection, [released('a1', 'p1', '10.6.1.7', 'web-0', { containerID: 'sandbox-1' })], s1);
-  t.deepEqual(s2, s1);
+  t.deepEqual(json(s2), json(s1));
   const s3 = run(spiderIPPoolProjection, [released('a2', 'p1', '10.6.1.7', 'web-0', { containerID: 'sandbox-2' })], s2);
-  t.deepEqual(s3.objects.p1?.status, { allocatedIPs: {}, allocatedIPCount: 0, totalIPCount: 99 });
-  t.deepEqual(s3.index, { p1: { byAddress: {}, byId: {} } });
+  t.deepEqual(objects(s3).p1?.status, { allocatedIPs: {}, allocatedIPCount: 0, totalIPCount: 99 });
+  t.is(s3.allocationCount, 0);
+  t.deepEqual(s3.currentIds('p1'), new Map());
 });
 
 test('SpiderIPPool: releases of unknown or already released allocations are ignored', (t) => {
@@ -221,26 +248,26 @@ test('SpiderIPPool: releases of unknown or already released allocations are igno
     allocated('a2', 'p1', '10.6.1.1', 'web-1'),
   ]);
   const s2 = run(spiderIPPoolProjection, [released('a1', 'p1', '10.6.1.1', 'web-0'), released('nope', 'p1', '10.6.1.1', 'web-1')], s1);
-  t.deepEqual(s2, s1);
-  t.deepEqual(s2.objects.p1?.status.allocatedIPs, { '10.6.1.1': { namespacedName: 'default/web-1', podUid: 'uid-web-1', interface: 'eth0' } });
+  t.deepEqual(json(s2), json(s1));
+  t.deepEqual(objects(s2).p1?.status.allocatedIPs, { '10.6.1.1': { namespacedName: 'default/web-1', podUid: 'uid-web-1', interface: 'eth0' } });
 });
 
 test('SpiderIPPool: PoolChanged keeps allocations and recounts; PoolRemoved removes the object', (t) => {
   const s1 = run(spiderIPPoolProjection, [poolDefined('p1'), poolDefined('p2'), allocated('a1', 'p1', '10.6.1.1', 'web-0')]);
   const wider = poolSpec({ ips: ['10.6.1.1-10.6.1.200'] });
   const s2 = run(spiderIPPoolProjection, [poolChanged('p1', wider)], s1);
-  t.deepEqual(s2.objects.p1?.spec, wider);
-  t.is(s2.objects.p1?.status.totalIPCount, 199);
-  t.is(s2.objects.p1?.status.allocatedIPCount, 1);
+  t.deepEqual(objects(s2).p1?.spec, wider);
+  t.is(objects(s2).p1?.status.totalIPCount, 199);
+  t.is(objects(s2).p1?.status.allocatedIPCount, 1);
   const s3 = run(spiderIPPoolProjection, [poolRemoved('p1')], s2);
-  t.deepEqual(Object.keys(s3.objects), ['p2']);
-  t.truthy(s2.objects.p1, 'the previous state still has it');
+  t.deepEqual(Object.keys(objects(s3)), ['p2']);
+  t.truthy(objects(s2).p1, 'the previous state still has it');
 });
 
 test('SpiderIPPool: allocations logged before the pool definition show once it is defined', (t) => {
   const s = run(spiderIPPoolProjection, [allocated('a1', 'p1', '10.6.1.3', 'web-0'), poolDefined('p1')]);
-  t.deepEqual(s.objects.p1?.status.allocatedIPs, { '10.6.1.3': { namespacedName: 'default/web-0', podUid: 'uid-web-0', interface: 'eth0' } });
-  t.is(s.objects.p1?.status.allocatedIPCount, 1);
+  t.deepEqual(objects(s).p1?.status.allocatedIPs, { '10.6.1.3': { namespacedName: 'default/web-0', podUid: 'uid-web-0', interface: 'eth0' } });
+  t.is(objects(s).p1?.status.allocatedIPCount, 1);
 });
 
 test('SpiderIPPool: an empty batch returns the same state', (t) => {
@@ -253,7 +280,7 @@ test('SpiderIPPool: an empty batch returns the same state', (t) => {
 test('SpiderSubnet: defined subnet, carves and returns', (t) => {
   const spec = subnetSpec();
   const s1 = run(spiderSubnetProjection, [subnetDefined('s1', spec)]);
-  t.deepEqual(s1.objects, {
+  t.deepEqual(objects(s1), {
     s1: {
       apiVersion: 'spiderpool.spidernet.io/v2beta1',
       kind: 'SpiderSubnet',
@@ -263,37 +290,38 @@ test('SpiderSubnet: defined subnet, carves and returns', (t) => {
     },
   });
   const s2 = run(spiderSubnetProjection, [carved('s1', 'p1', ['10.6.0.10-10.6.0.20']), carved('s1', 'p2', ['10.6.0.30', '10.6.0.40-10.6.0.41'])], s1);
-  t.deepEqual(s2.objects.s1?.status, {
+  t.deepEqual(objects(s2).s1?.status, {
     controlledIPPools: { p1: { ips: ['10.6.0.10-10.6.0.20'] }, p2: { ips: ['10.6.0.30', '10.6.0.40-10.6.0.41'] } },
     totalIPCount: 250,
     allocatedIPCount: 14,
   });
   // A carve is the pool's full set in the subnet after the change.
   const s3 = run(spiderSubnetProjection, [carved('s1', 'p1', ['10.6.0.10-10.6.0.12']), returned('s1', 'p2', ['10.6.0.30', '10.6.0.40-10.6.0.41'])], s2);
-  t.deepEqual(s3.objects.s1?.status, { controlledIPPools: { p1: { ips: ['10.6.0.10-10.6.0.12'] } }, totalIPCount: 250, allocatedIPCount: 3 });
-  t.is(s2.objects.s1?.status.allocatedIPCount, 14, 'the previous state is unchanged');
+  t.deepEqual(objects(s3).s1?.status, { controlledIPPools: { p1: { ips: ['10.6.0.10-10.6.0.12'] } }, totalIPCount: 250, allocatedIPCount: 3 });
+  t.is(objects(s2).s1?.status.allocatedIPCount, 14, 'the previous state is unchanged');
   // Returning a pool that holds nothing is a no-op.
-  t.deepEqual(run(spiderSubnetProjection, [returned('s1', 'p9', ['10.6.0.99'])], s3), s3);
+  t.deepEqual(json(run(spiderSubnetProjection, [returned('s1', 'p9', ['10.6.0.99'])], s3)), json(s3));
 });
 
 test('SpiderSubnet: changed, carved before defined, removed', (t) => {
   const s1 = run(spiderSubnetProjection, [carved('s1', 'p1', ['10.6.0.10-10.6.0.19']), subnetDefined('s1')]);
-  t.deepEqual(s1.objects.s1?.status.controlledIPPools, { p1: { ips: ['10.6.0.10-10.6.0.19'] } });
-  t.is(s1.objects.s1?.status.allocatedIPCount, 10);
+  t.deepEqual(objects(s1).s1?.status.controlledIPPools, { p1: { ips: ['10.6.0.10-10.6.0.19'] } });
+  t.is(objects(s1).s1?.status.allocatedIPCount, 10);
   const narrower = subnetSpec({ ips: ['10.6.0.1-10.6.0.100'] });
   const s2 = run(spiderSubnetProjection, [subnetChanged('s1', narrower)], s1);
-  t.is(s2.objects.s1?.status.totalIPCount, 96);
-  t.is(s2.objects.s1?.status.allocatedIPCount, 10);
-  t.deepEqual(s2.objects.s1?.spec, narrower);
+  t.is(objects(s2).s1?.status.totalIPCount, 96);
+  t.is(objects(s2).s1?.status.allocatedIPCount, 10);
+  t.deepEqual(objects(s2).s1?.spec, narrower);
   const s3 = run(spiderSubnetProjection, [subnetRemoved('s1')], s2);
-  t.deepEqual(s3, { objects: {}, carved: {} });
+  t.deepEqual(objects(s3), {});
+  t.deepEqual(json(s3), { subnets: [] });
 });
 
 test('SpiderSubnet: IPv6', (t) => {
   const spec = subnetSpec({ ipVersion: 6, subnet: 'fd00:6::/120', ips: ['fd00:6::1-fd00:6::ff'], excludeIPs: ['fd00:6::1'], gateway: 'fd00:6::1' });
   const s = run(spiderSubnetProjection, [subnetDefined('s6', spec), carved('s6', 'p6', ['fd00:6::10-fd00:6::1f'])]);
-  t.is(s.objects.s6?.status.totalIPCount, 254);
-  t.is(s.objects.s6?.status.allocatedIPCount, 16);
+  t.is(objects(s).s6?.status.totalIPCount, 254);
+  t.is(objects(s).s6?.status.allocatedIPCount, 16);
 });
 
 // ---- Whereabouts ----
@@ -313,7 +341,7 @@ test('Whereabouts: IPv4 pool with excludeIPs, offsets from the subnet start', (t
     allocated('a1', 'p1', '10.6.1.51', 'web-0', { containerID: 'ctr-0' }),
     allocated('a2', 'p1', '10.6.1.1', 'web-1', { ns: 'shop', nic: 'net1', containerID: 'ctr-1' }),
   ]);
-  t.deepEqual(s.objects, {
+  t.deepEqual(objects(s), {
     [whereaboutsKey('p1')]: {
       apiVersion: 'whereabouts.cni.cncf.io/v1alpha1',
       kind: 'IPPool',
@@ -338,23 +366,23 @@ test('Whereabouts: IPv6 pool, reuse replaces, stale release ignored, release fre
     allocated('a2', 'v6', 'fd00:6::1:2', 'vm-0', { containerID: 'launcher-2' }),
     released('a1', 'v6', 'fd00:6::1:2', 'vm-0', { containerID: 'launcher-1' }),
   ]);
-  t.deepEqual(s1.objects[whereaboutsKey('v6')]?.spec, {
+  t.deepEqual(objects(s1)[whereaboutsKey('v6')]?.spec, {
     range: 'fd00:6::/64',
     allocations: { '65538': { id: 'launcher-2', podref: 'default/vm-0', ifname: 'eth0' } },
   });
   const s2 = run(whereaboutsIPPoolProjection, [released('a2', 'v6', 'fd00:6::1:2', 'vm-0', { containerID: 'launcher-2' })], s1);
-  t.deepEqual(s2.objects[whereaboutsKey('v6')]?.spec.allocations, {});
+  t.deepEqual(objects(s2)[whereaboutsKey('v6')]?.spec.allocations, {});
 });
 
 test('Whereabouts: a changed subnet re-keys the allocations; removal drops the pool', (t) => {
   const s1 = run(whereaboutsIPPoolProjection, [poolDefined('p1'), allocated('a1', 'p1', '10.6.1.51', 'web-0')]);
   const s2 = run(whereaboutsIPPoolProjection, [poolChanged('p1', poolSpec({ subnet: '10.6.1.0/24', gateway: '10.6.1.254' }))], s1);
-  t.deepEqual(s2.objects[whereaboutsKey('p1')]?.spec, {
+  t.deepEqual(objects(s2)[whereaboutsKey('p1')]?.spec, {
     range: '10.6.1.0/24',
     allocations: { '51': { id: 'c-web-0', podref: 'default/web-0', ifname: 'eth0' } },
   });
   const s3 = run(whereaboutsIPPoolProjection, [poolRemoved('p1')], s2);
-  t.deepEqual(s3.objects, {});
+  t.deepEqual(objects(s3), {});
 });
 
 // ---- properties ----
@@ -422,7 +450,7 @@ function batches<T>(xs: readonly T[], cuts: readonly number[]): T[][] {
   return out;
 }
 
-function inBatches<S>(p: Projection<S>, events: readonly DomainEvent[], cuts: readonly number[]): S {
+function inBatches<S extends ProjectionState>(p: DocumentProjection<S>, events: readonly DomainEvent[], cuts: readonly number[]): S {
   return batches(log(events), cuts).reduce((s, b) => p.apply(s, b), p.initial());
 }
 
@@ -432,29 +460,29 @@ test('property: one batch, one event at a time and random batches give equal sta
       const { events, expected } = scenario(ops, v6);
 
       const sp = run(spiderIPPoolProjection, events);
-      t.deepEqual(oneAtATime(spiderIPPoolProjection, events), sp);
-      t.deepEqual(inBatches(spiderIPPoolProjection, events, cuts), sp);
+      t.deepEqual(json(oneAtATime(spiderIPPoolProjection, events)), json(sp));
+      t.deepEqual(json(inBatches(spiderIPPoolProjection, events, cuts)), json(sp));
 
       const wa = run(whereaboutsIPPoolProjection, events);
-      t.deepEqual(oneAtATime(whereaboutsIPPoolProjection, events), wa);
-      t.deepEqual(inBatches(whereaboutsIPPoolProjection, events, cuts), wa);
+      t.deepEqual(json(oneAtATime(whereaboutsIPPoolProjection, events)), json(wa));
+      t.deepEqual(json(inBatches(whereaboutsIPPoolProjection, events, cuts)), json(wa));
 
       const range = v6 ? 'fd00::/64' : '10.6.0.0/16';
       for (const pool of POOLS) {
         const want = [...expected].filter(([k]) => k.startsWith(`${pool}|`)).map(([k, v]) => [k.slice(pool.length + 1), v] as const);
-        const status = sp.objects[pool]?.status;
+        const status = objects(sp)[pool]?.status;
         t.is(status?.allocatedIPCount, want.length);
         t.deepEqual(
           Object.fromEntries(Object.entries(status?.allocatedIPs ?? {})),
           Object.fromEntries(want.map(([addr, v]) => [addr, { namespacedName: `default/${v.pod}`, podUid: `uid-${v.pod}`, interface: 'eth0' }])),
         );
         t.deepEqual(
-          wa.objects[whereaboutsKey(pool)]?.spec.allocations,
+          objects(wa)[whereaboutsKey(pool)]?.spec.allocations,
           Object.fromEntries(want.map(([addr, v]) => [whereaboutsOffset(range, addr)!, { id: v.containerID, podref: `default/${v.pod}`, ifname: 'eth0' }])),
         );
       }
-      t.is(allocationCount(sp.index), expected.size);
-      t.is(allocationCount(wa.index), expected.size);
+      t.is(sp.allocationCount, expected.size);
+      t.is(wa.allocationCount, expected.size);
     }),
     { numRuns: 150 },
   );
@@ -482,11 +510,11 @@ test('property: SpiderSubnet one batch equals one at a time', (t) => {
         }
       });
       const all = run(spiderSubnetProjection, events);
-      t.deepEqual(oneAtATime(spiderSubnetProjection, events), all);
-      const st = all.objects.s1?.status;
+      t.deepEqual(json(oneAtATime(spiderSubnetProjection, events)), json(all));
+      const st = objects(all).s1?.status;
       if (st) {
-        const sum = Object.values(st.controlledIPPools).reduce((n, p) => {
-          const [a, b] = p.ips[0]!.split('-').map((x) => Number(x.split('.')[3]));
+        const sum = Object.values(st.controlledIPPools).reduce((n: number, p: Loose) => {
+          const [a, b] = p.ips[0]!.split('-').map((x: string) => Number(x.split('.')[3]));
           return n + (b! - a! + 1);
         }, 0);
         t.is(st.allocatedIPCount, sum);
@@ -496,10 +524,10 @@ test('property: SpiderSubnet one batch equals one at a time', (t) => {
   );
 });
 
-test('apply never mutates its input state or events', (t) => {
-  const cases: [Projection<unknown>, DomainEvent[], DomainEvent[]][] = [
+test('restore never mutates or keeps its (deep-frozen) checkpoint form; apply never mutates its events', (t) => {
+  const cases: [DocumentProjection<ProjectionState>, DomainEvent[], DomainEvent[]][] = [
     [
-      spiderIPPoolProjection as Projection<unknown>,
+      spiderIPPoolProjection,
       [poolDefined('p1'), allocated('a1', 'p1', '10.6.1.1', 'web-0'), allocated('a2', 'p1', '10.6.1.2', 'web-1')],
       [
         allocated('a3', 'p1', '10.6.1.1', 'web-0', { containerID: 'new' }),
@@ -512,7 +540,7 @@ test('apply never mutates its input state or events', (t) => {
       ],
     ],
     [
-      whereaboutsIPPoolProjection as Projection<unknown>,
+      whereaboutsIPPoolProjection,
       [poolDefined('p1'), allocated('a1', 'p1', '10.6.1.1', 'web-0'), allocated('a2', 'p1', '10.6.1.2', 'web-1')],
       [
         allocated('a3', 'p1', '10.6.1.1', 'web-0', { containerID: 'new' }),
@@ -522,24 +550,24 @@ test('apply never mutates its input state or events', (t) => {
       ],
     ],
     [
-      spiderSubnetProjection as Projection<unknown>,
+      spiderSubnetProjection,
       [subnetDefined('s1'), carved('s1', 'p1', ['10.6.0.10'])],
       [carved('s1', 'p2', ['10.6.0.11']), returned('s1', 'p1', ['10.6.0.10']), subnetChanged('s1', subnetSpec({ excludeIPs: [] })), subnetRemoved('s1')],
     ],
   ];
   for (const [p, setup, more] of cases) {
-    // a state built by hand from JSON (as a checkpoint is loaded), deep-frozen
-    const before = deepFreeze(JSON.parse(JSON.stringify(run(p, setup))) as unknown);
+    // a checkpoint form (plain JSON, as loaded), deep-frozen: applying to its restored state must not write into it
+    const before = deepFreeze(json(run(p, setup)));
     const snapshot = structuredClone(before);
     const batch = deepFreeze(log(more));
     const eventsSnapshot = structuredClone(batch);
-    const after = p.apply(before, batch);
-    t.deepEqual(before, snapshot, `${p.name}: input state unchanged`);
+    const after = p.apply(p.restore(before), batch);
+    t.deepEqual(before, snapshot, `${p.name}: checkpoint form unchanged`);
     t.deepEqual(batch, eventsSnapshot, `${p.name}: events unchanged`);
-    t.notDeepEqual(after, before);
-    // one event at a time over unfrozen copies gives the same result
-    const stepwise = batch.reduce((s, e) => p.apply(s, [e]), structuredClone(snapshot));
-    t.deepEqual(stepwise, after);
+    t.notDeepEqual(json(after), before);
+    // one event at a time over an unfrozen copy gives the same result
+    const stepwise = batch.reduce((s, e) => p.apply(s, [e]), p.restore(structuredClone(snapshot)));
+    t.deepEqual(json(stepwise), json(after));
   }
 });
 
@@ -548,11 +576,62 @@ test('apply does not freeze the caller event data', (t) => {
   const e = poolDefined('p1', spec);
   const s = run(spiderIPPoolProjection, [e]) as SpiderIPPoolState;
   t.false(Object.isFrozen(spec));
-  t.not(s.objects.p1?.spec, spec);
+  t.not(objects(s).p1?.spec, spec);
   const w = run(whereaboutsIPPoolProjection, [e]) as WhereaboutsIPPoolState;
-  t.truthy(w.objects[whereaboutsKey('p1')]);
+  t.truthy(objects(w)[whereaboutsKey('p1')]);
   const sub = subnetSpec();
   const ss = run(spiderSubnetProjection, [subnetDefined('s1', sub), carved('s1', 'p1', ['10.6.0.10'])]) as SpiderSubnetState;
   t.false(Object.isFrozen(sub));
-  t.truthy(ss.objects.s1);
+  t.truthy(objects(ss).s1);
+});
+
+test('labels and annotations of pool and subnet events render into metadata; a PoolChanged/SubnetChanged replaces them', (t) => {
+  const labels = { team: 'net', 'ipam.example/tier': 'gold' };
+  const annotations = { 'kubectl.kubernetes.io/last-applied-configuration': '{"kind":"SpiderIPPool"}' };
+  const defined = makeEvent('PoolDefined', { name: 'p1', spec: poolSpec(), metadata: { labels, annotations } }, meta(Tag.poolConfig('p1')));
+  const sp = run(spiderIPPoolProjection, [defined]);
+  t.deepEqual(objects(sp).p1.metadata, { name: 'p1', labels, annotations });
+  const wa = run(whereaboutsIPPoolProjection, [defined]);
+  t.deepEqual(objects(wa)[whereaboutsKey('p1')].metadata, { name: 'p1', namespace: 'kube-system', labels, annotations });
+  t.false(Object.isFrozen(labels), 'the event keeps its own objects');
+
+  // A change replaces them: new labels, no annotations.
+  const changed = makeEvent('PoolChanged', { name: 'p1', spec: poolSpec(), metadata: { labels: { team: 'db' } } }, meta(Tag.poolConfig('p1')));
+  t.deepEqual(objects(run(spiderIPPoolProjection, [changed], sp)).p1.metadata, { name: 'p1', labels: { team: 'db' } });
+  t.deepEqual(objects(run(whereaboutsIPPoolProjection, [changed], wa))[whereaboutsKey('p1')].metadata, { name: 'p1', namespace: 'kube-system', labels: { team: 'db' } });
+  // And a change without metadata drops them.
+  t.deepEqual(objects(run(spiderIPPoolProjection, [poolChanged('p1', poolSpec())], sp)).p1.metadata, { name: 'p1' });
+  t.deepEqual(json(spiderIPPoolProjection.restore(json(sp))), json(sp), 'metadata survives a checkpoint');
+
+  const sub = makeEvent('SubnetDefined', { name: 's1', spec: subnetSpec(), metadata: { labels, annotations } }, meta(Tag.subnet('s1')));
+  const ss = run(spiderSubnetProjection, [sub, carved('s1', 'p1', ['10.6.0.10'])]);
+  t.deepEqual(objects(ss).s1.metadata, { name: 's1', labels, annotations });
+  const subChanged = makeEvent('SubnetChanged', { name: 's1', spec: subnetSpec(), metadata: { annotations: { note: 'x' } } }, meta(Tag.subnet('s1')));
+  const ss2 = run(spiderSubnetProjection, [subChanged], ss);
+  t.deepEqual(objects(ss2).s1.metadata, { name: 's1', annotations: { note: 'x' } });
+  t.deepEqual(objects(ss2).s1.status.controlledIPPools, { p1: { ips: ['10.6.0.10'] } }, 'carves are kept');
+});
+
+test('live path: one commit into a pool of 30,000 allocations copies O(log n) and reports its changes, rendered as of that commit', (t) => {
+  const state = spiderIPPoolProjection.initial();
+  const big = poolSpec({ subnet: '10.0.0.0/8', ips: ['10.0.0.1-10.255.255.254'], excludeIPs: [] });
+  const addr = (k: number) => `10.${(k >> 16) & 255}.${(k >> 8) & 255}.${k & 255}`;
+  const setup: DomainEvent[] = [poolDefined('big', big)];
+  for (let k = 1; k <= 30_000; k++) setup.push(allocated(`a${k}`, 'big', addr(k), `pod-${k}`));
+  spiderIPPoolProjection.apply(state, log(setup));
+  state.trackChanges();
+  state.takeChanges('spider-ippool');
+  const copies = mapStats.copies;
+  spiderIPPoolProjection.apply(state, log([allocated('new', 'big', addr(40_000), 'pod-new'), released('a7', 'big', addr(7), 'pod-7')]));
+  const changes = state.takeChanges('spider-ippool');
+  t.true(mapStats.copies - copies <= 16, `copied ${mapStats.copies - copies} nodes for a 2-event commit`);
+  t.deepEqual(changes.map((c) => [c.type, c.key]), [['MODIFIED', 'big']]);
+  // A later commit does not change what the earlier change shows, even if read only now.
+  spiderIPPoolProjection.apply(state, log([released('a8', 'big', addr(8), 'pod-8')]));
+  const first = changes[0]!.object as Loose;
+  t.is(first.status.allocatedIPCount, 30_000);
+  t.truthy(first.status.allocatedIPs[addr(8)]);
+  t.falsy(first.status.allocatedIPs[addr(7)]);
+  t.is((state.get('big') as Loose).status.allocatedIPCount, 29_999);
+  t.true(Object.isFrozen(first) && Object.isFrozen(first.status.allocatedIPs), 'rendered objects are frozen: readers share them');
 });

@@ -64,3 +64,25 @@ export function* synthLog(o: SynthOptions): Generator<LoggedEvent[]> {
     yield commit(batch);
   }
 }
+
+/**
+ * One IPv4 pool holding `size` allocations, then `churn` pairs (a new pod allocated, an old one released): the
+ * live path's shape, a small commit onto a large pool. Flat, in order, one revision per event.
+ */
+export function* poolWithAllocations(size: number, churn: number): Generator<LoggedEvent> {
+  let revision = 1;
+  const at = new Date(AT0).toISOString();
+  const logged = (event: DomainEvent): LoggedEvent => ({ event, revision: revision++, position: 0 });
+  yield logged(makeEvent('PoolDefined', { name: 'big', spec: { ipVersion: 4, subnet: '10.128.0.0/9', ips: ['10.128.0.1-10.255.255.254'] } }, { id: 'pool-big', at, tags: [Tag.poolConfig('big')] }));
+  const address = (k: number) => `10.${128 + ((k >> 16) & 127)}.${(k >> 8) & 255}.${k & 255}`;
+  const alloc = (k: number) => {
+    const endpoint = { namespace: 'bench', name: `pod-${k}`, uid: `uid-${k}`, containerID: `ctr-${k}`, node: `node-${k % 100}`, nic: 'eth0' };
+    return logged(makeEvent('IPAllocated', { allocationId: `a-${k}`, pool: 'big', ipVersion: 4, address: address(k + 1), prefixLength: 9, endpoint }, { id: `a-${k}`, at, tags: [Tag.ip('default', address(k + 1))] }));
+  };
+  for (let k = 0; k < size; k++) yield alloc(k);
+  for (let i = 0; i < churn; i++) {
+    yield alloc(size + i);
+    const endpoint = { namespace: 'bench', name: `pod-${i}`, nic: 'eth0', containerID: `ctr-${i}` };
+    yield logged(makeEvent('IPReleased', { allocationId: `a-${i}`, pool: 'big', address: address(i + 1), reason: 'cni-del', endpoint }, { id: `r-${i}`, at, tags: [Tag.ip('default', address(i + 1))] }));
+  }
+}

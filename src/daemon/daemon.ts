@@ -11,6 +11,7 @@ import type { LiveReadModel } from '../../projections/read-model.js';
 import { LiveProjections } from '../../projections/runtime.js';
 import { Allocator } from '../alloc/allocator.js';
 import type { EventStore } from '../store/event-store.js';
+import { createKubeApi, type KubeApiHandler } from '../api/kube/index.js';
 import { createAllocApi } from './alloc-api.js';
 import { hasBearerToken } from './auth.js';
 import { HttpError, errorAnswer, sendJson } from './http.js';
@@ -51,6 +52,7 @@ export interface DaemonOptions {
 export class Daemon {
   private readonly servers: Server[] = [];
   private stopped = false;
+  private kube: KubeApiHandler | undefined;
 
   private constructor(
     readonly allocator: Allocator,
@@ -109,7 +111,9 @@ export class Daemon {
       now: () => new Date().toISOString(),
     };
     const own = createAllocApi(parts);
-    const shared = [own, ...(o.routes ?? []).map((f) => f(parts))];
+    // Kubernetes-style REST (discovery, list/get/watch, pool and subnet writes) for kubectl and client libraries.
+    this.kube = createKubeApi({ allocator: this.allocator, model: this.projections, now: parts.now });
+    const shared = [own, this.kube, ...(o.routes ?? []).map((f) => f(parts))];
     const socketOnly = (o.socketRoutes ?? []).map((f) => f(parts));
     if (o.listen !== undefined) {
       const { host, port } = parseListen(o.listen);
@@ -188,6 +192,7 @@ export class Daemon {
     if (this.stopped) return;
     this.stopped = true;
     await this.readiness.stop();
+    this.kube?.close();
     await Promise.all(
       this.servers.map(
         (s) =>

@@ -1,0 +1,90 @@
+// What every handler shares: the daemon's parts, the object reader, per-object write locks, limits; and the small
+// HTTP helpers for answering with JSON or a Status.
+import type { ServerResponse } from 'node:http';
+import type { Allocator } from '../../alloc/allocator.js';
+import type { LiveReadModel } from '../../../projections/read-model.js';
+import type { ObjectReader } from './objects.js';
+import { StatusError } from './status.js';
+
+export interface KubeApiDeps {
+  readonly allocator: Allocator;
+  readonly model: LiveReadModel;
+  now(): string;
+}
+
+export interface KubeApiLimits {
+  /** Largest request body accepted (413 above). */
+  readonly maxBodyBytes: number;
+  /** How long a request waits for this server's view to reach a revision (504 after). */
+  readonly waitTimeoutMs: number;
+  /** Interval of BOOKMARK events on watches that allow them. */
+  readonly bookmarkIntervalMs: number;
+  /** Longest watch (a client's timeoutSeconds is capped to it). */
+  readonly maxWatchSeconds: number;
+  /** Changes kept for resuming watches. */
+  readonly feedCapacity: number;
+  /** Bytes a slow watcher may leave unread before its watch is ended (it re-watches from its resourceVersion). */
+  readonly maxWatchBacklogBytes: number;
+}
+
+export const DEFAULT_LIMITS: KubeApiLimits = {
+  maxBodyBytes: 1 << 20,
+  waitTimeoutMs: 10_000,
+  bookmarkIntervalMs: 60_000,
+  maxWatchSeconds: 3600,
+  feedCapacity: 50_000,
+  maxWatchBacklogBytes: 16 << 20,
+};
+
+export interface Ctx {
+  readonly deps: KubeApiDeps;
+  readonly reader: ObjectReader;
+  readonly locks: KeyedLock;
+  readonly limits: KubeApiLimits;
+}
+
+/** Runs work on one key at a time (check-then-write of one object is not interleaved within this process). */
+export class KeyedLock {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return next;
+  }
+}
+
+/** `p`, or a 504 Status after `ms`. */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StatusError(504, 'Timeout', `${what} (waited ${ms} ms)`, { retryAfterSeconds: 1 })), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `299 - "text"`, the Warning header the API server sends (kubectl prints "Warning: text"). */
+export function warningHeader(text: string): string {
+  return `299 - ${JSON.stringify(text.replace(/[\r\n]+/g, ' '))}`;
+}
+
+export function sendJson(res: ServerResponse, code: number, body: unknown, warnings: readonly string[] = []): void {
+  const text = JSON.stringify(body);
+  if (warnings.length > 0) res.setHeader('Warning', warnings.map(warningHeader));
+  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-cache, private' });
+  res.end(text);
+}
+
+export function sendStatus(res: ServerResponse, e: StatusError): void {
+  if (e.code === 413) res.setHeader('Connection', 'close'); // the rest of the body is not read
+  sendJson(res, e.code, e.toStatus());
+}

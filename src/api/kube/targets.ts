@@ -1,0 +1,191 @@
+// What a write to each resource becomes in the allocator: SpiderIPPool and Whereabouts IPPool are views of one
+// engine pool, SpiderSubnet of a subnet, SpiderReservedIP of a reservation.
+//
+// Whereabouts IPPools are namespaced upstream, but the engine's pool names are cluster-wide: every pool is served as
+// the IPPool <pool> in namespace kube-system (WHEREABOUTS_NAMESPACE, where Whereabouts keeps its pools), and writes
+// in any other namespace are refused. spec.range is the pool's subnet; spec.allocations is the allocation log's view
+// and is ignored on writes (a warning says so).
+import type { PoolSpec } from '../../../events/catalogue.js';
+import { poolTotalIPCount } from '../../../projections/spider-ippool.js';
+import { subnetTotalIPCount } from '../../../projections/spider-subnet.js';
+import { WHEREABOUTS_NAMESPACE } from '../../../projections/whereabouts-ippool.js';
+import type { K8sObject } from '../../../projections/types.js';
+import type { Allocator, ConfigOptions, ConfigResult } from '../../alloc/allocator.js';
+import { compilePool, compileSubnet } from '../../alloc/spec.js';
+import { poolSpecFromWhereabouts } from '../../alloc/whereabouts.js';
+import { parseCidr } from '../../net/address.js';
+import { InputError } from '../../net/errors.js';
+import { isRecord, stableJson, unknownFields } from './meta.js';
+import { groupVersion, type ResourceDef, type WriteTarget } from './resources.js';
+
+/** A submitted spec, checked without touching the allocator. */
+export interface CompiledWrite {
+  /** What the allocator is given. */
+  readonly spec: unknown;
+  /** Unknown fields (dotted paths) and other warnings. */
+  readonly unknown: readonly string[];
+  readonly warnings: readonly string[];
+  /** Whether the spec is what the allocator holds already. */
+  same(current: K8sObject): boolean;
+  /** The object as it would be after the write (dryRun answers, and the fallback answer of a write). */
+  preview(def: ResourceDef, name: string, namespace: string | undefined, metadata: Record<string, unknown>, current?: K8sObject): K8sObject;
+}
+
+export interface Target {
+  /** Writes that must not interleave (an engine object can have two views). */
+  lockKey(name: string): string;
+  /** The only namespace writes are served in, for namespaced views of cluster-wide objects. */
+  readonly namespace?: string;
+  compile(name: string, body: Record<string, unknown>, allocator: Allocator): CompiledWrite;
+  define(a: Allocator, name: string, w: CompiledWrite, o: ConfigOptions): Promise<ConfigResult>;
+  change?(a: Allocator, name: string, w: CompiledWrite, o: ConfigOptions): Promise<ConfigResult>;
+  remove(a: Allocator, name: string, o: ConfigOptions): Promise<ConfigResult>;
+}
+
+const UNKNOWN = /^(.*): unknown field, ignored$/;
+
+/** Whether an allocator warning is about an unknown field (reported per fieldValidation instead). */
+export const isUnknownFieldWarning = (w: string) => UNKNOWN.test(w);
+
+/** Splits a compiler's warnings into unknown fields and the rest. */
+function split(warnings: readonly string[]): { unknown: string[]; warnings: string[] } {
+  const unknown: string[] = [];
+  const rest: string[] = [];
+  for (const w of warnings) {
+    const m = UNKNOWN.exec(w);
+    if (m) unknown.push(m[1]!);
+    else rest.push(w);
+  }
+  return { unknown, warnings: rest };
+}
+
+const envelope = (def: ResourceDef, name: string, namespace: string | undefined, metadata: Record<string, unknown>) => ({
+  apiVersion: groupVersion(def),
+  kind: def.kind,
+  metadata: {
+    name,
+    ...(namespace !== undefined ? { namespace } : {}),
+    ...(isRecord(metadata.labels) ? { labels: metadata.labels } : {}),
+    ...(isRecord(metadata.annotations) ? { annotations: metadata.annotations } : {}),
+  },
+});
+
+const poolTarget: Target = {
+  lockKey: (name) => `pool/${name}`,
+  compile(name, body) {
+    const { pool, warnings } = compilePool(name, body.spec);
+    const spec = pool.spec;
+    return {
+      spec: body.spec,
+      ...split(warnings),
+      same: (current) => stableJson(current.spec) === stableJson(spec),
+      preview: (def, n, ns, metadata, current) => ({
+        ...envelope(def, n, ns, metadata),
+        spec,
+        status: { ...((current?.status as object | undefined) ?? { allocatedIPs: {}, allocatedIPCount: 0 }), totalIPCount: poolTotalIPCount(n, spec) },
+      }),
+    };
+  },
+  define: (a, name, w, o) => a.definePool(name, w.spec, o),
+  change: (a, name, w, o) => a.changePool(name, w.spec, o),
+  remove: (a, name, o) => a.removePool(name, o),
+};
+
+const subnetTarget: Target = {
+  lockKey: (name) => `subnet/${name}`,
+  compile(name, body) {
+    const { subnet, warnings } = compileSubnet(name, body.spec);
+    const spec = subnet.spec;
+    return {
+      spec: body.spec,
+      ...split(warnings),
+      same: (current) => stableJson(current.spec) === stableJson(spec),
+      preview: (def, n, ns, metadata, current) => ({
+        ...envelope(def, n, ns, metadata),
+        spec,
+        status: { ...((current?.status as object | undefined) ?? { controlledIPPools: {}, allocatedIPCount: 0 }), totalIPCount: subnetTotalIPCount(n, spec) },
+      }),
+    };
+  },
+  define: (a, name, w, o) => a.defineSubnet(name, w.spec, o),
+  change: (a, name, w, o) => a.changeSubnet(name, w.spec, o),
+  remove: (a, name, o) => a.removeSubnet(name, o),
+};
+
+/** Kept from the current pool when a Whereabouts write changes its range. */
+const POOL_ONLY_FIELDS = ['default', 'disable', 'namespaceAffinity', 'namespaceName', 'nodeAffinity', 'nodeName', 'podAffinity', 'multusName', 'scope', 'vlan'] as const;
+
+function whereaboutsSpec(spec: Record<string, unknown>, current: PoolSpec | undefined): PoolSpec {
+  if (typeof spec.range !== 'string') throw new InputError('spec.range', 'is required: a CIDR such as 192.168.2.0/24');
+  // Same range as the pool's subnet: the addresses stay as they are (the IPPool shows the subnet, not the ips).
+  if (current && !spec.range.includes('-')) {
+    const cidr = parseCidr(spec.range, 'spec.range');
+    if (cidr.text === current.subnet && !cidr.hostBitsSet) return current;
+  }
+  const addresses = poolSpecFromWhereabouts({ range: spec.range, ...(current?.scope ? { network_name: current.scope } : {}) }, 'spec');
+  const kept: Record<string, unknown> = {};
+  for (const k of POOL_ONLY_FIELDS) if (current?.[k] !== undefined) kept[k] = current[k];
+  const sameSubnet = current?.subnet === addresses.subnet;
+  return {
+    ...(kept as Partial<PoolSpec>),
+    ...addresses,
+    ...(sameSubnet && current?.gateway ? { gateway: current.gateway } : {}),
+    ...(sameSubnet && current?.routes ? { routes: current.routes } : {}),
+  } as PoolSpec;
+}
+
+const whereaboutsTarget: Target = {
+  lockKey: (name) => `pool/${name}`,
+  namespace: WHEREABOUTS_NAMESPACE,
+  compile(name, body, allocator) {
+    if (!isRecord(body.spec)) throw new InputError('spec', 'must be an object {range, allocations}');
+    const current = allocator.model.pools.get(name)?.compiled.spec;
+    const spec = whereaboutsSpec(body.spec, current);
+    const { warnings } = compilePool(name, spec);
+    const unknown = unknownFields(body.spec, ['range', 'allocations'], 'spec');
+    const extra = [...warnings];
+    if (isRecord(body.spec.allocations) && Object.keys(body.spec.allocations).length > 0) {
+      extra.push('spec.allocations: written by the allocator from the allocation log; ignored');
+    }
+    return {
+      spec,
+      unknown,
+      warnings: extra,
+      same: () => current !== undefined && stableJson(current) === stableJson(spec),
+      preview: (def, n, ns, metadata, cur) => ({
+        ...envelope(def, n, ns, metadata),
+        spec: { range: spec.subnet, allocations: ((cur?.spec as { allocations?: object } | undefined)?.allocations ?? {}) },
+      }),
+    };
+  },
+  define: (a, name, w, o) => a.definePool(name, w.spec, o),
+  change: (a, name, w, o) => a.changePool(name, w.spec, o),
+  remove: (a, name, o) => a.removePool(name, o),
+};
+
+const reservationTarget: Target = {
+  lockKey: (name) => `reservation/${name}`,
+  compile(_name, body) {
+    if (!isRecord(body.spec)) throw new InputError('spec', 'must be an object {ipVersion, ips}');
+    const spec = body.spec;
+    return {
+      spec,
+      unknown: unknownFields(spec, ['ipVersion', 'ips'], 'spec'),
+      warnings: [],
+      same: (current) => stableJson(current.spec) === stableJson({ ipVersion: spec.ipVersion, ips: spec.ips }),
+      preview: (def, n, ns, metadata) => ({ ...envelope(def, n, ns, metadata), spec: { ipVersion: spec.ipVersion, ips: spec.ips } }),
+    };
+  },
+  define: (a, name, w, o) => {
+    const spec = w.spec as Record<string, unknown>;
+    return a.reserve(name, spec.ipVersion, spec.ips, o);
+  },
+  remove: (a, name, o) => a.unreserve(name, o),
+};
+
+export const TARGETS: { readonly [T in WriteTarget]: Target } = {
+  pool: poolTarget,
+  subnet: subnetTarget,
+  'whereabouts-pool': whereaboutsTarget,
+  reservation: reservationTarget,
+};

@@ -1,0 +1,116 @@
+// watch=true: a stream of JSON lines {type, object}. From no resourceVersion (or "0"), the current objects come first
+// as ADDED; from a resourceVersion, what changed since (410 Expired when that is older than the change feed holds).
+// Then every change as it is applied. BOOKMARK events when allowed; sendInitialEvents=true ends the initial events
+// with the bookmark Kubernetes marks "k8s.io/initial-events-end".
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ChangeType } from '../../../projections/read-model.js';
+import type { K8sObject } from '../../../projections/types.js';
+import type { Ctx } from './context.js';
+import { objectKeyOf, withVersion } from './objects.js';
+import { catchUp, parseRevision, reach, type ReadRoute } from './reads.js';
+import { groupVersion } from './resources.js';
+import { fieldMatcher, objectMatcher, type Matcher } from './selectors.js';
+import { StatusError } from './status.js';
+import { includeObjectOf, negotiate, table } from './table.js';
+
+type EventType = ChangeType | 'BOOKMARK';
+
+function matcherOf(r: ReadRoute, q: URLSearchParams): Matcher | undefined {
+  const m = objectMatcher(q);
+  if (r.name === undefined) return m;
+  const byName = fieldMatcher(`metadata.name=${r.name}`)!;
+  return m ? (o) => byName(o) && m(o) : byName;
+}
+
+function timeoutOf(ctx: Ctx, q: URLSearchParams): number {
+  const t = q.get('timeoutSeconds');
+  if (t === null) return ctx.limits.maxWatchSeconds;
+  if (!/^\d+$/.test(t)) throw new StatusError(400, 'BadRequest', `timeoutSeconds must be a whole number of seconds, got ${JSON.stringify(t)}`);
+  return Math.min(Number(t), ctx.limits.maxWatchSeconds);
+}
+
+export async function watch(ctx: Ctx, req: IncomingMessage, res: ServerResponse, r: ReadRoute, q: URLSearchParams): Promise<void> {
+  const def = r.def;
+  if (def.source.kind !== 'projection') throw new StatusError(405, 'MethodNotAllowed', `${def.plural}.${def.group} cannot be watched; list it instead`);
+  const projection = def.source.projection;
+  const as = negotiate(req.headers.accept);
+  const include = includeObjectOf(q);
+  const match = matcherOf(r, q);
+  const timeoutSeconds = timeoutOf(ctx, q);
+  const bookmarks = q.get('allowWatchBookmarks') === 'true';
+  const initialEvents = q.get('sendInitialEvents') === 'true';
+  const rv = q.get('resourceVersion') ?? '';
+  let from: number | 'current';
+  if (initialEvents || rv === '' || rv === '0') {
+    if (rv === '' && !initialEvents) await catchUp(ctx, def);
+    else if (rv !== '' && rv !== '0') await reach(ctx, def, parseRevision(rv));
+    from = 'current';
+  } else {
+    from = parseRevision(rv);
+    await reach(ctx, def, from);
+    if (from < ctx.reader.feed.floor) {
+      throw new StatusError(410, 'Expired', `too old resource version: ${from} (${ctx.reader.feed.floor}): list again and watch from the list's resourceVersion`);
+    }
+  }
+
+  // From here on, synchronous until subscribed: the snapshot (or replay) and the live changes do not overlap or gap.
+  res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private' });
+  res.flushHeaders();
+  let headers = true;
+  let closed = false;
+  const visible = new Set<string>();
+  const keyOf = (o: K8sObject) => objectKeyOf(def, o.metadata.namespace, o.metadata.name);
+  const send = (type: EventType, object: unknown) => {
+    if (closed) return;
+    const obj = as === 'table' && type !== 'BOOKMARK' ? table(def, [object as K8sObject], String((object as K8sObject).metadata.resourceVersion), include, headers) : object;
+    if (as === 'table' && type !== 'BOOKMARK') headers = false;
+    res.write(`${JSON.stringify({ type, object: obj })}\n`);
+    if (res.writableLength > ctx.limits.maxWatchBacklogBytes) end(); // a slow reader re-watches from its resourceVersion
+  };
+  const deliver = (type: ChangeType, o: K8sObject) => {
+    if (r.namespace !== undefined && o.metadata.namespace !== r.namespace) return;
+    if (!match) return send(type, o);
+    // With a selector, an object that stops matching is DELETED for this watch, and ADDED when it starts matching.
+    const k = keyOf(o);
+    const was = visible.has(k);
+    if (type !== 'DELETED' && match(o)) {
+      visible.add(k);
+      send(was ? 'MODIFIED' : 'ADDED', o);
+    } else if (was) {
+      visible.delete(k);
+      send('DELETED', o);
+    }
+  };
+  const bookmark = (annotations?: Record<string, string>) =>
+    send('BOOKMARK', { kind: def.kind, apiVersion: groupVersion(def), metadata: { resourceVersion: String(ctx.reader.revisionOf(def)), ...(annotations ? { annotations } : {}) } });
+
+  if (from === 'current') {
+    for (const o of ctx.reader.list(def, r.namespace)) deliver('ADDED', o);
+    if (initialEvents) bookmark({ 'k8s.io/initial-events-end': 'true' });
+  } else {
+    const replay = ctx.reader.feed.since(projection, from)!;
+    if (match) {
+      const added = new Set(replay.filter((e) => e.type === 'ADDED').map((e) => keyOf(e.object)));
+      for (const o of ctx.reader.list(def, r.namespace)) if (match(o) && !added.has(keyOf(o))) visible.add(keyOf(o));
+    }
+    for (const e of replay) deliver(e.type, withVersion(e.object, e.revision));
+  }
+  const unsubscribe = ctx.reader.feed.subscribe((changes, revision) => {
+    for (const c of changes) if (c.projection === projection) deliver(c.type, withVersion(c.object, revision));
+  });
+  const ticker = bookmarks ? setInterval(() => bookmark(), ctx.limits.bookmarkIntervalMs) : undefined;
+  const deadline = setTimeout(() => end(), timeoutSeconds * 1000);
+  function cleanup() {
+    if (closed) return;
+    closed = true;
+    unsubscribe();
+    if (ticker) clearInterval(ticker);
+    clearTimeout(deadline);
+  }
+  function end() {
+    cleanup();
+    res.end();
+  }
+  req.on('close', cleanup);
+  res.on('close', cleanup);
+}

@@ -141,3 +141,54 @@ test('CNI route on the socket: garbage stdin and environment: a CNI error result
   t.log(`${tried + 1} hostile CNI calls`);
   t.is(await f.store.headRevision(), before, 'nothing written');
 });
+
+test('Kubernetes-style API: POST/PUT/PATCH of SpiderIPPool with garbage, invalid CIDRs, family mix-ups, unknown fields (Strict): a 4xx Status; nothing written', async (t) => {
+  const f = await startDaemon();
+  t.teardown(() => f.close());
+  await withPools(f);
+  const before = await f.store.headRevision();
+  const base = '/apis/spiderpool.spidernet.io/v2beta1/spiderippools';
+  const badSpec = fc.oneof(
+    fc.string({ maxLength: 30 }).map((subnet) => ({ ipVersion: 4, subnet, ips: ['10.92.0.10'] })),
+    fc.integer({ min: 33, max: 200 }).map((p) => ({ ipVersion: 4, subnet: `10.92.0.0/${p}`, ips: ['10.92.0.10'] })),
+    fc.constantFrom(
+      { ipVersion: 4, subnet: 'fd00:92::/120', ips: ['fd00:92::10'] },
+      { ipVersion: 6, subnet: '10.92.0.0/24', ips: ['10.92.0.10'] },
+      { ipVersion: 4, subnet: '10.92.0.0/24', ips: ['fd00:92::10'] },
+      { ipVersion: 4, subnet: '10.92.0.0/24', ips: ['10.92.0.10'], gateway: 'fd00:92::1' },
+      { ipVersion: 4, subnet: '10.92.0.0/24', ips: ['10.92.0.10'], colour: 'blue' },
+    ),
+  );
+  const obj = (name: string, spec: unknown) => ({ apiVersion: 'spiderpool.spidernet.io/v2beta1', kind: 'SpiderIPPool', metadata: { name }, spec });
+  const req = fc.oneof(
+    fc.tuple(fc.constantFrom('POST', 'PUT', 'PATCH'), garbageText).map(([method, raw]) => ({ method, path: method === 'POST' ? base : `${base}/v4`, raw })),
+    fc.tuple(badSpec, fc.uuid()).map(([spec, id]) => ({ method: 'POST', path: base, raw: JSON.stringify(obj(`fz-${id.slice(0, 8)}`, spec)) })),
+    badSpec.map((spec) => ({ method: 'PUT', path: `${base}/v4`, raw: JSON.stringify(obj('v4', spec)) })),
+    fc.tuple(badSpec, fc.constantFrom('application/merge-patch+json', 'application/json-patch+json', 'application/strategic-merge-patch+json', 'text/plain')).map(([spec, ct]) => ({
+      method: 'PATCH',
+      path: `${base}/v4`,
+      raw: JSON.stringify(ct === 'application/json-patch+json' ? [{ op: 'replace', path: '/spec', value: spec }] : { spec }),
+      ct,
+    })),
+  );
+  let tried = 0;
+  await fc.assert(
+    fc.asyncProperty(req, async (r) => {
+      tried++;
+      const ct = 'ct' in r ? r.ct : 'application/json';
+      const a = await call(f, r.method, `${r.path}?fieldValidation=Strict`, { raw: r.raw, headers: { 'content-type': ct } });
+      let s: { kind?: unknown; status?: unknown; message?: unknown } = {};
+      try {
+        s = JSON.parse(a.text) as typeof s;
+      } catch {
+        /* checked below */
+      }
+      const ok = a.status >= 400 && a.status < 500 && s.kind === 'Status' && s.status === 'Failure' && typeof s.message === 'string' && s.message.length > 0;
+      if (!ok) t.log(`${r.method} ${r.path} ${ct} ${r.raw.slice(0, 200)} -> ${a.status} ${a.text.slice(0, 300)}`);
+      return ok;
+    }),
+    { numRuns: RUNS },
+  );
+  t.log(`${tried} hostile Kubernetes-style writes`);
+  t.is(await f.store.headRevision(), before, 'nothing written');
+});

@@ -6,7 +6,11 @@ import { InputError } from '../net/errors.js';
 const MAX_NAME = 253;
 const MAX_POOLS = 16;
 
-function str(o: Record<string, unknown>, key: string, path: string, opts: { optional?: boolean; max?: number } = {}): string | undefined {
+// Control characters (NUL above all) are refused by the store's tags; a '/' in a namespace, name or interface would
+// make two endpoints share one tag ("a/b" + "c" and "a" + "b/c").
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+function str(o: Record<string, unknown>, key: string, path: string, opts: { optional?: boolean; max?: number; noSlash?: boolean } = {}): string | undefined {
   const v = o[key];
   if (v === undefined || v === null) {
     if (opts.optional) return undefined;
@@ -14,6 +18,8 @@ function str(o: Record<string, unknown>, key: string, path: string, opts: { opti
   }
   if (typeof v !== 'string' || v.length === 0) throw new InputError(`${path}${key}`, 'must be a non-empty string');
   if (v.length > (opts.max ?? MAX_NAME)) throw new InputError(`${path}${key}`, `must be at most ${opts.max ?? MAX_NAME} characters`);
+  if (CONTROL.test(v)) throw new InputError(`${path}${key}`, 'must not contain control characters');
+  if (opts.noSlash && v.includes('/')) throw new InputError(`${path}${key}`, "must not contain '/'");
   return v;
 }
 
@@ -55,12 +61,12 @@ export function parseEndpoint(v: unknown, defaults: { node: string }, path = 'en
   const p = `${path}.`;
   const owner = o.owner === undefined ? undefined : object(o.owner, `${p}owner`);
   return {
-    namespace: str(o, 'namespace', p)!,
-    name: str(o, 'name', p)!,
+    namespace: str(o, 'namespace', p, { noSlash: true })!,
+    name: str(o, 'name', p, { noSlash: true })!,
     uid: str(o, 'uid', p, { optional: true }) ?? '',
     containerID: str(o, 'containerID', p)!,
     node: str(o, 'node', p, { optional: true }) ?? defaults.node,
-    nic: str(o, 'nic', p, { optional: true, max: 15 }) ?? 'eth0', // Linux interface names are at most 15 bytes
+    nic: str(o, 'nic', p, { optional: true, max: 15, noSlash: true }) ?? 'eth0', // Linux interface names are at most 15 bytes
     ...(owner ? { owner: { kind: str(owner, 'kind', `${p}owner.`)!, name: str(owner, 'name', `${p}owner.`)! } } : {}),
   };
 }

@@ -90,7 +90,12 @@ export class Daemon {
     const d = new Daemon(allocator, projections, readiness, metrics, checkpointer, opts);
     checkpointer.start();
     await readiness.start();
-    await d.listen();
+    try {
+      await d.listen();
+    } catch (e) {
+      await d.stop(); // a listener that failed its checks must not stay open, nor the allocator run on
+      throw e;
+    }
     return d;
   }
 
@@ -128,10 +133,10 @@ export class Daemon {
       rmSync(o.socket, { force: true }); // a stale socket from a crashed daemon
       const server = createServer((req, res) => void this.handle(req, res, [...socketOnly, ...shared], undefined));
       await new Promise<void>((ok, fail) => server.once('error', fail).listen(o.socket, ok));
+      this.servers.push(server);
       chmodSync(o.socket, 0o600);
       const mode = statSync(o.socket).mode & 0o777;
       if ((mode & 0o077) !== 0) throw new Error(`unix socket ${o.socket} has mode ${mode.toString(8)}; refusing to serve it without a token (want 600)`);
-      this.servers.push(server);
       o.log.info({ socket: o.socket, mode: '600' }, 'HTTP API on unix socket (no token; owner only)');
     }
   }
@@ -159,12 +164,24 @@ export class Daemon {
         throw new HttpError(503, 'EtcdUnavailable', `etcd is unreachable (${this.readiness.reason}); retry later`, undefined, true);
       }
       const timeout = this.opts.requestTimeoutMs ?? 10_000;
-      for (const r of routes) {
-        const served = await deadline(r(req, res, url), timeout, `no answer from etcd within ${timeout} ms`).catch((e: unknown) => {
-          if ((e as Error).message?.startsWith('no answer from etcd')) throw new HttpError(503, 'Timeout', `${(e as Error).message}; retry later (the same request is safe to repeat)`, undefined, true);
-          throw e;
-        });
-        if (served) return;
+      // A request in flight when etcd goes away answers as soon as the readiness probe notices, not at the timeout.
+      let unsubscribe: () => void = () => undefined;
+      const lost = new Promise<never>((_, reject) => {
+        unsubscribe = this.readiness.onUnreachable(() =>
+          reject(new HttpError(503, 'EtcdUnavailable', `etcd became unreachable (${this.readiness.reason}); retry later (the same request is safe to repeat)`, undefined, true)),
+        );
+      });
+      lost.catch(() => undefined);
+      try {
+        for (const r of routes) {
+          const answer = deadline(r(req, res, url), timeout, `no answer from etcd within ${timeout} ms`).catch((e: unknown) => {
+            if ((e as Error).message?.startsWith('no answer from etcd')) throw new HttpError(503, 'Timeout', `${(e as Error).message}; retry later (the same request is safe to repeat)`, undefined, true);
+            throw e;
+          });
+          if (await Promise.race([answer, lost])) return;
+        }
+      } finally {
+        unsubscribe();
       }
       throw new HttpError(404, 'NotFound', `no route for ${req.method} ${url.pathname}`);
     } catch (e) {

@@ -10,6 +10,7 @@ export class Readiness {
   private state: { ready: boolean; reason: string; etcdReachable: boolean } = { ready: false, reason: 'starting', etcdReachable: true };
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  private readonly lostListeners = new Set<() => void>();
 
   constructor(
     private readonly check: ReadinessCheck,
@@ -26,6 +27,12 @@ export class Readiness {
   /** False after etcd failed to answer the last probe: requests then fail fast instead of waiting. */
   get etcdReachable(): boolean {
     return this.state.etcdReachable;
+  }
+
+  /** Calls `cb` once when a probe finds etcd unreachable; returns the unsubscribe (call it when no longer waiting). */
+  onUnreachable(cb: () => void): () => void {
+    this.lostListeners.add(cb);
+    return () => void this.lostListeners.delete(cb);
   }
 
   /** Probes once now, then every interval until stopped. */
@@ -53,6 +60,8 @@ export class Readiness {
       rev = await deadline(this.check.currentRevision(), this.timeoutMs, `etcd did not answer within ${this.timeoutMs} ms`);
     } catch (e) {
       this.state = { ready: false, reason: `etcd unreachable: ${(e as Error).message}`, etcdReachable: false };
+      for (const cb of this.lostListeners) cb();
+      this.lostListeners.clear();
       return;
     }
     try {

@@ -128,7 +128,9 @@ test('readiness, and metrics after traffic', async (t) => {
   t.teardown(() => f.close());
   await withPool(f);
   await call(f, 'POST', '/v1/allocations', { body: { endpoint: ep('m') } });
-  t.true(f.daemon.readiness.ready);
+  // Ready once a probe has seen the daemon caught up (probes run every second; a loaded machine may miss one).
+  for (let i = 0; i < 50 && !f.daemon.readiness.ready; i++) await new Promise((r) => setTimeout(r, 100));
+  t.true(f.daemon.readiness.ready, f.daemon.readiness.reason);
   const m = (await call(f, 'GET', '/metrics')).text;
   t.regex(m, /^ipam_allocations_total 1$/m);
   t.regex(m, /^ipam_txn_batch_members_count [1-9]/m);

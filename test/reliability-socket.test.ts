@@ -1,5 +1,5 @@
 // The unix socket's permission check at start: when the socket cannot be made owner-only (a file system that ignores
-// chmod, simulated by neutering fs.chmodSync), the daemon refuses to start and leaves nothing listening. Serial: the
+// modes, simulated by neutering the daemon's umask and fs.chmodSync), the daemon refuses to start and leaves nothing listening. Serial: the
 // tests change the process umask and fs.chmodSync.
 import test from 'ava';
 import fs, { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -31,6 +31,8 @@ test.serial('a socket left with group/other bits is refused at start; the TCP li
   const port = await freePort();
   const realChmod = fs.chmodSync;
   const oldMask = process.umask(0o002); // the socket is then created srwxrwxr-x
+  const realUmask = process.umask;
+  process.umask = (() => 0o002) as typeof process.umask; // the daemon's owner-only umask does not take either
   fs.chmodSync = () => undefined; // the chmod to 0600 silently does nothing
   syncBuiltinESMExports();
   try {
@@ -38,6 +40,7 @@ test.serial('a socket left with group/other bits is refused at start; the TCP li
     t.regex(err!.message, /unix socket .*ipam\.sock has mode 77[5-7]; refusing to serve it without a token \(want 600\)/);
   } finally {
     fs.chmodSync = realChmod;
+    process.umask = realUmask;
     syncBuiltinESMExports();
     process.umask(oldMask);
   }

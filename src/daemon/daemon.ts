@@ -132,7 +132,13 @@ export class Daemon {
       mkdirSync(dirname(o.socket), { recursive: true });
       rmSync(o.socket, { force: true }); // a stale socket from a crashed daemon
       const server = createServer((req, res) => void this.handle(req, res, [...socketOnly, ...shared], undefined));
-      await new Promise<void>((ok, fail) => server.once('error', fail).listen(o.socket, ok));
+      // Created owner-only from the start (umask), not just chmodded after: no moment when others could connect.
+      const umask = process.umask(0o177);
+      try {
+        await new Promise<void>((ok, fail) => server.once('error', fail).listen(o.socket, ok));
+      } finally {
+        process.umask(umask);
+      }
       this.servers.push(server);
       chmodSync(o.socket, 0o600);
       const mode = statSync(o.socket).mode & 0o777;

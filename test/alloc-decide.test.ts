@@ -196,3 +196,10 @@ test('a Whereabouts range maps onto a pool and allocates inside range_start..ran
   }
   t.deepEqual([...got].sort(), ['192.168.2.10', '192.168.2.12']);
 });
+
+test('given pools of both families, when a request names an IPv6 pool among its IPv4 candidates, then it is refused naming that entry', (t) => {
+  const m = given(pool('p4', v4), pool('p6', v6));
+  const e = t.throws(() => decideAllocate(m, request('mixed', { pools: { ipv4: ['p4', 'p6'] } }), ctx()), { instanceOf: AllocError });
+  t.is(e!.field, 'pools.ipv4[1]');
+  t.regex(e!.message, /pool p6 is IPv6, not IPv4/);
+});

@@ -87,6 +87,11 @@ function wantedFamilies(m: AllocatorModel, req: AllocateRequest): IpVersion[] {
 /** Chooses a pool and an address for one family; throws a clear error when none can serve. */
 function pickFor(m: AllocatorModel, req: AllocateRequest, family: IpVersion, ctx: DecideContext): { pool: PoolState; offset: number } {
   const { names, field, explicit } = candidates(m, req, family);
+  // A named pool of the other family is a mistake in the request, even when an earlier pool would serve it.
+  names.forEach((name, i) => {
+    const v = m.pools.get(name)?.compiled.ipVersion;
+    if (explicit && v !== undefined && v !== family) throw new AllocError('NoPoolMatches', `${field}[${i}]`, `pool ${name} is IPv${v}, not IPv${family}`);
+  });
   if (names.length === 0) throw new AllocError('NoPoolMatches', 'pools', `no IPv${family} pool named and no default IPv${family} pool exists`);
   const reasons: string[] = [];
   let exhausted = 0;

@@ -10,7 +10,7 @@ import { podRef } from '../alloc/types.js';
 import { progress } from '../lib/progress.js';
 import { median, round } from '../lib/stats.js';
 import { httpAllocator } from './client.js';
-import { startServe } from '../../src/local/serve-process.js';
+import { startServe, type ServeProcess } from '../../src/local/serve-process.js';
 
 export interface HttpBenchOptions {
   readonly endpoints: string[];
@@ -25,6 +25,8 @@ export interface HttpBenchOptions {
 
 interface RoundFigures {
   allocsPerSec: number;
+  /** Appends per etcd txn in the daemons (from their /metrics), measured run only; in-process: from the store. */
+  txnBatchMean: number;
   latencyMs: LoadResult['latencyMs'];
   errors: number;
   errorMessages: string[];
@@ -47,11 +49,19 @@ async function loggedAndDrop(endpoints: string[], prefix: string): Promise<{ add
   return logged;
 }
 
-function figures(result: LoadResult, tag: string, logged: { address: string; id: string }[]): RoundFigures {
+/** Sum and count of the daemon's ipam_txn_batch_members histogram. */
+async function batchTotals(d: ServeProcess): Promise<{ sum: number; count: number }> {
+  const text = await (await fetch(`${d.url}/metrics`, { headers: { authorization: `Bearer ${d.token}` } })).text();
+  const num = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  return { sum: num('ipam_txn_batch_members_sum'), count: num('ipam_txn_batch_members_count') };
+}
+
+function figures(result: LoadResult, tag: string, logged: { address: string; id: string }[], txnBatchMean: number): RoundFigures {
   const acks = result.allocations.map((a) => ({ address: a.address, id: `${tag}-${podRef(a.requester, a.seq)}` }));
   const inv = checkInvariants(acks, logged);
   return {
     allocsPerSec: round(result.allocsPerSec),
+    txnBatchMean: round(txnBatchMean, 1),
     latencyMs: result.latencyMs,
     errors: result.errors,
     errorMessages: result.errorMessages,
@@ -71,12 +81,16 @@ async function httpRound(o: HttpBenchOptions, daemons: number, label: string): P
       await warm.close();
     }
     const a = httpAllocator(procs, 'm', perDaemon);
+    const before = await Promise.all(procs.map(batchTotals));
     const bar = progress(label, o.count);
     const result = await runAllocLoad(a, { requesters: o.clients, count: o.count, timeLimitMs: o.timeLimitMs, onProgress: (d) => bar.update(d) });
     bar.stop();
+    const after = await Promise.all(procs.map(batchTotals));
     await a.close();
     await Promise.all(procs.map((p) => p.stop()));
-    return figures(result, 'm', await loggedAndDrop(o.endpoints, prefix));
+    const members = after.reduce((n, x, i) => n + x.sum - before[i]!.sum, 0);
+    const txns = after.reduce((n, x, i) => n + x.count - before[i]!.count, 0);
+    return figures(result, 'm', await loggedAndDrop(o.endpoints, prefix), members / Math.max(1, txns));
   } finally {
     await Promise.all(procs.map((p) => p.stop()));
   }
@@ -88,13 +102,15 @@ async function inProcessRound(o: HttpBenchOptions, label: string): Promise<Round
   const a = await openEngine(o.endpoints, prefix, 'm');
   try {
     if (o.warmup > 0) await runAllocLoad({ allocate: (r, s) => a.allocate(r, s + 1_000_000), close: async () => undefined }, { requesters: o.clients, count: o.warmup, timeLimitMs: 60_000 });
+    const sizesBefore = a.store.stats.batchSizes.length;
     const bar = progress(label, o.count);
     const result = await runAllocLoad(a, { requesters: o.clients, count: o.count, timeLimitMs: o.timeLimitMs, onProgress: (d) => bar.update(d) });
     bar.stop();
+    const sizes = a.store.stats.batchSizes.slice(sizesBefore);
     await a.close();
     // The warm-up used seq >= 1e6 under the same tag: count only the measured pods.
     const logged = (await loggedAndDrop(o.endpoints, prefix)).filter((l) => Number(/-s(\d+)$/.exec(l.id)?.[1]) < 1_000_000);
-    return figures(result, 'm', logged);
+    return figures(result, 'm', logged, sizes.reduce((x, y) => x + y, 0) / Math.max(1, sizes.length));
   } catch (e) {
     await a.close();
     throw e;
@@ -106,6 +122,7 @@ function summary(rounds: RoundFigures[]) {
   const mid = byRate[Math.floor((byRate.length - 1) / 2)]!;
   return {
     allocsPerSec: round(median(rounds.map((r) => r.allocsPerSec))),
+    txnBatchMean: mid.txnBatchMean,
     latencyMs: mid.latencyMs,
     p99PerRound: rounds.map((r) => r.latencyMs.p99),
     perRound: rounds.map((r) => r.allocsPerSec),

@@ -1,4 +1,6 @@
 // Safety of an allocation run, from what callers were told (acks) and what the store holds at the end (logged).
+import { openEtcd } from '../../src/store/connect.js';
+import { EventStore } from '../../src/store/event-store.js';
 
 export interface Allocation {
   address: string;
@@ -57,4 +59,23 @@ export function checkInvariants(acks: readonly Allocation[], logged: readonly Al
     }
   }
   return { duplicates, lost, extra, details };
+}
+
+/**
+ * The allocations a run's prefix logged (pods named `warm-*` left out), then the prefix's keys and etcd's history of
+ * them dropped, so the next round starts from the same etcd size.
+ */
+export async function loggedAllocationsThenDrop(endpoints: string[], prefix: string): Promise<Allocation[]> {
+  const client = openEtcd({ endpoints, callTimeoutMs: 30_000 });
+  const store = new EventStore(client, { prefix });
+  const logged: Allocation[] = [];
+  for await (const e of store.read({ types: ['IPAllocated'] })) {
+    const d = e.event.data as { address: string; endpoint: { name: string } };
+    if (!d.endpoint.name.startsWith('warm-')) logged.push({ address: d.address, id: d.endpoint.name });
+  }
+  await client.delete().prefix(prefix);
+  const rev = Number((await client.kv.range({ key: Buffer.from(prefix), count_only: true })).header.revision);
+  await client.kv.compact({ revision: rev, physical: true });
+  client.close();
+  return logged;
 }

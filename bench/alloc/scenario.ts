@@ -4,13 +4,11 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { EventStore } from '../../src/store/event-store.js';
-import { openEtcd } from '../../src/store/connect.js';
 import { progress } from '../lib/progress.js';
 import { Latencies, median, round } from '../lib/stats.js';
 import { runAllocLoad, timelineToRate, type LoadResult } from './driver.js';
 import { definePool, openEngine, openEngineAlias } from './engine.js';
-import { checkInvariants } from './invariants.js';
+import { checkInvariants, loggedAllocationsThenDrop } from './invariants.js';
 import { runBaselines, type BaselineResult } from './run-baselines.js';
 import { podRef } from './types.js';
 
@@ -70,18 +68,7 @@ async function oneRound(o: AllocScenarioOptions, r: number) {
   }
   const wall = (performance.now() - t0) / 1000;
   // Invariants: what the log holds against what callers were told.
-  const client = openEtcd({ endpoints: o.endpoints, callTimeoutMs: 30_000 });
-  const store = new EventStore(client, { prefix });
-  const logged: { address: string; id: string }[] = [];
-  for await (const e of store.read({ types: ['IPAllocated'] })) {
-    const d = e.event.data as { address: string; endpoint: { name: string } };
-    if (!d.endpoint.name.startsWith('warm-')) logged.push({ address: d.address, id: d.endpoint.name });
-  }
-  // Keep rounds comparable: drop this round's keys and etcd's history of them.
-  await client.delete().prefix(prefix);
-  const rev = Number((await client.kv.range({ key: Buffer.from(prefix), count_only: true })).header.revision);
-  await client.kv.compact({ revision: rev, physical: true });
-  client.close();
+  const logged = await loggedAllocationsThenDrop(o.endpoints, prefix);
   const acks = runs.flatMap((p) => p.result.allocations.map((a) => ({ address: a.address, id: `${p.tag}-${podRef(a.requester, a.seq)}` })));
   const inv = checkInvariants(acks, logged);
   const allocations = acks.length;

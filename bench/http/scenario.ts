@@ -1,11 +1,9 @@
 // `bench http`: allocations through the daemon's HTTP API (64 clients by default), on one daemon and split over two
 // daemons sharing one etcd; baseline: the same allocator in-process with the same number of requesters, same run.
 import { randomBytes } from 'node:crypto';
-import { openEtcd } from '../../src/store/connect.js';
-import { EventStore } from '../../src/store/event-store.js';
 import { runAllocLoad, type LoadResult } from '../alloc/driver.js';
 import { definePool, openEngine } from '../alloc/engine.js';
-import { checkInvariants } from '../alloc/invariants.js';
+import { checkInvariants, loggedAllocationsThenDrop } from '../alloc/invariants.js';
 import { podRef } from '../alloc/types.js';
 import { progress } from '../lib/progress.js';
 import { median, round } from '../lib/stats.js';
@@ -31,22 +29,6 @@ interface RoundFigures {
   errors: number;
   errorMessages: string[];
   invariants: { duplicates: number; lost: number; extra: number };
-}
-
-/** Logged allocations of a prefix (measured ones only), then the prefix's keys dropped so rounds stay comparable. */
-async function loggedAndDrop(endpoints: string[], prefix: string): Promise<{ address: string; id: string }[]> {
-  const client = openEtcd({ endpoints, callTimeoutMs: 30_000 });
-  const store = new EventStore(client, { prefix });
-  const logged: { address: string; id: string }[] = [];
-  for await (const e of store.read({ types: ['IPAllocated'] })) {
-    const d = e.event.data as { address: string; endpoint: { name: string } };
-    if (!d.endpoint.name.startsWith('warm-')) logged.push({ address: d.address, id: d.endpoint.name });
-  }
-  await client.delete().prefix(prefix);
-  const rev = Number((await client.kv.range({ key: Buffer.from(prefix), count_only: true })).header.revision);
-  await client.kv.compact({ revision: rev, physical: true });
-  client.close();
-  return logged;
 }
 
 /** Sum and count of the daemon's ipam_txn_batch_members histogram. */
@@ -90,7 +72,7 @@ async function httpRound(o: HttpBenchOptions, daemons: number, label: string): P
     await Promise.all(procs.map((p) => p.stop()));
     const members = after.reduce((n, x, i) => n + x.sum - before[i]!.sum, 0);
     const txns = after.reduce((n, x, i) => n + x.count - before[i]!.count, 0);
-    return figures(result, 'm', await loggedAndDrop(o.endpoints, prefix), members / Math.max(1, txns));
+    return figures(result, 'm', await loggedAllocationsThenDrop(o.endpoints, prefix), members / Math.max(1, txns));
   } finally {
     await Promise.all(procs.map((p) => p.stop()));
   }
@@ -109,7 +91,7 @@ async function inProcessRound(o: HttpBenchOptions, label: string): Promise<Round
     const sizes = a.store.stats.batchSizes.slice(sizesBefore);
     await a.close();
     // The warm-up used seq >= 1e6 under the same tag: count only the measured pods.
-    const logged = (await loggedAndDrop(o.endpoints, prefix)).filter((l) => Number(/-s(\d+)$/.exec(l.id)?.[1]) < 1_000_000);
+    const logged = (await loggedAllocationsThenDrop(o.endpoints, prefix)).filter((l) => Number(/-s(\d+)$/.exec(l.id)?.[1]) < 1_000_000);
     return figures(result, 'm', logged, sizes.reduce((x, y) => x + y, 0) / Math.max(1, sizes.length));
   } catch (e) {
     await a.close();

@@ -41,6 +41,7 @@ interface KeyState {
 export class Committer {
   private readonly queue: Member[] = [];
   private inflight = 0;
+  private pumpScheduled = false;
   private seq = 0;
   private readonly limits: TxnLimits;
   private readonly maxInflight: number;
@@ -73,7 +74,15 @@ export class Committer {
   /** Queues members; several given together go out in the same txn where they fit. */
   submit(...members: Member[]): void {
     this.queue.push(...members);
-    this.pump();
+    // Send at the end of this event-loop turn, not at once: appends from requests that arrived together (an HTTP
+    // server reads many per turn) then share one txn instead of taking a free slot each.
+    if (!this.pumpScheduled) {
+      this.pumpScheduled = true;
+      setImmediate(() => {
+        this.pumpScheduled = false;
+        this.pump();
+      });
+    }
   }
 
   /** Submits a member again after a failure, first in line. */

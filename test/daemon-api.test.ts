@@ -156,3 +156,27 @@ test('a restarted daemon starts from the live checkpoint and replays only the ta
   t.deepEqual([...b.daemon.projections.list('spider-endpoints')].map((o) => o.metadata.name).sort(), before);
   t.is(b.daemon.projections.get('spider-ippool', 'v4')?.status !== undefined, true);
 });
+
+test('with an owner resolver (serve --kubeconfig), an allocation without an owner gets the pod\'s controller; a failing lookup does not block it', async (t) => {
+  const asked: string[] = [];
+  const f = await startDaemon({
+    extra: {
+      resolveOwner: async (ns, pod) => {
+        asked.push(`${ns}/${pod}`);
+        if (pod === 'broken') throw new Error('API server down');
+        return { kind: 'StatefulSet', name: 'db' };
+      },
+    },
+  });
+  t.teardown(() => f.close());
+  await withPool(f);
+  const r = await call(f, 'POST', '/v1/allocations', { body: { endpoint: ep('db-0') } });
+  t.is(r.json().allocations[0].endpoint.owner.kind, 'StatefulSet');
+  await f.daemon.projections.sync();
+  const se = f.daemon.projections.get('spider-endpoints', 'default/db-0') as { status: { ownerControllerType: string; ownerControllerName: string } };
+  t.deepEqual([se.status.ownerControllerType, se.status.ownerControllerName], ['StatefulSet', 'db']);
+  const given = await call(f, 'POST', '/v1/allocations', { body: { endpoint: { ...ep('web-1'), owner: { kind: 'ReplicaSet', name: 'web' } } } });
+  t.is(given.json().allocations[0].endpoint.owner.kind, 'ReplicaSet', 'an owner the request gives is kept');
+  t.is((await call(f, 'POST', '/v1/allocations', { body: { endpoint: ep('broken') } })).status, 201);
+  t.deepEqual(asked, ['default/db-0', 'default/broken']);
+});

@@ -1,7 +1,7 @@
 // The allocation engine: decides on its read model, appends with the decision's condition, and on a conflict waits
 // for the fresher view and decides again. Many concurrent requests share the store's group commit; addresses picked
 // but not yet committed are claimed so concurrent decisions in this process never pick the same one.
-import type { ObjectMeta, ReleaseReason } from '../../events/catalogue.js';
+import type { ObjectMeta, Owner, ReleaseReason } from '../../events/catalogue.js';
 import { isAppendConditionFailed } from '../store/errors.js';
 import type { EventStore } from '../store/event-store.js';
 import type { Subscription } from '../store/subscription.js';
@@ -15,6 +15,11 @@ export interface AllocatorOptions {
   /** Attempts per request when other writers keep winning the same tags. */
   readonly maxAttempts?: number;
   readonly rng?: () => number;
+  /**
+   * Who controls a pod (Deployment, StatefulSet, KubeVirt VM...), asked for requests that do not say: it decides
+   * StatefulSet/KubeVirt reuse and SpiderEndpoint's owner fields. Must answer promptly (undefined when unknown).
+   */
+  readonly resolveOwner?: (namespace: string, pod: string) => Promise<Owner | undefined>;
 }
 
 export interface ReleaseResult {
@@ -53,6 +58,7 @@ export class Allocator {
   private readonly perEndpoint = new Map<string, Promise<unknown>>();
   private readonly maxAttempts: number;
   private readonly rng: () => number;
+  private readonly resolveOwner: AllocatorOptions['resolveOwner'];
   /** Revision of this process's latest commit: releases wait until the model holds it (read-your-writes). */
   private lastOwnCommit = 0;
 
@@ -61,6 +67,7 @@ export class Allocator {
     opts: AllocatorOptions = {},
   ) {
     this.maxAttempts = opts.maxAttempts ?? 16;
+    this.resolveOwner = opts.resolveOwner;
     this.rng = opts.rng ?? Math.random;
     this.model.onAllocated = (pool, offset) => this.claims.get(pool)?.delete(offset);
   }
@@ -105,7 +112,12 @@ export class Allocator {
    * Answers as soon as the decision is committed; the model catches up behind it. Until it has, further requests for
    * the same endpoint or container wait (a retried ADD then finds its result), and releases wait for it too.
    */
-  allocate(req: AllocateRequest): Promise<AllocateResult> {
+  async allocate(request: AllocateRequest): Promise<AllocateResult> {
+    let req = request;
+    if (!req.endpoint.owner && this.resolveOwner) {
+      const owner = await this.resolveOwner(req.endpoint.namespace, req.endpoint.name).catch(() => undefined);
+      if (owner) req = { ...req, endpoint: { ...req.endpoint, owner } };
+    }
     const keys = [`ep:${endpointKey(req.endpoint)}`, `ctr:${req.endpoint.containerID}`];
     return this.serialized(keys, async () => {
       const { decision, revision, applied } = await this.execute(req.at, (ctx) => decideAllocate(this.model, req, ctx));

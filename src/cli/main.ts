@@ -38,9 +38,11 @@ program
   .option('--listen <host:port>', 'TCP address of the HTTP API (bearer token required)', '127.0.0.1:7475')
   .option('--no-tcp', 'serve only on the unix socket')
   .option('--node <name>', "this node's name (default: the host name)")
-  .action((o: { listen: string; tcp: boolean; node?: string }) => {
+  .option('--kubeconfig [file]', "resolve pods' owner controllers from the Kubernetes API (file, or $KUBECONFIG / in-cluster when given without one)")
+  .action((o: { listen: string; tcp: boolean; node?: string; kubeconfig?: string | boolean }) => {
     const g = globals();
-    return serve({ ...o, prefix: g.prefix, dataDir: g.dataDir, ...(g.etcd ? { etcd: g.etcd } : {}), ...(g.socket ? { socket: g.socket } : {}), ...(g.tokenFile ? { tokenFile: g.tokenFile } : {}) });
+    const kubeconfig = o.kubeconfig === undefined ? undefined : o.kubeconfig === true ? '' : String(o.kubeconfig);
+    return serve({ ...o, kubeconfig, prefix: g.prefix, dataDir: g.dataDir, ...(g.etcd ? { etcd: g.etcd } : {}), ...(g.socket ? { socket: g.socket } : {}), ...(g.tokenFile ? { tokenFile: g.tokenFile } : {}) });
   });
 
 const ms = (v: string) => {

@@ -4,6 +4,8 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { cniSocketRoute } from '../cni/daemon-route.js';
 import { Daemon } from '../daemon/daemon.js';
+import { loadKubeConfig } from '../k8s/kube.js';
+import { createOwnerResolver } from '../k8s/owner.js';
 import { createLogger } from '../daemon/logger.js';
 import { loadToken } from '../daemon/token.js';
 import { LocalEtcd } from '../local/etcd.js';
@@ -19,6 +21,8 @@ export interface ServeOptions {
   readonly tokenFile?: string;
   readonly node?: string;
   readonly tcp: boolean;
+  /** Kubeconfig for resolving pods' owner controllers; none: owners only as requests give them. */
+  readonly kubeconfig?: string;
 }
 
 export async function serve(opts: ServeOptions): Promise<void> {
@@ -43,7 +47,9 @@ export async function serve(opts: ServeOptions): Promise<void> {
   log.info({ etcd: describeConnection(conn), prefix: opts.prefix, revision: rev }, 'event store open');
   const token = opts.tcp ? loadToken({ ...(opts.tokenFile ? { tokenFile: opts.tokenFile } : {}), generatedPath: resolve(opts.dataDir, 'token') }) : undefined;
   if (token) log.info({ tokenFrom: token.source }, 'TCP API token loaded');
+  const resolveOwner = opts.kubeconfig !== undefined ? createOwnerResolver(loadKubeConfig(opts.kubeconfig || undefined), { onError: (e) => log.warn({ err: (e as Error).message }, 'owner lookup failed') }) : undefined;
   const daemon = await Daemon.start({
+    ...(resolveOwner ? { resolveOwner } : {}),
     store,
     log,
     node: opts.node ?? hostname(),

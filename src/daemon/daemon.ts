@@ -9,7 +9,7 @@ import { loadAll } from '../../projections/checkpoint.js';
 import { ALL_PROJECTIONS } from '../../projections/index.js';
 import type { LiveReadModel } from '../../projections/read-model.js';
 import { LiveProjections } from '../../projections/runtime.js';
-import { Allocator } from '../alloc/allocator.js';
+import { Allocator, type AllocatorOptions } from '../alloc/allocator.js';
 import type { EventStore } from '../store/event-store.js';
 import { createKubeApi, type KubeApiHandler } from '../api/kube/index.js';
 import { createAllocApi } from './alloc-api.js';
@@ -44,6 +44,8 @@ export interface DaemonOptions {
   readonly log: Logger;
   /** Longest a request may wait on etcd before a retryable 503. */
   readonly requestTimeoutMs?: number;
+  /** Who controls a pod, for requests that do not say (from the Kubernetes API: `serve --kubeconfig`). */
+  readonly resolveOwner?: AllocatorOptions['resolveOwner'];
   /** When live projections are checkpointed (default: every 5 min if 2,000 commits happened). */
   readonly checkpoints?: CheckpointPolicy;
   /** Routes served on both listeners (after the daemon's own). */
@@ -69,7 +71,7 @@ export class Daemon {
   static async start(opts: DaemonOptions): Promise<Daemon> {
     if (opts.listen !== undefined && !opts.token) throw new Error('a TCP listener needs a token (--token-file or IPAM_TOKEN)');
     const { store, log } = opts;
-    const allocator = new Allocator(store);
+    const allocator = new Allocator(store, opts.resolveOwner ? { resolveOwner: opts.resolveOwner } : {});
     const t0 = performance.now();
     await allocator.start({ onError: (e) => log.warn({ err: errMsg(e) }, 'allocator subscription trouble; re-reading') });
     const checkpoint = await loadAll(store, ALL_PROJECTIONS);

@@ -108,7 +108,9 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
     });
     w.on('failed', (job, e) => log('warn', `gc ${job?.data.kind} job: ${e.message}`));
     workers.push(w);
-    informers.push(watchPods(kc, allocator, gcQueue, qo, log));
+    const pods = watchPods(kc, allocator, gcQueue, qo, log);
+    informers.push(pods);
+    await pods.ready; // running means watching: a pod deleted from now on is seen
     await scheduleSweep(gcQueue, o.gcSweepMs ?? 300_000);
   }
   if (o.sources ?? true) {

@@ -166,7 +166,12 @@ export function watchPods(kc: KubeConfig, allocator: Allocator, queue: Queue<GcJ
     const ns = p.metadata?.namespace;
     const name = p.metadata?.name;
     if (!ns || !name) return;
-    enqueuePodCheck(queue, o, ns, name, allocator.revision).catch((e: unknown) => log?.('warn', `gc: cannot enqueue ${ns}/${name}: ${(e as Error).message}`));
+    // Stamp the check with etcd's latest commit for this prefix, not this process's model: another controller (or
+    // the daemon) may have allocated for the pod in commits this model has not applied yet.
+    allocator.store
+      .headRevision()
+      .then((head) => enqueuePodCheck(queue, o, ns, name, Math.max(head, allocator.revision)))
+      .catch((e: unknown) => log?.('warn', `gc: cannot enqueue ${ns}/${name}: ${(e as Error).message}`));
   };
   return runInformer<V1Pod>(kc, '/api/v1/pods', () => core.listPodForAllNamespaces(), {
     deleted: enqueue,

@@ -141,12 +141,12 @@ export class CalicoWorkloadEndpoints extends Documents<CalicoInterfaceRecord> im
     const name = key.slice(slash + 1);
     const parsed = parseWorkloadEndpointName(name);
     if (parsed !== undefined) {
-      const n = this.index.pods.get(podKey(namespace, parsed.pod))?.nics.find((x) => x.nic === parsed.nic && x.node === parsed.node);
+      const n = this.index.pod(podKey(namespace, parsed.pod))?.nics.find((x) => x.nic === parsed.nic && x.node === parsed.node);
       if (n !== undefined && workloadEndpointName(n.node, K8S_ORCHESTRATOR, n.pod, n.nic) === name) return n;
     }
     // Names that do not parse back: only segments with a dash at an edge make them (rare; O(pods)).
     if (!name.includes('---') && !name.startsWith('-') && !name.endsWith('-')) return undefined;
-    for (const pod of this.index.pods.values()) {
+    for (const pod of this.index.pods()) {
       if (pod.namespace !== namespace) continue;
       for (const n of pod.nics) if ((edgeDash(n.node) || edgeDash(n.pod) || edgeDash(n.nic)) && workloadEndpointName(n.node, K8S_ORCHESTRATOR, n.pod, n.nic) === name) return n;
     }
@@ -158,7 +158,7 @@ export class CalicoWorkloadEndpoints extends Documents<CalicoInterfaceRecord> im
   }
 
   protected *objectKeys(): Iterable<string> {
-    for (const pod of this.index.pods.values()) for (const n of pod.nics) yield objectKeyOf(n.namespace, n.node, n.pod, n.nic);
+    for (const pod of this.index.pods()) for (const n of pod.nics) yield objectKeyOf(n.namespace, n.node, n.pod, n.nic);
   }
 
   toJSON(): { pods: PodRecord[] } {

@@ -77,11 +77,38 @@ function held(h: Omit<HeldAddress, 'routes'>, routes: readonly Route[] | undefin
   };
 }
 
-function slots(id: Omit<NicSlots, 'v4' | 'v6'>, v4: HeldAddress | undefined, v6: HeldAddress | undefined): NicSlots {
-  return { namespace: id.namespace, pod: id.pod, nic: id.nic, node: id.node, containerID: id.containerID, v4, v6 };
+// Records as the index keeps them: `e` is the epoch they were made in. A record of the current epoch, while no
+// change is tracked, has been seen by no one (nothing rendered, captured or handed out since it was made) and is
+// changed in place; any other is copied on change. So a replay allocates per new pod and address, not per event,
+// and whatever a reader holds never changes.
+interface Slot {
+  namespace: string;
+  pod: string;
+  nic: string;
+  node: string;
+  containerID: string;
+  v4: HeldAddress | undefined;
+  v6: HeldAddress | undefined;
+  e: number;
 }
 
-function podRecord(p: Omit<PodRecord, 'nics'>, nics: readonly NicSlots[]): PodRecord {
+interface Pod {
+  namespace: string;
+  name: string;
+  uid: string;
+  node: string;
+  containerID: string;
+  ownerControllerType: string;
+  ownerControllerName: string;
+  nics: Slot[];
+  e: number;
+}
+
+function slotJson(n: Slot): NicSlots {
+  return { namespace: n.namespace, pod: n.pod, nic: n.nic, node: n.node, containerID: n.containerID, v4: n.v4, v6: n.v6 };
+}
+
+function podJson(p: Pod): PodRecord {
   return {
     namespace: p.namespace,
     name: p.name,
@@ -90,16 +117,8 @@ function podRecord(p: Omit<PodRecord, 'nics'>, nics: readonly NicSlots[]): PodRe
     containerID: p.containerID,
     ownerControllerType: p.ownerControllerType,
     ownerControllerName: p.ownerControllerName,
-    nics,
+    nics: p.nics.map(slotJson),
   };
-}
-
-function copyPod(p: PodRecord): PodRecord {
-  const copy = (h: HeldAddress | undefined) => (h === undefined ? undefined : held(h, h.routes));
-  return podRecord(
-    p,
-    p.nics.map((n) => slots({ namespace: p.namespace, pod: p.name, nic: n.nic, node: n.node, containerID: n.containerID }, copy(n.v4), copy(n.v6))),
-  );
 }
 
 // Low-cardinality strings (namespaces, nodes, owners, pools, interface names) arrive fresh with every event;
@@ -108,11 +127,12 @@ const INTERN_CAP = 100_000;
 
 export class EndpointIndex {
   /** Pods holding at least one address. */
-  readonly pods = new Map<string, PodRecord>();
+  private readonly byPod = new Map<string, Pod>();
   /** Current allocations only: allocationId -> pod key (the slot is the one holding that id). */
   private readonly byAllocation = new Map<string, string>();
   private readonly views: EndpointView[] = [];
   private tracked = false;
+  private epoch = 0;
   private readonly strings = new Map<string, string>();
   /** Interfaces held, over all pods. */
   nicCount = 0;
@@ -125,12 +145,32 @@ export class EndpointIndex {
     this.tracked = true;
   }
 
+  get podCount(): number {
+    return this.byPod.size;
+  }
+
   get allocationCount(): number {
     return this.byAllocation.size;
   }
 
   allocationIds(): string[] {
     return [...this.byAllocation.keys()];
+  }
+
+  /** A pod's record; from now on it never changes (a change copies it). */
+  pod(key: string): PodRecord | undefined {
+    this.epoch++;
+    return this.byPod.get(key);
+  }
+
+  /** Every pod's record, each then never changing. */
+  pods(): IterableIterator<PodRecord> {
+    this.epoch++;
+    return this.byPod.values();
+  }
+
+  podKeys(): IterableIterator<string> {
+    return this.byPod.keys();
   }
 
   private intern(s: string): string {
@@ -140,15 +180,37 @@ export class EndpointIndex {
     return s;
   }
 
-  private changing(namespace: string, pod: string, was: PodRecord | undefined, nic: string, node: string | undefined): void {
-    if (this.tracked) for (const v of this.views) v.podChanging(namespace, pod, was, nic, node);
+  private changing(namespace: string, pod: string, was: Pod | undefined, nic: string, node: string | undefined): void {
+    if (this.tracked) {
+      this.epoch++; // views capture `was`
+      for (const v of this.views) v.podChanging(namespace, pod, was, nic, node);
+    }
   }
 
-  /** Puts a pod's record (or drops it when it holds nothing), keeping the interface count. */
-  private put(key: string, was: PodRecord | undefined, next: PodRecord | undefined): void {
-    this.nicCount += (next?.nics.length ?? 0) - (was?.nics.length ?? 0);
-    if (next === undefined) this.pods.delete(key);
-    else this.pods.set(key, next);
+  private mutable(r: { readonly e: number }): boolean {
+    return !this.tracked && r.e === this.epoch;
+  }
+
+  /** `pod` itself when it may change in place, else a copy (with its own interface list) that replaces it. */
+  private editable(key: string, pod: Pod): Pod {
+    if (this.mutable(pod)) return pod;
+    const copy: Pod = {
+      namespace: pod.namespace,
+      name: pod.name,
+      uid: pod.uid,
+      node: pod.node,
+      containerID: pod.containerID,
+      ownerControllerType: pod.ownerControllerType,
+      ownerControllerName: pod.ownerControllerName,
+      nics: pod.nics.slice(),
+      e: this.epoch,
+    };
+    this.byPod.set(key, copy);
+    return copy;
+  }
+
+  private slot(namespace: string, pod: string, nic: string, node: string, containerID: string, v4: HeldAddress | undefined, v6: HeldAddress | undefined): Slot {
+    return { namespace, pod, nic, node, containerID, v4, v6, e: this.epoch };
   }
 
   /** Removes a current allocation from its slot (and the interface/pod when empty). */
@@ -156,18 +218,30 @@ export class EndpointIndex {
     const key = this.byAllocation.get(allocationId);
     if (key === undefined) return;
     this.byAllocation.delete(allocationId);
-    const pod = this.pods.get(key);
+    const pod = this.byPod.get(key);
     if (pod === undefined) return;
     for (let i = 0; i < pod.nics.length; i++) {
       const n = pod.nics[i]!;
       const v4 = n.v4?.allocationId === allocationId ? undefined : n.v4;
       const v6 = n.v6?.allocationId === allocationId ? undefined : n.v6;
       if (v4 === n.v4 && v6 === n.v6) continue;
-      this.changing(pod.namespace, pod.name, pod, n.nic, v4 === undefined && v6 === undefined ? undefined : n.node);
-      const nics = pod.nics.slice();
-      if (v4 === undefined && v6 === undefined) nics.splice(i, 1);
-      else nics[i] = slots(n, v4, v6);
-      this.put(key, pod, nics.length === 0 ? undefined : podRecord(pod, nics));
+      const gone = v4 === undefined && v6 === undefined;
+      this.changing(pod.namespace, pod.name, pod, n.nic, gone ? undefined : n.node);
+      if (gone && pod.nics.length === 1) {
+        this.byPod.delete(key);
+        this.nicCount--;
+        return;
+      }
+      const p = this.editable(key, pod);
+      if (gone) {
+        p.nics.splice(i, 1);
+        this.nicCount--;
+      } else if (this.mutable(n)) {
+        n.v4 = v4;
+        n.v6 = v6;
+      } else {
+        p.nics[i] = this.slot(n.namespace, n.pod, n.nic, n.node, n.containerID, v4, v6);
+      }
       return;
     }
   }
@@ -175,41 +249,49 @@ export class EndpointIndex {
   allocated(d: IPAllocatedData): void {
     const ep = d.endpoint;
     const namespace = this.intern(ep.namespace);
-    const key = podKey(namespace, ep.name);
+    const name = ep.name;
+    const key = podKey(namespace, name);
     const nic = this.intern(ep.nic);
     const node = this.intern(ep.node);
+    const v6 = d.ipVersion === 6;
     // A replayed allocationId moves to where the event says; the slot's previous holder is replaced.
     this.unhold(d.allocationId);
-    const existing = this.pods.get(key);
-    this.changing(namespace, ep.name, existing, nic, node);
+    const existing = this.byPod.get(key);
+    this.changing(namespace, name, existing, nic, node);
     const h = held({ allocationId: d.allocationId, pool: this.intern(d.pool), address: d.address, prefixLength: d.prefixLength, gateway: d.gateway === undefined ? undefined : this.intern(d.gateway), vlan: d.vlan }, d.routes);
-    const id = { namespace, pod: ep.name, nic, node, containerID: ep.containerID };
-    let nics: NicSlots[];
-    const i = existing === undefined ? -1 : existing.nics.findIndex((n) => n.nic === nic);
-    if (i < 0) {
-      const fresh = d.ipVersion === 6 ? slots(id, undefined, h) : slots(id, h, undefined);
-      nics = existing === undefined ? [fresh] : [...existing.nics, fresh];
-    } else {
-      nics = existing!.nics.slice();
-      const n = nics[i]!;
-      const previous = d.ipVersion === 6 ? n.v6 : n.v4;
-      if (previous !== undefined) this.byAllocation.delete(previous.allocationId);
-      nics[i] = d.ipVersion === 6 ? slots(id, n.v4, h) : slots(id, h, n.v6);
-    }
     const owner = ep.owner;
-    const record = podRecord(
-      {
-        namespace,
-        name: id.pod,
-        uid: ep.uid,
-        node,
-        containerID: ep.containerID,
-        ownerControllerType: owner === undefined ? 'Pod' : this.intern(owner.kind),
-        ownerControllerName: owner === undefined ? id.pod : this.intern(owner.name),
-      },
-      nics,
-    );
-    this.put(key, existing, record);
+    const ownerType = owner === undefined ? 'Pod' : this.intern(owner.kind);
+    const ownerName = owner === undefined ? name : this.intern(owner.name);
+    if (existing === undefined) {
+      const s = this.slot(namespace, name, nic, node, ep.containerID, v6 ? undefined : h, v6 ? h : undefined);
+      this.byPod.set(key, { namespace, name, uid: ep.uid, node, containerID: ep.containerID, ownerControllerType: ownerType, ownerControllerName: ownerName, nics: [s], e: this.epoch });
+      this.nicCount++;
+    } else {
+      const p = this.editable(key, existing);
+      let i = 0;
+      while (i < p.nics.length && p.nics[i]!.nic !== nic) i++;
+      const n = p.nics[i];
+      if (n === undefined) {
+        p.nics.push(this.slot(namespace, name, nic, node, ep.containerID, v6 ? undefined : h, v6 ? h : undefined));
+        this.nicCount++;
+      } else {
+        const previous = v6 ? n.v6 : n.v4;
+        if (previous !== undefined) this.byAllocation.delete(previous.allocationId);
+        if (this.mutable(n)) {
+          n.node = node;
+          n.containerID = ep.containerID;
+          if (v6) n.v6 = h;
+          else n.v4 = h;
+        } else {
+          p.nics[i] = this.slot(namespace, name, nic, node, ep.containerID, v6 ? n.v4 : h, v6 ? h : n.v6);
+        }
+      }
+      p.uid = ep.uid;
+      p.node = node;
+      p.containerID = ep.containerID;
+      p.ownerControllerType = ownerType;
+      p.ownerControllerName = ownerName;
+    }
     this.byAllocation.set(d.allocationId, key);
   }
 
@@ -224,20 +306,25 @@ export class EndpointIndex {
     }
   }
 
-  /** Checkpoint form: every pod record, in the index's order. */
+  /** Checkpoint form: every pod record (plain copies), in the index's order. */
   toJSON(): { pods: PodRecord[] } {
-    return { pods: [...this.pods.values()] };
+    const pods: PodRecord[] = [];
+    for (const p of this.byPod.values()) pods.push(podJson(p));
+    return { pods };
   }
 
   static restore(projection: string, json: unknown): EndpointIndex {
     const pods = (json as { pods?: unknown } | null)?.pods;
     if (!Array.isArray(pods)) throw new Error(`${projection}: checkpoint has no pods list`);
     const index = new EndpointIndex();
+    const copy = (h: HeldAddress | undefined) => (h === undefined ? undefined : held(h, h.routes));
     for (const raw of pods as PodRecord[]) {
-      const pod = copyPod(raw);
-      const key = podKey(pod.namespace, pod.name);
-      index.put(key, undefined, pod);
-      for (const n of pod.nics) {
+      const key = podKey(raw.namespace, raw.name);
+      const nics = raw.nics.map((n) => index.slot(raw.namespace, raw.name, n.nic, n.node, n.containerID, copy(n.v4), copy(n.v6)));
+      const { namespace, name, uid, node, containerID, ownerControllerType, ownerControllerName } = raw;
+      index.byPod.set(key, { namespace, name, uid, node, containerID, ownerControllerType, ownerControllerName, nics, e: index.epoch });
+      index.nicCount += nics.length;
+      for (const n of nics) {
         if (n.v4 !== undefined) index.byAllocation.set(n.v4.allocationId, key);
         if (n.v6 !== undefined) index.byAllocation.set(n.v6.allocationId, key);
       }

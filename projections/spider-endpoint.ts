@@ -92,7 +92,7 @@ export class SpiderEndpoints extends Documents<PodRecord> implements EndpointVie
   }
 
   get size(): number {
-    return this.index.pods.size;
+    return this.index.podCount;
   }
 
   /** Number of current allocations (tests, diagnostics). */
@@ -107,7 +107,7 @@ export class SpiderEndpoints extends Documents<PodRecord> implements EndpointVie
 
   /** A pod's record (tests, diagnostics). */
   pod(key: string): SpiderPodRecord | undefined {
-    return this.index.pods.get(key);
+    return this.index.pod(key);
   }
 
   override trackChanges(): void {
@@ -120,7 +120,7 @@ export class SpiderEndpoints extends Documents<PodRecord> implements EndpointVie
   }
 
   protected recordOf(key: string): SpiderPodRecord | undefined {
-    return this.index.pods.get(key);
+    return this.index.pod(key);
   }
 
   protected render(pod: SpiderPodRecord): K8sObject {
@@ -128,7 +128,7 @@ export class SpiderEndpoints extends Documents<PodRecord> implements EndpointVie
   }
 
   protected objectKeys(): Iterable<string> {
-    return this.index.pods.keys();
+    return this.index.podKeys();
   }
 
   toJSON(): { pods: SpiderPodRecord[] } {

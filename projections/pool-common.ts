@@ -169,7 +169,9 @@ export class PoolIndex {
     if (address === undefined) return;
     this.changing(p);
     p.byId.delete(d.allocationId);
-    if (p.byAddress.get(address)?.allocationId === d.allocationId) p.byAddress.delete(address);
+    // One lookup: delete, and put back the rare other holder (an address whose holder was replaced).
+    const holder = p.byAddress.delete(address);
+    if (holder !== undefined && holder.allocationId !== d.allocationId) p.byAddress.set(address, holder);
     if (p.byId.size === 0 && p.definition === undefined) this.pools.delete(d.pool);
   }
 

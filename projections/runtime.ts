@@ -90,6 +90,9 @@ export function handledTypes(p: AnyProjection): readonly string[] {
  */
 export function applyBatch(projections: readonly AnyProjection[], s: ProjectionStates, events: readonly LoggedEvent[]): void {
   if (events.length === 0) return;
+  // The types in this batch, found in one pass: a projection handling all of them gets the batch as it is.
+  const present = new Set<string>();
+  for (const e of events) present.add(e.event.type);
   let applied: StateGroup[] | undefined;
   for (const p of projections) {
     if (p.group !== undefined) {
@@ -97,8 +100,15 @@ export function applyBatch(projections: readonly AnyProjection[], s: ProjectionS
       (applied ??= []).push(p.group);
     }
     const types = handles(p);
-    const mine = events.every((e) => types.has(e.event.type)) ? events : events.filter((e) => types.has(e.event.type));
-    if (mine.length > 0) s.states.set(p.name, p.apply(s.states.get(p.name), mine));
+    let all = true;
+    let any = false;
+    for (const t of present) {
+      if (types.has(t)) any = true;
+      else all = false;
+    }
+    if (!any) continue;
+    const mine = all ? events : events.filter((e) => types.has(e.event.type));
+    s.states.set(p.name, p.apply(s.states.get(p.name), mine));
   }
   s.revision = Math.max(s.revision, events[events.length - 1]!.revision);
 }

@@ -121,19 +121,15 @@ function podJson(p: Pod): PodRecord {
   };
 }
 
-// Low-cardinality strings (namespaces, nodes, owners, pools, interface names) arrive fresh with every event;
-// keeping one copy each saves much of the index's memory. Bounded: past the cap, strings are kept as they come.
-const INTERN_CAP = 100_000;
-
 export class EndpointIndex {
-  /** Pods holding at least one address. */
-  private readonly byPod = new Map<string, Pod>();
-  /** Current allocations only: allocationId -> pod key (the slot is the one holding that id). */
-  private readonly byAllocation = new Map<string, string>();
+  /** Pods holding at least one address, by namespace and name (no `namespace/name` string made per event). */
+  private readonly byNamespace = new Map<string, Map<string, Pod>>();
+  private pods_ = 0;
+  /** Current allocations only: allocationId -> the pod whose slot holds it (kept current when a pod is copied). */
+  private readonly byAllocation = new Map<string, Pod>();
   private readonly views: EndpointView[] = [];
   private tracked = false;
   private epoch = 0;
-  private readonly strings = new Map<string, string>();
   /** Interfaces held, over all pods. */
   nicCount = 0;
 
@@ -146,7 +142,7 @@ export class EndpointIndex {
   }
 
   get podCount(): number {
-    return this.byPod.size;
+    return this.pods_;
   }
 
   get allocationCount(): number {
@@ -160,25 +156,39 @@ export class EndpointIndex {
   /** A pod's record; from now on it never changes (a change copies it). */
   pod(key: string): PodRecord | undefined {
     this.epoch++;
-    return this.byPod.get(key);
+    const slash = key.indexOf('/');
+    return slash < 0 ? undefined : this.byNamespace.get(key.slice(0, slash))?.get(key.slice(slash + 1));
   }
 
   /** Every pod's record, each then never changing. */
-  pods(): IterableIterator<PodRecord> {
+  *pods(): IterableIterator<PodRecord> {
     this.epoch++;
-    return this.byPod.values();
+    for (const pods of this.byNamespace.values()) yield* pods.values();
   }
 
-  podKeys(): IterableIterator<string> {
-    return this.byPod.keys();
+  *podKeys(): IterableIterator<string> {
+    for (const [namespace, pods] of this.byNamespace) for (const name of pods.keys()) yield podKey(namespace, name);
   }
 
-  private intern(s: string): string {
-    const had = this.strings.get(s);
-    if (had !== undefined) return had;
-    if (this.strings.size < INTERN_CAP) this.strings.set(s, s);
-    return s;
+  private getPod(namespace: string, name: string): Pod | undefined {
+    return this.byNamespace.get(namespace)?.get(name);
   }
+
+  private setPod(p: Pod): void {
+    let pods = this.byNamespace.get(p.namespace);
+    if (pods === undefined) this.byNamespace.set(p.namespace, (pods = new Map()));
+    const had = pods.size;
+    pods.set(p.name, p);
+    this.pods_ += pods.size - had;
+  }
+
+  private deletePod(p: Pod): void {
+    const pods = this.byNamespace.get(p.namespace);
+    if (pods === undefined || !pods.delete(p.name)) return;
+    this.pods_--;
+    if (pods.size === 0) this.byNamespace.delete(p.namespace);
+  }
+
 
   private changing(namespace: string, pod: string, was: Pod | undefined, nic: string, node: string | undefined): void {
     if (this.tracked) {
@@ -192,7 +202,7 @@ export class EndpointIndex {
   }
 
   /** `pod` itself when it may change in place, else a copy (with its own interface list) that replaces it. */
-  private editable(key: string, pod: Pod): Pod {
+  private editable(pod: Pod): Pod {
     if (this.mutable(pod)) return pod;
     const copy: Pod = {
       namespace: pod.namespace,
@@ -205,7 +215,11 @@ export class EndpointIndex {
       nics: pod.nics.slice(),
       e: this.epoch,
     };
-    this.byPod.set(key, copy);
+    this.setPod(copy);
+    for (const n of copy.nics) {
+      if (n.v4 !== undefined) this.byAllocation.set(n.v4.allocationId, copy);
+      if (n.v6 !== undefined) this.byAllocation.set(n.v6.allocationId, copy);
+    }
     return copy;
   }
 
@@ -215,11 +229,9 @@ export class EndpointIndex {
 
   /** Removes a current allocation from its slot (and the interface/pod when empty). */
   private unhold(allocationId: string): void {
-    const key = this.byAllocation.get(allocationId);
-    if (key === undefined) return;
-    this.byAllocation.delete(allocationId);
-    const pod = this.byPod.get(key);
+    const pod = this.byAllocation.get(allocationId);
     if (pod === undefined) return;
+    this.byAllocation.delete(allocationId);
     for (let i = 0; i < pod.nics.length; i++) {
       const n = pod.nics[i]!;
       const v4 = n.v4?.allocationId === allocationId ? undefined : n.v4;
@@ -228,11 +240,11 @@ export class EndpointIndex {
       const gone = v4 === undefined && v6 === undefined;
       this.changing(pod.namespace, pod.name, pod, n.nic, gone ? undefined : n.node);
       if (gone && pod.nics.length === 1) {
-        this.byPod.delete(key);
+        this.deletePod(pod);
         this.nicCount--;
         return;
       }
-      const p = this.editable(key, pod);
+      const p = this.editable(pod);
       if (gone) {
         p.nics.splice(i, 1);
         this.nicCount--;
@@ -248,26 +260,28 @@ export class EndpointIndex {
 
   allocated(d: IPAllocatedData): void {
     const ep = d.endpoint;
-    const namespace = this.intern(ep.namespace);
+    // Strings are kept as the event has them: decoded from JSON, V8 already shares equal ones.
+    const namespace = ep.namespace;
     const name = ep.name;
-    const key = podKey(namespace, name);
-    const nic = this.intern(ep.nic);
-    const node = this.intern(ep.node);
+    const nic = ep.nic;
+    const node = ep.node;
     const v6 = d.ipVersion === 6;
     // A replayed allocationId moves to where the event says; the slot's previous holder is replaced.
     this.unhold(d.allocationId);
-    const existing = this.byPod.get(key);
+    const existing = this.getPod(namespace, name);
     this.changing(namespace, name, existing, nic, node);
-    const h = held({ allocationId: d.allocationId, pool: this.intern(d.pool), address: d.address, prefixLength: d.prefixLength, gateway: d.gateway === undefined ? undefined : this.intern(d.gateway), vlan: d.vlan }, d.routes);
+    const h = held({ allocationId: d.allocationId, pool: d.pool, address: d.address, prefixLength: d.prefixLength, gateway: d.gateway, vlan: d.vlan }, d.routes);
     const owner = ep.owner;
-    const ownerType = owner === undefined ? 'Pod' : this.intern(owner.kind);
-    const ownerName = owner === undefined ? name : this.intern(owner.name);
+    const ownerType = owner === undefined ? 'Pod' : owner.kind;
+    const ownerName = owner === undefined ? name : owner.name;
+    let pod: Pod;
     if (existing === undefined) {
       const s = this.slot(namespace, name, nic, node, ep.containerID, v6 ? undefined : h, v6 ? h : undefined);
-      this.byPod.set(key, { namespace, name, uid: ep.uid, node, containerID: ep.containerID, ownerControllerType: ownerType, ownerControllerName: ownerName, nics: [s], e: this.epoch });
+      pod = { namespace, name, uid: ep.uid, node, containerID: ep.containerID, ownerControllerType: ownerType, ownerControllerName: ownerName, nics: [s], e: this.epoch };
+      this.setPod(pod);
       this.nicCount++;
     } else {
-      const p = this.editable(key, existing);
+      const p = (pod = this.editable(existing));
       let i = 0;
       while (i < p.nics.length && p.nics[i]!.nic !== nic) i++;
       const n = p.nics[i];
@@ -292,7 +306,7 @@ export class EndpointIndex {
       p.ownerControllerType = ownerType;
       p.ownerControllerName = ownerName;
     }
-    this.byAllocation.set(d.allocationId, key);
+    this.byAllocation.set(d.allocationId, pod);
   }
 
   released(d: IPReleasedData): void {
@@ -309,7 +323,7 @@ export class EndpointIndex {
   /** Checkpoint form: every pod record (plain copies), in the index's order. */
   toJSON(): { pods: PodRecord[] } {
     const pods: PodRecord[] = [];
-    for (const p of this.byPod.values()) pods.push(podJson(p));
+    for (const ps of this.byNamespace.values()) for (const p of ps.values()) pods.push(podJson(p));
     return { pods };
   }
 
@@ -319,14 +333,14 @@ export class EndpointIndex {
     const index = new EndpointIndex();
     const copy = (h: HeldAddress | undefined) => (h === undefined ? undefined : held(h, h.routes));
     for (const raw of pods as PodRecord[]) {
-      const key = podKey(raw.namespace, raw.name);
       const nics = raw.nics.map((n) => index.slot(raw.namespace, raw.name, n.nic, n.node, n.containerID, copy(n.v4), copy(n.v6)));
       const { namespace, name, uid, node, containerID, ownerControllerType, ownerControllerName } = raw;
-      index.byPod.set(key, { namespace, name, uid, node, containerID, ownerControllerType, ownerControllerName, nics, e: index.epoch });
+      const pod: Pod = { namespace, name, uid, node, containerID, ownerControllerType, ownerControllerName, nics, e: index.epoch };
+      index.setPod(pod);
       index.nicCount += nics.length;
       for (const n of nics) {
-        if (n.v4 !== undefined) index.byAllocation.set(n.v4.allocationId, key);
-        if (n.v6 !== undefined) index.byAllocation.set(n.v6.allocationId, key);
+        if (n.v4 !== undefined) index.byAllocation.set(n.v4.allocationId, pod);
+        if (n.v6 !== undefined) index.byAllocation.set(n.v6.allocationId, pod);
       }
     }
     return index;

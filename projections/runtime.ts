@@ -92,7 +92,11 @@ export function applyBatch(projections: readonly AnyProjection[], s: ProjectionS
   if (events.length === 0) return;
   // The types in this batch, found in one pass: a projection handling all of them gets the batch as it is.
   const present = new Set<string>();
-  for (const e of events) present.add(e.event.type);
+  let last: string | undefined;
+  for (const e of events) {
+    const t = e.event.type;
+    if (t !== last) present.add((last = t)); // runs of one type are common: compare before hashing
+  }
   let applied: StateGroup[] | undefined;
   for (const p of projections) {
     if (p.group !== undefined) {

@@ -124,7 +124,7 @@ function podJson(p: Pod): PodRecord {
 export class EndpointIndex {
   /** Pods holding at least one address, by namespace and name (no `namespace/name` string made per event). */
   private readonly byNamespace = new Map<string, Map<string, Pod>>();
-  private pods_ = 0;
+  private podTotal = 0;
   /** Current allocations only: allocationId -> the pod whose slot holds it (kept current when a pod is copied). */
   private readonly byAllocation = new Map<string, Pod>();
   private readonly views: EndpointView[] = [];
@@ -142,7 +142,7 @@ export class EndpointIndex {
   }
 
   get podCount(): number {
-    return this.pods_;
+    return this.podTotal;
   }
 
   get allocationCount(): number {
@@ -179,13 +179,13 @@ export class EndpointIndex {
     if (pods === undefined) this.byNamespace.set(p.namespace, (pods = new Map()));
     const had = pods.size;
     pods.set(p.name, p);
-    this.pods_ += pods.size - had;
+    this.podTotal += pods.size - had;
   }
 
   private deletePod(p: Pod): void {
     const pods = this.byNamespace.get(p.namespace);
     if (pods === undefined || !pods.delete(p.name)) return;
-    this.pods_--;
+    this.podTotal--;
     if (pods.size === 0) this.byNamespace.delete(p.namespace);
   }
 

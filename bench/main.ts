@@ -9,6 +9,7 @@ import { runAllocScenario } from './alloc/scenario.js';
 import { renderSvg } from './lib/chart.js';
 import { runChurn, CHURN_PHASES } from './churn.js';
 import { runColdStart, runReplayBench } from './replay.js';
+import { REPLAY_BATCH } from './lib/synth.js';
 import { runCniBench } from './cni.js';
 import { runHttpBench } from './http/scenario.js';
 import { runChaos } from './chaos.js';
@@ -112,7 +113,7 @@ program
   .description('replay a realistic synthetic log (20 pools, dual stack, churn) into every projection in one process')
   .option('--events <n>', 'events in the log', int, 1_000_000)
   .option('--live <n>', 'live pods in steady state', int, 100_000)
-  .option('--batch <n>', 'events per projection batch', int, 50_000)
+  .option('--batch <n>', 'events per apply (default: one store page, 64 commits of 60 events)', int, REPLAY_BATCH)
   .option('--rounds <n>', 'rounds (figures are medians)', int, 3)
   .option('--json <file>', 'write every figure and the environment to this JSON file')
   .option('--per-projection', 'also time each projection alone over the same log')
@@ -120,7 +121,7 @@ program
   .option('--cold-tail <n>', 'events after the checkpoint that a cold start replays', int, 10_000)
   .option('--etcd <endpoints>', 'use this etcd for the cold start instead of starting a local one')
   .action(async (o) => {
-    const r = runReplayBench({ events: o.events, live: o.live, batch: o.batch, rounds: o.rounds, perProjection: o.perProjection === true });
+    const r = await runReplayBench({ events: o.events, live: o.live, batch: o.batch, rounds: o.rounds, perProjection: o.perProjection === true });
     let cold: Awaited<ReturnType<typeof runColdStart>> | undefined;
     if (o.coldEvents > 0) {
       const target = await openTarget(o);
@@ -134,9 +135,11 @@ program
       { ...r, ...(cold ? { coldStartSeconds: cold.coldStartSeconds, coldStart: cold } : {}) },
       [
         ['figure', 'value', 'notes'],
-        ['events/s into all projections', r.eventsPerSec, `rounds: ${r.rounds.join(' ')}; ${r.events} events, batches of ${r.batch}`],
+        ['events/s into all projections', r.eventsPerSec, `rounds: ${r.rounds.join(' ')}; ${r.events} events, batches of ${r.batch}; applying only`],
+        ['events/s with decoding', r.eventsPerSecWithDecode, `the same plus JSON.parse of the records (${r.decodeSeconds} s)`],
         ['live endpoints at the end', r.liveEndpoints, ''],
-        ['peak RSS MB', r.peakRssMB, 'whole process after the replay (the log is generated as it is replayed)'],
+        ['peak RSS MB', r.peakRssMB, `replaying process: projections + one page + decoding garbage (log file ${r.logFileMB} MB)`],
+        ['heap held MB', r.heldMB, 'heap the projections hold after the replay, after a full GC'],
         ['render every object, s', r.renderAll.seconds, `${r.renderAll.objects} objects, each rendered once and kept`],
         ['peak RSS MB, all rendered', r.renderAll.peakRssMB, 'whole process, every object rendered and memoised'],
         ['live commit us, pool of 300', r.liveCommit['pool300'] ?? '', 'an allocation + a release into every projection, changes taken'],

@@ -3,7 +3,7 @@
 import { ALL_PROJECTIONS } from '../projections/index.js';
 import { applyBatch, documentsOf, initialStates, type AnyProjection, type ProjectionStates } from '../projections/runtime.js';
 import type { LoggedEvent } from '../events/catalogue.js';
-import { poolWithAllocations, synthLog } from './lib/synth.js';
+import { EVENTS_PER_COMMIT, poolWithAllocations, synthLog, writeSynthLog } from './lib/synth.js';
 import { progress } from './lib/progress.js';
 import { median, round } from './lib/stats.js';
 
@@ -16,7 +16,7 @@ export interface ReplayBenchOptions {
   readonly perProjection?: boolean;
 }
 
-/** Replays the synthetic log into `projections`, generating it commit by commit; times only the applying. */
+/** In this process: replays the synthetic log into `projections`, generated commit by commit; times only the applying. */
 function replayOnce(o: ReplayBenchOptions, projections: readonly AnyProjection[], onBatch?: (done: number) => void): { states: ProjectionStates; events: number; seconds: number } {
   const states = initialStates(projections);
   let pending: LoggedEvent[] = [];
@@ -30,7 +30,7 @@ function replayOnce(o: ReplayBenchOptions, projections: readonly AnyProjection[]
     pending = [];
     onBatch?.(events);
   };
-  for (const c of synthLog({ events: o.events, poolPairs: 10, live: o.live, perCommit: 60 })) {
+  for (const c of synthLog(synthOptions(o))) {
     for (const e of c) pending.push(e);
     if (pending.length >= o.batch) flush();
   }
@@ -38,61 +38,84 @@ function replayOnce(o: ReplayBenchOptions, projections: readonly AnyProjection[]
   return { states, events, seconds: ms / 1000 };
 }
 
-const rssMB = () => round(process.resourceUsage().maxRSS / 1024);
-
-export function runReplayBench(o: ReplayBenchOptions) {
-  // The log is generated while replaying (never held whole), so peak RSS is the projections' plus one batch;
-  // only the applying is timed.
-  const rates: number[] = [];
-  let last: ProjectionStates | undefined;
-  let total = 0;
-  for (let r = 0; r < o.rounds; r++) {
-    last = undefined; // let the previous round's states go before building the next
-    const bar = progress(`replay round ${r + 1}`, o.events);
-    const run = replayOnce(o, ALL_PROJECTIONS, (done) => bar.update(done));
-    bar.stop();
-    rates.push(run.events / run.seconds);
-    total = run.events;
-    last = run.states;
-  }
-  const liveEndpoints = documentsOf(last!, 'spider-endpoints')!.size;
-  const peakRssMB = rssMB();
-  // A daemon that lists everything once (e.g. status write-back after a restart) holds every rendered object too.
-  const t0 = performance.now();
-  let objects = 0;
-  for (const p of ALL_PROJECTIONS) for (const _ of documentsOf(last!, p.name)?.list() ?? []) objects++;
-  const renderAllSeconds = (performance.now() - t0) / 1000;
-  const peakRssRenderedMB = rssMB();
-  const perProjection: Record<string, number> = {};
-  if (o.perProjection) {
-    last = undefined;
-    for (const p of ALL_PROJECTIONS) {
-      const handled = handledCount(o, p);
-      if (handled === 0) continue; // the synthetic log defines no subnets
-      // events/s over the events this projection handles (the others are filtered out before it sees them)
-      perProjection[p.name] = round(handled / replayOnce(o, [p]).seconds);
-    }
-  }
-  return {
-    ...(o.perProjection ? { perProjection } : {}),
-    scenario: 'replay',
-    events: total,
-    batch: o.batch,
-    eventsPerSec: round(median(rates)),
-    rounds: rates.map((x) => round(x)),
-    liveEndpoints,
-    peakRssMB,
-    renderAll: { objects, seconds: round(renderAllSeconds, 2), peakRssMB: peakRssRenderedMB },
-    liveCommit: liveCommitCost(),
-  };
+interface WorkerResult {
+  readonly events: number;
+  readonly applySeconds: number;
+  readonly decodeSeconds: number;
+  readonly peakRssMB: number;
+  readonly heldMB: number;
+  readonly liveEndpoints: number;
+  readonly render?: { readonly objects: number; readonly seconds: number; readonly peakRssMB: number };
 }
+
+/**
+ * The log is written to a JSON Lines file first (one synthetic commit per line, as the store keeps one record per
+ * commit); each round is a fresh process that reads it page by page, decodes and applies (only applying is timed
+ * for events/s) and reports its own peak RSS: a process holding the projections, not the generator.
+ */
+export async function runReplayBench(o: ReplayBenchOptions) {
+  const { mkdtempSync, rmSync, statSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const { fileURLToPath } = await import('node:url');
+  const dir = mkdtempSync(join(tmpdir(), 'bench-replay-'));
+  const file = join(dir, 'log.jsonl');
+  try {
+    const gen = progress('write synthetic log', o.events);
+    const total = await writeSynthLog(file, synthOptions(o), (n) => gen.update(n));
+    gen.stop();
+    const worker = fileURLToPath(new URL('./replay-worker.js', import.meta.url));
+    const runs: WorkerResult[] = [];
+    for (let r = 0; r < o.rounds; r++) {
+      const last = r === o.rounds - 1;
+      const args = ['--max-semi-space-size=32', '--expose-gc', worker, file, String(o.batch), ...(last ? ['render'] : [])];
+      const { stdout } = await promisify(execFile)(process.execPath, args, { maxBuffer: 1 << 20 });
+      runs.push(JSON.parse(stdout) as WorkerResult);
+    }
+    const last = runs[runs.length - 1]!;
+    const perProjection: Record<string, number> = {};
+    if (o.perProjection) {
+      for (const p of ALL_PROJECTIONS) {
+        const handled = handledCount(o, p);
+        if (handled === 0) continue; // the synthetic log defines no subnets
+        // events/s over the events this projection handles (the others are filtered out before it sees them)
+        perProjection[p.name] = round(handled / replayOnce(o, [p]).seconds);
+      }
+    }
+    return {
+      ...(o.perProjection ? { perProjection } : {}),
+      scenario: 'replay',
+      events: total,
+      logFileMB: round(statSync(file).size / (1024 * 1024)),
+      batch: o.batch,
+      eventsPerSec: round(median(runs.map((x) => x.events / x.applySeconds))),
+      rounds: runs.map((x) => round(x.events / x.applySeconds)),
+      decodeSeconds: round(median(runs.map((x) => x.decodeSeconds)), 2),
+      eventsPerSecWithDecode: round(median(runs.map((x) => x.events / (x.applySeconds + x.decodeSeconds)))),
+      liveEndpoints: last.liveEndpoints,
+      peakRssMB: round(Math.max(...runs.map((x) => x.peakRssMB))),
+      heldMB: round(last.heldMB),
+      renderAll: { objects: last.render?.objects ?? 0, seconds: round(last.render?.seconds ?? 0, 2), peakRssMB: round(last.render?.peakRssMB ?? 0) },
+      liveCommit: liveCommitCost(),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const synthOptions = (o: ReplayBenchOptions) => ({ events: o.events, poolPairs: 10, live: o.live, perCommit: EVENTS_PER_COMMIT });
 
 function handledCount(o: ReplayBenchOptions, p: AnyProjection): number {
   const types = new Set<string>(p.handles);
   let n = 0;
-  for (const c of synthLog({ events: o.events, poolPairs: 10, live: o.live, perCommit: 60 })) for (const e of c) if (types.has(e.event.type)) n++;
+  for (const c of synthLog(synthOptions(o))) for (const e of c) if (types.has(e.event.type)) n++;
   return n;
 }
+
+/** Commits timed per pool size. */
+const LIVE_COMMITS = 1000;
 
 /**
  * The live path: microseconds to apply one commit (an allocation and a release in one pool) to every projection
@@ -101,19 +124,20 @@ function handledCount(o: ReplayBenchOptions, p: AnyProjection): number {
  */
 function liveCommitCost(): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const size of [300, 30_000]) {
+  // The first size is measured twice, the first time as a warm-up (JIT), and not reported.
+  for (const [size, report] of [[300, false], [300, true], [30_000, true]] as const) {
     const states = initialStates(ALL_PROJECTIONS);
     for (const p of ALL_PROJECTIONS) documentsOf(states, p.name)!.trackChanges();
-    const log = [...poolWithAllocations(size, 200)];
-    applyBatch(ALL_PROJECTIONS, states, log.slice(0, log.length - 200 * 2));
+    const log = [...poolWithAllocations(size, LIVE_COMMITS)];
+    applyBatch(ALL_PROJECTIONS, states, log.slice(0, log.length - LIVE_COMMITS * 2));
     for (const p of ALL_PROJECTIONS) documentsOf(states, p.name)!.takeChanges(p.name);
-    const tail = log.slice(log.length - 200 * 2);
+    const tail = log.slice(log.length - LIVE_COMMITS * 2);
     const t0 = performance.now();
     for (let i = 0; i < tail.length; i += 2) {
       applyBatch(ALL_PROJECTIONS, states, tail.slice(i, i + 2));
       for (const p of ALL_PROJECTIONS) documentsOf(states, p.name)!.takeChanges(p.name);
     }
-    out[`pool${size}`] = round(((performance.now() - t0) * 1000) / (tail.length / 2), 1);
+    if (report) out[`pool${size}`] = round(((performance.now() - t0) * 1000) / (tail.length / 2), 1);
   }
   return out;
 }
@@ -140,7 +164,7 @@ export async function runColdStart(o: ColdStartOptions) {
   const client = openEtcd({ endpoints: o.endpoints, callTimeoutMs: 60_000 });
   const store = new EventStore(client, { prefix });
   await store.open();
-  const commits = [...synthLog({ events: o.events, poolPairs: 10, live: o.live, perCommit: 60 })];
+  const commits = [...synthLog({ events: o.events, poolPairs: 10, live: o.live, perCommit: EVENTS_PER_COMMIT })];
   const total = commits.reduce((n, c) => n + c.length, 0);
   const bar = progress('load log into etcd', total);
   let written = 0;

@@ -3,9 +3,9 @@
 // (pod, nic, family) slot replaces the holder; a release applies only to the current allocation; the object
 // exists while the interface holds at least one address. Its name follows Calico's escaping and includes the
 // node, so a pod that comes back on another node gets a new object (the old one goes).
-import type { IPAllocatedData, IPReleasedData } from '../events/catalogue.js';
 import { hostInterfaceName, K8S_ORCHESTRATOR, workloadEndpointName } from './calico-names.js';
 import { Documents } from './documents.js';
+import { ENDPOINT_GROUP, ENDPOINT_HANDLES, EndpointIndex, indexOf, podKey, type EndpointView, type IndexedEndpoints, type NicSlots, type PodRecord } from './endpoint-index.js';
 import type { DocumentProjection, K8sObject } from './types.js';
 
 export const CALICO_API_VERSION = 'projectcalico.org/v3';
@@ -27,33 +27,15 @@ export interface WorkloadEndpointSpec {
 
 export type WorkloadEndpointObject = K8sObject<WorkloadEndpointSpec, never>;
 
-export interface CalicoHeld {
-  readonly allocationId: string;
-  readonly address: string;
-  readonly gateway?: string;
-}
-
-/** One (pod, nic): the latest allocation's node/containerID and the address per family. */
-export interface CalicoInterfaceRecord {
-  readonly namespace: string;
-  readonly pod: string;
-  readonly nic: string;
-  readonly node: string;
-  readonly containerID: string;
-  readonly v4?: CalicoHeld;
-  readonly v6?: CalicoHeld;
-  /** The key of the object currently rendered for it (`namespace/<wep name>`). */
-  readonly objectKey: string;
-}
-
-const interfaceKey = (namespace: string, pod: string, nic: string): string => `${namespace}/${pod}/${nic}`;
+/** What a WorkloadEndpoint renders from: one interface of a pod (the endpoint index's record). */
+export type CalicoInterfaceRecord = NicSlots;
 
 /** `address/32` for IPv4, `address/128` for IPv6 (Calico supports only host networks here). */
 export function hostNetwork(address: string, family: 'v4' | 'v6'): string {
   return `${address}/${family === 'v6' ? 128 : 32}`;
 }
 
-export function renderWorkloadEndpoint(r: Omit<CalicoInterfaceRecord, 'objectKey'>): WorkloadEndpointObject | undefined {
+export function renderWorkloadEndpoint(r: CalicoInterfaceRecord): WorkloadEndpointObject | undefined {
   const ipNetworks: string[] = [];
   if (r.v4 !== undefined) ipNetworks.push(hostNetwork(r.v4.address, 'v4'));
   if (r.v6 !== undefined) ipNetworks.push(hostNetwork(r.v6.address, 'v6'));
@@ -80,134 +62,122 @@ export function renderWorkloadEndpoint(r: Omit<CalicoInterfaceRecord, 'objectKey
   };
 }
 
-const objectKeyOf = (r: Pick<CalicoInterfaceRecord, 'namespace' | 'node' | 'pod' | 'nic'>): string =>
-  `${r.namespace}/${workloadEndpointName(r.node, K8S_ORCHESTRATOR, r.pod, r.nic)}`;
-
-const copyHeld = (h: CalicoHeld): CalicoHeld => ({ allocationId: h.allocationId, address: h.address, gateway: h.gateway });
-
-/** Every record has one shape (absent families are undefined), so the hot path stays monomorphic. */
-function record(
-  id: Pick<CalicoInterfaceRecord, 'namespace' | 'pod' | 'nic'>,
-  node: string,
-  containerID: string,
-  v4: CalicoHeld | undefined,
-  v6: CalicoHeld | undefined,
-  objectKey: string,
-): CalicoInterfaceRecord {
-  return { namespace: id.namespace, pod: id.pod, nic: id.nic, node, containerID, v4, v6, objectKey };
-}
+const objectKeyOf = (namespace: string, node: string, pod: string, nic: string): string =>
+  `${namespace}/${workloadEndpointName(node, K8S_ORCHESTRATOR, pod, nic)}`;
 
 /**
- * Calico WorkloadEndpoint state: interfaces holding at least one address (immutable records, replaced per change),
- * by `namespace/pod/nic` and by the key of the object they render to, and the current allocations.
+ * The (node, pod, nic) a WorkloadEndpoint name was made from, undoing Calico's escaping (a single "-" separates,
+ * "--" is a literal dash); undefined when it is not such a name. Exact for segments that do not begin or end with a
+ * dash (DNS names never do); the caller checks the result by recomputing the name.
  */
-export class CalicoWorkloadEndpoints extends Documents<CalicoInterfaceRecord> {
-  private readonly interfaces = new Map<string, CalicoInterfaceRecord>();
-  private readonly objects = new Map<string, CalicoInterfaceRecord>();
-  /** Current allocations only: allocationId → interface key (the family is the slot holding that id). */
-  private readonly byAllocation = new Map<string, string>();
-
-  constructor(json?: unknown) {
-    super();
-    if (json === undefined) return;
-    const list = (json as { interfaces?: unknown } | null)?.interfaces;
-    if (!Array.isArray(list)) throw new Error('calico-workload-endpoints: checkpoint has no interfaces list');
-    for (const raw of list as CalicoInterfaceRecord[]) {
-      const r = record(raw, raw.node, raw.containerID, raw.v4 && copyHeld(raw.v4), raw.v6 && copyHeld(raw.v6), raw.objectKey);
-      const key = interfaceKey(r.namespace, r.pod, r.nic);
-      this.interfaces.set(key, r);
-      this.objects.set(r.objectKey, r);
-      if (r.v4 !== undefined) this.byAllocation.set(r.v4.allocationId, key);
-      if (r.v6 !== undefined) this.byAllocation.set(r.v6.allocationId, key);
+export function parseWorkloadEndpointName(name: string): { node: string; pod: string; nic: string } | undefined {
+  const segments: string[] = [];
+  let current = '';
+  for (let i = 0; i < name.length; ) {
+    if (name[i] !== '-') {
+      current += name[i++];
+      continue;
     }
+    let run = 0;
+    while (name[i] === '-') {
+      run++;
+      i++;
+    }
+    current += '-'.repeat(run >> 1);
+    if (run & 1) {
+      segments.push(current);
+      current = '';
+      if (segments.length > 3) return undefined;
+    }
+  }
+  segments.push(current);
+  if (segments.length !== 4 || segments[1] !== K8S_ORCHESTRATOR) return undefined;
+  return { node: segments[0]!, pod: segments[2]!, nic: segments[3]! };
+}
+
+const edgeDash = (s: string): boolean => s.startsWith('-') || s.endsWith('-');
+
+/**
+ * The Calico WorkloadEndpoint projection's read side over an endpoint index: one object per (pod, interface) held,
+ * keyed `namespace/<name>`, the name made from the interface's node, the pod and the interface. Object keys are
+ * parsed back to find their interface; the few names that do not parse back (a segment beginning or ending with
+ * a dash) are found by a scan.
+ */
+export class CalicoWorkloadEndpoints extends Documents<CalicoInterfaceRecord> implements EndpointView, IndexedEndpoints {
+  constructor(readonly index: EndpointIndex) {
+    super();
+    index.attach(this);
   }
 
   get size(): number {
-    return this.objects.size;
+    return this.index.nicCount;
   }
 
   /** Number of current allocations (tests, diagnostics). */
   get allocationCount(): number {
-    return this.byAllocation.size;
+    return this.index.allocationCount;
   }
 
   /** Ids of the current allocations (tests, diagnostics). */
   allocationIds(): string[] {
-    return [...this.byAllocation.keys()];
+    return this.index.allocationIds();
+  }
+
+  override trackChanges(): void {
+    super.trackChanges();
+    this.index.track();
+  }
+
+  podChanging(namespace: string, pod: string, was: PodRecord | undefined, nic: string, node: string | undefined): void {
+    const before = was?.nics.find((n) => n.nic === nic);
+    if (before !== undefined) this.touch(objectKeyOf(namespace, before.node, pod, nic));
+    if (node !== undefined && node !== before?.node) this.touch(objectKeyOf(namespace, node, pod, nic));
   }
 
   protected recordOf(key: string): CalicoInterfaceRecord | undefined {
-    return this.objects.get(key);
+    const slash = key.indexOf('/');
+    if (slash < 0) return undefined;
+    const namespace = key.slice(0, slash);
+    const name = key.slice(slash + 1);
+    const parsed = parseWorkloadEndpointName(name);
+    if (parsed !== undefined) {
+      const n = this.index.pod(podKey(namespace, parsed.pod))?.nics.find((x) => x.nic === parsed.nic && x.node === parsed.node);
+      if (n !== undefined && workloadEndpointName(n.node, K8S_ORCHESTRATOR, n.pod, n.nic) === name) return n;
+    }
+    // Names that do not parse back: only segments with a dash at an edge make them (rare; O(pods)).
+    if (!name.includes('---') && !name.startsWith('-') && !name.endsWith('-')) return undefined;
+    for (const pod of this.index.pods()) {
+      if (pod.namespace !== namespace) continue;
+      for (const n of pod.nics) if ((edgeDash(n.node) || edgeDash(n.pod) || edgeDash(n.nic)) && workloadEndpointName(n.node, K8S_ORCHESTRATOR, n.pod, n.nic) === name) return n;
+    }
+    return undefined;
   }
 
   protected render(r: CalicoInterfaceRecord): K8sObject {
     return renderWorkloadEndpoint(r)!; // a stored interface holds at least one address
   }
 
-  protected objectKeys(): Iterable<string> {
-    return this.objects.keys();
+  protected *objectKeys(): Iterable<string> {
+    for (const pod of this.index.pods()) for (const n of pod.nics) yield objectKeyOf(n.namespace, n.node, n.pod, n.nic);
   }
 
-  toJSON(): { interfaces: CalicoInterfaceRecord[] } {
-    return { interfaces: [...this.interfaces.values()] };
-  }
-
-  /** Replaces one interface's record (undefined: it holds nothing and goes), keeping the object index in step. */
-  private put(key: string, was: CalicoInterfaceRecord | undefined, next: CalicoInterfaceRecord): void {
-    const r = next.v4 === undefined && next.v6 === undefined ? undefined : next;
-    if (was !== undefined) {
-      this.touch(was.objectKey);
-      if (r === undefined || r.objectKey !== was.objectKey) this.objects.delete(was.objectKey);
-    }
-    if (r === undefined) {
-      this.interfaces.delete(key);
-      return;
-    }
-    this.touch(r.objectKey);
-    this.interfaces.set(key, r);
-    this.objects.set(r.objectKey, r);
-  }
-
-  private unhold(allocationId: string): void {
-    const key = this.byAllocation.get(allocationId);
-    if (key === undefined) return;
-    this.byAllocation.delete(allocationId);
-    const r = this.interfaces.get(key);
-    if (r === undefined) return;
-    if (r.v4?.allocationId === allocationId) this.put(key, r, record(r, r.node, r.containerID, undefined, r.v6, r.objectKey));
-    else if (r.v6?.allocationId === allocationId) this.put(key, r, record(r, r.node, r.containerID, r.v4, undefined, r.objectKey));
-  }
-
-  allocated(d: IPAllocatedData): void {
-    const ep = d.endpoint;
-    const key = interfaceKey(ep.namespace, ep.name, ep.nic);
-    this.unhold(d.allocationId);
-    const was = this.interfaces.get(key);
-    const previous = d.ipVersion === 6 ? was?.v6 : was?.v4;
-    if (previous !== undefined) this.byAllocation.delete(previous.allocationId);
-    const held: CalicoHeld = { allocationId: d.allocationId, address: d.address, gateway: d.gateway };
-    const objectKey = was !== undefined && was.node === ep.node ? was.objectKey : objectKeyOf({ namespace: ep.namespace, node: ep.node, pod: ep.name, nic: ep.nic });
-    const id = { namespace: ep.namespace, pod: ep.name, nic: ep.nic };
-    this.put(key, was, d.ipVersion === 6 ? record(id, ep.node, ep.containerID, was?.v4, held, objectKey) : record(id, ep.node, ep.containerID, held, was?.v6, objectKey));
-    this.byAllocation.set(d.allocationId, key);
-  }
-
-  released(d: IPReleasedData): void {
-    this.unhold(d.allocationId);
+  toJSON(): { pods: PodRecord[] } {
+    return this.index.toJSON();
   }
 }
 
+const NAME = 'calico-workload-endpoints';
+
 export const calicoWorkloadEndpointProjection: DocumentProjection<CalicoWorkloadEndpoints> = {
-  name: 'calico-workload-endpoints',
-  version: 2,
-  handles: ['IPAllocated', 'IPReleased'],
-  initial: () => new CalicoWorkloadEndpoints(),
-  restore: (json) => new CalicoWorkloadEndpoints(json),
+  name: NAME,
+  version: 3,
+  handles: ENDPOINT_HANDLES,
+  group: ENDPOINT_GROUP,
+  initial: () => new CalicoWorkloadEndpoints(new EndpointIndex()),
+  restore: (json) => new CalicoWorkloadEndpoints(EndpointIndex.restore(NAME, json)),
+  share: (sibling) => new CalicoWorkloadEndpoints(indexOf(NAME, sibling)),
   apply(state, events) {
-    for (const { event: ev } of events) {
-      if (ev.type === 'IPAllocated') state.allocated(ev.data);
-      else if (ev.type === 'IPReleased') state.released(ev.data);
-    }
+    state.index.apply(events);
     return state;
   },
 };

@@ -53,6 +53,11 @@ async function readManifest(store: EventStore, p: AnyProjection): Promise<Manife
 export async function loadCheckpoint(store: EventStore, p: AnyProjection): Promise<{ state: unknown; revision: number } | undefined> {
   const m = await readManifest(store, p);
   if (!m || m.version !== p.version) return undefined;
+  const state = await readBody(store, p, m);
+  return state === undefined ? undefined : { state, revision: m.revision };
+}
+
+async function readBody(store: EventStore, p: AnyProjection, m: Manifest): Promise<unknown> {
   const base = store.keys.checkpoint(p.name);
   const parts: Buffer[] = [];
   for (let i = 0; i < m.chunks; i++) {
@@ -60,7 +65,7 @@ export async function loadCheckpoint(store: EventStore, p: AnyProjection): Promi
     if (!b) return undefined; // a chunk went missing: rebuild rather than guess
     parts.push(b);
   }
-  return { state: JSON.parse(Buffer.concat(parts).toString()), revision: m.revision };
+  return JSON.parse(Buffer.concat(parts).toString());
 }
 
 /** Saves every projection at one revision. */
@@ -70,13 +75,22 @@ export async function saveAll(store: EventStore, projections: readonly AnyProjec
 
 /**
  * Loads every projection's checkpoint (in checkpoint form: give it to `replay` or `LiveProjections` as `from`), all at
- * one revision, or undefined (then replay from the start).
+ * one revision, or undefined (then replay from the start). Members of a state group share one index, saved by each
+ * at the same revision: only the first member's body is read, and the others are given the same form.
  */
 export async function loadAll(store: EventStore, projections: readonly AnyProjection[]): Promise<StatesAt | undefined> {
-  const loaded = await Promise.all(projections.map((p) => loadCheckpoint(store, p)));
-  if (loaded.some((l) => l === undefined)) return undefined;
-  const revs = new Set(loaded.map((l) => l!.revision));
+  const manifests = await Promise.all(projections.map((p) => readManifest(store, p)));
+  if (manifests.some((m, i) => m === undefined || m.version !== projections[i]!.version)) return undefined;
+  const revs = new Set(manifests.map((m) => m!.revision));
   // saveAll writes one revision for all; mixed revisions mean an interrupted save: rebuild.
   if (revs.size !== 1) return undefined;
-  return { revision: loaded[0]!.revision, states: new Map(projections.map((p, i) => [p.name, loaded[i]!.state])) };
+  const source = projections.map((p, i) => (p.group === undefined ? i : projections.findIndex((q) => q.group === p.group)));
+  const bodies = new Map<number, unknown>();
+  await Promise.all(
+    [...new Set(source)].map(async (i) => {
+      bodies.set(i, await readBody(store, projections[i]!, manifests[i]!));
+    }),
+  );
+  if ([...bodies.values()].some((b) => b === undefined)) return undefined;
+  return { revision: manifests[0]!.revision, states: new Map(projections.map((p, i) => [p.name, bodies.get(source[i]!)])) };
 }

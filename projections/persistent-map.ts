@@ -232,17 +232,28 @@ export class PersistentMap<V> {
   private root: Node<V> = node(this.edit, 0, 0, [], [], []);
   private count = 0;
   private shared: MapSnapshot<V> | undefined;
+  /**
+   * Until the first snapshot or ordered walk, entries live in a plain Map: no one can see a state in between, and a
+   * replay's updates then cost a builtin hash lookup instead of a trie walk. Moved into the trie once, for good.
+   */
+  private flat: Map<string, V> | undefined = new Map();
 
   get size(): number {
     return this.count;
   }
 
   get(key: string): V | undefined {
-    return getIn(this.root, key);
+    return this.flat !== undefined ? this.flat.get(key) : getIn(this.root, key);
   }
 
   /** Sets the value; returns the one it replaced (undefined when the key was absent). */
   set(key: string, value: V): V | undefined {
+    if (this.flat !== undefined) {
+      const previous = this.flat.get(key);
+      this.flat.set(key, value);
+      this.count = this.flat.size;
+      return previous;
+    }
     flag.changed = false;
     flag.previous = undefined;
     const root = setIn(this.root, this.edit, key, hashOf(key), value, 0);
@@ -253,6 +264,12 @@ export class PersistentMap<V> {
 
   /** Deletes the key; returns the value it had (undefined when absent). */
   delete(key: string): V | undefined {
+    if (this.flat !== undefined) {
+      const previous = this.flat.get(key);
+      if (previous !== undefined) this.flat.delete(key);
+      this.count = this.flat.size;
+      return previous;
+    }
     flag.changed = false;
     flag.previous = undefined;
     const root = deleteIn(this.root, this.edit, key, hashOf(key), 0) ?? node(this.edit, 0, 0, [], [], []);
@@ -262,17 +279,29 @@ export class PersistentMap<V> {
     return flag.previous as V;
   }
 
+  /** Visits the entries in hash order (a function of the keys alone). */
   forEach(fn: (value: V, key: string) => void): void {
+    this.intoTrie();
     forEachIn(this.root, fn);
   }
 
   /** The map as it is now, unaffected by later updates: O(1); the next update of a shared path copies it. */
   snapshot(): MapSnapshot<V> {
+    this.intoTrie();
     if (this.shared === undefined) {
       this.shared = new MapSnapshot(this.root, this.count);
       this.edit = {}; // every existing node now belongs to the snapshot
     }
     return this.shared;
+  }
+
+  private intoTrie(): void {
+    const flat = this.flat;
+    if (flat === undefined) return;
+    this.flat = undefined;
+    let root = this.root;
+    for (const [key, value] of flat) root = setIn(root, this.edit, key, hashOf(key), value, 0);
+    this.root = root;
   }
 
   private changed(root: Node<V>): void {

@@ -4,7 +4,7 @@
 import type { EventType, IPAllocatedData, IPReleasedData, LoggedEvent, ObjectMeta, PoolSpec } from '../events/catalogue.js';
 import { Documents } from './documents.js';
 import { MapSnapshot, PersistentMap } from './persistent-map.js';
-import type { DocumentProjection, K8sObject } from './types.js';
+import type { DocumentProjection, K8sObject, StateGroup } from './types.js';
 
 /** What a projection needs to render one held address. Immutable. */
 export interface HeldAllocation {
@@ -34,8 +34,6 @@ export interface PoolRecord {
 /** One pool's mutable entry; kept for pools not (or no longer) defined too, so the order of events does not matter. */
 interface PoolEntry {
   readonly name: string;
-  /** Its object's key. */
-  readonly key: string;
   definition: PoolDefinition | undefined;
   readonly byAddress: PersistentMap<HeldAllocation>;
   /** allocationId -> address, for the allocations that are current. */
@@ -71,21 +69,24 @@ export function userMetadata(d: PoolDefinition | { readonly metadata?: ObjectMet
   return { ...(m.labels !== undefined ? { labels: { ...m.labels } } : {}), ...(m.annotations !== undefined ? { annotations: { ...m.annotations } } : {}) };
 }
 
-/** Every pool's state for one pool document projection; `render` and `keyOf` say what the projection shows. */
-export class PoolDocuments extends Documents<PoolRecord> {
+/**
+ * Every pool's definition and current allocations: one index that every pool document projection of a group
+ * renders from (SpiderIPPool and Whereabouts IPPool hold the same facts). Views are told before a pool changes.
+ */
+export class PoolIndex {
   private readonly pools = new Map<string, PoolEntry>();
-  private defined = 0;
+  private readonly views: PoolDocuments[] = [];
+  /** Whether any view records changes (else `changing` skips telling them: replays). */
+  private tracked = false;
+  defined = 0;
 
-  constructor(
-    private readonly rules: PoolDocumentRules,
-    json?: unknown,
-  ) {
-    super();
-    if (json !== undefined) this.load(json);
+  /** A view rendering this index (called by the view's constructor). */
+  attach(view: PoolDocuments): void {
+    this.views.push(view);
   }
 
-  get size(): number {
-    return this.defined;
+  track(): void {
+    this.tracked = true;
   }
 
   /** Current allocations in every pool (tests, diagnostics: O(pools)). */
@@ -100,48 +101,44 @@ export class PoolDocuments extends Documents<PoolRecord> {
     return new Map(this.pools.get(pool)?.byId ?? []);
   }
 
-  protected recordOf(key: string): PoolRecord | undefined {
-    const p = this.pools.get(this.rules.poolOf(key));
-    if (p === undefined || p.definition === undefined || p.key !== key) return undefined;
+  /** The record of a defined pool. */
+  record(name: string): PoolRecord | undefined {
+    const p = this.pools.get(name);
+    if (p === undefined || p.definition === undefined) return undefined;
     return (p.record ??= { name: p.name, definition: p.definition, held: p.byAddress.snapshot() });
   }
 
-  protected render(r: PoolRecord): K8sObject {
-    return this.rules.render(r);
-  }
-
-  protected *objectKeys(): Iterable<string> {
-    for (const p of this.pools.values()) if (p.definition !== undefined) yield p.key;
+  *definedNames(): Iterable<string> {
+    for (const p of this.pools.values()) if (p.definition !== undefined) yield p.name;
   }
 
   private entry(name: string): PoolEntry {
     let p = this.pools.get(name);
     if (p === undefined) {
-      p = { name, key: this.rules.keyOf(name), definition: undefined, byAddress: new PersistentMap(), byId: new Map(), record: undefined };
+      p = { name, definition: undefined, byAddress: new PersistentMap(), byId: new Map(), record: undefined };
       this.pools.set(name, p);
     }
     return p;
   }
 
-  private changing(p: PoolEntry): void {
-    if (p.definition !== undefined) this.touch(p.key);
+  /** Before any change of `p`: views record its object as it was; its record is dropped. */
+  private changing(p: PoolEntry, evenUndefined = false): void {
+    if (this.tracked && (evenUndefined || p.definition !== undefined)) for (const v of this.views) v.poolChanging(p.name);
     p.record = undefined;
   }
 
   define(name: string, spec: PoolSpec, metadata: ObjectMeta | undefined): void {
     const p = this.entry(name);
-    this.touch(p.key);
+    this.changing(p, true);
     if (p.definition === undefined) this.defined++;
     p.definition = definitionOf(spec, metadata);
-    p.record = undefined;
   }
 
   remove(name: string): void {
     const p = this.pools.get(name);
     if (p === undefined || p.definition === undefined) return;
-    this.touch(p.key);
+    this.changing(p);
     p.definition = undefined;
-    p.record = undefined;
     this.defined--;
     if (p.byId.size === 0) this.pools.delete(name);
   }
@@ -172,7 +169,9 @@ export class PoolDocuments extends Documents<PoolRecord> {
     if (address === undefined) return;
     this.changing(p);
     p.byId.delete(d.allocationId);
-    if (p.byAddress.get(address)?.allocationId === d.allocationId) p.byAddress.delete(address);
+    // One lookup: delete, and put back the rare other holder (an address whose holder was replaced).
+    const holder = p.byAddress.delete(address);
+    if (holder !== undefined && holder.allocationId !== d.allocationId) p.byAddress.set(address, holder);
     if (p.byId.size === 0 && p.definition === undefined) this.pools.delete(d.pool);
   }
 
@@ -186,20 +185,74 @@ export class PoolDocuments extends Documents<PoolRecord> {
     return { pools };
   }
 
-  private load(json: unknown): void {
+  static restore(name: string, json: unknown): PoolIndex {
     const pools = (json as { pools?: readonly PoolJson[] } | null)?.pools;
-    if (!Array.isArray(pools)) throw new Error(`${this.rules.name}: checkpoint has no pools list`);
+    if (!Array.isArray(pools)) throw new Error(`${name}: checkpoint has no pools list`);
+    const index = new PoolIndex();
     for (const pj of pools as readonly PoolJson[]) {
-      const p = this.entry(pj.name);
+      const p = index.entry(pj.name);
       if (pj.definition !== undefined) {
         p.definition = definitionOf(pj.definition.spec, pj.definition.metadata);
-        this.defined++;
+        index.defined++;
       }
       for (const h of pj.held) {
         p.byAddress.set(h.address, copyHeld(h));
         p.byId.set(h.allocationId, h.address);
       }
     }
+    return index;
+  }
+}
+
+/** One pool document projection's read side over a pool index; `rules` say what it shows. */
+export class PoolDocuments extends Documents<PoolRecord> {
+  constructor(
+    private readonly rules: PoolDocumentRules,
+    readonly index: PoolIndex,
+  ) {
+    super();
+    index.attach(this);
+  }
+
+  get size(): number {
+    return this.index.defined;
+  }
+
+  /** Current allocations in every pool (tests, diagnostics: O(pools)). */
+  get allocationCount(): number {
+    return this.index.allocationCount;
+  }
+
+  /** allocationId -> address of one pool's current allocations (tests, diagnostics). */
+  currentIds(pool: string): Map<string, string> {
+    return this.index.currentIds(pool);
+  }
+
+  override trackChanges(): void {
+    super.trackChanges();
+    this.index.track();
+  }
+
+  /** Called by the index before pool `name` changes. */
+  poolChanging(name: string): void {
+    this.touch(this.rules.keyOf(name));
+  }
+
+  protected recordOf(key: string): PoolRecord | undefined {
+    const name = this.rules.poolOf(key);
+    return this.rules.keyOf(name) === key ? this.index.record(name) : undefined;
+  }
+
+  protected render(r: PoolRecord): K8sObject {
+    return this.rules.render(r);
+  }
+
+  protected *objectKeys(): Iterable<string> {
+    for (const name of this.index.definedNames()) yield this.rules.keyOf(name);
+  }
+
+  toJSON(): { pools: PoolJson[] } {
+    return this.index.toJSON();
   }
 }
 
@@ -216,15 +269,24 @@ export interface PoolDocumentRules {
   render(r: PoolRecord): K8sObject;
 }
 
+/** The pool document projections share one pool index when run together. */
+export const POOL_GROUP: StateGroup = { name: 'pools', handles: POOL_HANDLES };
+
 /** A pool document projection: every event O(log pool size), objects rendered when read. */
 export function poolDocumentProjection(rules: PoolDocumentRules): DocumentProjection<PoolDocuments> {
   return {
     name: rules.name,
     version: rules.version,
     handles: POOL_HANDLES,
-    initial: () => new PoolDocuments(rules),
-    restore: (json) => new PoolDocuments(rules, json),
-    apply(state, events: readonly LoggedEvent[]) {
+    group: POOL_GROUP,
+    initial: () => new PoolDocuments(rules, new PoolIndex()),
+    restore: (json) => new PoolDocuments(rules, PoolIndex.restore(rules.name, json)),
+    share: (sibling) => {
+      if (!(sibling instanceof PoolDocuments)) throw new Error(`${rules.name}: can share only a pool index`);
+      return new PoolDocuments(rules, sibling.index);
+    },
+    apply(docs, events: readonly LoggedEvent[]) {
+      const state = docs.index;
       for (const { event: e } of events) {
         switch (e.type) {
           case 'PoolDefined':
@@ -244,7 +306,7 @@ export function poolDocumentProjection(rules: PoolDocumentRules): DocumentProjec
             break; // not handled by pool projections
         }
       }
-      return state;
+      return docs;
     },
   };
 }

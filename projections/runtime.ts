@@ -3,7 +3,7 @@ import type { LoggedEvent } from '../events/catalogue.js';
 import type { EventStore } from '../src/store/event-store.js';
 import type { Subscription } from '../src/store/subscription.js';
 import type { LiveReadModel, ObjectChange, ReadModel } from './read-model.js';
-import type { K8sObject, Projection, ProjectionState } from './types.js';
+import type { K8sObject, Projection, ProjectionState, StateGroup } from './types.js';
 
 // Projections of different state types live side by side; each is only ever given its own state.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -29,7 +29,19 @@ export interface StatesAt {
 }
 
 export function initialStates(projections: readonly AnyProjection[]): ProjectionStates {
-  return { revision: 0, states: new Map(projections.map((p) => [p.name, p.initial()])) };
+  const states = new Map<string, unknown>();
+  const groups = new Map<StateGroup, ProjectionState>();
+  for (const p of projections) states.set(p.name, sharedOr(p, groups, () => p.initial()));
+  return { revision: 0, states };
+}
+
+/** A member of a group that already has a state shares its index; otherwise `make()` (and it becomes the group's). */
+function sharedOr(p: AnyProjection, groups: Map<StateGroup, ProjectionState>, make: () => unknown): unknown {
+  const sibling = p.group === undefined ? undefined : groups.get(p.group);
+  if (sibling !== undefined && p.share !== undefined) return p.share(sibling);
+  const s = make();
+  if (p.group !== undefined && isState(s)) groups.set(p.group, s);
+  return s;
 }
 
 /**
@@ -38,11 +50,15 @@ export function initialStates(projections: readonly AnyProjection[]): Projection
  */
 export function ownStates(projections: readonly AnyProjection[], from: StatesAt): ProjectionStates {
   const states = new Map<string, unknown>();
+  const groups = new Map<StateGroup, ProjectionState>();
   for (const p of projections) {
     const s = from.states.get(p.name);
     if (s === undefined) throw new Error(`no state for projection ${p.name} at revision ${from.revision}`);
-    const json = isState(s) ? s.toJSON() : s;
-    states.set(p.name, p.restore ? p.restore(json) : structuredClone(json));
+    // A group's members hold the same index: restore it once, from the first member's form.
+    states.set(p.name, sharedOr(p, groups, () => {
+      const json = isState(s) ? s.toJSON() : s;
+      return p.restore ? p.restore(json) : structuredClone(json);
+    }));
   }
   return { revision: from.revision, states };
 }
@@ -57,19 +73,46 @@ const handled = new WeakMap<AnyProjection, ReadonlySet<string>>();
 function handles(p: AnyProjection): ReadonlySet<string> {
   let set = handled.get(p);
   if (set === undefined) {
-    set = new Set(p.handles);
+    set = new Set(handledTypes(p));
     handled.set(p, set);
   }
   return set;
 }
 
-/** Applies one batch (in global order) to every projection that handles any of its events, in place. */
+/** Event types a projection is given: its group's when it is in one (one member applies for the group). */
+export function handledTypes(p: AnyProjection): readonly string[] {
+  return p.group?.handles ?? p.handles;
+}
+
+/**
+ * Applies one batch (in global order) to every projection that handles any of its events, in place; a group's
+ * shared index once, through its first member in `projections`.
+ */
 export function applyBatch(projections: readonly AnyProjection[], s: ProjectionStates, events: readonly LoggedEvent[]): void {
   if (events.length === 0) return;
+  // The types in this batch, found in one pass: a projection handling all of them gets the batch as it is.
+  const present = new Set<string>();
+  let last: string | undefined;
+  for (const e of events) {
+    const t = e.event.type;
+    if (t !== last) present.add((last = t)); // runs of one type are common: compare before hashing
+  }
+  let applied: StateGroup[] | undefined;
   for (const p of projections) {
+    if (p.group !== undefined) {
+      if (applied?.includes(p.group)) continue;
+      (applied ??= []).push(p.group);
+    }
     const types = handles(p);
-    const mine = events.filter((e) => types.has(e.event.type));
-    if (mine.length > 0) s.states.set(p.name, p.apply(s.states.get(p.name), mine));
+    let all = true;
+    let any = false;
+    for (const t of present) {
+      if (types.has(t)) any = true;
+      else all = false;
+    }
+    if (!any) continue;
+    const mine = all ? events : events.filter((e) => types.has(e.event.type));
+    s.states.set(p.name, p.apply(s.states.get(p.name), mine));
   }
   s.revision = Math.max(s.revision, events[events.length - 1]!.revision);
 }
@@ -88,7 +131,7 @@ export interface ReplayOptions {
 export async function replay(store: EventStore, projections: readonly AnyProjection[], opts: ReplayOptions = {}): Promise<ProjectionStates> {
   const s: ProjectionStates = opts.from ? ownStates(projections, opts.from) : initialStates(projections);
   const until = opts.until ?? (await store.currentRevision());
-  const types = [...new Set(projections.flatMap((p) => p.handles))];
+  const types = [...new Set(projections.flatMap(handledTypes))];
   const cutoff = opts.asOf?.getTime();
   let n = 0;
   for await (const page of store.readPages({ after: s.revision, until, types, afterIsCommit: s.revision > 0 })) {
@@ -129,7 +172,7 @@ export class LiveProjections implements LiveReadModel {
   }
 
   async start(): Promise<void> {
-    const types = new Set(this.projections.flatMap((p) => p.handles as readonly string[]));
+    const types = new Set(this.projections.flatMap(handledTypes));
     this.sub = this.store.subscribe({
       after: this.current.revision,
       onEvents: (events, through) => {

@@ -8,17 +8,12 @@
 // - The object exists while the pod holds at least one address.
 // - v2beta1's PodIPAllocation has no `history` (and no containerID): the v2beta1 reference (seed 001) lists only
 //   current/ownerControllerType/ownerControllerName, so the rendered status has no history field.
-import type { IPAllocatedData, IPReleasedData, Route } from '../events/catalogue.js';
 import { Documents } from './documents.js';
+import { ENDPOINT_GROUP, ENDPOINT_HANDLES, EndpointIndex, indexOf, podKey, type EndpointView, type IndexedEndpoints, type NicSlots, type PodRecord, type SpiderRoute } from './endpoint-index.js';
 import type { DocumentProjection, K8sObject } from './types.js';
 
 export const SPIDER_API_VERSION = 'spiderpool.spidernet.io/v2beta1';
 export const SPIDER_ENDPOINT_KIND = 'SpiderEndpoint';
-
-export interface SpiderRoute {
-  readonly dst: string;
-  readonly gw: string;
-}
 
 export interface SpiderIPAllocationDetail {
   readonly interface: string;
@@ -47,68 +42,10 @@ export interface SpiderEndpointStatus {
 
 export type SpiderEndpointObject = K8sObject<never, SpiderEndpointStatus>;
 
-/** One address a slot holds, as the allocation described it. */
-export interface HeldAddress {
-  readonly allocationId: string;
-  readonly pool: string;
-  readonly address: string;
-  readonly prefixLength: number;
-  readonly gateway?: string;
-  readonly vlan?: number;
-  readonly routes?: readonly SpiderRoute[];
-}
-
-/** The addresses one interface holds, per family (at least one). */
-export interface NicSlots {
-  readonly nic: string;
-  readonly v4?: HeldAddress;
-  readonly v6?: HeldAddress;
-}
-
 /** Per pod: the latest allocation's identity and every interface's addresses, in first-allocation order. */
-export interface SpiderPodRecord {
-  readonly namespace: string;
-  readonly name: string;
-  readonly uid: string;
-  readonly node: string;
-  readonly containerID: string;
-  readonly ownerControllerType: string;
-  readonly ownerControllerName: string;
-  /** In first-allocation order. */
-  readonly nics: readonly NicSlots[];
-}
+export type SpiderPodRecord = PodRecord;
 
-export const podKey = (namespace: string, name: string): string => `${namespace}/${name}`;
-
-const copyRoutes = (routes: readonly Route[]): SpiderRoute[] => routes.map((r) => ({ dst: r.dst, gw: r.gw }));
-
-// Records have one shape each (absent optional fields are undefined), so the hot path stays monomorphic.
-function held(h: Omit<HeldAddress, 'routes'>, routes: readonly Route[] | undefined): HeldAddress {
-  return {
-    allocationId: h.allocationId,
-    pool: h.pool,
-    address: h.address,
-    prefixLength: h.prefixLength,
-    gateway: h.gateway,
-    vlan: h.vlan,
-    routes: routes !== undefined && routes.length > 0 ? copyRoutes(routes) : undefined,
-  };
-}
-
-const slots = (nic: string, v4: HeldAddress | undefined, v6: HeldAddress | undefined): NicSlots => ({ nic, v4, v6 });
-
-function podRecord(p: Omit<SpiderPodRecord, 'nics'>, nics: readonly NicSlots[]): SpiderPodRecord {
-  return {
-    namespace: p.namespace,
-    name: p.name,
-    uid: p.uid,
-    node: p.node,
-    containerID: p.containerID,
-    ownerControllerType: p.ownerControllerType,
-    ownerControllerName: p.ownerControllerName,
-    nics,
-  };
-}
+const copyRoutes = (routes: readonly SpiderRoute[]): SpiderRoute[] => routes.map((r) => ({ dst: r.dst, gw: r.gw }));
 
 /** The interface entry for one NIC's slots (both families in one entry), or undefined when it holds nothing. */
 export function renderDetail(nic: string, slots: Omit<NicSlots, 'nic'>): SpiderIPAllocationDetail | undefined {
@@ -147,58 +84,43 @@ export function renderSpiderEndpoint(pod: SpiderPodRecord): SpiderEndpointObject
   };
 }
 
-function copyPod(p: SpiderPodRecord): SpiderPodRecord {
-  const copy = (h: HeldAddress | undefined) => (h === undefined ? undefined : held(h, h.routes));
-  return podRecord(
-    p,
-    p.nics.map((n) => slots(n.nic, copy(n.v4), copy(n.v6))),
-  );
-}
-
-/** SpiderEndpoint state: pods by `namespace/name` (immutable records, replaced per change) and current allocations. */
-export class SpiderEndpoints extends Documents<SpiderPodRecord> {
-  /** Pods holding at least one address. */
-  private readonly pods = new Map<string, SpiderPodRecord>();
-  /** Current allocations only: allocationId → pod key (the slot is the one holding that id). */
-  private readonly byAllocation = new Map<string, string>();
-
-  constructor(json?: unknown) {
+/** The SpiderEndpoint projection's read side over an endpoint index: one object per pod, keyed `namespace/name`. */
+export class SpiderEndpoints extends Documents<PodRecord> implements EndpointView, IndexedEndpoints {
+  constructor(readonly index: EndpointIndex) {
     super();
-    if (json === undefined) return;
-    const pods = (json as { pods?: unknown } | null)?.pods;
-    if (!Array.isArray(pods)) throw new Error('spider-endpoints: checkpoint has no pods list');
-    for (const raw of pods as SpiderPodRecord[]) {
-      const pod = copyPod(raw);
-      const key = podKey(pod.namespace, pod.name);
-      this.pods.set(key, pod);
-      for (const n of pod.nics) {
-        if (n.v4 !== undefined) this.byAllocation.set(n.v4.allocationId, key);
-        if (n.v6 !== undefined) this.byAllocation.set(n.v6.allocationId, key);
-      }
-    }
+    index.attach(this);
   }
 
   get size(): number {
-    return this.pods.size;
+    return this.index.podCount;
   }
 
   /** Number of current allocations (tests, diagnostics). */
   get allocationCount(): number {
-    return this.byAllocation.size;
+    return this.index.allocationCount;
   }
 
   /** Ids of the current allocations (tests, diagnostics). */
   allocationIds(): string[] {
-    return [...this.byAllocation.keys()];
+    return this.index.allocationIds();
   }
 
   /** A pod's record (tests, diagnostics). */
   pod(key: string): SpiderPodRecord | undefined {
-    return this.pods.get(key);
+    return this.index.pod(key);
+  }
+
+  override trackChanges(): void {
+    super.trackChanges();
+    this.index.track();
+  }
+
+  podChanging(namespace: string, pod: string): void {
+    this.touch(podKey(namespace, pod));
   }
 
   protected recordOf(key: string): SpiderPodRecord | undefined {
-    return this.pods.get(key);
+    return this.index.pod(key);
   }
 
   protected render(pod: SpiderPodRecord): K8sObject {
@@ -206,90 +128,26 @@ export class SpiderEndpoints extends Documents<SpiderPodRecord> {
   }
 
   protected objectKeys(): Iterable<string> {
-    return this.pods.keys();
+    return this.index.podKeys();
   }
 
   toJSON(): { pods: SpiderPodRecord[] } {
-    return { pods: [...this.pods.values()] };
-  }
-
-  /** Removes a current allocation from its slot (and the slot/pod when empty). */
-  private unhold(allocationId: string): void {
-    const key = this.byAllocation.get(allocationId);
-    if (key === undefined) return;
-    this.byAllocation.delete(allocationId);
-    const pod = this.pods.get(key);
-    if (pod === undefined) return;
-    for (let i = 0; i < pod.nics.length; i++) {
-      const n = pod.nics[i]!;
-      const v4 = n.v4?.allocationId === allocationId ? undefined : n.v4;
-      const v6 = n.v6?.allocationId === allocationId ? undefined : n.v6;
-      if (v4 === n.v4 && v6 === n.v6) continue;
-      this.touch(key);
-      const nics = pod.nics.slice();
-      if (v4 === undefined && v6 === undefined) nics.splice(i, 1);
-      else nics[i] = slots(n.nic, v4, v6);
-      if (nics.length === 0) this.pods.delete(key);
-      else this.pods.set(key, podRecord(pod, nics));
-      return;
-    }
-  }
-
-  allocated(d: IPAllocatedData): void {
-    const ep = d.endpoint;
-    const key = podKey(ep.namespace, ep.name);
-    // A replayed allocationId moves to where the event says; the slot's previous holder is replaced.
-    this.unhold(d.allocationId);
-    this.touch(key);
-    const h = held(d, d.routes);
-    const existing = this.pods.get(key);
-    let nics: NicSlots[];
-    const i = existing === undefined ? -1 : existing.nics.findIndex((n) => n.nic === ep.nic);
-    if (i < 0) {
-      const fresh = d.ipVersion === 6 ? slots(ep.nic, undefined, h) : slots(ep.nic, h, undefined);
-      nics = existing === undefined ? [fresh] : [...existing.nics, fresh];
-    } else {
-      nics = existing!.nics.slice();
-      const n = nics[i]!;
-      const previous = d.ipVersion === 6 ? n.v6 : n.v4;
-      if (previous !== undefined) this.byAllocation.delete(previous.allocationId);
-      nics[i] = d.ipVersion === 6 ? slots(ep.nic, n.v4, h) : slots(ep.nic, h, n.v6);
-    }
-    const owner = ep.owner;
-    this.pods.set(
-      key,
-      podRecord(
-        {
-          namespace: ep.namespace,
-          name: ep.name,
-          uid: ep.uid,
-          node: ep.node,
-          containerID: ep.containerID,
-          ownerControllerType: owner?.kind ?? 'Pod',
-          ownerControllerName: owner?.name ?? ep.name,
-        },
-        nics,
-      ),
-    );
-    this.byAllocation.set(d.allocationId, key);
-  }
-
-  released(d: IPReleasedData): void {
-    this.unhold(d.allocationId); // stale (replaced or unknown) releases find nothing
+    return this.index.toJSON();
   }
 }
 
+const NAME = 'spider-endpoints';
+
 export const spiderEndpointProjection: DocumentProjection<SpiderEndpoints> = {
-  name: 'spider-endpoints',
-  version: 2,
-  handles: ['IPAllocated', 'IPReleased'],
-  initial: () => new SpiderEndpoints(),
-  restore: (json) => new SpiderEndpoints(json),
+  name: NAME,
+  version: 3,
+  handles: ENDPOINT_HANDLES,
+  group: ENDPOINT_GROUP,
+  initial: () => new SpiderEndpoints(new EndpointIndex()),
+  restore: (json) => new SpiderEndpoints(EndpointIndex.restore(NAME, json)),
+  share: (sibling) => new SpiderEndpoints(indexOf(NAME, sibling)),
   apply(state, events) {
-    for (const { event: ev } of events) {
-      if (ev.type === 'IPAllocated') state.allocated(ev.data);
-      else if (ev.type === 'IPReleased') state.released(ev.data);
-    }
+    state.index.apply(events);
     return state;
   },
 };

@@ -48,6 +48,20 @@ export interface Projection<S = ProjectionState> {
    * place and return it; a pure reducer over plain data may return a new state instead (the runtime keeps either).
    */
   apply(state: S, events: readonly LoggedEvent[]): S;
+  /**
+   * Set on projections whose states can share one index (e.g. SpiderIPPool and Whereabouts IPPool both render from
+   * one per-pool index): run together, the runtime keeps one index for the group, applies each batch to it once
+   * (through one member, with the group's event types) and makes the other members' states with `share`.
+   */
+  readonly group?: StateGroup;
+  /** A state of this projection over the same index as `sibling`, a state of another member of its group. */
+  share?(sibling: ProjectionState): S;
+}
+
+/** Projections that keep one index between them; `handles` covers every member's event types. */
+export interface StateGroup {
+  readonly name: string;
+  readonly handles: readonly EventType[];
 }
 
 /** A projection of Kubernetes objects (everything in projections/): its state has the read side. */

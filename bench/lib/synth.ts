@@ -1,4 +1,6 @@
 // Realistic synthetic logs for replay benchmarks: pools, then dual-stack pods coming and going.
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
 import { makeEvent, Tag, type DomainEvent, type LoggedEvent } from '../../events/index.js';
 
 export interface SynthOptions {
@@ -13,6 +15,14 @@ export interface SynthOptions {
 }
 
 const AT0 = Date.parse('2026-01-01T00:00:00Z');
+
+/** Events per synthetic commit in the benchmarks' logs (a group-committed txn of 30 dual-stack allocations). */
+export const EVENTS_PER_COMMIT = 60;
+/**
+ * Events per apply in a replay: the store reads 64 records per etcd range request (src/store/reader.ts) and a
+ * replay applies each page as one batch, so 64 commits of EVENTS_PER_COMMIT events.
+ */
+export const REPLAY_BATCH = 64 * EVENTS_PER_COMMIT;
 
 /** Deterministic: the same options give the same log. */
 export function* synthLog(o: SynthOptions): Generator<LoggedEvent[]> {
@@ -85,4 +95,28 @@ export function* poolWithAllocations(size: number, churn: number): Generator<Log
     const endpoint = { namespace: 'bench', name: `pod-${i}`, nic: 'eth0', containerID: `ctr-${i}` };
     yield logged(makeEvent('IPReleased', { allocationId: `a-${i}`, pool: 'big', address: address(i + 1), reason: 'cni-del', endpoint }, { id: `r-${i}`, at, tags: [Tag.ip('default', address(i + 1))] }));
   }
+}
+
+/**
+ * Writes `synthLog(o)` as JSON Lines, one synthetic commit (a JSON array of logged events) per line, as the store
+ * keeps one record per commit; returns the number of events. Streamed: memory stays O(live).
+ */
+export async function writeSynthLog(path: string, o: SynthOptions, onProgress?: (events: number) => void): Promise<number> {
+  const out = createWriteStream(path);
+  let n = 0;
+  let lines: string[] = [];
+  const flush = async () => {
+    if (lines.length > 0 && !out.write(lines.join('\n') + '\n')) await once(out, 'drain');
+    lines = [];
+    onProgress?.(n);
+  };
+  for (const c of synthLog(o)) {
+    lines.push(JSON.stringify(c));
+    n += c.length;
+    if (lines.length >= 256) await flush();
+  }
+  await flush();
+  out.end();
+  await once(out, 'finish');
+  return n;
 }

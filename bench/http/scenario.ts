@@ -8,6 +8,7 @@ import { podRef } from '../alloc/types.js';
 import { progress } from '../lib/progress.js';
 import { median, round } from '../lib/stats.js';
 import { httpAllocator } from './client.js';
+import { runWrk } from './wrk.js';
 import { startServe, type ServeProcess } from '../../src/local/serve-process.js';
 
 export interface HttpBenchOptions {
@@ -19,6 +20,10 @@ export interface HttpBenchOptions {
   readonly warmup: number;
   readonly poolCidr: string;
   readonly timeLimitMs: number;
+  /** Load generator: wrk (C, default) or Node's http client in this process. */
+  readonly client: 'wrk' | 'node';
+  /** Measured seconds per run with wrk (wrk runs for a time, not a count). */
+  readonly seconds: number;
 }
 
 interface RoundFigures {
@@ -29,6 +34,8 @@ interface RoundFigures {
   errors: number;
   errorMessages: string[];
   invariants: { duplicates: number; lost: number; extra: number };
+  /** Logged but unanswered allocations tolerated: calls in flight when wrk stopped (it drops their answers). */
+  extraAllowed: number;
 }
 
 /** Sum and count of the daemon's ipam_txn_batch_members histogram. */
@@ -48,6 +55,33 @@ function figures(result: LoadResult, tag: string, logged: { address: string; id:
     errors: result.errors,
     errorMessages: result.errorMessages,
     invariants: { duplicates: inv.duplicates, lost: inv.lost, extra: inv.extra },
+    extraAllowed: 0,
+  };
+}
+
+/** One run with wrk: a short warm-up, then `seconds` measured, connections split over the daemons. */
+async function wrkRun(o: HttpBenchOptions, procs: readonly ServeProcess[], prefix: string): Promise<RoundFigures> {
+  const per = Math.ceil(o.clients / procs.length);
+  await Promise.all(procs.map((d, i) => runWrk(d, { connections: per, seconds: 2, podPrefix: `warm-${i}-` })));
+  const before = await Promise.all(procs.map(batchTotals));
+  const runs = await Promise.all(procs.map((d, i) => runWrk(d, { connections: per, seconds: o.seconds, podPrefix: `m${i}-` })));
+  const after = await Promise.all(procs.map(batchTotals));
+  await Promise.all(procs.map((p) => p.stop()));
+  const logged = await loggedAllocationsThenDrop(o.endpoints, prefix);
+  const acks = runs.flatMap((r) => r.acks);
+  const inv = checkInvariants(acks, logged);
+  const members = after.reduce((n, x, i) => n + x.sum - before[i]!.sum, 0);
+  const txns = after.reduce((n, x, i) => n + x.count - before[i]!.count, 0);
+  // Several wrk processes: the worst of their percentiles (wrk does not export its histogram).
+  const worst = (k: 'p50' | 'p90' | 'p99' | 'max') => Math.max(...runs.map((r) => r.latencyMs[k]));
+  return {
+    allocsPerSec: round(runs.reduce((n, r) => n + r.perSec, 0)),
+    txnBatchMean: round(members / Math.max(1, txns), 1),
+    latencyMs: { p50: worst('p50'), p90: worst('p90'), p99: worst('p99'), max: worst('max') },
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    errorMessages: runs.flatMap((r) => r.errorMessages).slice(0, 5),
+    invariants: { duplicates: inv.duplicates, lost: inv.lost, extra: inv.extra },
+    extraAllowed: o.clients,
   };
 }
 
@@ -56,6 +90,7 @@ async function httpRound(o: HttpBenchOptions, daemons: number, label: string): P
   await definePool(o.endpoints, prefix, o.poolCidr);
   const procs = await Promise.all(Array.from({ length: daemons }, (_, i) => startServe({ endpoints: o.endpoints, prefix, node: `bench-${i}` })));
   try {
+    if (o.client === 'wrk') return await wrkRun(o, procs, prefix);
     const perDaemon = Math.ceil(o.clients / daemons);
     if (o.warmup > 0) {
       const warm = httpAllocator(procs, 'warm', perDaemon);
@@ -110,6 +145,7 @@ function summary(rounds: RoundFigures[]) {
     perRound: rounds.map((r) => r.allocsPerSec),
     errors: rounds.reduce((n, r) => n + r.errors, 0),
     errorMessages: rounds.flatMap((r) => r.errorMessages).slice(0, 5),
+    extraAllowed: rounds.reduce((n, r) => n + r.extraAllowed, 0),
     invariants: {
       duplicates: rounds.reduce((n, r) => n + r.invariants.duplicates, 0),
       lost: rounds.reduce((n, r) => n + r.invariants.lost, 0),
@@ -131,5 +167,5 @@ export async function runHttpBench(o: HttpBenchOptions) {
     const s = summary(http.get(d)!);
     return { daemons: d, ...s, ratioVsInProcess: round(s.allocsPerSec / baseline.allocsPerSec, 3) };
   });
-  return { scenario: 'http', clients: o.clients, count: o.count, rounds: o.rounds, baseline: { inProcess: baseline }, configs };
+  return { scenario: 'http', client: o.client, clients: o.clients, count: o.count, seconds: o.seconds, rounds: o.rounds, baseline: { inProcess: baseline }, configs };
 }

@@ -12,6 +12,7 @@ command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)       # the API 
 command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)                 # builds the CNI plugin's small C client
+command -v wrk >/dev/null 2>&1 || need+=(wrk)                           # `bench http`'s load generator
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}" >&2
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -28,6 +28,7 @@ export class DaemonMetrics {
   readonly registry = new Registry();
   readonly requestSeconds: Histogram<'route' | 'code'>;
   private readonly txnMembers: Histogram;
+  private readonly txnSeconds: Histogram;
 
   constructor(src: MetricsSources) {
     const r = this.registry;
@@ -41,6 +42,12 @@ export class DaemonMetrics {
       name: 'ipam_txn_batch_members',
       help: 'Appends grouped into one etcd transaction',
       buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+      registers: [r],
+    });
+    this.txnSeconds = new Histogram({
+      name: 'ipam_txn_duration_seconds',
+      help: 'Round trip of committed etcd transactions (send to answer)',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers: [r],
     });
     this.requestSeconds = new Histogram({
@@ -66,6 +73,9 @@ export class DaemonMetrics {
         this.set(src.ready() ? 1 : 0);
       },
     });
-    src.store.onCommitted = (members) => this.txnMembers.observe(members);
+    src.store.onCommitted = (members, _events, ms) => {
+      this.txnMembers.observe(members);
+      this.txnSeconds.observe(ms / 1000);
+    };
   }
 }

@@ -47,7 +47,7 @@ export class Committer {
   private readonly maxInflight: number;
   readonly stats: CommitStats = { txns: 0, txnFailures: 0, committedEvents: 0, conflicts: 0, resends: 0, duplicates: 0, batchSizes: [] };
   /** Told of every committed txn (metrics). */
-  onCommitted: ((members: number, events: number) => void) | undefined;
+  onCommitted: ((members: number, events: number, ms: number) => void) | undefined;
   /** Highest revision seen in any response; the hint of the next record. */
   seenRevision = 0;
   private readonly wire: FastTxn;
@@ -118,6 +118,7 @@ export class Committer {
     const recordKey = this.keys.record(hint, this.writer, this.seq++);
     const req = this.buildTxn(plan, recordKey, hint);
     let res: WireTxnResponse;
+    const sentAt = performance.now();
     try {
       res = await this.wire.txn(req);
     } catch (err) {
@@ -135,7 +136,7 @@ export class Committer {
       });
       this.stats.committedEvents += events;
       if (this.stats.batchSizes.push(plan.members.length) > BATCH_SIZES_KEPT) this.stats.batchSizes.splice(0, BATCH_SIZES_KEPT / 2);
-      this.onCommitted?.(plan.members.length, events);
+      this.onCommitted?.(plan.members.length, events, performance.now() - sentAt);
       return;
     }
     this.stats.txnFailures++;

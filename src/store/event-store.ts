@@ -78,8 +78,8 @@ export class EventStore {
     return this.committer.stats;
   }
 
-  /** Called with the members and events of every txn this store commits (metrics). */
-  set onCommitted(fn: ((members: number, events: number) => void) | undefined) {
+  /** Called with the members, events and round-trip milliseconds of every txn this store commits (metrics). */
+  set onCommitted(fn: ((members: number, events: number, ms: number) => void) | undefined) {
     this.committer.onCommitted = fn;
   }
 

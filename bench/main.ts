@@ -146,7 +146,10 @@ program
         ['live commit us, pool of 30000', r.liveCommit['pool30000'] ?? '', 'the same into a pool 100x larger'],
         ...Object.entries(r.perProjection ?? {}).map(([name, v]) => [`  ${name} alone, events/s`, v, 'events it handles / time']),
         ...(cold
-          ? [['cold start s', cold.coldStartSeconds, `fresh process: checkpoints (${cold.checkpointLoadSeconds} s) + ${cold.tail} tail events; log of ${cold.events} events in etcd`]]
+          ? [
+              ['cold start s', cold.coldStartSeconds, `fresh process: checkpoints (${cold.checkpointLoadSeconds} s) + ${cold.tail} tail events; log of ${cold.events} events in etcd`],
+              ['cold start peak RSS MB', cold.coldStartPeakRssMB, `that process, holding the log's ${Math.min(cold.live, Math.floor(cold.events / 10))} live pods, as a restarting daemon does`],
+            ]
           : []),
       ],
       o.json,

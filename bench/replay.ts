@@ -184,5 +184,5 @@ export async function runColdStart(o: ColdStartOptions) {
   const r = JSON.parse(stdout) as { coldStartSeconds: number; checkpointLoadSeconds: number; fromCheckpoint: boolean; peakRssMB: number };
   await client.delete().prefix(prefix);
   client.close();
-  return { events: total, tail: o.tail, coldStartSeconds: round(r.coldStartSeconds, 2), checkpointLoadSeconds: round(r.checkpointLoadSeconds, 2), fromCheckpoint: r.fromCheckpoint, coldStartPeakRssMB: round(r.peakRssMB) };
+  return { events: total, tail: o.tail, live: o.live, coldStartSeconds: round(r.coldStartSeconds, 2), checkpointLoadSeconds: round(r.checkpointLoadSeconds, 2), fromCheckpoint: r.fromCheckpoint, coldStartPeakRssMB: round(r.peakRssMB) };
 }

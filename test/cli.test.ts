@@ -79,6 +79,10 @@ test('apply creates, re-apply writes nothing, a change is configured; get prints
   writeFileSync(file, MANIFESTS.replace('10.80.0.10-10.80.0.20', '10.80.0.10-10.80.0.30'));
   const changed = await ipam([...args, 'apply', '-f', file]);
   t.regex(changed.stdout, /spiderippool\.spiderpool\.spidernet\.io\/pool-80 configured/);
+  writeFileSync(file, MANIFESTS.replace('10.80.0.10-10.80.0.20', '10.80.0.10-10.80.0.30').replace('team: net', 'team: infra'));
+  const relabelled = await ipam([...args, 'apply', '-f', file]);
+  t.regex(relabelled.stdout, /spiderippool\.spiderpool\.spidernet\.io\/pool-80 configured/, 'a label change alone is applied');
+  t.regex(relabelled.stdout, /spidersubnet\.spiderpool\.spidernet\.io\/sn-80 unchanged/);
   const table = await ipam([...args, 'get', 'sp']);
   t.is(table.code, 0, table.stderr);
   const [header, row] = table.stdout.trim().split('\n');
@@ -86,7 +90,7 @@ test('apply creates, re-apply writes nothing, a change is configured; get prints
   t.regex(row!, /^pool-80\s+4\s+10\.80\.0\.0\/16\s+0\s+21\s+true$/);
   const yaml = await ipam([...args, 'get', 'spiderippool', 'pool-80', '-o', 'yaml']);
   t.regex(yaml.stdout, /kind: SpiderIPPool/);
-  t.regex(yaml.stdout, /team: net/, 'labels kept');
+  t.regex(yaml.stdout, /team: infra/, 'labels kept, the latest applied');
   const wb = await ipam([...args, 'get', 'ippools', '-A', '-o', 'json']);
   t.is(JSON.parse(wb.stdout).items.length, 2, 'both pools render as Whereabouts IPPools');
 });

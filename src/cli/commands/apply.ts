@@ -2,7 +2,9 @@
 // straight to etcd or through a daemon's Kubernetes-style API. Re-applying an unchanged manifest writes nothing.
 import { isDeepStrictEqual } from 'node:util';
 import type { Allocator, ConfigOptions } from '../../alloc/allocator.js';
+import { replay } from '../../../projections/runtime.js';
 import { compilePool, compileSubnet } from '../../alloc/spec.js';
+import { configMetadataProjection, type ConfigMetadataState } from '../../k8s/config-metadata.js';
 import { poolSpecFromWhereabouts } from '../../alloc/whereabouts.js';
 import { parseIpList } from '../../net/ranges.js';
 import { daemonClient, openDirectAllocator, wantsDirect, type GlobalOptions } from '../connection.js';
@@ -56,14 +58,12 @@ async function applyDirect(a: Allocator, m: Manifest, o: ApplyOptions, meta: Map
   }
 }
 
-/** The last metadata recorded for each pool and subnet (so a label change alone is applied). */
+/** The labels and annotations last recorded for each pool and subnet (so a label change alone is applied). */
 async function recordedMetadata(a: Allocator): Promise<Map<string, ConfigOptions['metadata']>> {
+  const st = (await replay(a.store, [configMetadataProjection], { until: a.revision })).states.get(configMetadataProjection.name) as ConfigMetadataState;
   const out = new Map<string, ConfigOptions['metadata']>();
-  for await (const e of a.store.read({ types: ['PoolDefined', 'PoolChanged', 'SubnetDefined', 'SubnetChanged'] })) {
-    const d = e.event.data as { name: string; metadata?: ConfigOptions['metadata'] };
-    const kind = e.event.type.startsWith('Pool') ? ['SpiderIPPool', 'IPPool'] : ['SpiderSubnet'];
-    for (const k of kind) out.set(`${k}/${d.name}`, d.metadata);
-  }
+  for (const [name, m] of Object.entries(st.pools)) for (const k of ['SpiderIPPool', 'IPPool']) out.set(`${k}/${name}`, m);
+  for (const [name, m] of Object.entries(st.subnets)) out.set(`SpiderSubnet/${name}`, m);
   return out;
 }
 

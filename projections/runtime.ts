@@ -160,6 +160,8 @@ export function readModelOf(states: ProjectionStates): ReadModel {
 export class LiveProjections implements LiveReadModel {
   readonly current: ProjectionStates;
   private sub: Subscription | undefined;
+  private source: { waitFor(rev: number): Promise<void>; sync(): Promise<void> } | undefined;
+  private readonly types: ReadonlySet<string>;
   private readonly listeners = new Set<(changes: readonly ObjectChange[], revision: number) => void>();
 
   constructor(
@@ -168,27 +170,36 @@ export class LiveProjections implements LiveReadModel {
     from?: StatesAt,
   ) {
     this.current = from ? ownStates(projections, from) : initialStates(projections);
+    this.types = new Set(projections.flatMap(handledTypes));
     for (const st of this.current.states.values()) if (isState(st)) st.trackChanges();
   }
 
   async start(): Promise<void> {
-    const types = new Set(this.projections.flatMap(handledTypes));
-    this.sub = this.store.subscribe({
-      after: this.current.revision,
-      onEvents: (events, through) => {
-        applyBatch(
-          this.projections,
-          this.current,
-          events.filter((e) => types.has(e.event.type)),
-        );
-        this.current.revision = Math.max(this.current.revision, through);
-        // Changes come from the keys the batch touched: O(changed), objects rendered only when a listener reads them.
-        const changes: ObjectChange[] = [];
-        for (const p of this.projections) for (const c of documentsOf(this.current, p.name)?.takeChanges(p.name) ?? []) changes.push(c);
-        for (const l of this.listeners) l(changes, this.current.revision);
-      },
-    });
+    this.sub = this.store.subscribe({ after: this.current.revision, onEvents: (events, through) => this.apply(events as readonly LoggedEvent[], through) });
     await this.sub.sync();
+  }
+
+  /**
+   * Follows a log someone else reads (the daemon's allocator subscription hands each decoded batch to apply()), so
+   * the log is read and decoded once; waitFor and sync then go through that source. Instead of start().
+   */
+  follow(source: { waitFor(rev: number): Promise<void>; sync(): Promise<void> }): void {
+    this.source = source;
+  }
+
+  /** Applies one batch in log order; events at or before the current revision (a checkpoint's) are skipped. */
+  apply(events: readonly LoggedEvent[], through: number): void {
+    const from = this.current.revision;
+    applyBatch(
+      this.projections,
+      this.current,
+      events.filter((e) => e.revision > from && this.types.has(e.event.type)),
+    );
+    this.current.revision = Math.max(this.current.revision, through);
+    // Changes come from the keys the batch touched: O(changed), objects rendered only when a listener reads them.
+    const changes: ObjectChange[] = [];
+    for (const p of this.projections) for (const c of documentsOf(this.current, p.name)?.takeChanges(p.name) ?? []) changes.push(c);
+    for (const l of this.listeners) l(changes, this.current.revision);
   }
 
   get revision(): number {
@@ -219,11 +230,12 @@ export class LiveProjections implements LiveReadModel {
 
   /** Resolves once every commit at or before `rev` is applied. */
   async waitFor(rev: number): Promise<void> {
-    await this.sub?.waitFor(rev);
+    await (this.source ?? this.sub)?.waitFor(rev);
   }
 
   sync(): Promise<void> {
-    return this.sub ? this.sub.sync() : Promise.resolve();
+    const s = this.source ?? this.sub;
+    return s ? s.sync() : Promise.resolve();
   }
 
   async stop(): Promise<void> {

@@ -1,7 +1,7 @@
 // The allocation engine: decides on its read model, appends with the decision's condition, and on a conflict waits
 // for the fresher view and decides again. Many concurrent requests share the store's group commit; addresses picked
 // but not yet committed are claimed so concurrent decisions in this process never pick the same one.
-import type { ObjectMeta, Owner, ReleaseReason } from '../../events/catalogue.js';
+import type { LoggedEvent, ObjectMeta, Owner, ReleaseReason } from '../../events/catalogue.js';
 import { isAppendConditionFailed } from '../store/errors.js';
 import type { EventStore } from '../store/event-store.js';
 import type { Subscription } from '../store/subscription.js';
@@ -73,11 +73,13 @@ export class Allocator {
   }
 
   /** Replays the log into the model and follows it; resolves once caught up. */
-  async start(opts: { onError?: (e: unknown) => void } = {}): Promise<void> {
+  async start(opts: { onError?: (e: unknown) => void; onApplied?: (events: readonly LoggedEvent[], through: number) => void } = {}): Promise<void> {
     this.sub = this.store.subscribe({
       after: 0,
-      onEvents: (events) => {
+      onEvents: (events, through) => {
         for (const e of events) this.model.apply(e.event, e.revision);
+        // Others that follow the same log (the daemon's projections) get the batch already read and decoded.
+        opts.onApplied?.(events as readonly LoggedEvent[], through);
       },
       ...(opts.onError ? { onError: opts.onError } : {}),
     });

@@ -73,10 +73,14 @@ export class Daemon {
     const { store, log } = opts;
     const allocator = new Allocator(store, opts.resolveOwner ? { resolveOwner: opts.resolveOwner } : {});
     const t0 = performance.now();
-    await allocator.start({ onError: (e) => log.warn({ err: errMsg(e) }, 'allocator subscription trouble; re-reading') });
     const checkpoint = await loadAll(store, ALL_PROJECTIONS);
     const projections = new LiveProjections(store, ALL_PROJECTIONS, checkpoint);
-    await projections.start();
+    // One subscription reads and decodes the log for both the allocator's model and the projections.
+    projections.follow(allocator);
+    await allocator.start({
+      onError: (e) => log.warn({ err: errMsg(e) }, 'allocator subscription trouble; re-reading'),
+      onApplied: (events, through) => projections.apply(events, through),
+    });
     log.info({ revision: allocator.revision, checkpoint: checkpoint?.revision ?? null, ms: Math.round(performance.now() - t0) }, 'allocator and projections caught up');
     const readiness = new Readiness({
       // The last commit under our prefix: etcd's own revision moves with every other prefix's writes, which the

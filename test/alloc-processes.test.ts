@@ -38,8 +38,10 @@ test('3 OS processes x 64 concurrent requests fill one /22 pool: every address a
   t.is(new Set(wins.map((w) => w.address)).size, usable, 'no address handed out twice');
   for (const r of reports) {
     t.deepEqual(Object.keys(r.errors), ['PoolExhausted'], `${r.name} saw only clean exhaustion: ${JSON.stringify(r.errors)}`);
-    t.true(r.wins.length > 0, `${r.name} got addresses too`);
   }
+  // Writes from several processes really interleaved (a process starved by a loaded machine may find the pool
+  // already full: 1,021 addresses go in a fraction of a second).
+  t.true(reports.filter((r) => r.wins.length > 0).length >= 2, 'at least two processes got addresses');
   t.log(`wins per process: ${reports.map((r) => `${r.name}=${r.wins.length} (conflicts ${r.conflicts})`).join(', ')}`);
 
   // The log agrees: exactly one IPAllocated per acknowledged allocation, none extra, no address twice.

@@ -30,6 +30,9 @@ interface RoundFigures {
   allocsPerSec: number;
   /** Appends per etcd txn in the daemons (from their /metrics), measured run only; in-process: from the store. */
   txnBatchMean: number;
+  /** From the daemons' /metrics over the measured run: mean etcd txn round trip (ms) and allocation conflicts. */
+  txnMeanMs?: number;
+  conflicts?: number;
   latencyMs: LoadResult['latencyMs'];
   errors: number;
   errorMessages: string[];
@@ -38,19 +41,38 @@ interface RoundFigures {
   extraAllowed: number;
 }
 
-/** Sum and count of the daemon's ipam_txn_batch_members histogram. */
-async function batchTotals(d: ServeProcess): Promise<{ sum: number; count: number }> {
-  const text = await (await fetch(`${d.url}/metrics`, { headers: { authorization: `Bearer ${d.token}` } })).text();
-  const num = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
-  return { sum: num('ipam_txn_batch_members_sum'), count: num('ipam_txn_batch_members_count') };
+interface DaemonTotals {
+  members: number;
+  txns: number;
+  txnSeconds: number;
+  conflicts: number;
 }
 
-function figures(result: LoadResult, tag: string, logged: { address: string; id: string }[], txnBatchMean: number): RoundFigures {
+/** Running totals from one daemon's /metrics. */
+async function daemonTotals(d: ServeProcess): Promise<DaemonTotals> {
+  const text = await (await fetch(`${d.url}/metrics`, { headers: { authorization: `Bearer ${d.token}` } })).text();
+  const num = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  return {
+    members: num('ipam_txn_batch_members_sum'),
+    txns: num('ipam_txn_batch_members_count'),
+    txnSeconds: num('ipam_txn_duration_seconds_sum'),
+    conflicts: num('ipam_conflicts_total'),
+  };
+}
+
+/** What the daemons did between two readings of their totals (summed over daemons). */
+function daemonFigures(before: readonly DaemonTotals[], after: readonly DaemonTotals[]): Pick<RoundFigures, 'txnBatchMean' | 'txnMeanMs' | 'conflicts'> {
+  const d = (k: keyof DaemonTotals) => after.reduce((n, x, i) => n + x[k] - before[i]![k], 0);
+  const txns = Math.max(1, d('txns'));
+  return { txnBatchMean: round(d('members') / txns, 1), txnMeanMs: round((d('txnSeconds') * 1000) / txns, 2), conflicts: d('conflicts') };
+}
+
+function figures(result: LoadResult, tag: string, logged: { address: string; id: string }[], daemon: Pick<RoundFigures, 'txnBatchMean' | 'txnMeanMs' | 'conflicts'>): RoundFigures {
   const acks = result.allocations.map((a) => ({ address: a.address, id: `${tag}-${podRef(a.requester, a.seq)}` }));
   const inv = checkInvariants(acks, logged);
   return {
     allocsPerSec: round(result.allocsPerSec),
-    txnBatchMean: round(txnBatchMean, 1),
+    ...daemon,
     latencyMs: result.latencyMs,
     errors: result.errors,
     errorMessages: result.errorMessages,
@@ -63,20 +85,18 @@ function figures(result: LoadResult, tag: string, logged: { address: string; id:
 async function wrkRun(o: HttpBenchOptions, procs: readonly ServeProcess[], prefix: string): Promise<RoundFigures> {
   const per = Math.ceil(o.clients / procs.length);
   await Promise.all(procs.map((d, i) => runWrk(d, { connections: per, seconds: 2, podPrefix: `warm-${i}-` })));
-  const before = await Promise.all(procs.map(batchTotals));
+  const before = await Promise.all(procs.map(daemonTotals));
   const runs = await Promise.all(procs.map((d, i) => runWrk(d, { connections: per, seconds: o.seconds, podPrefix: `m${i}-` })));
-  const after = await Promise.all(procs.map(batchTotals));
+  const after = await Promise.all(procs.map(daemonTotals));
   await Promise.all(procs.map((p) => p.stop()));
   const logged = await loggedAllocationsThenDrop(o.endpoints, prefix);
   const acks = runs.flatMap((r) => r.acks);
   const inv = checkInvariants(acks, logged);
-  const members = after.reduce((n, x, i) => n + x.sum - before[i]!.sum, 0);
-  const txns = after.reduce((n, x, i) => n + x.count - before[i]!.count, 0);
   // Several wrk processes: the worst of their percentiles (wrk does not export its histogram).
   const worst = (k: 'p50' | 'p90' | 'p99' | 'max') => Math.max(...runs.map((r) => r.latencyMs[k]));
   return {
     allocsPerSec: round(runs.reduce((n, r) => n + r.perSec, 0)),
-    txnBatchMean: round(members / Math.max(1, txns), 1),
+    ...daemonFigures(before, after),
     latencyMs: { p50: worst('p50'), p90: worst('p90'), p99: worst('p99'), max: worst('max') },
     errors: runs.reduce((n, r) => n + r.errors, 0),
     errorMessages: runs.flatMap((r) => r.errorMessages).slice(0, 5),
@@ -98,16 +118,14 @@ async function httpRound(o: HttpBenchOptions, daemons: number, label: string): P
       await warm.close();
     }
     const a = httpAllocator(procs, 'm', perDaemon);
-    const before = await Promise.all(procs.map(batchTotals));
+    const before = await Promise.all(procs.map(daemonTotals));
     const bar = progress(label, o.count);
     const result = await runAllocLoad(a, { requesters: o.clients, count: o.count, timeLimitMs: o.timeLimitMs, onProgress: (d) => bar.update(d) });
     bar.stop();
-    const after = await Promise.all(procs.map(batchTotals));
+    const after = await Promise.all(procs.map(daemonTotals));
     await a.close();
     await Promise.all(procs.map((p) => p.stop()));
-    const members = after.reduce((n, x, i) => n + x.sum - before[i]!.sum, 0);
-    const txns = after.reduce((n, x, i) => n + x.count - before[i]!.count, 0);
-    return figures(result, 'm', await loggedAllocationsThenDrop(o.endpoints, prefix), members / Math.max(1, txns));
+    return figures(result, 'm', await loggedAllocationsThenDrop(o.endpoints, prefix), daemonFigures(before, after));
   } finally {
     await Promise.all(procs.map((p) => p.stop()));
   }
@@ -127,7 +145,7 @@ async function inProcessRound(o: HttpBenchOptions, label: string): Promise<Round
     await a.close();
     // The warm-up used seq >= 1e6 under the same tag: count only the measured pods.
     const logged = (await loggedAllocationsThenDrop(o.endpoints, prefix)).filter((l) => Number(/-s(\d+)$/.exec(l.id)?.[1]) < 1_000_000);
-    return figures(result, 'm', logged, sizes.reduce((x, y) => x + y, 0) / Math.max(1, sizes.length));
+    return figures(result, 'm', logged, { txnBatchMean: round(sizes.reduce((x, y) => x + y, 0) / Math.max(1, sizes.length), 1) });
   } catch (e) {
     await a.close();
     throw e;
@@ -140,6 +158,8 @@ function summary(rounds: RoundFigures[]) {
   return {
     allocsPerSec: round(median(rounds.map((r) => r.allocsPerSec))),
     txnBatchMean: mid.txnBatchMean,
+    txnMeanMs: mid.txnMeanMs,
+    conflicts: mid.conflicts,
     latencyMs: mid.latencyMs,
     p99PerRound: rounds.map((r) => r.latencyMs.p99),
     perRound: rounds.map((r) => r.allocsPerSec),

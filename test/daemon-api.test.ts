@@ -153,6 +153,7 @@ test('a restarted daemon starts from the live checkpoint and replays only the ta
   await a.close();
   const b = await startDaemon({ prefix: a.prefix });
   t.teardown(() => b.close());
+  t.is(b.daemon.startedFromCheckpoint, cp?.revision, 'the projections started from the checkpoint, not from revision 0');
   t.deepEqual([...b.daemon.projections.list('spider-endpoints')].map((o) => o.metadata.name).sort(), before);
   t.is(b.daemon.projections.get('spider-ippool', 'v4')?.status !== undefined, true);
 });

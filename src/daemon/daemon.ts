@@ -65,6 +65,8 @@ export class Daemon {
     readonly readiness: Readiness,
     readonly metrics: DaemonMetrics,
     readonly checkpointer: Checkpointer,
+    /** Revision of the checkpoint the projections started from (undefined: replayed from the start). */
+    readonly startedFromCheckpoint: number | undefined,
     private readonly opts: DaemonOptions,
   ) {}
 
@@ -93,7 +95,7 @@ export class Daemon {
     });
     const metrics = new DaemonMetrics({ allocator, store, projectionRevision: () => projections.revision, ready: () => readiness.ready });
     const checkpointer = new Checkpointer(store, projections, log, opts.checkpoints ?? DEFAULT_CHECKPOINTS);
-    const d = new Daemon(allocator, projections, readiness, metrics, checkpointer, opts);
+    const d = new Daemon(allocator, projections, readiness, metrics, checkpointer, checkpoint?.revision, opts);
     checkpointer.start();
     await readiness.start();
     try {

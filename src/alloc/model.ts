@@ -169,7 +169,21 @@ export class AllocatorModel {
     // The same endpoint taking its address again (StatefulSet, KubeVirt, new sandbox) replaces its old record.
     const holder = this.byAddress.get(addrKey);
     if (holder !== undefined) this.release(holder);
-    const rec: AllocationRecord = { ...d, value, revision };
+    // Field by field: on Node 20's V8 a literal that starts with a spread (`{ ...d, value }`) gives every object its
+    // own hidden class (a map per allocation: memory, and megamorphic reads of every record).
+    const rec: AllocationRecord = {
+      allocationId: d.allocationId,
+      pool: d.pool,
+      ipVersion: d.ipVersion,
+      address: d.address,
+      prefixLength: d.prefixLength,
+      endpoint: d.endpoint,
+      ...(d.gateway !== undefined ? { gateway: d.gateway } : {}),
+      ...(d.vlan !== undefined ? { vlan: d.vlan } : {}),
+      ...(d.routes !== undefined ? { routes: d.routes } : {}),
+      value,
+      revision,
+    };
     this.byId.set(d.allocationId, rec);
     const key = endpointKey(d.endpoint);
     const list = this.byEndpoint.get(key);

@@ -17,7 +17,8 @@ import { Checkpointer, DEFAULT_CHECKPOINTS, type CheckpointPolicy } from './chec
 import { hasBearerToken } from './auth.js';
 import { HttpError, errorAnswer, sendJson } from './http.js';
 import { DaemonMetrics } from './metrics.js';
-import { Readiness, deadline } from './readiness.js';
+import { InFlight } from './in-flight.js';
+import { Readiness } from './readiness.js';
 
 /** A handler that serves some paths and answers false for the others. */
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
@@ -58,6 +59,7 @@ export class Daemon {
   private readonly servers: Server[] = [];
   private stopped = false;
   private kube: KubeApiHandler | undefined;
+  private readonly inFlight: InFlight;
 
   private constructor(
     readonly allocator: Allocator,
@@ -68,7 +70,10 @@ export class Daemon {
     /** Revision of the checkpoint the projections started from (undefined: replayed from the start). */
     readonly startedFromCheckpoint: number | undefined,
     private readonly opts: DaemonOptions,
-  ) {}
+  ) {
+    const timeout = opts.requestTimeoutMs ?? 10_000;
+    this.inFlight = new InFlight(timeout, (cb) => readiness.onUnreachable(cb), () => readiness.reason);
+  }
 
   static async start(opts: DaemonOptions): Promise<Daemon> {
     if (opts.listen !== undefined && !opts.token) throw new Error('a TCP listener needs a token (--token-file or IPAM_TOKEN)');
@@ -177,26 +182,7 @@ export class Daemon {
       if (!this.readiness.etcdReachable && req.method !== 'GET') {
         throw new HttpError(503, 'EtcdUnavailable', `etcd is unreachable (${this.readiness.reason}); retry later`, undefined, true);
       }
-      const timeout = this.opts.requestTimeoutMs ?? 10_000;
-      // A request in flight when etcd goes away answers as soon as the readiness probe notices, not at the timeout.
-      let unsubscribe: () => void = () => undefined;
-      const lost = new Promise<never>((_, reject) => {
-        unsubscribe = this.readiness.onUnreachable(() =>
-          reject(new HttpError(503, 'EtcdUnavailable', `etcd became unreachable (${this.readiness.reason}); retry later (the same request is safe to repeat)`, undefined, true)),
-        );
-      });
-      lost.catch(() => undefined);
-      try {
-        for (const r of routes) {
-          const answer = deadline(r(req, res, url), timeout, `no answer from etcd within ${timeout} ms`).catch((e: unknown) => {
-            if ((e as Error).message?.startsWith('no answer from etcd')) throw new HttpError(503, 'Timeout', `${(e as Error).message}; retry later (the same request is safe to repeat)`, undefined, true);
-            throw e;
-          });
-          if (await Promise.race([answer, lost])) return;
-        }
-      } finally {
-        unsubscribe();
-      }
+      if (await this.inFlight.run(firstRoute(routes, req, res, url))) return;
       throw new HttpError(404, 'NotFound', `no route for ${req.method} ${url.pathname}`);
     } catch (e) {
       const { status, body } = errorAnswer(e);
@@ -204,7 +190,7 @@ export class Daemon {
       if (!res.headersSent) sendJson(res, status, body);
       else res.destroy();
     } finally {
-      this.metrics.requestSeconds.observe({ route, code: String(res.statusCode) }, (performance.now() - started) / 1000);
+      this.metrics.observeRequest(route, res.statusCode, (performance.now() - started) / 1000);
     }
   }
 
@@ -212,6 +198,7 @@ export class Daemon {
     if (this.stopped) return;
     this.stopped = true;
     await this.readiness.stop();
+    this.inFlight.close();
     this.kube?.close();
     await Promise.all(
       this.servers.map(
@@ -235,6 +222,12 @@ function parseListen(s: string): { host: string; port: number } {
   const port = Number(i >= 0 ? s.slice(i + 1) : s);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--listen ${s}: expected HOST:PORT with a port from 0 to 65535`);
   return { host, port };
+}
+
+/** Tries each route in turn: true once one has answered. */
+async function firstRoute(routes: readonly RouteHandler[], req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+  for (const r of routes) if (await r(req, res, url)) return true;
+  return false;
 }
 
 /** A bounded label for metrics: the route's shape, never ids or names from the path. */

@@ -29,6 +29,8 @@ export class DaemonMetrics {
   readonly requestSeconds: Histogram<'route' | 'code'>;
   private readonly txnMembers: Histogram;
   private readonly txnSeconds: Histogram;
+  /** One child per (route, code): observe() with a labels object hashes the labels on every request. */
+  private readonly requestChildren = new Map<string, Histogram.Internal<'route' | 'code'>>();
 
   constructor(src: MetricsSources) {
     const r = this.registry;
@@ -77,5 +79,12 @@ export class DaemonMetrics {
       this.txnMembers.observe(members);
       this.txnSeconds.observe(ms / 1000);
     };
+  }
+
+  observeRequest(route: string, status: number, seconds: number): void {
+    const k = `${route} ${status}`;
+    let h = this.requestChildren.get(k);
+    if (!h) this.requestChildren.set(k, (h = this.requestSeconds.labels(route, String(status))));
+    h.observe(seconds);
   }
 }

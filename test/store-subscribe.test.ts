@@ -25,6 +25,53 @@ test('a subscription delivers history then live events, each once and in order, 
   await f.close();
 });
 
+test("the writing process's own subscription takes its committed events as appended, equal to another reader's decoded copy", async (t) => {
+  // An etcd of its own: a compaction by a neighbouring test would restart the watch, and a re-read decodes as any reader.
+  const etcd = await LocalEtcd.start();
+  t.teardown(() => etcd.stop());
+  const f = await openStore({}, etcd.endpoints);
+  const c = collector();
+  const sub = f.store.subscribe({ after: await f.store.currentRevision(), onEvents: c.onEvents });
+  await sub.sync();
+  const appended = Array.from({ length: 40 }, (_, i) => allocated(f.store.newId(), `10.4.2.${i}`, `own${i}`));
+  const acks = await Promise.all(appended.map((e) => f.store.append([e])));
+  await sub.waitFor(Math.max(...acks.map((a) => a.revision)));
+  // Another process (a store of its own on the same prefix) decodes the same records from etcd.
+  const other = new EventStore(f.client, { prefix: f.prefix });
+  const decoded: StoredEvent[] = [];
+  for await (const e of other.read()) decoded.push(e);
+  t.deepEqual(c.seen, decoded);
+  // Not decoded again: the subscriber got the very objects that were appended.
+  const byId = new Map(appended.map((e) => [e.id, e]));
+  t.true(c.seen.every((e) => e.event === byId.get(e.event.id)));
+  await sub.close();
+  await f.close();
+});
+
+test('a subscription whose watch etcd cancels (compaction overtaking it while it catches up) re-reads and goes on', async (t) => {
+  const etcd = await LocalEtcd.start();
+  t.teardown(() => etcd.stop());
+  const f = await openStore({}, etcd.endpoints);
+  const other = await openStore({ prefix: f.prefix }, etcd.endpoints);
+  const c = collector();
+  const errors: unknown[] = [];
+  const sub = f.store.subscribe({ after: 0, onEvents: c.onEvents, onError: (e) => errors.push(e) });
+  await sub.sync();
+  const mine = Promise.all(Array.from({ length: 40 }, (_, i) => f.store.append([allocated(f.store.newId(), `10.4.3.${i}`, `c${i}`)])));
+  for (let i = 0; i < 3; i++) await other.store.append([allocated(other.store.newId(), `10.4.4.${i}`, `o${i}`)]);
+  // Before the fix, a watch cancelled this way was "cancelled" again on the way out, waiting forever for etcd.
+  await f.client.kv.compact({ revision: String(await f.store.currentRevision()) });
+  const acks = await mine;
+  await sub.waitFor(Math.max(...acks.map((a) => a.revision)));
+  await sub.sync();
+  t.is(c.seen.length, 43);
+  t.is(new Set(c.seen.map((e) => e.event.id)).size, 43);
+  t.log(`watch cancelled by etcd: ${errors.some((e) => String(e).includes('canceled'))}`);
+  await sub.close();
+  await other.close();
+  await f.close();
+});
+
 test('a subscription resumes after an etcd restart and after compaction without gaps or repeats', async (t) => {
   const etcd = await LocalEtcd.start();
   t.teardown(() => etcd.stop());

@@ -1,6 +1,7 @@
 // Group commit: concurrent appends are coalesced into one etcd txn; when a txn fails, its failure branch tells
 // which members conflicted, and only the innocent ones are sent again.
 import type { Etcd3 } from 'etcd3';
+import type { EventEnvelope } from '../../events/envelope.js';
 import { FastTxn } from './fast-txn.js';
 import { CompareResult, CompareTarget, type WireCompare, type WireOp, type WireTxn, type WireTxnResponse } from './proto.js';
 import { AppendConditionFailed, AppendRejected, StoreUnavailable } from './errors.js';
@@ -46,6 +47,8 @@ export class Committer {
   private readonly limits: TxnLimits;
   private readonly maxInflight: number;
   readonly stats: CommitStats = { txns: 0, txnFailures: 0, committedEvents: 0, conflicts: 0, resends: 0, duplicates: 0, batchSizes: [] };
+  /** Told of the record each committed txn wrote, with its events in record order (own-record reuse). */
+  onRecord: ((revision: number, key: string, events: readonly EventEnvelope[]) => void) | undefined;
   /** Told of every committed txn (metrics). */
   onCommitted: ((members: number, events: number, ms: number) => void) | undefined;
   /** Highest revision seen in any response; the hint of the next record. */
@@ -135,6 +138,7 @@ export class Committer {
         m.resolve({ revision: rev, position: plan.positions[i]!, duplicate: false });
       });
       this.stats.committedEvents += events;
+      if (this.onRecord && plan.members.every((m) => m.checked)) this.onRecord(rev, recordKey, plan.members.length === 1 ? plan.members[0]!.events : plan.members.flatMap((m) => m.events));
       if (this.stats.batchSizes.push(plan.members.length) > BATCH_SIZES_KEPT) this.stats.batchSizes.splice(0, BATCH_SIZES_KEPT / 2);
       this.onCommitted?.(plan.members.length, events, performance.now() - sentAt);
       return;

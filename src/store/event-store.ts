@@ -7,6 +7,7 @@ import { defaultCodec, type EventCodec } from '../../events/codec.js';
 import { Committer, REORDER_WINDOW, type CommitStats } from './committer.js';
 import { AppendRejected } from './errors.js';
 import { KeyLayout } from './keys.js';
+import { OwnRecords } from './own-records.js';
 import { makeMemberShape, type AppendCondition, type AppendResult, type Member } from './member.js';
 import { currentRevision, readLog, type ReadOptions, type ReadPage } from './reader.js';
 import { Subscription, type SubscribeOptions } from './subscription.js';
@@ -50,6 +51,7 @@ export class EventStore {
   private readonly appendTimeoutMs: number;
   private readonly validate: boolean;
   private readonly subscriptions = new Set<Subscription>();
+  private ownRecords: OwnRecords | undefined;
   private idSeq = 0;
 
   constructor(
@@ -65,6 +67,11 @@ export class EventStore {
       maxInflight: opts.maxInflight ?? 3,
       findCommitted: (ids, after) => this.findCommitted(ids, after),
     });
+    // Only with the shipped codec: another codec may turn records into something else than the events appended.
+    if (this.codec === defaultCodec) {
+      const own = (this.ownRecords = new OwnRecords());
+      this.committer.onRecord = (rev, key, events) => own.add(rev, key, events);
+    }
   }
 
   /** Learns the current revision (record hints start from it). Call once before appending. */
@@ -154,7 +161,8 @@ export class EventStore {
   }
 
   subscribe(opts: SubscribeOptions): Subscription {
-    const s = new Subscription(this.client, this.keys, this.codec, opts);
+    const own = this.ownRecords;
+    const s = new Subscription(this.client, this.keys, this.codec, opts, own && ((rev, key) => own.take(rev, key, this.subscriptions.size > 1)));
     this.subscriptions.add(s);
     void s.done.finally(() => this.subscriptions.delete(s));
     return s;
@@ -227,6 +235,7 @@ export class EventStore {
       priorAttempts: [],
       deadline: Date.now() + this.appendTimeoutMs,
       mayExist: opts.mayExist ?? false,
+      checked: this.validate || (opts.trusted ?? false),
       resolve,
       reject,
     };

@@ -37,6 +37,8 @@ export interface Member {
   readonly deadline: number;
   /** Caller says these ids may already be committed (a retry): look harder before reporting a conflict. */
   readonly mayExist: boolean;
+  /** Checked against the event schemas (or built by our deciders): its events may stand in for their decoded record. */
+  readonly checked: boolean;
   resolve(r: AppendResult): void;
   reject(e: unknown): void;
 }

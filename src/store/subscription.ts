@@ -1,7 +1,7 @@
 // Live tail of the log: every event once, in order. Catch up with ranged reads (immune to compaction), then follow
 // an etcd watch; on any watch trouble (disconnect, etcd restart, compaction) drop it and catch up again from the
 // last delivered commit. One record per revision makes the revision a perfect de-duplication key.
-import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
+import type { Etcd3, IKeyValue, IWatchResponse } from 'etcd3';
 import type { LoggedEvent as StoredEvent } from '../../events/catalogue.js';
 import type { EventCodec, MalformedEventError } from '../../events/codec.js';
 import type { KeyLayout } from './keys.js';
@@ -19,7 +19,6 @@ export interface SubscribeOptions {
 
 export class Subscription {
   private closed = false;
-  private watcher: Watcher | undefined;
   private wake: (() => void) | undefined;
   /** Revision of the last commit delivered (or the `after` we started from). */
   delivered: number;
@@ -33,6 +32,8 @@ export class Subscription {
     private readonly keys: KeyLayout,
     private readonly codec: EventCodec,
     private readonly opts: SubscribeOptions,
+    /** This process's own record at a revision, already decoded (see OwnRecords). */
+    private readonly ownRecord?: (revision: number, key: Buffer) => readonly StoredEvent['event'][] | undefined,
   ) {
     this.delivered = opts.after;
     this.through = opts.after;
@@ -54,8 +55,7 @@ export class Subscription {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.wake?.();
-    await this.watcher?.cancel().catch(() => undefined);
+    this.wake?.(); // follow() wakes, sees closed, and cancels its watch unless etcd already dropped it
     await this.done;
   }
 
@@ -106,13 +106,8 @@ export class Subscription {
   private async follow(start: number): Promise<void> {
     const queue: IWatchResponse[] = [];
     let failed: unknown;
-    const watcher = await this.client
-      .watch()
-      .prefix(this.keys.logPrefix)
-      .only('put')
-      .startRevision(String(start))
-      .create();
-    this.watcher = watcher;
+    // watcher(), not create(): every listener is attached before etcd can answer, so no answer finds none.
+    const watcher = this.client.watch().prefix(this.keys.logPrefix).only('put').startRevision(String(start)).watcher();
     const kick = () => this.wake?.();
     watcher.on('data', (res: IWatchResponse) => {
       queue.push(res);
@@ -122,9 +117,19 @@ export class Subscription {
       failed ??= e ?? new Error('watch ended');
       kick();
     };
+    // etcd cancelled the watch itself (e.g. compaction overtook a watch still catching up: kube-apiserver compacts
+    // every 5 minutes) or it ended: the client has already dropped it, and cancelling it again would wait forever
+    // for an answer etcd never sends.
+    let gone = false;
     watcher.on('disconnected', fail);
-    watcher.on('error', fail);
-    watcher.on('end', () => fail(new Error('watch ended')));
+    watcher.on('error', (e: unknown) => {
+      gone = true;
+      fail(e);
+    });
+    watcher.on('end', () => {
+      gone = true;
+      fail(new Error('watch ended'));
+    });
     try {
       while (!this.closed) {
         while (queue.length > 0) {
@@ -139,8 +144,7 @@ export class Subscription {
         this.wake = undefined;
       }
     } finally {
-      this.watcher = undefined;
-      await watcher.cancel().catch(() => undefined);
+      if (!gone) await watcher.cancel().catch(() => undefined);
     }
   }
 
@@ -151,7 +155,9 @@ export class Subscription {
       const rev = Number(kv.mod_revision);
       if (rev <= this.delivered) continue;
       // etcd3 strips nothing here (no namespace); keys keep the full prefix.
-      events.push(...decodeRecord(kv, rev, this.codec, undefined, undefined, this.opts.onMalformed));
+      const own = this.ownRecord?.(rev, kv.key);
+      if (own !== undefined) for (let i = 0; i < own.length; i++) events.push({ event: own[i]!, revision: rev, position: i });
+      else events.push(...decodeRecord(kv, rev, this.codec, undefined, undefined, this.opts.onMalformed));
       this.delivered = Math.max(this.delivered, rev);
     }
     if (events.length > 0) await this.opts.onEvents(events, this.delivered);

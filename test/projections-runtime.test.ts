@@ -50,6 +50,41 @@ test('live projections equal a fresh replay of the same log at the same revision
   t.is(v4.status.allocatedIPCount, 21 - 7, '21 pods, 7 released');
 });
 
+test('coalescing live projections (the daemon\'s): batches held for the window, applied at once when anything reads, listeners told once; equal to a replay', async (t) => {
+  const f = await openAllocator();
+  t.teardown(() => f.close());
+  const live = new LiveProjections(f.store, ALL_PROJECTIONS);
+  // A window far longer than the test: only reads (and waitFor/sync) can make the batches apply.
+  const heard: { changes: number; revision: number }[] = [];
+  live.onChange((changes, revision) => heard.push({ changes: changes.length, revision }));
+  const delivered: number[] = [];
+  const sub = f.store.subscribe({
+    after: 0,
+    onEvents: (events, through) => {
+      delivered.push(events.length);
+      live.apply(events, through);
+    },
+  });
+  t.teardown(() => sub.close());
+  live.follow(sub, { coalesceMs: 60_000 });
+  await writeHistory(f);
+  await sub.sync();
+  t.true(delivered.length > 1, 'several batches arrived');
+  t.deepEqual(heard, [], 'nothing applied while the window is open');
+  // A read applies everything received, in one batch: one notification.
+  const v4 = live.get('spider-ippool', 'v4') as unknown as { status: { allocatedIPCount: number } };
+  t.is(v4.status.allocatedIPCount, 21 - 7);
+  t.is(heard.length, 1);
+  t.true(heard[0]!.changes > 0);
+  const fresh = await replay(f.store, ALL_PROJECTIONS, { until: live.revision });
+  assertSame(t, live.current, fresh);
+  // waitFor sees a batch held after it.
+  const ack = await f.allocator.allocate(request('after-window'));
+  await live.waitFor(ack.revision);
+  t.truthy(live.get('spider-endpoints', 'default/after-window'));
+  await live.stop();
+});
+
 test('a checkpoint plus the tail equals a full replay; a checkpoint of another projection version is ignored', async (t) => {
   const f = await openAllocator();
   t.teardown(() => f.close());

@@ -6,7 +6,7 @@ export const K8S_ORCHESTRATOR = 'k8s';
 
 /** Calico's escaping of one name segment: every "-" is doubled, so a single "-" can separate segments. */
 export function escapeDashes(segment: string): string {
-  return segment.replaceAll('-', '--');
+  return segment.includes('-') ? segment.replaceAll('-', '--') : segment;
 }
 
 /**
@@ -14,7 +14,7 @@ export function escapeDashes(segment: string): string {
  * dashes doubled, e.g. ("node-1", "k8s", "web-7d9f", "eth0") → "node--1-k8s-web--7d9f-eth0".
  */
 export function workloadEndpointName(node: string, orchestrator: string, pod: string, endpoint: string): string {
-  return [node, orchestrator, pod, endpoint].map(escapeDashes).join('-');
+  return `${escapeDashes(node)}-${escapeDashes(orchestrator)}-${escapeDashes(pod)}-${escapeDashes(endpoint)}`;
 }
 
 /**

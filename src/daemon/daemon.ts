@@ -134,7 +134,7 @@ export class Daemon {
       store: o.store,
       node: o.node,
       ready: () => this.readiness.ready,
-      now: () => new Date().toISOString(),
+      now: isoNow,
     };
     const own = createAllocApi(parts);
     // Kubernetes-style REST (discovery, list/get/watch, pool and subnet writes) for kubectl and client libraries.
@@ -229,6 +229,18 @@ function parseListen(s: string): { host: string; port: number } {
   const port = Number(i >= 0 ? s.slice(i + 1) : s);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--listen ${s}: expected HOST:PORT with a port from 0 to 65535`);
   return { host, port };
+}
+
+let nowMs = -1;
+let nowIso = '';
+/** The time as an ISO string, made once per millisecond (several requests share a millisecond under load). */
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== nowMs) {
+    nowMs = ms;
+    nowIso = new Date(ms).toISOString();
+  }
+  return nowIso;
 }
 
 /** Tries each route in turn: true once one has answered. */

@@ -5,6 +5,7 @@ import { runAllocLoad, type LoadResult } from '../alloc/driver.js';
 import { definePool, openEngine } from '../alloc/engine.js';
 import { checkInvariants, loggedAllocationsThenDrop } from '../alloc/invariants.js';
 import { podRef } from '../alloc/types.js';
+import { etcdStalls, stallsBetween, type EtcdStalls } from '../lib/etcd-stalls.js';
 import { progress } from '../lib/progress.js';
 import { median, round } from '../lib/stats.js';
 import { httpAllocator } from './client.js';
@@ -39,6 +40,8 @@ interface RoundFigures {
   invariants: { duplicates: number; lost: number; extra: number };
   /** Logged but unanswered allocations tolerated: calls in flight when wrk stopped (it drops their answers). */
   extraAllowed: number;
+  /** etcd's WAL fsyncs and backend commits over 16 ms during the measured run (a stalling disk shows here). */
+  etcdStalls?: EtcdStalls;
 }
 
 interface DaemonTotals {
@@ -86,7 +89,9 @@ async function wrkRun(o: HttpBenchOptions, procs: readonly ServeProcess[], prefi
   const per = Math.ceil(o.clients / procs.length);
   await Promise.all(procs.map((d, i) => runWrk(d, { connections: per, seconds: 2, podPrefix: `warm-${i}-` })));
   const before = await Promise.all(procs.map(daemonTotals));
+  const stallsBefore = await etcdStalls(o.endpoints);
   const runs = await Promise.all(procs.map((d, i) => runWrk(d, { connections: per, seconds: o.seconds, podPrefix: `m${i}-` })));
+  const stalls = stallsBetween(stallsBefore, await etcdStalls(o.endpoints));
   const after = await Promise.all(procs.map(daemonTotals));
   await Promise.all(procs.map((p) => p.stop()));
   const logged = await loggedAllocationsThenDrop(o.endpoints, prefix);
@@ -102,6 +107,7 @@ async function wrkRun(o: HttpBenchOptions, procs: readonly ServeProcess[], prefi
     errorMessages: runs.flatMap((r) => r.errorMessages).slice(0, 5),
     invariants: { duplicates: inv.duplicates, lost: inv.lost, extra: inv.extra },
     extraAllowed: o.clients,
+    ...(stalls ? { etcdStalls: stalls } : {}),
   };
 }
 
@@ -162,6 +168,7 @@ function summary(rounds: RoundFigures[]) {
     conflicts: mid.conflicts,
     latencyMs: mid.latencyMs,
     p99PerRound: rounds.map((r) => r.latencyMs.p99),
+    etcdStallsPerRound: rounds.map((r) => (r.etcdStalls ? `${r.etcdStalls.fsync}/${r.etcdStalls.commit}` : '-')),
     perRound: rounds.map((r) => r.allocsPerSec),
     errors: rounds.reduce((n, r) => n + r.errors, 0),
     errorMessages: rounds.flatMap((r) => r.errorMessages).slice(0, 5),

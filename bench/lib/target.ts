@@ -7,9 +7,10 @@ export interface Target {
   close(): Promise<void>;
 }
 
-export async function openTarget(opts: { etcd?: string; etcdCluster?: number }): Promise<Target> {
+export async function openTarget(opts: { etcd?: string; etcdCluster?: number; etcdDataDir?: string }): Promise<Target> {
   const given = opts.etcd ?? process.env.ETCD_ENDPOINTS;
   if (given) return { endpoints: given.split(','), members: given.split(',').length, close: async () => undefined };
-  const etcd = await LocalEtcd.start({ members: opts.etcdCluster ?? 1 });
+  // The data dir's filesystem decides etcd's fsync latency (e.g. /dev/shm to take a slow disk out of a measurement).
+  const etcd = await LocalEtcd.start({ members: opts.etcdCluster ?? 1, ...(opts.etcdDataDir ? { baseDir: opts.etcdDataDir } : {}) });
   return { endpoints: etcd.endpoints, members: etcd.members.length, close: () => etcd.stop() };
 }

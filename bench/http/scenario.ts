@@ -6,6 +6,7 @@ import { definePool, openEngine } from '../alloc/engine.js';
 import { checkInvariants, loggedAllocationsThenDrop } from '../alloc/invariants.js';
 import { podRef } from '../alloc/types.js';
 import { etcdStalls, stallsBetween, type EtcdStalls } from '../lib/etcd-stalls.js';
+import { cpuSeconds } from '../lib/proc-cpu.js';
 import { progress } from '../lib/progress.js';
 import { median, round } from '../lib/stats.js';
 import { httpAllocator } from './client.js';
@@ -14,6 +15,8 @@ import { startServe, type ServeProcess } from '../../src/local/serve-process.js'
 
 export interface HttpBenchOptions {
   readonly endpoints: string[];
+  /** Local etcd members' process ids, for their CPU per allocation (none: not reported). */
+  readonly etcdPids?: readonly number[];
   readonly clients: number;
   readonly count: number;
   readonly rounds: number;
@@ -42,6 +45,8 @@ interface RoundFigures {
   extraAllowed: number;
   /** etcd's WAL fsyncs and backend commits over 16 ms during the measured run (a stalling disk shows here). */
   etcdStalls?: EtcdStalls;
+  /** CPU microseconds per acknowledged allocation over the measured run: all daemons together, and etcd. */
+  cpuUsPerAlloc?: { daemons: number; etcd: number | undefined };
 }
 
 interface DaemonTotals {
@@ -49,6 +54,16 @@ interface DaemonTotals {
   txns: number;
   txnSeconds: number;
   conflicts: number;
+}
+
+/** Sum of readings; undefined when any is missing. */
+function sum(xs: readonly (number | undefined)[]): number | undefined {
+  let n = 0;
+  for (const x of xs) {
+    if (x === undefined) return undefined;
+    n += x;
+  }
+  return n;
 }
 
 /** Running totals from one daemon's /metrics. */
@@ -90,7 +105,10 @@ async function wrkRun(o: HttpBenchOptions, procs: readonly ServeProcess[], prefi
   await Promise.all(procs.map((d, i) => runWrk(d, { connections: per, seconds: 2, podPrefix: `warm-${i}-` })));
   const before = await Promise.all(procs.map(daemonTotals));
   const stallsBefore = await etcdStalls(o.endpoints);
+  const cpu = () => ({ daemons: sum(procs.map((p) => cpuSeconds(p.pid))), etcd: sum((o.etcdPids ?? []).map(cpuSeconds)) });
+  const cpuBefore = cpu();
   const runs = await Promise.all(procs.map((d, i) => runWrk(d, { connections: per, seconds: o.seconds, podPrefix: `m${i}-` })));
+  const cpuAfter = cpu();
   const stalls = stallsBetween(stallsBefore, await etcdStalls(o.endpoints));
   const after = await Promise.all(procs.map(daemonTotals));
   await Promise.all(procs.map((p) => p.stop()));
@@ -108,6 +126,14 @@ async function wrkRun(o: HttpBenchOptions, procs: readonly ServeProcess[], prefi
     invariants: { duplicates: inv.duplicates, lost: inv.lost, extra: inv.extra },
     extraAllowed: o.clients,
     ...(stalls ? { etcdStalls: stalls } : {}),
+    ...(cpuAfter.daemons !== undefined && cpuBefore.daemons !== undefined && acks.length > 0
+      ? {
+          cpuUsPerAlloc: {
+            daemons: round(((cpuAfter.daemons - cpuBefore.daemons) * 1e6) / acks.length),
+            etcd: cpuAfter.etcd !== undefined && cpuBefore.etcd !== undefined && (o.etcdPids?.length ?? 0) > 0 ? round(((cpuAfter.etcd - cpuBefore.etcd) * 1e6) / acks.length) : undefined,
+          },
+        }
+      : {}),
   };
 }
 
@@ -169,6 +195,7 @@ function summary(rounds: RoundFigures[]) {
     latencyMs: mid.latencyMs,
     p99PerRound: rounds.map((r) => r.latencyMs.p99),
     etcdStallsPerRound: rounds.map((r) => (r.etcdStalls ? `${r.etcdStalls.fsync}/${r.etcdStalls.commit}` : '-')),
+    cpuUsPerAlloc: mid.cpuUsPerAlloc,
     perRound: rounds.map((r) => r.allocsPerSec),
     errors: rounds.reduce((n, r) => n + r.errors, 0),
     errorMessages: rounds.flatMap((r) => r.errorMessages).slice(0, 5),

@@ -4,13 +4,16 @@ import { LocalEtcd } from '../../src/local/etcd.js';
 export interface Target {
   readonly endpoints: string[];
   readonly members: number;
+  /** Process ids of local etcd members (none for an etcd given by endpoints). */
+  readonly pids: readonly number[];
   close(): Promise<void>;
 }
 
 export async function openTarget(opts: { etcd?: string; etcdCluster?: number; etcdDataDir?: string }): Promise<Target> {
   const given = opts.etcd ?? process.env.ETCD_ENDPOINTS;
-  if (given) return { endpoints: given.split(','), members: given.split(',').length, close: async () => undefined };
+  if (given) return { endpoints: given.split(','), members: given.split(',').length, pids: [], close: async () => undefined };
   // The data dir's filesystem decides etcd's fsync latency (e.g. /dev/shm to take a slow disk out of a measurement).
   const etcd = await LocalEtcd.start({ members: opts.etcdCluster ?? 1, ...(opts.etcdDataDir ? { baseDir: opts.etcdDataDir } : {}) });
-  return { endpoints: etcd.endpoints, members: etcd.members.length, close: () => etcd.stop() };
+  const pids = etcd.members.map((m) => m.pid).filter((p): p is number => p !== undefined);
+  return { endpoints: etcd.endpoints, members: etcd.members.length, pids, close: () => etcd.stop() };
 }

@@ -1,0 +1,16 @@
+// CPU time a process has used (user + system), from /proc/<pid>/stat: for CPU per operation of each process in a run.
+import { readFileSync } from 'node:fs';
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/** Seconds of CPU `pid` has used so far; undefined when it cannot be read (gone, not Linux). */
+export function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // Fields after the command name (which may hold spaces): state is the 1st, utime the 12th, stime the 13th.
+    const rest = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(rest[11]) + Number(rest[12])) / TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}

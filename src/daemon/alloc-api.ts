@@ -7,6 +7,7 @@ import type { Allocation } from '../alloc/types.js';
 import { InputError } from '../net/errors.js';
 import { parseAllocateBody, parseReason, parseReleaseBody } from './allocate-body.js';
 import { HttpError, readJsonObject, sendJson } from './http.js';
+import type { RequestUrl } from './request-url.js';
 
 export interface AllocApiDeps {
   readonly allocator: Allocator;
@@ -33,7 +34,7 @@ export function allocationView(a: Allocation | AllocationRecord): Allocation {
  * Reads wait until this daemon's model holds what the client saw: the revision it names (`minRevision`, from an
  * earlier answer of any daemon), or else every write this daemon made. So a client reads its own writes.
  */
-async function readBarrier(a: Allocator, url: URL): Promise<void> {
+async function readBarrier(a: Allocator, url: RequestUrl): Promise<void> {
   const raw = url.searchParams.get('minRevision');
   if (raw === null) return a.awaitOwnWrites();
   const rev = Number(raw);
@@ -42,7 +43,7 @@ async function readBarrier(a: Allocator, url: URL): Promise<void> {
 }
 
 /** Handles /v1/allocations and /v1/releases; false for any other path. */
-export function createAllocApi(deps: AllocApiDeps): (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> {
+export function createAllocApi(deps: AllocApiDeps): (req: IncomingMessage, res: ServerResponse, url: RequestUrl) => Promise<boolean> {
   const a = deps.allocator;
   return async (req, res, url) => {
     const path = url.pathname;

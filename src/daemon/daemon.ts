@@ -19,9 +19,10 @@ import { HttpError, errorAnswer, sendJson } from './http.js';
 import { DaemonMetrics } from './metrics.js';
 import { InFlight } from './in-flight.js';
 import { Readiness } from './readiness.js';
+import { requestUrl, type RequestUrl } from './request-url.js';
 
 /** A handler that serves some paths and answers false for the others. */
-export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: RequestUrl) => Promise<boolean>;
 
 /** What the daemon hands to the routes other modules provide (CNI, Kubernetes-style API). */
 export interface DaemonParts {
@@ -171,7 +172,7 @@ export class Daemon {
     const started = performance.now();
     let route = 'other';
     try {
-      const url = new URL(req.url ?? '/', 'http://daemon');
+      const url = requestUrl(req.url);
       route = routeLabel(url.pathname);
       if (url.pathname === '/healthz') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
       if (url.pathname === '/readyz') {
@@ -244,7 +245,7 @@ function isoNow(): string {
 }
 
 /** Tries each route in turn: true once one has answered. */
-async function firstRoute(routes: readonly RouteHandler[], req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+async function firstRoute(routes: readonly RouteHandler[], req: IncomingMessage, res: ServerResponse, url: RequestUrl): Promise<boolean> {
   for (const r of routes) if (await r(req, res, url)) return true;
   return false;
 }

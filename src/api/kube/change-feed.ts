@@ -20,14 +20,13 @@ export interface Replayed {
 
 export type FeedListener = (changes: readonly ObjectChange[], revision: number) => void;
 
-const id = (projection: string, key: string) => `${projection}\u0000${key}`;
-
 export class ChangeFeed {
   /** Objects unchanged since the feed started get this revision (the log's history before it is not read again). */
   readonly base: number;
   /** Every change after this revision is held. */
   private floorRevision: number;
-  private readonly versions = new Map<string, number>();
+  /** Projection -> object key -> revision of its last change (no joined key string made per change). */
+  private readonly versions = new Map<string, Map<string, number>>();
   private readonly ring: (Entry | undefined)[];
   private start = 0;
   private size = 0;
@@ -49,7 +48,7 @@ export class ChangeFeed {
   }
 
   versionOf(projection: string, key: string): number {
-    return this.versions.get(id(projection, key)) ?? this.base;
+    return this.versions.get(projection)?.get(key) ?? this.base;
   }
 
   subscribe(l: FeedListener): () => void {
@@ -88,9 +87,10 @@ export class ChangeFeed {
 
   private record(changes: readonly ObjectChange[], revision: number): void {
     for (const c of changes) {
-      const k = id(c.projection, c.key);
-      if (c.type === 'DELETED') this.versions.delete(k);
-      else this.versions.set(k, revision);
+      let byKey = this.versions.get(c.projection);
+      if (byKey === undefined) this.versions.set(c.projection, (byKey = new Map()));
+      if (c.type === 'DELETED') byKey.delete(c.key);
+      else byKey.set(c.key, revision);
       this.push({ revision, projection: c.projection, key: c.key, type: c.type, ...(c.type === 'DELETED' ? { deleted: c.object } : {}) });
     }
     for (const l of this.listeners) l(changes, revision);

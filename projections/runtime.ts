@@ -207,7 +207,7 @@ export class LiveProjections implements LiveReadModel {
    * Takes one batch in log order; events at or before the current revision (a checkpoint's) are skipped. With a
    * coalescing window (follow's coalesceMs) batches are held and applied together when the window ends or anyone
    * reads: every read, waitFor and sync sees every batch received before it, and listeners hear of changes at most
-   * the window late. Fewer, larger batches cost the projections much less per event than one per etcd txn.
+   * the window late. Fewer, larger batches save the per-batch work (change lists, notifications, index touches).
    */
   apply(events: readonly LoggedEvent[], through: number): void {
     if (this.coalesceMs <= 0) return this.applyNow(events, through);

@@ -89,8 +89,8 @@ export class Daemon {
     const checkpoint = await loadAll(store, ALL_PROJECTIONS);
     const projections = new LiveProjections(store, ALL_PROJECTIONS, checkpoint);
     // One subscription reads and decodes the log for both the allocator's model and the projections.
-    // Batches are applied to the projections together every COALESCE_MS (or at once when anything reads them):
-    // per event they then cost a fraction of one apply per etcd txn, on every daemon, for every daemon's writes.
+    // Batches are applied to the projections together every COALESCE_MS (or at once when anything reads them),
+    // not one per etcd txn: on every daemon, for every daemon's writes (a following daemon: ~40 -> ~38 us/alloc).
     projections.follow(allocator, { coalesceMs: opts.projectionWindowMs ?? COALESCE_MS });
     await allocator.start({
       onError: (e) => log.warn({ err: errMsg(e) }, 'allocator subscription trouble; re-reading'),

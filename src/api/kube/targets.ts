@@ -70,47 +70,70 @@ const envelope = (def: ResourceDef, name: string, namespace: string | undefined,
   },
 });
 
-const poolTarget: Target = {
-  lockKey: (name) => `pool/${name}`,
-  compile(name, body) {
-    const { pool, warnings } = compilePool(name, body.spec);
-    const spec = pool.spec;
-    return {
-      spec: body.spec,
-      ...split(warnings),
-      same: (current) => stableJson(current.spec) === stableJson(spec),
-      preview: (def, n, ns, metadata, current) => ({
-        ...envelope(def, n, ns, metadata),
-        spec,
-        status: { ...((current?.status as object | undefined) ?? { allocatedIPs: {}, allocatedIPCount: 0 }), totalIPCount: poolTotalIPCount(n, spec) },
-      }),
-    };
-  },
+type Writes = Pick<Target, 'define' | 'change' | 'remove'>;
+
+const poolWrites: Writes = {
   define: (a, name, w, o) => a.definePool(name, w.spec, o),
   change: (a, name, w, o) => a.changePool(name, w.spec, o),
   remove: (a, name, o) => a.removePool(name, o),
 };
 
-const subnetTarget: Target = {
-  lockKey: (name) => `subnet/${name}`,
-  compile(name, body) {
-    const { subnet, warnings } = compileSubnet(name, body.spec);
-    const spec = subnet.spec;
-    return {
-      spec: body.spec,
-      ...split(warnings),
-      same: (current) => stableJson(current.spec) === stableJson(spec),
-      preview: (def, n, ns, metadata, current) => ({
-        ...envelope(def, n, ns, metadata),
-        spec,
-        status: { ...((current?.status as object | undefined) ?? { controlledIPPools: {}, allocatedIPCount: 0 }), totalIPCount: subnetTotalIPCount(n, spec) },
-      }),
-    };
+/**
+ * A resource whose spec is the engine object's spec (SpiderIPPool: a pool, SpiderSubnet: a subnet): the body's spec
+ * goes to the allocator as written, checked by `compileSpec`; the preview keeps the current status (or `emptyStatus`)
+ * with the new total.
+ */
+function specTarget<S>(
+  lock: string,
+  compileSpec: (name: string, spec: unknown) => { spec: S; warnings: readonly string[] },
+  emptyStatus: object,
+  totalIPCount: (name: string, spec: S) => number,
+  writes: Writes,
+): Target {
+  return {
+    lockKey: (name) => `${lock}/${name}`,
+    compile(name, body) {
+      const { spec, warnings } = compileSpec(name, body.spec);
+      return {
+        spec: body.spec,
+        ...split(warnings),
+        same: (current) => stableJson(current.spec) === stableJson(spec),
+        preview: (def, n, ns, metadata, current) => ({
+          ...envelope(def, n, ns, metadata),
+          spec,
+          status: { ...((current?.status as object | undefined) ?? emptyStatus), totalIPCount: totalIPCount(n, spec) },
+        }),
+      };
+    },
+    ...writes,
+  };
+}
+
+const poolTarget = specTarget(
+  'pool',
+  (name, spec) => {
+    const { pool, warnings } = compilePool(name, spec);
+    return { spec: pool.spec, warnings };
   },
-  define: (a, name, w, o) => a.defineSubnet(name, w.spec, o),
-  change: (a, name, w, o) => a.changeSubnet(name, w.spec, o),
-  remove: (a, name, o) => a.removeSubnet(name, o),
-};
+  { allocatedIPs: {}, allocatedIPCount: 0 },
+  poolTotalIPCount,
+  poolWrites,
+);
+
+const subnetTarget = specTarget(
+  'subnet',
+  (name, spec) => {
+    const { subnet, warnings } = compileSubnet(name, spec);
+    return { spec: subnet.spec, warnings };
+  },
+  { controlledIPPools: {}, allocatedIPCount: 0 },
+  subnetTotalIPCount,
+  {
+    define: (a, name, w, o) => a.defineSubnet(name, w.spec, o),
+    change: (a, name, w, o) => a.changeSubnet(name, w.spec, o),
+    remove: (a, name, o) => a.removeSubnet(name, o),
+  },
+);
 
 /** Kept from the current pool when a Whereabouts write changes its range. */
 const POOL_ONLY_FIELDS = ['default', 'disable', 'namespaceAffinity', 'namespaceName', 'nodeAffinity', 'nodeName', 'podAffinity', 'multusName', 'scope', 'vlan'] as const;
@@ -158,9 +181,7 @@ const whereaboutsTarget: Target = {
       }),
     };
   },
-  define: (a, name, w, o) => a.definePool(name, w.spec, o),
-  change: (a, name, w, o) => a.changePool(name, w.spec, o),
-  remove: (a, name, o) => a.removePool(name, o),
+  ...poolWrites,
 };
 
 const reservationTarget: Target = {

@@ -189,16 +189,17 @@ common(program.command('http'))
   .option('--pool <cidr>', 'the pool each run allocates from', '10.0.0.0/14')
   .addOption(new Option('--client <kind>', 'load generator: wrk (C; its CPU stays small) or node (http.request in this process; costs ~170 us CPU per request here)').choices(['wrk', 'node']).default('wrk'))
   .option('--seconds <n>', 'measured seconds per run with wrk (plus a 2 s warm-up)', int, 10)
+  .option('--load-first-only', 'all clients on the first daemon: the others only follow the log (the CPU column then shows what following costs)')
   .action(async (o) => {
     const target = await openTarget(o);
     try {
       const daemons = String(o.daemons).split(',').map((x) => int(x.trim()));
-      const r = await runHttpBench({ endpoints: target.endpoints, etcdPids: target.pids, clients: o.clients, count: o.count, rounds: o.rounds, daemons, warmup: o.warmup, poolCidr: o.pool, timeLimitMs: 120_000, client: o.client, seconds: o.seconds });
+      const r = await runHttpBench({ endpoints: target.endpoints, etcdPids: target.pids, clients: o.clients, count: o.count, rounds: o.rounds, daemons, warmup: o.warmup, poolCidr: o.pool, timeLimitMs: 120_000, client: o.client, seconds: o.seconds, loadFirstOnly: o.loadFirstOnly === true });
       const b = r.baseline.inProcess;
-      const rows: (string | number)[][] = [['run', 'allocations/s (median)', 'p50/p90/p99/max ms (median round)', 'p99 per round', 'etcd slow fsync/commit per round', 'CPU us/alloc daemons/etcd', 'vs in-process', 'appends/txn', 'txn ms', 'conflicts', 'invariants dup/lost/extra', 'errors']];
+      const rows: (string | number)[][] = [['run', 'allocations/s (median)', 'p50/p90/p99/max ms (median round)', 'p99 per round', 'etcd slow fsync/commit per round', 'CPU us/alloc per daemon/etcd', 'vs in-process', 'appends/txn', 'txn ms', 'conflicts', 'invariants dup/lost/extra', 'errors']];
       rows.push([`in-process, ${o.clients} requesters`, b.allocsPerSec, `${b.latencyMs.p50}/${b.latencyMs.p90}/${b.latencyMs.p99}/${b.latencyMs.max}`, b.p99PerRound.join(' '), '', '', 1, b.txnBatchMean, '', '', `${b.invariants.duplicates}/${b.invariants.lost}/${b.invariants.extra}`, b.errors]);
       for (const c of r.configs) {
-        rows.push([`http (${o.client}), ${c.daemons} daemon(s), ${o.clients} clients`, c.allocsPerSec, `${c.latencyMs.p50}/${c.latencyMs.p90}/${c.latencyMs.p99}/${c.latencyMs.max}`, c.p99PerRound.join(' '), c.etcdStallsPerRound.join(' '), c.cpuUsPerAlloc ? `${c.cpuUsPerAlloc.daemons}/${c.cpuUsPerAlloc.etcd ?? '-'}` : '', c.ratioVsInProcess, c.txnBatchMean, c.txnMeanMs ?? '', c.conflicts ?? '', `${c.invariants.duplicates}/${c.invariants.lost}/${c.invariants.extra}`, c.errors]);
+        rows.push([`http (${o.client}), ${c.daemons} daemon(s), ${o.clients} clients${o.loadFirstOnly && c.daemons > 1 ? ' on the first' : ''}`, c.allocsPerSec, `${c.latencyMs.p50}/${c.latencyMs.p90}/${c.latencyMs.p99}/${c.latencyMs.max}`, c.p99PerRound.join(' '), c.etcdStallsPerRound.join(' '), c.cpuUsPerAlloc ? `${c.cpuUsPerAlloc.daemons.join('+')}/${c.cpuUsPerAlloc.etcd ?? '-'}` : '', c.ratioVsInProcess, c.txnBatchMean, c.txnMeanMs ?? '', c.conflicts ?? '', `${c.invariants.duplicates}/${c.invariants.lost}/${c.invariants.extra}`, c.errors]);
       }
       emit({ ...r, etcdMembers: target.members }, rows, o.json);
       for (const c of [b, ...r.configs]) if (c.errorMessages.length) process.stderr.write(`errors: ${c.errorMessages.join(' | ')}\n`);

@@ -28,6 +28,8 @@ export interface HttpBenchOptions {
   readonly client: 'wrk' | 'node';
   /** Measured seconds per run with wrk (wrk runs for a time, not a count). */
   readonly seconds: number;
+  /** All clients on the first daemon: the others only follow the log (their CPU is the cost of following). */
+  readonly loadFirstOnly?: boolean;
 }
 
 interface RoundFigures {
@@ -45,8 +47,8 @@ interface RoundFigures {
   extraAllowed: number;
   /** etcd's WAL fsyncs and backend commits over 16 ms during the measured run (a stalling disk shows here). */
   etcdStalls?: EtcdStalls;
-  /** CPU microseconds per acknowledged allocation over the measured run: all daemons together, and etcd. */
-  cpuUsPerAlloc?: { daemons: number; etcd: number | undefined };
+  /** CPU microseconds per acknowledged allocation over the measured run: each daemon, and etcd. */
+  cpuUsPerAlloc?: { daemons: number[]; etcd: number | undefined };
 }
 
 interface DaemonTotals {
@@ -55,6 +57,8 @@ interface DaemonTotals {
   txnSeconds: number;
   conflicts: number;
 }
+
+const perAlloc = (cpuSeconds: number, allocations: number) => round((cpuSeconds * 1e6) / allocations);
 
 /** Sum of readings; undefined when any is missing. */
 function sum(xs: readonly (number | undefined)[]): number | undefined {
@@ -101,13 +105,14 @@ function figures(result: LoadResult, tag: string, logged: { address: string; id:
 
 /** One run with wrk: a short warm-up, then `seconds` measured, connections split over the daemons. */
 async function wrkRun(o: HttpBenchOptions, procs: readonly ServeProcess[], prefix: string): Promise<RoundFigures> {
-  const per = Math.ceil(o.clients / procs.length);
-  await Promise.all(procs.map((d, i) => runWrk(d, { connections: per, seconds: 2, podPrefix: `warm-${i}-` })));
+  const loaded = o.loadFirstOnly ? procs.slice(0, 1) : procs;
+  const per = Math.ceil(o.clients / loaded.length);
+  await Promise.all(loaded.map((d, i) => runWrk(d, { connections: per, seconds: 2, podPrefix: `warm-${i}-` })));
   const before = await Promise.all(procs.map(daemonTotals));
   const stallsBefore = await etcdStalls(o.endpoints);
-  const cpu = () => ({ daemons: sum(procs.map((p) => cpuSeconds(p.pid))), etcd: sum((o.etcdPids ?? []).map(cpuSeconds)) });
+  const cpu = () => ({ daemons: procs.map((p) => cpuSeconds(p.pid)), etcd: sum((o.etcdPids ?? []).map(cpuSeconds)) });
   const cpuBefore = cpu();
-  const runs = await Promise.all(procs.map((d, i) => runWrk(d, { connections: per, seconds: o.seconds, podPrefix: `m${i}-` })));
+  const runs = await Promise.all(loaded.map((d, i) => runWrk(d, { connections: per, seconds: o.seconds, podPrefix: `m${i}-` })));
   const cpuAfter = cpu();
   const stalls = stallsBetween(stallsBefore, await etcdStalls(o.endpoints));
   const after = await Promise.all(procs.map(daemonTotals));
@@ -126,11 +131,11 @@ async function wrkRun(o: HttpBenchOptions, procs: readonly ServeProcess[], prefi
     invariants: { duplicates: inv.duplicates, lost: inv.lost, extra: inv.extra },
     extraAllowed: o.clients,
     ...(stalls ? { etcdStalls: stalls } : {}),
-    ...(cpuAfter.daemons !== undefined && cpuBefore.daemons !== undefined && acks.length > 0
+    ...(acks.length > 0 && cpuAfter.daemons.every((x, i) => x !== undefined && cpuBefore.daemons[i] !== undefined)
       ? {
           cpuUsPerAlloc: {
-            daemons: round(((cpuAfter.daemons - cpuBefore.daemons) * 1e6) / acks.length),
-            etcd: cpuAfter.etcd !== undefined && cpuBefore.etcd !== undefined && (o.etcdPids?.length ?? 0) > 0 ? round(((cpuAfter.etcd - cpuBefore.etcd) * 1e6) / acks.length) : undefined,
+            daemons: cpuAfter.daemons.map((x, i) => perAlloc(x! - cpuBefore.daemons[i]!, acks.length)),
+            etcd: cpuAfter.etcd !== undefined && cpuBefore.etcd !== undefined && (o.etcdPids?.length ?? 0) > 0 ? perAlloc(cpuAfter.etcd - cpuBefore.etcd, acks.length) : undefined,
           },
         }
       : {}),

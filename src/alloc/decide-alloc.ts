@@ -4,7 +4,7 @@ import { makeEvent, ReleaseReason, type DomainEvent, type Endpoint, type IpVersi
 import { Tag } from '../../events/tags.js';
 import { formatAddress } from '../net/address.js';
 import { AllocError } from './errors.js';
-import { endpointIdentity, endpointKey, type AllocationRecord, type AllocatorModel, type PoolState } from './model.js';
+import { allocationView, endpointIdentity, endpointKey, type AllocationRecord, type AllocatorModel, type PoolState } from './model.js';
 import { poolMatches } from './selector.js';
 import type { AllocateRequest, Allocation } from './types.js';
 
@@ -55,11 +55,6 @@ export function releasedEvent(ctx: DecideContext, m: AllocatorModel, rec: Alloca
     { allocationId: rec.allocationId, pool: rec.pool, address: rec.address, reason, endpoint: { namespace, name, nic, containerID } },
     { id: ctx.newId('r'), at: ctx.at, tags: [Tag.ip(scope, rec.address), epTag(rec.endpoint), Tag.pool(rec.pool)] },
   );
-}
-
-function toAllocation(r: AllocationRecord): Allocation {
-  const { value: _v, revision: _r, ...a } = r;
-  return a;
 }
 
 /** Candidate pool names for one family, in order: explicit > namespace defaults > cluster defaults. */
@@ -134,7 +129,7 @@ export function decideAllocate(m: AllocatorModel, req: AllocateRequest, ctx: Dec
   if (existing.length > 0) {
     // A retried ADD for the same container: the same addresses, nothing written.
     if (existing.every((r) => r.endpoint.containerID === ep.containerID)) {
-      return { events: [], conditionTags: [], allocations: existing.map(toAllocation), reused: true };
+      return { events: [], conditionTags: [], allocations: existing.map(allocationView), reused: true };
     }
     const samePod = existing.every((r) => r.endpoint.uid === ep.uid);
     if (samePod || REUSE_KINDS.has(ep.owner?.kind ?? '')) {
@@ -200,5 +195,5 @@ function releaseAll(m: AllocatorModel, recs: AllocationRecord[], reason: Release
   const events = recs.map((r) => releasedEvent(ctx, m, r, reason));
   const tags = new Set<string>();
   for (const e of events) for (const t of e.tags) if (!t.startsWith('pool:')) tags.add(t);
-  return { events, conditionTags: [...tags], allocations: recs.map(toAllocation), reused: false };
+  return { events, conditionTags: [...tags], allocations: recs.map(allocationView), reused: false };
 }

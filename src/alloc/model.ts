@@ -7,7 +7,7 @@ import { FreeSet } from '../net/free-set.js';
 import { OffsetMap } from '../net/offset-map.js';
 import { IntervalSet, parseIpList } from '../net/ranges.js';
 import { compilePool, compileSubnet } from './spec.js';
-import type { CompiledPool, CompiledSubnet, Route } from './types.js';
+import type { Allocation, CompiledPool, CompiledSubnet, Route } from './types.js';
 
 export interface AllocationRecord {
   readonly allocationId: string;
@@ -23,6 +23,20 @@ export interface AllocationRecord {
   readonly revision: number;
 }
 
+/** The public shape of an allocation (the model's record without its internals). */
+export function allocationView(a: Allocation | AllocationRecord): Allocation {
+  return {
+    allocationId: a.allocationId,
+    pool: a.pool,
+    ipVersion: a.ipVersion,
+    address: a.address,
+    prefixLength: a.prefixLength,
+    ...(a.gateway !== undefined ? { gateway: a.gateway } : {}),
+    ...(a.vlan !== undefined ? { vlan: a.vlan } : {}),
+    ...(a.routes !== undefined ? { routes: a.routes } : {}),
+    endpoint: a.endpoint,
+  };
+}
 export interface PoolState {
   readonly compiled: CompiledPool;
   readonly offsets: OffsetMap;

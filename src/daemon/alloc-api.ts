@@ -2,8 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ReleaseReason } from '../../events/catalogue.js';
 import type { Allocator } from '../alloc/allocator.js';
-import type { AllocationRecord } from '../alloc/model.js';
-import type { Allocation } from '../alloc/types.js';
+import { allocationView, type AllocationRecord } from '../alloc/model.js';
 import { InputError } from '../net/errors.js';
 import { parseAllocateBody, parseReason, parseReleaseBody } from './allocate-body.js';
 import { HttpError, readJsonObject, sendJson } from './http.js';
@@ -13,21 +12,6 @@ export interface AllocApiDeps {
   readonly allocator: Allocator;
   readonly node: string;
   now(): string;
-}
-
-/** The public shape of an allocation (the model's record without its internals). */
-export function allocationView(a: Allocation | AllocationRecord): Allocation {
-  return {
-    allocationId: a.allocationId,
-    pool: a.pool,
-    ipVersion: a.ipVersion,
-    address: a.address,
-    prefixLength: a.prefixLength,
-    ...(a.gateway !== undefined ? { gateway: a.gateway } : {}),
-    ...(a.vlan !== undefined ? { vlan: a.vlan } : {}),
-    ...(a.routes !== undefined ? { routes: a.routes } : {}),
-    endpoint: a.endpoint,
-  };
 }
 
 /**

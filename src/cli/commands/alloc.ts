@@ -1,7 +1,7 @@
 // `ipam alloc` and `ipam release`: one allocation or release, through the daemon or straight on etcd.
 import { ReleaseReason } from '../../../events/catalogue.js';
 import { parseAllocateBody, parseReleaseBody } from '../../daemon/allocate-body.js';
-import { allocationView } from '../../daemon/alloc-api.js';
+import { allocationView } from '../../alloc/model.js';
 import type { Allocation } from '../../alloc/types.js';
 import { CliError, daemonClient, openDirectAllocator, wantsDirect, type GlobalOptions } from '../connection.js';
 import { formatTable } from '../resources.js';

@@ -13,6 +13,7 @@ import { REPLAY_BATCH } from './lib/synth.js';
 import { runCniBench } from './cni.js';
 import { runHttpBench } from './http/scenario.js';
 import { runChaos } from './chaos.js';
+import { runCliBench } from './cli.js';
 
 const program = new Command().name('bench').description('benchmarks of the IPAM engine, each with its baseline measured in the same run');
 const int = (v: string) => {
@@ -205,6 +206,25 @@ common(program.command('http'))
       for (const c of [b, ...r.configs]) if (c.errorMessages.length) process.stderr.write(`errors: ${c.errorMessages.join(' | ')}\n`);
       // extraAllowed: allocations in flight when wrk stopped are logged but their answers were dropped by wrk.
       if ([b, ...r.configs].some((c) => c.invariants.duplicates + c.invariants.lost > 0 || c.invariants.extra > c.extraAllowed)) process.exitCode = 1;
+    } finally {
+      await target.close();
+    }
+  });
+
+common(program.command('cli'))
+  .description("start-up of `ipam --help`, `ipam get` and `ipam alloc` (through a real daemon's socket) next to `node -e 0`, same run")
+  .option('--rounds <n>', 'runs of each command (figures are medians)', int, 15)
+  .action(async (o) => {
+    const target = await openTarget(o);
+    try {
+      const r = await runCliBench({ endpoints: target.endpoints, rounds: o.rounds });
+      const rows: (string | number)[][] = [
+        ['command', 'p50 ms', 'vs node -e 0', 'per run ms'],
+        ['node -e 0', r.nodeP50Ms, '1', ''],
+        ...r.commands.map((c) => [c.name, c.p50Ms, `${c.ratioToNode}x`, c.perRoundMs.join(' ')]),
+        ['floor', `<= ${r.floor}x`, r.floorMet ? 'met' : 'NOT met', `medians of ${r.rounds} runs`],
+      ];
+      emit(r as unknown as Record<string, unknown>, rows, o.json);
     } finally {
       await target.close();
     }

@@ -1,17 +1,23 @@
 #!/usr/bin/env node
 // The `ipam` command line: the daemon, and commands that talk to it or straight to etcd.
-import { Command, Option } from 'commander';
+import { Argument, Command, Option } from 'commander';
 import { isAllocError } from '../alloc/errors.js';
 import { isInputError } from '../net/errors.js';
-import { alloc, release } from './commands/alloc.js';
-import { apply } from './commands/apply.js';
-import { historyCmd, replayCmd, exportCmd, importCmd } from './commands/audit.js';
-import { check } from './commands/check.js';
-import { get } from './commands/get.js';
-import { CliError, type GlobalOptions } from './connection.js';
+import type { GlobalOptions } from './connection.js';
 import { DaemonError } from './daemon-client.js';
-import { serve } from './serve.js';
-import { runController } from '../k8s/controller.js';
+import { CliError } from './errors.js';
+
+// Each command loads its modules when it runs (the daemon, the controller, etcd3, BullMQ, client-node are heavy):
+// `ipam --help` or a command that talks to the daemon starts in about the time of `node -e 0`.
+const commands = {
+  alloc: () => import('./commands/alloc.js'),
+  apply: () => import('./commands/apply.js'),
+  audit: () => import('./commands/audit.js'),
+  check: () => import('./commands/check.js'),
+  get: () => import('./commands/get.js'),
+  serve: () => import('./serve.js'),
+  controller: () => import('../k8s/controller.js'),
+};
 
 const program = new Command()
   .name('ipam')
@@ -39,10 +45,10 @@ program
   .option('--no-tcp', 'serve only on the unix socket')
   .option('--node <name>', "this node's name (default: the host name)")
   .option('--kubeconfig [file]', "resolve pods' owner controllers from the Kubernetes API (file, or $KUBECONFIG / in-cluster when given without one)")
-  .action((o: { listen: string; tcp: boolean; node?: string; kubeconfig?: string | boolean }) => {
+  .action(async (o: { listen: string; tcp: boolean; node?: string; kubeconfig?: string | boolean }) => {
     const g = globals();
     const kubeconfig = o.kubeconfig === undefined ? undefined : o.kubeconfig === true ? '' : String(o.kubeconfig);
-    return serve({ ...o, kubeconfig, prefix: g.prefix, dataDir: g.dataDir, ...(g.etcd ? { etcd: g.etcd } : {}), ...(g.socket ? { socket: g.socket } : {}), ...(g.tokenFile ? { tokenFile: g.tokenFile } : {}) });
+    return (await commands.serve()).serve({ ...o, kubeconfig, prefix: g.prefix, dataDir: g.dataDir, ...(g.etcd ? { etcd: g.etcd } : {}), ...(g.socket ? { socket: g.socket } : {}), ...(g.tokenFile ? { tokenFile: g.tokenFile } : {}) });
   });
 
 const ms = (v: string) => {
@@ -64,9 +70,9 @@ program
   .option('--no-sources', 'do not watch CRs')
   .option('--no-status-writeback', 'do not write status back')
   .option('--no-gc', 'do not garbage-collect')
-  .action((o: Record<string, unknown>) => {
+  .action(async (o: Record<string, unknown>) => {
     const g = globals();
-    return runController({ ...o, prefix: g.prefix, ...(g.etcd ? { etcd: g.etcd } : {}) });
+    return (await commands.controller()).runController({ ...o, prefix: g.prefix, ...(g.etcd ? { etcd: g.etcd } : {}) });
   });
 
 program
@@ -75,7 +81,7 @@ program
   .requiredOption('-f, --filename <file>', 'YAML or JSON file (- for stdin); several documents allowed')
   .option('--dry-run', 'validate and decide, write nothing')
   .addOption(new Option('--validate <mode>', 'unknown fields: strict (reject), warn, ignore').choices(['strict', 'warn', 'ignore']).default('strict'))
-  .action((o: { filename: string; dryRun?: boolean; validate: 'strict' | 'warn' | 'ignore' }) => apply(globals(), { file: o.filename, dryRun: Boolean(o.dryRun), validate: o.validate }));
+  .action(async (o: { filename: string; dryRun?: boolean; validate: 'strict' | 'warn' | 'ignore' }) => (await commands.apply()).apply(globals(), { file: o.filename, dryRun: Boolean(o.dryRun), validate: o.validate }));
 
 program
   .command('get')
@@ -85,8 +91,8 @@ program
   .option('-n, --namespace <ns>', 'namespace of namespaced resources', 'default')
   .option('-A, --all-namespaces', 'every namespace')
   .addOption(output(['wide', 'yaml', 'json']))
-  .action((resource: string, name: string | undefined, o: { namespace: string; allNamespaces?: boolean; output?: 'wide' | 'yaml' | 'json' }) =>
-    get(globals(), resource, name, { namespace: o.namespace, allNamespaces: Boolean(o.allNamespaces), ...(o.output ? { output: o.output } : {}) }),
+  .action(async (resource: string, name: string | undefined, o: { namespace: string; allNamespaces?: boolean; output?: 'wide' | 'yaml' | 'json' }) =>
+    (await commands.get()).get(globals(), resource, name, { namespace: o.namespace, allNamespaces: Boolean(o.allNamespaces), ...(o.output ? { output: o.output } : {}) }),
   );
 
 program
@@ -100,7 +106,7 @@ program
   .option('--ipv4-pool <names>', 'IPv4 pools to try, in order (repeatable or comma-separated)', collect)
   .option('--ipv6-pool <names>', 'IPv6 pools to try, in order', collect)
   .addOption(output(['json']))
-  .action((o) => alloc(globals(), o));
+  .action(async (o) => (await commands.alloc()).alloc(globals(), o));
 
 program
   .command('release')
@@ -110,7 +116,7 @@ program
   .option('--pod <namespace/name>', 'everything this pod holds')
   .option('--uid <uid>', 'only if the pod has this UID')
   .addOption(output(['json']))
-  .action((o) => release(globals(), o));
+  .action(async (o) => (await commands.alloc()).release(globals(), o));
 
 program
   .command('history')
@@ -118,7 +124,7 @@ program
   .argument('<what>', 'ip | pod | pool')
   .argument('<key>', 'ADDRESS | NAMESPACE/NAME | POOL')
   .addOption(output(['json']))
-  .action((what: string, key: string, o: { output?: 'json' }) => historyCmd(globals(), what, key, o));
+  .action(async (what: string, key: string, o: { output?: 'json' }) => (await commands.audit()).historyCmd(globals(), what, key, o));
 
 program
   .command('replay')
@@ -126,7 +132,7 @@ program
   .option('--at <revision|time>', 'a revision, or a time such as 2026-11-23T14:02:00Z')
   .option('--kind <resource>', 'print this resource\'s objects as they were')
   .addOption(output(['wide', 'yaml', 'json']))
-  .action((o: { at?: string; kind?: string; output?: 'wide' | 'yaml' | 'json' }) => replayCmd(globals(), o));
+  .action(async (o: { at?: string; kind?: string; output?: 'wide' | 'yaml' | 'json' }) => (await commands.audit()).replayCmd(globals(), o));
 
 program
   .command('export')
@@ -134,19 +140,28 @@ program
   .argument('<file>', 'output file')
   .option('--after <revision>', 'only commits after this revision', revision)
   .option('--until <revision>', 'only commits at or before this revision', revision)
-  .action((file: string, o: { after?: number; until?: number }) => exportCmd(globals(), file, o));
+  .action(async (file: string, o: { after?: number; until?: number }) => (await commands.audit()).exportCmd(globals(), file, o));
 
 program
   .command('import')
   .description('load an export into an empty store (another cluster, another prefix) (needs --etcd)')
   .argument('<file>', 'a file written by `ipam export`')
-  .action((file: string) => importCmd(globals(), file));
+  .action(async (file: string) => (await commands.audit()).importCmd(globals(), file));
 
 program
   .command('check')
   .description('check that the log, the tag keys and the projections agree; exits 1 on any problem (needs --etcd)')
   .addOption(output(['json']))
-  .action((o: { output?: 'json' }) => check(globals(), o));
+  .action(async (o: { output?: 'json' }) => (await commands.check()).check(globals(), o));
+
+program
+  .command('completion')
+  .description('print a shell completion script: `source <(ipam completion bash)`, or zsh: `ipam completion zsh > "${fpath[1]}/_ipam"`')
+  .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh']))
+  .action(async (shell: 'bash' | 'zsh') => {
+    const { bashCompletion, zshCompletion } = await import('./completion.js');
+    process.stdout.write(shell === 'bash' ? bashCompletion(program) : zshCompletion(program));
+  });
 
 program.parseAsync().catch((e: unknown) => {
   const msg =

@@ -6,6 +6,7 @@ import { isInputError } from '../net/errors.js';
 import type { GlobalOptions } from './connection.js';
 import { DaemonError } from './daemon-client.js';
 import { CliError } from './errors.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../daemon/log-options.js';
 
 // Each command loads its modules when it runs (the daemon, the controller, etcd3, BullMQ, client-node are heavy):
 // `ipam --help` or a command that talks to the daemon starts in about the time of `node -e 0`.
@@ -28,9 +29,12 @@ const program = new Command()
   .option('--socket <path>', "talk to the daemon on this unix socket (default <data-dir>/ipam.sock)")
   .option('--token-file <file>', 'file holding the API token')
   .option('--data-dir <dir>', 'where `serve` keeps the local etcd, socket and generated token', '.run')
+  .addOption(new Option('--log-level <level>', 'serve and controller: log level (default $IPAM_LOG_LEVEL or info)').choices(LOG_LEVELS))
+  .addOption(new Option('--log-format <format>', 'serve and controller: readable lines on a terminal, JSON otherwise (auto), or always one').choices(LOG_FORMATS))
   .showHelpAfterError('(run with --help for usage)');
 
-const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+const globals = (): GlobalOptions & { logLevel?: LogLevel; logFormat?: LogFormat } => program.opts();
+const loggerOptions = (g: { logLevel?: LogLevel; logFormat?: LogFormat }) => ({ ...(g.logLevel ? { level: g.logLevel } : {}), ...(g.logFormat ? { format: g.logFormat } : {}) });
 const output = (choices: string[]) => new Option('-o, --output <format>', 'output format').choices(choices);
 const revision = (v: string) => {
   if (!/^\d+$/.test(v)) throw new CliError(`expected a revision (a non-negative integer), got ${v}`);
@@ -48,7 +52,7 @@ program
   .action(async (o: { listen: string; tcp: boolean; node?: string; kubeconfig?: string | boolean }) => {
     const g = globals();
     const kubeconfig = o.kubeconfig === undefined ? undefined : o.kubeconfig === true ? '' : String(o.kubeconfig);
-    return (await commands.serve()).serve({ ...o, kubeconfig, prefix: g.prefix, dataDir: g.dataDir, ...(g.etcd ? { etcd: g.etcd } : {}), ...(g.socket ? { socket: g.socket } : {}), ...(g.tokenFile ? { tokenFile: g.tokenFile } : {}) });
+    return (await commands.serve()).serve({ ...o, kubeconfig, logger: loggerOptions(g), prefix: g.prefix, dataDir: g.dataDir, ...(g.etcd ? { etcd: g.etcd } : {}), ...(g.socket ? { socket: g.socket } : {}), ...(g.tokenFile ? { tokenFile: g.tokenFile } : {}) });
   });
 
 const ms = (v: string) => {
@@ -72,7 +76,9 @@ program
   .option('--no-gc', 'do not garbage-collect')
   .action(async (o: Record<string, unknown>) => {
     const g = globals();
-    return (await commands.controller()).runController({ ...o, prefix: g.prefix, ...(g.etcd ? { etcd: g.etcd } : {}) });
+    const logger = (await import('../daemon/logger.js')).createLogger(loggerOptions(g));
+    const log = (level: 'info' | 'warn', msg: string) => logger[level](msg);
+    return (await commands.controller()).runController({ ...o, log, prefix: g.prefix, ...(g.etcd ? { etcd: g.etcd } : {}) });
   });
 
 program

@@ -6,7 +6,7 @@ import { cniSocketRoute } from '../cni/daemon-route.js';
 import { Daemon } from '../daemon/daemon.js';
 import { loadKubeConfig } from '../k8s/kube.js';
 import { createOwnerResolver } from '../k8s/owner.js';
-import { createLogger } from '../daemon/logger.js';
+import { createLogger, type LoggerOptions } from '../daemon/logger.js';
 import { loadToken } from '../daemon/token.js';
 import { LocalEtcd } from '../local/etcd.js';
 import { connectionFromEnv, describeConnection, openEtcd, probeEtcd, type EtcdConnection } from '../store/connect.js';
@@ -23,10 +23,11 @@ export interface ServeOptions {
   readonly tcp: boolean;
   /** Kubeconfig for resolving pods' owner controllers; none: owners only as requests give them. */
   readonly kubeconfig?: string;
+  readonly logger?: LoggerOptions;
 }
 
 export async function serve(opts: ServeOptions): Promise<void> {
-  const log = createLogger();
+  const log = createLogger(opts.logger);
   let local: LocalEtcd | undefined;
   let conn: EtcdConnection | undefined = connectionFromEnv(opts.etcd ? { ...process.env, ETCD_ENDPOINTS: opts.etcd } : process.env);
   if (!conn) {
@@ -58,7 +59,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     ...(token ? { listen: opts.listen, token: token.token } : {}),
   });
   const addr = daemon.address;
-  // One plain line for people and scripts waiting on start-up (the rest are JSON logs).
+  // One plain line for people and scripts waiting on start-up (the rest are log records, readable or JSON).
   process.stderr.write(`ipam: ready${addr ? ` on http://${addr.host}:${addr.port}` : ''} and ${resolve(opts.socket ?? resolve(opts.dataDir, 'ipam.sock'))} (Ctrl-C to stop)\n`);
 
   await new Promise<void>((done) => {

@@ -47,9 +47,10 @@ program
   .description('run the daemon (starts a local single-node etcd when no endpoint is given)')
   .option('--listen <host:port>', 'TCP address of the HTTP API (bearer token required)', '127.0.0.1:7475')
   .option('--no-tcp', 'serve only on the unix socket')
+  .option('--no-console', 'do not serve the web console at /console/')
   .option('--node <name>', "this node's name (default: the host name)")
   .option('--kubeconfig [file]', "resolve pods' owner controllers from the Kubernetes API (file, or $KUBECONFIG / in-cluster when given without one)")
-  .action(async (o: { listen: string; tcp: boolean; node?: string; kubeconfig?: string | boolean }) => {
+  .action(async (o: { listen: string; tcp: boolean; console: boolean; node?: string; kubeconfig?: string | boolean }) => {
     const g = globals();
     const kubeconfig = o.kubeconfig === undefined ? undefined : o.kubeconfig === true ? '' : String(o.kubeconfig);
     return (await commands.serve()).serve({ ...o, kubeconfig, logger: loggerOptions(g), prefix: g.prefix, dataDir: g.dataDir, ...(g.etcd ? { etcd: g.etcd } : {}), ...(g.socket ? { socket: g.socket } : {}), ...(g.tokenFile ? { tokenFile: g.tokenFile } : {}) });

@@ -3,6 +3,7 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { cniSocketRoute } from '../cni/daemon-route.js';
+import { consoleApiRoute, consoleAssetsRoute } from '../console/route.js';
 import { Daemon } from '../daemon/daemon.js';
 import { loadKubeConfig } from '../k8s/kube.js';
 import { createOwnerResolver } from '../k8s/owner.js';
@@ -24,6 +25,8 @@ export interface ServeOptions {
   /** Kubeconfig for resolving pods' owner controllers; none: owners only as requests give them. */
   readonly kubeconfig?: string;
   readonly logger?: LoggerOptions;
+  /** The web console at /console/ (default on). */
+  readonly console?: boolean;
 }
 
 export async function serve(opts: ServeOptions): Promise<void> {
@@ -56,10 +59,12 @@ export async function serve(opts: ServeOptions): Promise<void> {
     node: opts.node ?? hostname(),
     socket: resolve(opts.socket ?? resolve(opts.dataDir, 'ipam.sock')),
     socketRoutes: [cniSocketRoute],
+    ...(opts.console === false ? {} : { routes: [consoleApiRoute], publicRoutes: [consoleAssetsRoute()] }),
     ...(token ? { listen: opts.listen, token: token.token } : {}),
   });
   const addr = daemon.address;
   // One plain line for people and scripts waiting on start-up (the rest are log records, readable or JSON).
+  if (addr && opts.console !== false) log.info({ url: `http://${addr.host}:${addr.port}/console/` }, 'web console (sign in with the API token)');
   process.stderr.write(`ipam: ready${addr ? ` on http://${addr.host}:${addr.port}` : ''} and ${resolve(opts.socket ?? resolve(opts.dataDir, 'ipam.sock'))} (Ctrl-C to stop)\n`);
 
   await new Promise<void>((done) => {

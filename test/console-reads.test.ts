@@ -16,6 +16,7 @@ test('a /16 is one page of 65,536 cells; a /14 starts at the page of its first a
   await a.definePool('b14', { ipVersion: 4, subnet: '10.84.0.0/14', ips: ['10.86.0.10-10.86.0.20'] }, { at: AT });
   const got = [];
   for (let i = 0; i < 3; i++) got.push((await a.allocate(request(`p${i}`, { pools: { ipv4: ['b16'] } }))).allocations[0]!);
+  await a.awaitOwnWrites(); // an allocation answers at commit; the model has it once the watch brought it
   const m = poolMap(a.model, 'b16', 0n)!;
   t.is(m.cellCount, MAP_PAGE);
   t.is(m.pages, '1');
@@ -47,6 +48,7 @@ test('a sparse IPv6 pool in a /64 maps from the page of its first address; count
   const f = await openAllocator();
   t.teardown(() => f.close());
   await f.allocator.definePool('v6', { ipVersion: 6, subnet: 'fd00:10::/64', ips: ['fd00:10::1:10-fd00:10::1:1f'] }, { at: AT });
+  await f.allocator.awaitOwnWrites();
   const m = poolMap(f.allocator.model, 'v6', 0n)!;
   t.is(m.first, 'fd00:10::1:0');
   t.is(m.pages, String((1n << 64n) / 65_536n - 1n));
@@ -60,6 +62,7 @@ test('endpoint search matches namespace, pod, container id and address; bounded'
   const a = f.allocator;
   await a.definePool('s', { ipVersion: 4, subnet: '10.81.0.0/24', ips: ['10.81.0.10-10.81.0.200'], default: true }, { at: AT });
   for (let i = 0; i < 12; i++) await a.allocate(request(`web-${i}`, {}, { namespace: i % 2 ? 'blue' : 'green', containerID: `ctr-${i}` }));
+  await a.awaitOwnWrites();
   const addr = [...a.model.byId.values()].find((r) => r.endpoint.name === 'web-5')!.address;
   t.is(searchEndpoints(a.model, 'blue').items.length, 6);
   t.deepEqual(searchEndpoints(a.model, 'ctr-11').items.map((e) => e.name), ['web-11']);

@@ -80,7 +80,11 @@ export class CniHandler {
 
   private async add(call: CniCall, conf: NetConf, at: string): Promise<CniOutcome> {
     const ipam = parseIpam(conf.raw);
-    if (ipam.kind === 'range') await this.rangePools.ensure(ipam.pools, at);
+    if (ipam.kind === 'range') {
+      await this.rangePools.ensure(ipam.pools, at);
+      // Lowest free first: an address this node released a moment ago must be seen free (DEL then ADD gets it back).
+      if (ipam.whereabouts.order === 'lowest') await this.deps.allocator.awaitOwnWrites();
+    }
     const req: AllocateRequest = {
       endpoint: this.endpoint(call),
       at,

@@ -120,7 +120,7 @@ function parseRange({ field, o }: { field: string; o: Readonly<Record<string, un
     const first = tryAddress(firstText);
     if (!first) throw new InputError(f, `invalid range start IP: ${firstText}`);
     cidr = cidrOf(rest, f, `invalid CIDR (do you have the 'range' parameter set for Whereabouts?) '${rest}'`);
-    const last = parseAddress(rest.slice(0, rest.indexOf('/')), f, cidr.family);
+    const last = parseAddress(sloppy(rest.slice(0, rest.indexOf('/'))), f, cidr.family);
     if (first.family !== cidr.family || first.value < cidr.first || first.value > cidr.last) {
       throw new InputError(f, `invalid range start for CIDR ${cidr.text}: ${firstText}`);
     }
@@ -144,7 +144,7 @@ function parseRange({ field, o }: { field: string; o: Readonly<Record<string, un
 
 function cidrOf(text: string, field: string, message: string): Cidr {
   try {
-    return parseCidr(text, field);
+    return parseCidr(sloppy(text), field);
   } catch (e) {
     throw new InputError(field, `${message}: ${(e as InputError).reason ?? (e as Error).message}`);
   }
@@ -202,9 +202,17 @@ function parseOrder(v: unknown, field: string): PoolOrder {
   return v;
 }
 
+/** k8s.io/utils/net's ParseIPSloppy / ParseCIDRSloppy: IPv4 octets may carry leading zeros, read as decimal. */
+export function sloppy(text: string): string {
+  return text.replace(/^(\d+)\.(\d+)\.(\d+)\.(\d+)(?=$|\/)/, (whole, ...octets: string[]) => {
+    const n = octets.slice(0, 4).map((o) => Number.parseInt(o, 10));
+    return n.every((x) => x <= 255) ? n.join('.') : whole;
+  });
+}
+
 function tryAddress(text: string): { family: IpVersion; value: bigint } | undefined {
   try {
-    return parseAddress(text, 'address');
+    return parseAddress(sloppy(text), 'address');
   } catch {
     return undefined;
   }

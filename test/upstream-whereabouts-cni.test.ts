@@ -6,10 +6,11 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { isDeepStrictEqual, promisify } from 'node:util';
 import test from 'ava';
 import { startServe, type ServeProcess } from '../src/local/serve-process.js';
 import { pluginBinary, runPlugin } from './helpers/cni.js';
+import { call } from './helpers/daemon.js';
 import { ip, Netns } from './helpers/netns.js';
 import { freshPrefix, sharedEtcd } from './helpers/store.js';
 import { asPluginConf, firstObject, goConfig, goTemplate, markdownBlock, nadConfig, readFixture, type NetConf } from './helpers/upstream-whereabouts.js';
@@ -194,6 +195,8 @@ test('upstream Whereabouts flows: range_end as an upper limit, overlapping range
   t.like((await env.call('ADD', limited, 'lim-8', 'lim-8')).out, { code: 100 });
   for (let i = 0; i < 8; i++) t.is((await env.call('DEL', limited, `lim-${i}`, `lim-${i}`)).code, 0);
 
+  // One daemon serves every flow here (upstream, each test has its own fake backend): pod names differ per flow, as
+  // one pod's attachments to different networks differ by interface.
   // cmd: overlapping ranges detected (IPv4 and IPv6): the second range's pod gets the next address.
   const title4 = 'detects IPv4 addresses used in other ranges, to allow for overlapping IP address ranges';
   const first4 = asPluginConf(cmd(title4, 0, [KUBECONFIG, '192.168.22.0/24']), 'n');
@@ -203,14 +206,14 @@ test('upstream Whereabouts flows: range_end as an upper limit, overlapping range
   const title6 = 'detects IPv6 addresses used in other ranges, to allow for overlapping IP address ranges';
   const first6 = asPluginConf(cmd(title6, 0, [KUBECONFIG, '2001::2:3:0/124']), 'n');
   const second6 = asPluginConf(cmd(title6, 1, [KUBECONFIG, '2001::2:3:0/126']), 'n');
-  t.deepEqual(ipsOf((await env.call('ADD', first6, 'dummyfirstrange', 'v6-first')).out), [['2001::2:3:1/124']]);
-  t.deepEqual(ipsOf((await env.call('ADD', second6, 'dummysecondrange', 'v6-second')).out), [['2001::2:3:2/126']]);
+  t.deepEqual(ipsOf((await env.call('ADD', first6, 'v6-first', 'v6-first')).out), [['2001::2:3:1/124']]);
+  t.deepEqual(ipsOf((await env.call('ADD', second6, 'v6-second', 'v6-second')).out), [['2001::2:3:2/126']]);
   // cmd: enable_overlapping_ranges false: Whereabouts lets both ranges hand out .1.
   const titleOff = 'allows IP collisions across ranges when enable_overlapping_ranges is set to false';
   const firstOff = asPluginConf(cmd(titleOff, 0, [KUBECONFIG, '192.168.33.0/24']), 'n');
   const secondOff = asPluginConf(cmd(titleOff, 1, [KUBECONFIG, '192.168.33.0/28']), 'n');
-  t.deepEqual(ipsOf((await env.call('ADD', firstOff, 'dummyfirstrange', 'off-first')).out), [['192.168.33.1/24']]);
-  t.deepEqual(ipsOf((await env.call('ADD', secondOff, 'dummysecondrange', 'off-second')).out), [['192.168.33.1/28']]);
+  t.deepEqual(ipsOf((await env.call('ADD', firstOff, 'off-first', 'off-first')).out), [['192.168.33.1/24']]);
+  t.deepEqual(ipsOf((await env.call('ADD', secondOff, 'off-second', 'off-second')).out), [['192.168.33.1/28']]);
 
   // e2e: a /30 has two addresses; a third pod is refused (exhausted).
   const tiny = asPluginConf(e2eNad('10.10.0.0/30', '[]', '', 'true'), 'tiny');
@@ -226,7 +229,29 @@ test('upstream Whereabouts flows: range_end as an upper limit, overlapping range
   t.deepEqual(ipsOf((await env.call('ADD', narrow, 's-0', 's-0')).out), [['192.168.2.1/24']]);
   t.deepEqual(ipsOf((await env.call('ADD', scale, 's-1', 's-1')).out), [['192.168.2.2/24']]);
   t.deepEqual(ipsOf((await env.call('ADD', readme, 's-2', 's-2')).out), [['192.168.2.225/28']]);
+
+  // The IPPools as Whereabouts names and fills them: spec.range the normalised range, allocations keyed by the
+  // offset from its first address (toAllocationMap), served by the Kubernetes-style API.
+  const holder = (pod: string, ctr = pod) => ({ id: ctr, podref: `dummyNS/${pod}`, ifname: 'eth0' });
+  await ippoolIs(t, env, '192.168.22.0-24', { range: '192.168.22.0/24', allocations: { 1: holder('dummyfirstrange') } });
+  await ippoolIs(t, env, '192.168.22.0-28', { range: '192.168.22.0/28', allocations: { 2: holder('dummysecondrange') } });
+  await ippoolIs(t, env, '2001--2-3-0-124', { range: '2001::2:3:0/124', allocations: { 1: holder('v6-first') } });
+  await ippoolIs(t, env, '192.168.2.0-24', { range: '192.168.2.0/24', allocations: { 1: holder('s-0'), 2: holder('s-1') } });
+  await ippoolIs(t, env, '192.168.2.224-28', { range: '192.168.2.224/28', allocations: { 1: holder('s-2') } });
+  await ippoolIs(t, env, '10.10.0.0-30', { range: '10.10.0.0/30', allocations: { 1: holder('tiny-0'), 2: holder('tiny-1') } });
 });
+
+/** The daemon's IPPool (over its socket), waiting a bounded while for its projection to catch up. */
+async function ippoolIs(t: import('ava').ExecutionContext, env: Env, name: string, spec: Record<string, unknown>): Promise<void> {
+  let got: unknown;
+  for (let i = 0; i < 50; i++) {
+    const r = await call({ socket: env.daemon.socket, port: 0 }, 'GET', `/apis/whereabouts.cni.cncf.io/v1alpha1/namespaces/kube-system/ippools/${name}`, { via: 'socket' });
+    got = r.status === 200 ? r.json().spec : r.text;
+    if (isDeepStrictEqual(got, spec)) break;
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+  t.deepEqual(got, spec, `IPPool ${name}`);
+}
 
 test('upstream Whereabouts configurations through Debian macvlan into network namespaces: ADD puts the address on eth0, DEL removes it', async (t) => {
   const env = await setup(t);

@@ -107,6 +107,9 @@ test('range mode: a Whereabouts range is a pool of its whole normalised CIDR, na
   cniError(t, () => ipamOf({ ipRanges: [{ range: '10.0.0.0/24' }, { range: '10.0.0.0/24', range_start: '10.0.0.100' }] }), 7, /ipam\.ipRanges\[1\]\.range.*same IPPool/);
   cniError(t, () => ipamOf({ range: '10.0.0.0/24', addresses: [{ address: '10.0.0.5' }] }), 7, /ipam\.addresses\[0\]\.address.*invalid CIDR in addresses/);
   cniError(t, () => ipamOf({ range: '10.0.0.0/24', order: 'random' }), 7, /ipam\.order/);
+  // CNI 1.1 route attributes (containernetworking/cni types.Route) are printed as given.
+  t.deepEqual(ipamOf({ range: '10.0.0.0/24', routes: [{ dst: '10.9.0.0/16', mtu: 1400, table: 100, scope: 253, priority: 5, advmss: 1360 }] }).routes, [{ dst: '10.9.0.0/16', mtu: 1400, advmss: 1360, priority: 5, table: 100, scope: 253 }]);
+  cniError(t, () => ipamOf({ range: '10.0.0.0/24', routes: [{ dst: '10.9.0.0/16', mtu: '1400' }] }), 7, /ipam\.routes\[0\]\.mtu.*integer/);
 });
 
 test('prevResult addresses (CHECK) and valid attachments (GC)', (t) => {

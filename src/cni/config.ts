@@ -17,7 +17,15 @@ export interface NetConf {
 export interface CniRoute {
   readonly dst: string;
   readonly gw?: string;
+  /** CNI 1.1 route attributes, printed as given. */
+  readonly mtu?: number;
+  readonly advmss?: number;
+  readonly priority?: number;
+  readonly table?: number;
+  readonly scope?: number;
 }
+
+const ROUTE_INTS = ['mtu', 'advmss', 'priority', 'table', 'scope'] as const;
 
 export interface CniDns {
   readonly nameservers?: readonly string[];
@@ -124,10 +132,17 @@ function parseRoutes(v: unknown): CniRoute[] {
     if (!isRecord(r)) throw invalid(f, `must be an object {dst, gw}, got ${describe(r)}`);
     if (typeof r.dst !== 'string') throw invalid(`${f}.dst`, 'is required: a CIDR such as 10.0.0.0/8');
     const dst = inputField(() => parseCidr(r.dst as string, `${f}.dst`));
-    if (isAbsent(r.gw) || r.gw === '') return { dst: r.dst };
+    const extra: { -readonly [K in (typeof ROUTE_INTS)[number]]?: number } = {};
+    for (const k of ROUTE_INTS) {
+      const v = r[k];
+      if (isAbsent(v)) continue;
+      if (typeof v !== 'number' || !Number.isInteger(v)) throw invalid(`${f}.${k}`, `must be an integer, got ${describe(v)}`);
+      extra[k] = v;
+    }
+    if (isAbsent(r.gw) || r.gw === '') return { dst: r.dst, ...extra };
     if (typeof r.gw !== 'string') throw invalid(`${f}.gw`, `must be an IP address, got ${describe(r.gw)}`);
     inputField(() => parseAddress(r.gw as string, `${f}.gw`, dst.family));
-    return { dst: r.dst, gw: r.gw };
+    return { dst: r.dst, gw: r.gw, ...extra };
   });
 }
 

@@ -39,10 +39,10 @@ export function ipamResult(version: string, allocations: readonly Allocation[], 
   const routes: CniRoute[] = [];
   const seen = new Set<string>();
   for (const r of [...poolRoutes, ...ipam.routes]) {
-    const key = `${r.dst} ${r.gw ?? ''}`;
+    const key = JSON.stringify(r);
     if (seen.has(key)) continue;
     seen.add(key);
-    routes.push(r.gw ? { dst: r.dst, gw: r.gw } : { dst: r.dst });
+    routes.push(r);
   }
   return { cniVersion: version, ips, ...(routes.length > 0 ? { routes } : {}), dns: { ...(ipam.dns ?? {}) } };
 }

@@ -114,7 +114,12 @@ test('bad input: a CNI error naming the field, and nothing written', async (t) =
   t.like((await s.call('ADD', net({ range: '10.21.0.0/24' }), attach('c2', 'p2'))).out, { ips: [{ address: '10.21.0.1/24' }] });
   const other = await s.call('ADD', net({ range: '10.21.0.0/24', range_end: '10.21.0.50' }), attach('c3', 'p3'));
   t.like(other.out, { ips: [{ address: '10.21.0.2/24' }] });
-  t.deepEqual((await s.log()).map((e) => e.type), ['PoolDefined', 'IPAllocated', 'IPAllocated']);
+  t.deepEqual((await s.log()).slice(0, 3).map((e) => e.type), ['PoolDefined', 'IPAllocated', 'IPAllocated']);
+  // Whereabouts' CNI_ARGS IP and GATEWAY: static addresses after the range's, each gateway on the addresses holding it.
+  const withArgs = await s.call('ADD', net({ range: '10.21.0.0/24' }), { ...attach('c5', 'p5'), CNI_ARGS: 'K8S_POD_NAMESPACE=team-a;K8S_POD_NAME=p5;IP=10.30.0.5/24,fd00:30::5/64;GATEWAY=10.30.0.1' });
+  t.deepEqual(withArgs.out?.ips, [{ address: '10.21.0.3/24' }, { address: '10.30.0.5/24', gateway: '10.30.0.1' }, { address: 'fd00:30::5/64' }]);
+  const badArgs = await s.call('ADD', net({ range: '10.21.0.0/24' }), { ...attach('c6', 'p6'), CNI_ARGS: 'K8S_POD_NAME=p6;IP=10.30.0.5' });
+  t.like(badArgs.out, { code: 4, details: 'CNI_ARGS IP[0]: invalid CIDR 10.30.0.5' });
   // A pool of that name an admin defined for another subnet is never redefined from a CNI call.
   await s.fx.allocator.definePool('10.23.0.0-24', { ipVersion: 4, subnet: '10.99.0.0/24', ips: ['10.99.0.1'] }, { at: AT });
   const clash = await s.call('ADD', net({ range: '10.23.0.0/24' }), attach('c4', 'p4'));

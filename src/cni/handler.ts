@@ -1,12 +1,14 @@
 // The CNI commands against the allocator: one call in (environment + stdin), the plugin's exit code and stdout out.
 import type { AllocateRequest, Endpoint } from '../alloc/types.js';
 import { parseCall, type CniCall, type CniEnv } from './call.js';
-import { parseIpam, parseNetConf, prevResultAddresses, validAttachments, type NetConf } from './config.js';
+import { parseIpam, parseNetConf, prevResultAddresses, validAttachments, type NetConf, type RangeIpam } from './config.js';
 import { toCniError } from './errors.js';
 import { poolsInUse, unavailableReason } from './pool-status.js';
 import { CNI_VERSION, CniCommand, CniError, CniErrorCode, errorResult, SUPPORTED_VERSIONS } from './protocol.js';
 import { RangePools } from './range-pools.js';
 import { rangeRequests } from '../upstream/whereabouts/pools.js';
+import { withEnvArgs } from '../upstream/whereabouts/config.js';
+import { isInputError } from '../net/errors.js';
 import type { CniDeps } from './route.js';
 import { ipamResult } from './result.js';
 
@@ -79,11 +81,13 @@ export class CniHandler {
   }
 
   private async add(call: CniCall, conf: NetConf, at: string): Promise<CniOutcome> {
-    const ipam = parseIpam(conf.raw);
+    let ipam = parseIpam(conf.raw);
     if (ipam.kind === 'range') {
+      const { ip, gateway } = call.args;
+      if (ip || gateway) ipam = { ...ipam, whereabouts: inputToCni(() => withEnvArgs((ipam as RangeIpam).whereabouts, ip, gateway)) };
       await this.rangePools.ensure(ipam.pools, at);
       // Lowest free first: an address this node released a moment ago must be seen free (DEL then ADD gets it back).
-      if (ipam.whereabouts.order === 'lowest') await this.deps.allocator.awaitOwnWrites();
+      if ((ipam as RangeIpam).whereabouts.order === 'lowest') await this.deps.allocator.awaitOwnWrites();
     }
     const req: AllocateRequest = {
       endpoint: this.endpoint(call),
@@ -174,6 +178,16 @@ export class CniHandler {
       );
     });
     return Promise.race([work, late]).finally(() => clearTimeout(timer));
+  }
+}
+
+/** A bad CNI_ARGS value is the environment's fault: error 4, naming the argument. */
+function inputToCni<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (isInputError(e)) throw new CniError(CniErrorCode.InvalidEnvironment, `invalid environment variable ${e.field}`, `${e.field}: ${e.reason}`);
+    throw e;
   }
 }
 

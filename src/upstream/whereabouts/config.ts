@@ -196,6 +196,34 @@ function parseAddresses(v: unknown, field: string): StaticAddress[] {
   });
 }
 
+/**
+ * handleEnvArgs: CNI_ARGS IP adds static addresses (after the configured ones); each GATEWAY becomes the gateway of
+ * every static address whose subnet holds it.
+ */
+export function withEnvArgs(wb: WhereaboutsIpam, ip: string | undefined, gateway: string | undefined): WhereaboutsIpam {
+  if (!ip && !gateway) return wb;
+  const added = (ip ? ip.split(',') : []).map((item, i) => {
+    const text = item.trim();
+    try {
+      return parseAddresses([{ address: text }], 'CNI_ARGS IP')[0]!;
+    } catch {
+      throw new InputError(`CNI_ARGS IP[${i}]`, `invalid CIDR ${text}`);
+    }
+  });
+  let addresses = [...wb.addresses, ...added];
+  for (const item of gateway ? gateway.split(',') : []) {
+    const gw = tryAddress(item.trim());
+    if (!gw) throw new InputError('CNI_ARGS GATEWAY', `invalid gateway address: ${item}`);
+    addresses = addresses.map((a) => (holds(a.address, gw) ? { ...a, gateway: formatAddress(gw.family, gw.value) } : a));
+  }
+  return { ...wb, addresses };
+}
+
+function holds(cidrText: string, a: { family: IpVersion; value: bigint }): boolean {
+  const c = parseCidr(cidrText, 'address');
+  return c.family === a.family && a.value >= c.first && a.value <= c.last;
+}
+
 function parseOrder(v: unknown, field: string): PoolOrder {
   if (isAbsent(v)) return PoolOrder.Lowest;
   if (v !== PoolOrder.Lowest && v !== PoolOrder.Scattered) throw new InputError(field, `must be "lowest" (Whereabouts' order, the default) or "scattered", got ${describe(v)}`);

@@ -120,6 +120,14 @@ test('bad input: a CNI error naming the field, and nothing written', async (t) =
   t.deepEqual(withArgs.out?.ips, [{ address: '10.21.0.3/24' }, { address: '10.30.0.5/24', gateway: '10.30.0.1' }, { address: 'fd00:30::5/64' }]);
   const badArgs = await s.call('ADD', net({ range: '10.21.0.0/24' }), { ...attach('c6', 'p6'), CNI_ARGS: 'K8S_POD_NAME=p6;IP=10.30.0.5' });
   t.like(badArgs.out, { code: 4, details: 'CNI_ARGS IP[0]: invalid CIDR 10.30.0.5' });
+  // A Whereabouts range overlapping a SpiderIPPool of its scope is refused, with a hint that fits the config.
+  await s.fx.allocator.definePool('sp-a', { ipVersion: 4, subnet: '10.60.0.0/24', ips: ['10.60.0.10-10.60.0.20'] }, { at: AT });
+  await s.fx.allocator.definePool('sp-b', { ipVersion: 4, subnet: '10.61.0.0/24', ips: ['10.61.0.10-10.61.0.20'], scope: 'blue' }, { at: AT });
+  const unnamed = await s.call('ADD', net({ range: '10.60.0.0/24' }), attach('c7', 'p7'));
+  t.like(unnamed.out, { code: 7, msg: 'invalid network configuration: ipam.range' });
+  t.regex(String(unnamed.out?.details), /overlaps pool sp-a .* in address scope default \(that pool is not a Whereabouts pool.*set ipam\.network_name/);
+  const named = await s.call('ADD', net({ range: '10.61.0.0/24', network_name: 'blue' }), attach('c8', 'p8'));
+  t.regex(String(named.out?.details), /overlaps pool sp-b .* in address scope blue \(.*use another network_name than blue\)/);
   // A pool of that name an admin defined for another subnet is never redefined from a CNI call.
   await s.fx.allocator.definePool('10.23.0.0-24', { ipVersion: 4, subnet: '10.99.0.0/24', ips: ['10.99.0.1'] }, { at: AT });
   const clash = await s.call('ADD', net({ range: '10.23.0.0/24' }), attach('c4', 'p4'));

@@ -271,7 +271,7 @@ test('upstream Whereabouts configurations through Debian macvlan into network na
     const id = seq++;
     const pod = await ns.add(`p${id}`);
     // No duplicate address detection in the pod, so IPv6 addresses are usable at once.
-    await run('ip', ['netns', 'exec', pod, 'sysctl', '-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0'], { timeout: 10_000 });
+    await run('ip', ['netns', 'exec', pod, 'sh', '-c', 'echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad && echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad'], { timeout: 10_000 });
     const conf = { ...c.conf(), type: 'macvlan', master, mode: 'bridge' };
     const e = (command: string) => ({
       CNI_COMMAND: command,

@@ -83,10 +83,13 @@ common(program.command('alloc'))
   .option('--time-limit <ms>', 'bound on one round', int, 120_000)
   .option('--warmup <n>', 'unmeasured allocations per round before measuring (JIT, connections)', (v) => Number(v), 2000)
   .option('--svg <file>', 'write a chart: throughput over time and latency percentiles')
+  .option('--order <list>', "pool orders to measure in the same run, comma-separated: scattered (the engine's) and/or lowest (Whereabouts')", 'scattered')
   .action(async (o) => {
     const target = await openTarget(o);
     try {
-      const r = await runAllocScenario({ endpoints: target.endpoints, requesters: o.requesters, processes: o.processes, count: o.count, rounds: o.rounds, poolCidr: o.pool, timeLimitMs: o.timeLimit, warmup: o.warmup });
+      const orders = String(o.order).split(',').map((x) => x.trim());
+      for (const x of orders) if (x !== 'scattered' && x !== 'lowest') throw new Error(`--order: expected scattered or lowest, got ${x}`);
+      const r = await runAllocScenario({ endpoints: target.endpoints, requesters: o.requesters, processes: o.processes, count: o.count, rounds: o.rounds, poolCidr: o.pool, timeLimitMs: o.timeLimit, warmup: o.warmup, orders: orders as ('scattered' | 'lowest')[] });
       const { chart, ...doc } = r;
       emit(
         { ...doc, etcdMembers: target.members },
@@ -100,6 +103,13 @@ common(program.command('alloc'))
           ['ratio vs pool-cas', `${r.ratios.vsPoolCas}x`, ''],
           ['ratio vs etcd ceiling', r.ratios.vsEtcdCeiling, ''],
           ['invariants', `duplicates ${r.invariants.duplicates}, lost ${r.invariants.lost}, extra ${r.invariants.extra}`, 'engine log vs acknowledgements, all rounds'],
+          ...(orders.length > 1
+            ? Object.entries(r.orders).map(([name, f]) => [
+                `order ${name}: allocations/s, conflicts`,
+                `${f.allocsPerSec}, ${f.conflicts}`,
+                `rounds: ${f.perRound.map((x) => `${x.allocsPerSec}/${x.conflicts}`).join(' ')}${r.orderRatios?.[name] !== undefined ? `; ${r.orderRatios[name]}x ${orders[0]} (paired rounds)` : ''}`,
+              ])
+            : []),
         ],
         o.json,
         { file: o.svg, chart: { title: `alloc: ${r.requesters} requesters, ${r.processes} process(es)`, ...chart } },

@@ -220,6 +220,7 @@ export class Allocator {
           pools.push(pool);
           return this.pick(pool, claimed);
         },
+        take: (pool, offset) => this.take(pool, offset, claimed),
       };
       const release = () => claimed.forEach(([set, o]) => set.delete(o));
       let decision: Decision;
@@ -251,6 +252,16 @@ export class Allocator {
         await sub.waitFor(e.seenRevision);
       }
     }
+  }
+
+  /** Claims one given offset (a requested address) if no concurrent decision here holds it. */
+  private take(pool: PoolState, offset: number, claimed: [Set<number>, number][]): boolean {
+    let set = this.claims.get(pool.compiled.name);
+    if (!set) this.claims.set(pool.compiled.name, (set = new Set()));
+    if (set.has(offset) || !pool.free.isFree(offset)) return false;
+    set.add(offset);
+    claimed.push([set, offset]);
+    return true;
   }
 
   private pick(pool: PoolState, claimed: [Set<number>, number][]): number {

@@ -48,6 +48,11 @@ export interface AllocateRequest {
   /** Families wanted when no explicit pools are named (default: those of the default pools found). */
   readonly families?: readonly IpVersion[];
   readonly affinity?: AffinityContext;
+  /**
+   * Exact addresses wanted (static IPs: CNI `ips` capability, `IP` CNI_ARGS, Calico's ipAddrs): one per family, and
+   * only these families are allocated. Given only from a candidate pool that contains it, and only when free.
+   */
+  readonly addresses?: { readonly ipv4?: string; readonly ipv6?: string };
   /** When the decision is taken (RFC 3339), carried into the events. */
   readonly at: string;
 }

@@ -17,6 +17,8 @@ export interface CniArgs {
   readonly podNamespace?: string;
   readonly podName?: string;
   readonly podUid?: string;
+  /** `IP` (CONVENTIONS.md): requested addresses, comma-separated, each with or without a prefix length. */
+  readonly ip?: string;
 }
 
 const COMMANDS = new Set<string>(Object.values(CniCommand));
@@ -58,7 +60,7 @@ function checkIfname(name: string): void {
 
 /** "K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p;K8S_POD_UID=u;IgnoreUnknown=1" */
 export function parseArgs(text: string): CniArgs {
-  const out: { podNamespace?: string; podName?: string; podUid?: string } = {};
+  const out: { podNamespace?: string; podName?: string; podUid?: string; ip?: string } = {};
   if (text === '') return out;
   for (const pair of text.split(';')) {
     if (pair === '') continue;
@@ -69,6 +71,7 @@ export function parseArgs(text: string): CniArgs {
     if (key === 'K8S_POD_NAMESPACE') out.podNamespace = value;
     else if (key === 'K8S_POD_NAME') out.podName = value;
     else if (key === 'K8S_POD_UID') out.podUid = value;
+    else if (key === 'IP' && value !== '') out.ip = value;
   }
   return out;
 }

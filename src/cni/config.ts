@@ -5,6 +5,7 @@ import { validateName } from '../alloc/spec.js';
 import { poolSpecsFromWhereabouts } from '../alloc/whereabouts.js';
 import { parseAddress, parseCidr } from '../net/address.js';
 import { isInputError } from '../net/errors.js';
+import { parseSpiderpoolIpam, SPIDERPOOL_IPAM_KEYS } from '../upstream/spiderpool/selection-netconf.js';
 import { CniError, CniErrorCode, isSupportedVersion, SUPPORTED_VERSIONS } from './protocol.js';
 
 export interface NetConf {
@@ -30,12 +31,16 @@ interface IpamCommon {
   /** Routes to print as written (`ipam.routes`). */
   readonly routes: readonly CniRoute[];
   readonly dns?: CniDns;
+  /** Spiderpool's clean_gateway: the result carries no gateway. */
+  readonly cleanGateway?: boolean;
 }
 
 /** Pools named per family (in order of preference); none named: the cluster's default pools. */
 export interface PoolsIpam extends IpamCommon {
   readonly kind: 'pools';
   readonly pools?: { readonly ipv4?: readonly string[]; readonly ipv6?: readonly string[] };
+  /** The field that named `pools`: ipam.pools, or Spiderpool's ipam.default_ipv4_ippool / default_ipv6_ippool. */
+  readonly poolsField?: string;
 }
 
 /** Whereabouts-style ranges, each a pool defined on first use under Whereabouts' IPPool name. */
@@ -52,7 +57,7 @@ export interface Attachment {
 }
 
 const RANGE_KEYS = ['range', 'range_start', 'range_end', 'exclude', 'ipRanges', 'gateway', 'network_name'];
-const OWN_KEYS = new Set(['type', 'pools', 'routes', 'dns', ...RANGE_KEYS]);
+const OWN_KEYS = new Set<string>(['type', 'pools', 'routes', 'dns', ...RANGE_KEYS, ...SPIDERPOOL_IPAM_KEYS]);
 /** Whereabouts settings about its own datastore, logging and leader election: meaningless here, accepted and ignored. */
 const IGNORED_WHEREABOUTS_KEYS = new Set([
   'datastore', 'etcd_host', 'etcd_username', 'etcd_password', 'etcd_key_file', 'etcd_cert_file', 'etcd_ca_cert_file',
@@ -92,15 +97,22 @@ export function parseIpam(raw: Readonly<Record<string, unknown>>): IpamConf {
   }
   const routes = parseRoutes(ipam.routes);
   const dns = parseDns(ipam.dns);
-  const common = { routes, ...(dns ? { dns } : {}) };
+  const spiderpool = parseSpiderpoolIpam(ipam, invalid, (n, f) => (/[*?[]/.test(n) ? undefined : inputField(() => validateName(n, f))));
+  const common = { routes, ...(dns ? { dns } : {}), ...(spiderpool.cleanGateway ? { cleanGateway: true } : {}) };
   const rangeKeys = RANGE_KEYS.filter((k) => !isAbsent(ipam[k]));
+  if (spiderpool.pools) {
+    const clash = !isAbsent(ipam.pools) ? 'pools' : rangeKeys[0];
+    const field = spiderpool.pools.ipv4 ? 'ipam.default_ipv4_ippool' : 'ipam.default_ipv6_ippool';
+    if (clash !== undefined) throw new CniError(CniErrorCode.UnsupportedField, `unsupported field ipam.${clash}`, `ipam.${clash} cannot be used with ${field}: name the pools once`);
+    return { kind: 'pools', pools: spiderpool.pools, poolsField: field, ...common };
+  }
   if (!isAbsent(ipam.pools)) {
     const clash = rangeKeys[0];
     if (clash !== undefined) {
       const hint = clash === 'gateway' ? 'the gateway comes from the pool (spec.gateway)' : 'use either pools or Whereabouts-style ranges';
       throw new CniError(CniErrorCode.UnsupportedField, `unsupported field ipam.${clash}`, `ipam.${clash} = ${JSON.stringify(ipam[clash])} cannot be used with ipam.pools: ${hint}`);
     }
-    return { kind: 'pools', pools: parsePools(ipam.pools), ...common };
+    return { kind: 'pools', pools: parsePools(ipam.pools), poolsField: 'ipam.pools', ...common };
   }
   if (rangeKeys.length === 0) return { kind: 'pools', ...common };
   return { kind: 'range', pools: rangePools(ipam), ...common };

@@ -3,6 +3,7 @@ import type { AllocateRequest, Endpoint } from '../alloc/types.js';
 import { parseCall, type CniCall, type CniEnv } from './call.js';
 import { parseIpam, parseNetConf, prevResultAddresses, validAttachments, type IpamConf, type NetConf } from './config.js';
 import { toCniError } from './errors.js';
+import { explainRefusal, selectForAdd } from './pod-selection.js';
 import { poolsInUse, unavailableReason } from './pool-status.js';
 import { CNI_VERSION, CniCommand, CniError, CniErrorCode, errorResult, SUPPORTED_VERSIONS } from './protocol.js';
 import { RangePools } from './range-pools.js';
@@ -80,14 +81,20 @@ export class CniHandler {
   private async add(call: CniCall, conf: NetConf, at: string): Promise<CniOutcome> {
     const ipam = parseIpam(conf.raw);
     if (ipam.kind === 'range') await this.rangePools.ensure(ipam.pools, at);
+    // Pools, affinity labels, owner and requested addresses, from the caches and annotations: refusals write nothing.
+    const sel = await selectForAdd(this.deps.allocator.model, this.deps.cluster, call, conf, ipam);
+    const endpoint = this.endpoint(call);
     const req: AllocateRequest = {
-      endpoint: this.endpoint(call),
+      endpoint: sel.owner ? { ...endpoint, owner: sel.owner } : endpoint,
       at,
-      affinity: { multusName: conf.name },
-      ...(ipam.kind === 'pools' ? (ipam.pools ? { pools: ipam.pools } : {}) : { pools: rangePoolsByFamily(ipam) }),
+      affinity: sel.affinity,
+      ...(ipam.kind === 'pools' ? (sel.pools ? { pools: sel.pools } : {}) : { pools: rangePoolsByFamily(ipam) }),
+      ...(sel.addresses ? { addresses: sel.addresses } : {}),
     };
-    const { allocations } = await this.deps.allocator.allocate(req);
-    return answer(ipamResult(conf.cniVersion, allocations, ipam));
+    const { allocations } = await this.deps.allocator.allocate(req).catch((e: unknown) => {
+      throw explainRefusal(e, sel);
+    });
+    return answer(ipamResult(conf.cniVersion, allocations, sel.cleanGateway ? { ...ipam, cleanGateway: true } : ipam));
   }
 
   /** Releases what the attachment holds; holding nothing is success (DEL may be repeated). The ipam settings are not read. */

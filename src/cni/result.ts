@@ -18,7 +18,7 @@ export function ipamResult(version: string, allocations: readonly Allocation[], 
     .map((a) => ({
       ...(withVersion ? { version: String(a.ipVersion) as '4' | '6' } : {}),
       address: `${a.address}/${a.prefixLength}`,
-      ...(a.gateway ? { gateway: a.gateway } : {}),
+      ...(a.gateway && !ipam.cleanGateway ? { gateway: a.gateway } : {}),
     }));
   // In range mode the pools' routes were derived from ipam.routes, so printing both would repeat them.
   const poolRoutes = ipam.kind === 'pools' ? allocations.flatMap((a) => a.routes ?? []) : [];

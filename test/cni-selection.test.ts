@@ -3,17 +3,19 @@
 // test/fixtures/upstream/spidernet-io/spiderpool/docs/example, see SOURCE.md there): each level of Spiderpool's
 // precedence, multi-NIC, node/namespace/pod affinity from the real labels, requested addresses granted and refused,
 // malformed annotations refused with nothing written, and a warm ADD that never asks the API server.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { parseAllDocuments } from 'yaml';
 import type { DomainEvent } from '../events/catalogue.js';
 import { readManifests } from '../src/cli/manifests.js';
 import { ClusterCache } from '../src/k8s/cluster-inputs.js';
+import { startServe } from '../src/local/serve-process.js';
 import { AT, openAllocator, type AllocFixture } from './helpers/alloc.js';
 import { pluginBinary, ROOT, runPlugin, startCniServer } from './helpers/cni.js';
 import type { FakeObject } from './helpers/fake-apiserver.js';
 import { FakeApiServer, until } from './helpers/k8s.js';
+import { freshPrefix, sharedEtcd } from './helpers/store.js';
 
 const EXAMPLES = join(ROOT, 'test/fixtures/upstream/spidernet-io/spiderpool/docs/example');
 const NODE = 'node-a';
@@ -325,4 +327,52 @@ test('a pod the caches do not hold yet is fetched once; one the API server does 
   t.like(r.out, { code: 11, msg: "cannot read the pod's selection inputs" });
   t.regex(r.out.details, /pod default\/ghost \(uid uid-ghost\): is not in this daemon's cache of pods on its node, and the API server does not know it either \(404\)/);
   t.deepEqual((await s.log()).filter((e) => e.type === 'IPAllocated'), []);
+});
+
+test('the real `ipam serve --kubeconfig`: its CNI route asks its caches (pod annotation + node affinity), and without --kubeconfig it works as before', async (t) => {
+  const { endpoints } = await sharedEtcd();
+  const prefix = freshPrefix();
+  const fx = await openAllocator(prefix);
+  const fake = await FakeApiServer.start();
+  const kubeconfig = fake.kubeConfigFile();
+  t.teardown(async () => {
+    await fake.close();
+    await fx.close();
+    rmSync(kubeconfig, { force: true });
+  });
+  for (const m of readManifests(join(EXAMPLES, 'ippool-affinity-node/worker-ipv4-ippool.yaml'))) await fx.allocator.definePool(m.name, { ipVersion: 4, ...m.spec }, { at: AT });
+  await fx.allocator.definePool('plain-v4', { ipVersion: 4, subnet: '10.77.0.0/24', ips: ['10.77.0.10-10.77.0.20'] }, { at: AT });
+  fake.put({ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE, labels: { 'kubernetes.io/hostname': NODE } } });
+  fake.put(namespace('default'));
+  fake.put(podOf('ippool-affinity-node/node-affinity-deploy.yaml', 'node-affinity-deploy', 'node-affinity-deploy-e2e'));
+  const daemon = await startServe({ endpoints, prefix, node: NODE, kubeconfig });
+  t.teardown(() => daemon.stop());
+  const plain = await startServe({ endpoints, prefix, node: NODE });
+  t.teardown(() => plain.stop());
+  const env = (socket: string, pod: string) => ({
+    CNI_COMMAND: 'ADD',
+    CNI_PATH: '/opt/cni/bin',
+    IPAM_ES_SOCKET: socket,
+    CNI_CONTAINERID: `c-${pod}`,
+    CNI_NETNS: `/run/netns/c-${pod}`,
+    CNI_IFNAME: 'eth0',
+    CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod};K8S_POD_UID=uid-${pod}`,
+  });
+  const conf = (ipam: Record<string, unknown>) => JSON.stringify({ cniVersion: '1.0.0', name: 'macvlan-conf', type: 'macvlan', ipam });
+  // The ippool annotation names master-ipv4-ippool (absent here) and worker-ipv4-ippool; the node is a worker.
+  const r = await runPlugin(pluginBinary(), env(daemon.socket, 'node-affinity-deploy-e2e'), conf({ type: 'spiderpool' }));
+  const out = JSON.parse(r.stdout);
+  // master-ipv4-ippool does not exist in this run: the annotation names it, so the ADD is refused naming it.
+  t.is(out.code, 7, r.stdout);
+  t.regex(out.details, /ipam\.spidernet\.io\/ippool: failed to get original IPPool master-ipv4-ippool/);
+  for (const m of readManifests(join(EXAMPLES, 'ippool-affinity-node/master-ipv4-ippool.yaml'))) await fx.allocator.definePool(m.name, { ipVersion: 4, ...m.spec }, { at: AT });
+  await until('daemon sees the pool', async () => {
+    const again = JSON.parse((await runPlugin(pluginBinary(), env(daemon.socket, 'node-affinity-deploy-e2e'), conf({ type: 'spiderpool' }))).stdout);
+    if (again.code === 7) return false;
+    t.deepEqual(again.ips, [{ address: '172.18.42.40/24', gateway: '172.18.42.1' }], JSON.stringify(again));
+    return true;
+  });
+  // Without --kubeconfig: no cluster is read; the config's pools serve as before.
+  const p = JSON.parse((await runPlugin(pluginBinary(), env(plain.socket, 'anything'), conf({ type: 'ipam-es', pools: { ipv4: ['plain-v4'] } }))).stdout);
+  t.regex(p.ips[0].address, /^10\.77\.0\.\d+\/24$/, JSON.stringify(p));
 });

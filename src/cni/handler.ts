@@ -80,9 +80,10 @@ export class CniHandler {
 
   private async add(call: CniCall, conf: NetConf, at: string): Promise<CniOutcome> {
     const ipam = parseIpam(conf.raw);
-    if (ipam.kind === 'range') await this.rangePools.ensure(ipam.pools, at);
-    // Pools, affinity labels, owner and requested addresses, from the caches and annotations: refusals write nothing.
+    // Pools, affinity labels, owner and requested addresses, from the caches and annotations: refusals write nothing
+    // (so this comes before a range's pool is defined).
     const sel = await selectForAdd(this.deps.allocator.model, this.deps.cluster, call, conf, ipam);
+    if (ipam.kind === 'range') await this.rangePools.ensure(ipam.pools, at);
     const endpoint = this.endpoint(call);
     const req: AllocateRequest = {
       endpoint: sel.owner ? { ...endpoint, owner: sel.owner } : endpoint,

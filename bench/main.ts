@@ -248,11 +248,12 @@ program
   .option('--count <n>', 'pods added then deleted per round, per plugin', int, 200)
   .option('--rounds <n>', 'rounds (figures are medians)', int, 3)
   .option('--warmup <n>', 'unmeasured ADD+DEL pairs per plugin first', int, 20)
+  .option('--selection', "also: ADD with pool selection from the cluster (warm caches, pod annotations, affinity) vs today's ADD, two more daemons")
   .option('--json [file]', 'print every figure and the environment as JSON on stdout, or write them to this file')
   .action(async (o) => {
     const target = await openTarget(o);
     try {
-      const r = await runCniBench({ endpoints: target.endpoints, count: o.count, rounds: o.rounds, warmup: o.warmup });
+      const r = await runCniBench({ endpoints: target.endpoints, count: o.count, rounds: o.rounds, warmup: o.warmup, selection: o.selection === true });
       const hl = r.hostLocal;
       const rows: (string | number)[][] = [
         ['figure', 'ipam-es', 'host-local', 'ratio', 'notes'],
@@ -262,6 +263,13 @@ program
         ['a Node process per call p50 ms', r.nodeProcessP50Ms, '', '', "node -e 0: what a plugin written in Node would pay first"],
         ['invariants', `duplicates ${r.invariants.duplicates}, bad releases ${r.invariants.badReleases}, live at end ${r.invariants.liveAtEnd}, failed calls ${r.invariants.failedCalls}`, '', '', 'log checked after the run'],
       ];
+      const s = r.selection;
+      if (s) {
+        rows.push(
+          ['ADD today (pool in config) p50/p90/p99 ms', `${s.base.addP50Ms}/${s.base.addP90Ms}/${s.base.addP99Ms}`, '', '', 'serve without --kubeconfig'],
+          ['ADD with caches + annotations p50/p90/p99 ms', `${s.withCaches.addP50Ms}/${s.withCaches.addP90Ms}/${s.withCaches.addP99Ms}`, '', `${s.addP50Ratio}x`, `vs today; floor <= ${s.floor}x (${s.floorMet ? 'met' : 'NOT met'}); ippool annotation + pod/namespace/node affinity; API requests during rounds: ${s.apiRequestsDuringRounds}${s.apiRequestsDuringRounds ? ` (${s.apiRequestKinds.join(', ')})` : ''}`],
+        );
+      }
       if (o.json === true) {
         process.stderr.write(`${table(rows)}\n`);
         process.stdout.write(`${JSON.stringify({ ...r, etcdMembers: target.members, environment: environment() }, null, 2)}\n`);

@@ -61,6 +61,7 @@ test('pools mode: pool names per family, routes and dns', (t) => {
   t.deepEqual(ipam, {
     kind: 'pools',
     pools: { ipv4: ['v4-a', 'v4-b'], ipv6: ['v6'] },
+    poolsField: 'ipam.pools',
     routes: [{ dst: '10.0.0.0/8', gw: '10.6.0.1' }, { dst: '0.0.0.0/0' }],
     dns: { nameservers: ['10.0.0.10'], search: ['svc.local'] },
   });

@@ -220,6 +220,7 @@ export class Allocator {
           pools.push(pool);
           return this.pick(pool, claimed, spans);
         },
+        take: (pool, offset) => this.take(pool, offset, claimed),
       };
       const release = () => claimed.forEach(([set, o]) => set.delete(o));
       let decision: Decision;
@@ -253,26 +254,36 @@ export class Allocator {
     }
   }
 
+  /** Claims one given offset (a requested address) if no concurrent decision here holds it. */
+  private take(pool: PoolState, offset: number, claimed: [Set<number>, number][]): boolean {
+    const claims = this.claimsOf(pool.compiled.name);
+    if (claims.has(offset) || pool.blocked.has(offset) || pool.shadowed.has(offset) || !pool.free.isFree(offset)) return false;
+    this.claim(pool, offset, claims, claimed);
+    return true;
+  }
+
   private pick(pool: PoolState, claimed: [Set<number>, number][], spans?: OffsetSpans): number {
     const claims = this.claimsOf(pool.compiled.name);
     const { blocked, shadowed } = pool;
     const taken = (x: number) => claims.has(x) || blocked.has(x) || shadowed.has(x);
     const o = pickOffset(pool, this.rng, taken, spans);
-    if (o < 0) return o;
+    if (o >= 0) this.claim(pool, o, claims, claimed);
+    return o;
+  }
+
+  private claim(pool: PoolState, o: number, claims: Set<number>, claimed: [Set<number>, number][]): void {
     claims.add(o);
     claimed.push([claims, o]);
-    if (pool.peers.length > 0) {
-      // Overlapping pools of the scope must not pick the same address meanwhile.
-      const value = pool.offsets.addressAt(o);
-      for (const q of pool.peers) {
-        const qo = q.offsets.offsetOf(value);
-        if (qo < 0) continue;
-        const qc = this.claimsOf(q.compiled.name);
-        qc.add(qo);
-        claimed.push([qc, qo]);
-      }
+    if (pool.peers.length === 0) return;
+    // Overlapping pools of the scope must not pick the same address meanwhile.
+    const value = pool.offsets.addressAt(o);
+    for (const q of pool.peers) {
+      const qo = q.offsets.offsetOf(value);
+      if (qo < 0) continue;
+      const qc = this.claimsOf(q.compiled.name);
+      qc.add(qo);
+      claimed.push([qc, qo]);
     }
-    return o;
   }
 
   private claimsOf(pool: string): Set<number> {

@@ -55,6 +55,11 @@ export interface AllocateRequest {
    * address per range). `pools`, `namespaceDefaults` and `families` are then not read.
    */
   readonly ranges?: readonly RangeRequest[];
+  /**
+   * Exact addresses wanted (static IPs: CNI `ips` capability, `IP` CNI_ARGS, Calico's ipAddrs): one per family, and
+   * only these families are allocated. Given only from a candidate pool that contains it, and only when free.
+   */
+  readonly addresses?: { readonly ipv4?: string; readonly ipv6?: string };
   /** When the decision is taken (RFC 3339), carried into the events. */
   readonly at: string;
 }

@@ -6,6 +6,7 @@ import { cniSocketRoute } from '../cni/daemon-route.js';
 import { consoleApiRoute, consoleAssetsRoute } from '../console/route.js';
 import { Daemon } from '../daemon/daemon.js';
 import { loadKubeConfig } from '../k8s/kube.js';
+import { ClusterCache } from '../k8s/cluster-inputs.js';
 import { createOwnerResolver } from '../k8s/owner.js';
 import { createLogger, type LoggerOptions } from '../daemon/logger.js';
 import { loadToken } from '../daemon/token.js';
@@ -51,14 +52,18 @@ export async function serve(opts: ServeOptions): Promise<void> {
   log.info({ etcd: describeConnection(conn), prefix: opts.prefix, revision: rev }, 'event store open');
   const token = opts.tcp ? loadToken({ ...(opts.tokenFile ? { tokenFile: opts.tokenFile } : {}), generatedPath: resolve(opts.dataDir, 'token') }) : undefined;
   if (token) log.info({ tokenFrom: token.source }, 'TCP API token loaded');
-  const resolveOwner = opts.kubeconfig !== undefined ? createOwnerResolver(loadKubeConfig(opts.kubeconfig || undefined), { onError: (e) => log.warn({ err: (e as Error).message }, 'owner lookup failed') }) : undefined;
+  const kc = opts.kubeconfig !== undefined ? loadKubeConfig(opts.kubeconfig || undefined) : undefined;
+  const resolveOwner = kc ? createOwnerResolver(kc, { onError: (e) => log.warn({ err: (e as Error).message }, 'owner lookup failed') }) : undefined;
+  const node = opts.node ?? hostname();
+  // Pool selection's inputs (pods on this node, namespaces, this node): the CNI route reads them, never the API server.
+  const cluster = kc ? new ClusterCache(kc, { node, onError: (what, e) => log.warn({ cache: what, err: (e as Error).message }, 'cluster cache restarting') }) : undefined;
   const daemon = await Daemon.start({
     ...(resolveOwner ? { resolveOwner } : {}),
     store,
     log,
-    node: opts.node ?? hostname(),
+    node,
     socket: resolve(opts.socket ?? resolve(opts.dataDir, 'ipam.sock')),
-    socketRoutes: [cniSocketRoute],
+    socketRoutes: [(parts) => cniSocketRoute(cluster ? { ...parts, cluster } : parts)],
     ...(opts.console === false ? {} : { routes: [consoleApiRoute], publicRoutes: [consoleAssetsRoute()] }),
     ...(token ? { listen: opts.listen, token: token.token } : {}),
   });
@@ -76,6 +81,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
   await daemon.stop();
+  await cluster?.stop();
   await store.close();
   client.close();
   await local?.stop();

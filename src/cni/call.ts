@@ -17,7 +17,10 @@ export interface CniArgs {
   readonly podNamespace?: string;
   readonly podName?: string;
   readonly podUid?: string;
-  /** Whereabouts' IPAMEnvArgs IP and GATEWAY: static addresses ("10.0.0.5/24,fd00::5/64") and their gateways. */
+  /**
+   * `IP`: in pools mode the requested addresses (CONVENTIONS.md: allocated exactly, each with or without a prefix
+   * length); in Whereabouts range mode its IPAMEnvArgs static addresses ("10.0.0.5/24,fd00::5/64"), with `GATEWAY`.
+   */
   readonly ip?: string;
   readonly gateway?: string;
 }
@@ -72,7 +75,7 @@ export function parseArgs(text: string): CniArgs {
     if (key === 'K8S_POD_NAMESPACE') out.podNamespace = value;
     else if (key === 'K8S_POD_NAME') out.podName = value;
     else if (key === 'K8S_POD_UID') out.podUid = value;
-    else if (key === 'IP') out.ip = value;
+    else if (key === 'IP' && value !== '') out.ip = value;
     else if (key === 'GATEWAY') out.gateway = value;
   }
   return out;

@@ -5,6 +5,7 @@ import { parseWhereaboutsIpam, WHEREABOUTS_KEYS, type WhereaboutsIpam } from '..
 import { whereaboutsPools, type WhereaboutsPool } from '../upstream/whereabouts/pools.js';
 import { parseAddress, parseCidr } from '../net/address.js';
 import { isInputError } from '../net/errors.js';
+import { parseSpiderpoolIpam, SPIDERPOOL_IPAM_KEYS } from '../upstream/spiderpool/selection-netconf.js';
 import { CniError, CniErrorCode, isSupportedVersion, SUPPORTED_VERSIONS } from './protocol.js';
 
 export interface NetConf {
@@ -38,12 +39,16 @@ interface IpamCommon {
   /** Routes to print as written (`ipam.routes`). */
   readonly routes: readonly CniRoute[];
   readonly dns?: CniDns;
+  /** Spiderpool's clean_gateway: the result carries no gateway. */
+  readonly cleanGateway?: boolean;
 }
 
 /** Pools named per family (in order of preference); none named: the cluster's default pools. */
 export interface PoolsIpam extends IpamCommon {
   readonly kind: 'pools';
   readonly pools?: { readonly ipv4?: readonly string[]; readonly ipv6?: readonly string[] };
+  /** The field that named `pools`: ipam.pools, or Spiderpool's ipam.default_ipv4_ippool / default_ipv6_ippool. */
+  readonly poolsField?: string;
 }
 
 /** A Whereabouts configuration: each range a pool (its IPPool) defined on first use, one address per range. */
@@ -62,7 +67,7 @@ export interface Attachment {
 
 /** Keys that make the ipam object a Whereabouts configuration (the others Whereabouts reads only go with these). */
 const RANGE_KEYS = ['range', 'range_start', 'range_end', 'exclude', 'ipRanges', 'gateway', 'network_name', 'addresses'];
-const OWN_KEYS = new Set(['type', 'pools', 'routes', 'dns']);
+const OWN_KEYS = new Set<string>(['type', 'pools', 'routes', 'dns', ...SPIDERPOOL_IPAM_KEYS]);
 
 export const invalid = (field: string, reason: string) => new CniError(CniErrorCode.InvalidConfig, `invalid network configuration: ${field}`, `${field}: ${reason}`);
 
@@ -96,15 +101,22 @@ export function parseIpam(raw: Readonly<Record<string, unknown>>): IpamConf {
   }
   const routes = parseRoutes(ipam.routes);
   const dns = parseDns(ipam.dns);
-  const common = { routes, ...(dns ? { dns } : {}) };
+  const spiderpool = parseSpiderpoolIpam(ipam, invalid, (n, f) => (/[*?[]/.test(n) ? undefined : inputField(() => validateName(n, f))));
+  const common = { routes, ...(dns ? { dns } : {}), ...(spiderpool.cleanGateway ? { cleanGateway: true } : {}) };
   const rangeKeys = RANGE_KEYS.filter((k) => !isAbsent(ipam[k]) && ipam[k] !== '');
+  if (spiderpool.pools) {
+    const clash = !isAbsent(ipam.pools) ? 'pools' : rangeKeys[0];
+    const field = spiderpool.pools.ipv4 ? 'ipam.default_ipv4_ippool' : 'ipam.default_ipv6_ippool';
+    if (clash !== undefined) throw new CniError(CniErrorCode.UnsupportedField, `unsupported field ipam.${clash}`, `ipam.${clash} cannot be used with ${field}: name the pools once`);
+    return { kind: 'pools', pools: spiderpool.pools, poolsField: field, ...common };
+  }
   if (!isAbsent(ipam.pools)) {
     const clash = rangeKeys[0];
     if (clash !== undefined) {
       const hint = clash === 'gateway' ? 'the gateway comes from the pool (spec.gateway)' : 'use either pools or Whereabouts-style ranges';
       throw new CniError(CniErrorCode.UnsupportedField, `unsupported field ipam.${clash}`, `ipam.${clash} = ${JSON.stringify(ipam[clash])} cannot be used with ipam.pools: ${hint}`);
     }
-    return { kind: 'pools', pools: parsePools(ipam.pools), ...common };
+    return { kind: 'pools', pools: parsePools(ipam.pools), poolsField: 'ipam.pools', ...common };
   }
   if (rangeKeys.length === 0) return { kind: 'pools', ...common };
   const whereabouts = inputField(() => parseWhereaboutsIpam(ipam, 'ipam'));

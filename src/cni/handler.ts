@@ -3,6 +3,7 @@ import type { AllocateRequest, Endpoint } from '../alloc/types.js';
 import { parseCall, type CniCall, type CniEnv } from './call.js';
 import { parseIpam, parseNetConf, prevResultAddresses, validAttachments, type NetConf, type RangeIpam } from './config.js';
 import { toCniError } from './errors.js';
+import { explainRefusal, selectForAdd } from './pod-selection.js';
 import { poolsInUse, unavailableReason } from './pool-status.js';
 import { CNI_VERSION, CniCommand, CniError, CniErrorCode, errorResult, SUPPORTED_VERSIONS } from './protocol.js';
 import { RangePools } from './range-pools.js';
@@ -82,23 +83,31 @@ export class CniHandler {
 
   private async add(call: CniCall, conf: NetConf, at: string): Promise<CniOutcome> {
     let ipam = parseIpam(conf.raw);
+    // Pools, affinity labels, owner and requested addresses, from the caches and annotations: refusals write nothing
+    // (so this comes before a range's pool is defined).
+    const sel = await selectForAdd(this.deps.allocator.model, this.deps.cluster, call, conf, ipam);
     if (ipam.kind === 'range') {
+      // Whereabouts reads CNI_ARGS IP and GATEWAY as static addresses (its handleEnvArgs), not as addresses to allocate.
       const { ip, gateway } = call.args;
       if (ip || gateway) ipam = { ...ipam, whereabouts: inputToCni(() => withEnvArgs((ipam as RangeIpam).whereabouts, ip, gateway)) };
       await this.rangePools.ensure(ipam.pools, at);
       // Lowest free first: an address this node released a moment ago must be seen free (DEL then ADD gets it back).
       if ((ipam as RangeIpam).whereabouts.order === 'lowest') await this.deps.allocator.awaitOwnWrites();
     }
+    const endpoint = this.endpoint(call);
     const req: AllocateRequest = {
-      endpoint: this.endpoint(call),
+      endpoint: sel.owner ? { ...endpoint, owner: sel.owner } : endpoint,
       at,
-      affinity: { multusName: conf.name },
-      ...(ipam.kind === 'pools' ? (ipam.pools ? { pools: ipam.pools } : {}) : { ranges: rangeRequests(ipam.pools) }),
+      affinity: sel.affinity,
+      ...(ipam.kind === 'pools' ? (sel.pools ? { pools: sel.pools } : {}) : { ranges: rangeRequests(ipam.pools) }),
+      ...(sel.addresses && ipam.kind === 'pools' ? { addresses: sel.addresses } : {}),
     };
     // Static addresses only (Whereabouts' `addresses` without a range): nothing to allocate.
     if (req.ranges?.length === 0) return answer(ipamResult(conf.cniVersion, [], ipam));
-    const { allocations } = await this.deps.allocator.allocate(req);
-    return answer(ipamResult(conf.cniVersion, allocations, ipam));
+    const { allocations } = await this.deps.allocator.allocate(req).catch((e: unknown) => {
+      throw explainRefusal(e, sel);
+    });
+    return answer(ipamResult(conf.cniVersion, allocations, sel.cleanGateway ? { ...ipam, cleanGateway: true } : ipam));
   }
 
   /** Releases what the attachment holds; holding nothing is success (DEL may be repeated). The ipam settings are not read. */

@@ -32,7 +32,7 @@ export function ipamResult(version: string, allocations: readonly Allocation[], 
   } else {
     ips = [...allocations]
       .sort((a, b) => a.ipVersion - b.ipVersion)
-      .map((a) => ({ ...ver(String(a.ipVersion) as '4' | '6'), address: `${a.address}/${a.prefixLength}`, ...(a.gateway ? { gateway: a.gateway } : {}) }));
+      .map((a) => ({ ...ver(String(a.ipVersion) as '4' | '6'), address: `${a.address}/${a.prefixLength}`, ...(a.gateway && !ipam.cleanGateway ? { gateway: a.gateway } : {}) }));
   }
   // In range mode the pools' routes were derived from ipam.routes, so printing both would repeat them.
   const poolRoutes = ipam.kind === 'pools' ? allocations.flatMap((a) => a.routes ?? []) : [];

@@ -3,6 +3,7 @@
 import { Command, Option } from 'commander';
 import { isAllocError } from '../alloc/errors.js';
 import { isInputError } from '../net/errors.js';
+import { isEtcdNoSpace } from '../store/errors.js';
 import { alloc, release } from './commands/alloc.js';
 import { apply } from './commands/apply.js';
 import { historyCmd, replayCmd, exportCmd, importCmd } from './commands/audit.js';
@@ -148,6 +149,9 @@ program
   .addOption(output(['json']))
   .action((o: { output?: 'json' }) => check(globals(), o));
 
+/** ENOSPC's number on Linux, so scripts can tell a full etcd from other failures. */
+const EXIT_ETCD_NOSPACE = 28;
+
 program.parseAsync().catch((e: unknown) => {
   const msg =
     e instanceof CliError || e instanceof DaemonError
@@ -158,5 +162,12 @@ program.parseAsync().catch((e: unknown) => {
           ? e.message
           : String(e);
   process.stderr.write(`ipam: ${msg}\n`);
-  process.exit(e instanceof CliError || isInputError(e) ? 2 : 1);
+  process.exit(exitCode(e));
 });
+
+/** 2: usage or input; EXIT_ETCD_NOSPACE: etcd refused a write for lack of space (here or in the daemon); 1: anything else. */
+function exitCode(e: unknown): number {
+  if (e instanceof CliError || isInputError(e)) return 2;
+  if (isEtcdNoSpace(e) || (e instanceof DaemonError && e.code === 'EtcdNoSpace')) return EXIT_ETCD_NOSPACE;
+  return 1;
+}

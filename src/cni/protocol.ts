@@ -32,6 +32,8 @@ export const CniErrorCode = {
   NoPoolMatches: 101,
   /** CHECK: the attachment holds no address here, or not the ones its previous result lists. */
   AllocationMissing: 102,
+  /** Any command that writes: etcd raised its NOSPACE alarm and refuses writes until an operator frees space. */
+  EtcdNoSpace: 110,
 } as const;
 export type CniErrorCode = (typeof CniErrorCode)[keyof typeof CniErrorCode];
 

@@ -11,6 +11,8 @@ export interface CniDeps {
   readonly node: string;
   /** False while the daemon cannot serve (starting, etcd unreachable): calls answer "try again later". */
   ready(): boolean;
+  /** Why the daemon is not ready although etcd answers (EtcdNoSpace): calls then go through and get etcd's answer. */
+  fault?(): Error | undefined;
 }
 
 export function createCniRoute(deps: CniDeps, opts: CniHandlerOptions = {}): (req: IncomingMessage, res: ServerResponse) => Promise<void> {

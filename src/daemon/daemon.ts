@@ -11,6 +11,7 @@ import type { LiveReadModel } from '../../projections/read-model.js';
 import { LiveProjections } from '../../projections/runtime.js';
 import { Allocator, type AllocatorOptions } from '../alloc/allocator.js';
 import type { EventStore } from '../store/event-store.js';
+import { noSpaceAlarm } from '../store/space-alarm.js';
 import { createKubeApi, type KubeApiHandler } from '../api/kube/index.js';
 import { createAllocApi } from './alloc-api.js';
 import { Checkpointer, DEFAULT_CHECKPOINTS, type CheckpointPolicy } from './checkpointer.js';
@@ -31,6 +32,8 @@ export interface DaemonParts {
   readonly store: EventStore;
   readonly node: string;
   ready(): boolean;
+  /** Why writes fail although etcd answers (EtcdNoSpace while its NOSPACE alarm is raised), else undefined. */
+  fault(): Error | undefined;
   now(): string;
 }
 
@@ -105,6 +108,8 @@ export class Daemon {
         await allocator.waitFor(rev);
         await projections.waitFor(rev);
       },
+      // Not ready while etcd refuses writes for lack of space; ready again once an operator disarms the alarm.
+      fault: () => noSpaceAlarm(store),
     });
     const metrics = new DaemonMetrics({ allocator, store, projectionRevision: () => projections.revision, ready: () => readiness.ready });
     const checkpointer = new Checkpointer(store, projections, log, opts.checkpoints ?? DEFAULT_CHECKPOINTS);
@@ -135,6 +140,7 @@ export class Daemon {
       store: o.store,
       node: o.node,
       ready: () => this.readiness.ready,
+      fault: () => this.readiness.fault,
       now: isoNow,
     };
     const own = createAllocApi(parts);

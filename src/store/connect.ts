@@ -1,6 +1,8 @@
 // Opening an etcd3 client from configuration (endpoints, TLS client certificates, user/password).
 import { readFileSync } from 'node:fs';
-import { Etcd3, type IOptions } from 'etcd3';
+import { ConsecutiveBreaker, circuitBreaker, handleWhen, retry, type IDefaultPolicyContext, type IPolicy } from 'cockatiel';
+import { Etcd3, isRecoverableError, type IOptions } from 'etcd3';
+import { EtcdNoSpace, isNoSpaceAnswer } from './errors.js';
 
 export interface EtcdConnection {
   readonly endpoints: readonly string[];
@@ -31,6 +33,11 @@ export function openEtcd(conn: EtcdConnection): Etcd3 {
     grpcOptions: { 'grpc.max_receive_message_length': 64 * 1024 * 1024 },
     // Streams (watch) must not carry a deadline; unary calls do, so a dead etcd gives an error, not a hang.
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
+    faultHandling: {
+      host: () => hostPolicy(),
+      // etcd3's default (3 attempts on recoverable errors); EtcdNoSpace is not one, so a full etcd is asked once.
+      global: retry(handleWhen(isRecoverableError), { maxAttempts: 3 }),
+    },
   };
   if (conn.tls) {
     opts.credentials = {
@@ -41,6 +48,30 @@ export function openEtcd(conn: EtcdConnection): Etcd3 {
   }
   if (conn.auth) opts.auth = { username: conn.auth.username, password: conn.auth.password };
   return new Etcd3(opts);
+}
+
+/**
+ * etcd3's default per-host circuit breaker (open for 5 s after 3 consecutive recoverable failures), except that a
+ * NOSPACE answer becomes EtcdNoSpace inside it. etcd3 counts it as a recoverable host failure (it is gRPC
+ * RESOURCE_EXHAUSTED): three refused writes opened the circuit, so reads failed too with "circuit breaker is open",
+ * every refusal closed the host's gRPC channels (the watch included), and the alarm was never named. A full etcd is
+ * a healthy host that refuses writes: its answer must reach the caller as it is, at once.
+ */
+function hostPolicy(): IPolicy<IDefaultPolicyContext> {
+  const breaker = circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 5000, breaker: new ConsecutiveBreaker(3) });
+  return {
+    _altReturn: undefined as never,
+    onSuccess: breaker.onSuccess,
+    onFailure: breaker.onFailure,
+    execute: (fn, signal) =>
+      breaker.execute(async (ctx) => {
+        try {
+          return await fn(ctx);
+        } catch (e) {
+          throw isNoSpaceAnswer(e) ? new EtcdNoSpace(e) : e;
+        }
+      }, signal),
+  };
 }
 
 /** Redacts what must never reach a log line. */

@@ -40,11 +40,24 @@ program
   .option('--no-tcp', 'serve only on the unix socket')
   .option('--node <name>', "this node's name (default: the host name)")
   .option('--kubeconfig [file]', "resolve pods' owner controllers from the Kubernetes API (file, or $KUBECONFIG / in-cluster when given without one)")
-  .action((o: { listen: string; tcp: boolean; node?: string; kubeconfig?: string | boolean }) => {
+  .option('--etcd-quota-bytes <bytes>', "etcd's --quota-backend-bytes, when its /metrics cannot tell (default 2 GiB, etcd's default)", (v) => positive(v, '--etcd-quota-bytes'))
+  .option('--quota-warn-fraction <f>', "warn when etcd's db size passes this fraction of its quota", (v) => fraction(v, '--quota-warn-fraction'), 0.8)
+  .option('--footprint-interval-ms <ms>', "how often to measure the footprint in etcd (ipam_prefix_*, ipam_etcd_* metrics)", (v) => positive(v, '--footprint-interval-ms'), 60_000)
+  .action((o: { listen: string; tcp: boolean; node?: string; kubeconfig?: string | boolean; etcdQuotaBytes?: number; quotaWarnFraction: number; footprintIntervalMs: number }) => {
     const g = globals();
     const kubeconfig = o.kubeconfig === undefined ? undefined : o.kubeconfig === true ? '' : String(o.kubeconfig);
     return serve({ ...o, kubeconfig, prefix: g.prefix, dataDir: g.dataDir, ...(g.etcd ? { etcd: g.etcd } : {}), ...(g.socket ? { socket: g.socket } : {}), ...(g.tokenFile ? { tokenFile: g.tokenFile } : {}) });
   });
+
+function positive(v: string, flag: string): number {
+  if (!/^\d+$/.test(v) || Number(v) <= 0) throw new CliError(`${flag}: expected a positive integer, got ${v}`);
+  return Number(v);
+}
+function fraction(v: string, flag: string): number {
+  const n = Number(v);
+  if (!/^(0?\.\d+|1(\.0*)?)$/.test(v) || n <= 0 || n > 1) throw new CliError(`${flag}: expected a fraction in (0, 1], got ${v}`);
+  return n;
+}
 
 const ms = (v: string) => {
   if (!/^\d+$/.test(v)) throw new CliError(`expected milliseconds (a non-negative integer), got ${v}`);

@@ -23,6 +23,10 @@ export interface ServeOptions {
   readonly tcp: boolean;
   /** Kubeconfig for resolving pods' owner controllers; none: owners only as requests give them. */
   readonly kubeconfig?: string;
+  /** etcd's quota when its /metrics cannot tell; warn at this fraction of it; measure this often. */
+  readonly etcdQuotaBytes?: number;
+  readonly quotaWarnFraction?: number;
+  readonly footprintIntervalMs?: number;
 }
 
 export async function serve(opts: ServeOptions): Promise<void> {
@@ -55,6 +59,12 @@ export async function serve(opts: ServeOptions): Promise<void> {
     node: opts.node ?? hostname(),
     socket: resolve(opts.socket ?? resolve(opts.dataDir, 'ipam.sock')),
     socketRoutes: [cniSocketRoute],
+    footprint: {
+      metricsEndpoints: conn.endpoints,
+      ...(opts.etcdQuotaBytes ? { quotaBytes: opts.etcdQuotaBytes } : {}),
+      ...(opts.quotaWarnFraction ? { warnFraction: opts.quotaWarnFraction } : {}),
+      ...(opts.footprintIntervalMs ? { intervalMs: opts.footprintIntervalMs } : {}),
+    },
     ...(token ? { listen: opts.listen, token: token.token } : {}),
   });
   const addr = daemon.address;

@@ -18,6 +18,7 @@ import { Checkpointer, DEFAULT_CHECKPOINTS, type CheckpointPolicy } from './chec
 import { hasBearerToken } from './auth.js';
 import { HttpError, errorAnswer, sendJson } from './http.js';
 import { DaemonMetrics } from './metrics.js';
+import { DEFAULT_FOOTPRINT, FootprintMonitor, type FootprintPolicy } from './footprint-monitor.js';
 import { InFlight } from './in-flight.js';
 import { Readiness } from './readiness.js';
 import { requestUrl, type RequestUrl } from './request-url.js';
@@ -53,6 +54,8 @@ export interface DaemonOptions {
   readonly resolveOwner?: AllocatorOptions['resolveOwner'];
   /** When live projections are checkpointed (default: every 5 min if 2,000 commits happened). */
   readonly checkpoints?: CheckpointPolicy;
+  /** How often the footprint in etcd is measured, its quota, and when to warn (default every 60 s, 2 GiB, 80%). */
+  readonly footprint?: Partial<FootprintPolicy>;
   /** Longest the projections hold received batches before applying them (default COALESCE_MS; 0: at once). */
   readonly projectionWindowMs?: number;
   /** Routes served on both listeners (after the daemon's own). */
@@ -76,6 +79,8 @@ export class Daemon {
     readonly readiness: Readiness,
     readonly metrics: DaemonMetrics,
     readonly checkpointer: Checkpointer,
+    /** The engine's footprint in etcd; `footprint.measure()` is what a byte budget takes. */
+    readonly footprint: FootprintMonitor,
     /** Revision of the checkpoint the projections started from (undefined: replayed from the start). */
     readonly startedFromCheckpoint: number | undefined,
     private readonly opts: DaemonOptions,
@@ -111,10 +116,12 @@ export class Daemon {
       // Not ready while etcd refuses writes for lack of space; ready again once an operator disarms the alarm.
       fault: () => noSpaceAlarm(store),
     });
-    const metrics = new DaemonMetrics({ allocator, store, projectionRevision: () => projections.revision, ready: () => readiness.ready });
+    const footprint = new FootprintMonitor(store, log, { ...DEFAULT_FOOTPRINT, ...opts.footprint });
+    const metrics = new DaemonMetrics({ allocator, store, projectionRevision: () => projections.revision, ready: () => readiness.ready, footprint: () => footprint.latest });
     const checkpointer = new Checkpointer(store, projections, log, opts.checkpoints ?? DEFAULT_CHECKPOINTS);
-    const d = new Daemon(allocator, projections, readiness, metrics, checkpointer, checkpoint?.revision, opts);
+    const d = new Daemon(allocator, projections, readiness, metrics, checkpointer, footprint, checkpoint?.revision, opts);
     checkpointer.start();
+    footprint.start();
     await readiness.start();
     try {
       await d.listen();
@@ -225,6 +232,7 @@ export class Daemon {
     );
     if (this.opts.socket) rmSync(this.opts.socket, { force: true });
     await this.checkpointer.stop();
+    await this.footprint.stop();
     await this.projections.stop();
     await this.allocator.stop();
   }

@@ -39,7 +39,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     log.info({ endpoints: local.endpoints, dataDir: resolve(opts.dataDir, 'etcd') }, 'started a local etcd (no --etcd or ETCD_ENDPOINTS given)');
   }
   const client = openEtcd(conn);
-  await probeEtcd(client, conn).catch(async (e: unknown) => {
+  await probeEtcd(client, conn, opts.prefix).catch(async (e: unknown) => {
     client.close();
     await local?.stop();
     throw e;

@@ -1,7 +1,7 @@
 // Opening an etcd3 client from configuration (endpoints, TLS client certificates, user/password).
 import { readFileSync } from 'node:fs';
 import { ConsecutiveBreaker, circuitBreaker, handleWhen, retry, type IDefaultPolicyContext, type IPolicy } from 'cockatiel';
-import { Etcd3, isRecoverableError, type IOptions } from 'etcd3';
+import { Etcd3, EtcdPermissionDeniedError, isRecoverableError, type IOptions } from 'etcd3';
 import { EtcdNoSpace, isNoSpaceAnswer } from './errors.js';
 
 export interface EtcdConnection {
@@ -52,7 +52,8 @@ export function openEtcd(conn: EtcdConnection): Etcd3 {
 
 /**
  * etcd3's default per-host circuit breaker (open for 5 s after 3 consecutive recoverable failures), except that a
- * NOSPACE answer becomes EtcdNoSpace inside it. etcd3 counts it as a recoverable host failure (it is gRPC
+ * NOSPACE answer becomes EtcdNoSpace inside it, and a refusal for lack of permission (maintenance calls answer it as
+ * gRPC UNKNOWN "auth: permission denied", which etcd3 counts as recoverable) EtcdPermissionDeniedError. etcd3 counts it as a recoverable host failure (it is gRPC
  * RESOURCE_EXHAUSTED): three refused writes opened the circuit, so reads failed too with "circuit breaker is open",
  * every refusal closed the host's gRPC channels (the watch included), and the alarm was never named. A full etcd is
  * a healthy host that refuses writes: its answer must reach the caller as it is, at once.
@@ -68,7 +69,9 @@ function hostPolicy(): IPolicy<IDefaultPolicyContext> {
         try {
           return await fn(ctx);
         } catch (e) {
-          throw isNoSpaceAnswer(e) ? new EtcdNoSpace(e) : e;
+          if (isNoSpaceAnswer(e)) throw new EtcdNoSpace(e);
+          if (isRecoverableError(e as Error) && /auth: permission denied/.test((e as Error).message)) throw new EtcdPermissionDeniedError((e as Error).message);
+          throw e;
         }
       }, signal),
   };
@@ -81,15 +84,18 @@ export function describeConnection(conn: EtcdConnection): string {
 
 /**
  * Asks etcd for its revision once, so a wrong endpoint or certificate fails here with a message that says what to
- * check, instead of later as a bare gRPC status.
+ * check, instead of later as a bare gRPC status. It reads a key under `prefix` (the engine's head), so an etcd user
+ * whose role covers only the prefix may probe.
  */
-export async function probeEtcd(client: Etcd3, conn: EtcdConnection): Promise<number> {
+export async function probeEtcd(client: Etcd3, conn: EtcdConnection, prefix = '/ipam/'): Promise<number> {
   try {
-    const res = await client.kv.range({ key: Buffer.from('\0'), count_only: true });
+    const res = await client.kv.range({ key: Buffer.from(`${prefix}head`), count_only: true });
     return Number(res.header.revision);
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
-    const hint = conn.tls
+    const hint = /permission denied/.test(why)
+      ? `user ${conn.auth?.username ?? '(none)'} may not read ${prefix}: its role needs readwrite on the prefix (etcdctl role grant-permission ROLE readwrite ${prefix} --prefix=true)`
+      : conn.tls
       ? 'check ETCD_CACERT (the CA that signed etcd\'s certificate) and ETCD_CERT / ETCD_KEY (a client certificate etcd trusts)'
       : 'check the endpoint; if etcd requires TLS client certificates, set ETCD_CACERT, ETCD_CERT and ETCD_KEY';
     throw new Error(`cannot reach etcd at ${describeConnection(conn)}: ${why}; ${hint}`);

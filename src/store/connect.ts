@@ -51,12 +51,11 @@ export function openEtcd(conn: EtcdConnection): Etcd3 {
 }
 
 /**
- * etcd3's default per-host circuit breaker (open for 5 s after 3 consecutive recoverable failures), except that a
- * NOSPACE answer becomes EtcdNoSpace inside it, and a refusal for lack of permission (maintenance calls answer it as
- * gRPC UNKNOWN "auth: permission denied", which etcd3 counts as recoverable) EtcdPermissionDeniedError. etcd3 counts it as a recoverable host failure (it is gRPC
- * RESOURCE_EXHAUSTED): three refused writes opened the circuit, so reads failed too with "circuit breaker is open",
- * every refusal closed the host's gRPC channels (the watch included), and the alarm was never named. A full etcd is
- * a healthy host that refuses writes: its answer must reach the caller as it is, at once.
+ * etcd3's default per-host circuit breaker (open for 5 s after 3 consecutive recoverable failures), except that two
+ * answers of a healthy etcd are not counted as a failing host. NOSPACE (gRPC RESOURCE_EXHAUSTED, which etcd3 deems
+ * recoverable) becomes EtcdNoSpace: before, three refused writes opened the circuit so reads failed too ("circuit
+ * breaker is open"), every refusal closed the host's gRPC channels (the watch included), and the alarm was never
+ * named. A refused maintenance call (gRPC UNKNOWN "auth: permission denied") becomes EtcdPermissionDeniedError.
  */
 function hostPolicy(): IPolicy<IDefaultPolicyContext> {
   const breaker = circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 5000, breaker: new ConsecutiveBreaker(3) });

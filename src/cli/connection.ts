@@ -32,7 +32,7 @@ export async function openDirect(g: GlobalOptions): Promise<DirectStore> {
   if (!conn) throw new CliError('this command reads etcd directly: give --etcd http://HOST:2379 (or set ETCD_ENDPOINTS; ETCD_CACERT/ETCD_CERT/ETCD_KEY for TLS)');
   const client = openEtcd(conn);
   try {
-    await probeEtcd(client, conn);
+    await probeEtcd(client, conn, g.prefix);
   } catch (e) {
     client.close();
     throw new CliError((e as Error).message);

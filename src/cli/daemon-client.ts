@@ -13,6 +13,8 @@ export class DaemonError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** The daemon's error code (`error.code` of its answer), when it gave one. */
+    readonly code?: string,
   ) {
     super(message);
   }
@@ -50,8 +52,8 @@ export class DaemonClient {
       /* plain text answer */
     }
     if (a.status >= 300) {
-      const p = parsed as { error?: { message?: string }; message?: string } | undefined;
-      throw new DaemonError(a.status, `${this.describe()} answered ${a.status}: ${p?.error?.message ?? p?.message ?? a.text}`);
+      const p = parsed as { error?: { message?: string; code?: string }; message?: string } | undefined;
+      throw new DaemonError(a.status, `${this.describe()} answered ${a.status}: ${p?.error?.message ?? p?.message ?? a.text}`, p?.error?.code);
     }
     return { status: a.status, body: parsed as T, headers: a.headers };
   }

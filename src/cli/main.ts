@@ -3,6 +3,7 @@
 import { Argument, Command, Option } from 'commander';
 import { isAllocError } from '../alloc/errors.js';
 import { isInputError } from '../net/errors.js';
+import { isEtcdNoSpace } from '../store/errors.js';
 import type { GlobalOptions } from './connection.js';
 import { DaemonError } from './daemon-client.js';
 import { CliError } from './errors.js';
@@ -50,11 +51,24 @@ program
   .option('--no-console', 'do not serve the web console at /console/')
   .option('--node <name>', "this node's name (default: the host name)")
   .option('--kubeconfig [file]', "resolve pods' owner controllers from the Kubernetes API (file, or $KUBECONFIG / in-cluster when given without one)")
-  .action(async (o: { listen: string; tcp: boolean; console: boolean; node?: string; kubeconfig?: string | boolean }) => {
+  .option('--etcd-quota-bytes <bytes>', "etcd's --quota-backend-bytes, when its /metrics cannot tell (default 2 GiB, etcd's default)", (v) => positive(v, '--etcd-quota-bytes'))
+  .option('--quota-warn-fraction <f>', "warn when etcd's db size passes this fraction of its quota", (v) => fraction(v, '--quota-warn-fraction'), 0.8)
+  .option('--footprint-interval-ms <ms>', "how often to measure the footprint in etcd (ipam_prefix_*, ipam_etcd_* metrics)", (v) => positive(v, '--footprint-interval-ms'), 60_000)
+  .action(async (o: { listen: string; tcp: boolean; console: boolean; node?: string; kubeconfig?: string | boolean; etcdQuotaBytes?: number; quotaWarnFraction: number; footprintIntervalMs: number }) => {
     const g = globals();
     const kubeconfig = o.kubeconfig === undefined ? undefined : o.kubeconfig === true ? '' : String(o.kubeconfig);
     return (await commands.serve()).serve({ ...o, kubeconfig, logger: loggerOptions(g), prefix: g.prefix, dataDir: g.dataDir, ...(g.etcd ? { etcd: g.etcd } : {}), ...(g.socket ? { socket: g.socket } : {}), ...(g.tokenFile ? { tokenFile: g.tokenFile } : {}) });
   });
+
+function positive(v: string, flag: string): number {
+  if (!/^\d+$/.test(v) || Number(v) <= 0) throw new CliError(`${flag}: expected a positive integer, got ${v}`);
+  return Number(v);
+}
+function fraction(v: string, flag: string): number {
+  const n = Number(v);
+  if (!/^(0?\.\d+|1(\.0*)?)$/.test(v) || n <= 0 || n > 1) throw new CliError(`${flag}: expected a fraction in (0, 1], got ${v}`);
+  return n;
+}
 
 const ms = (v: string) => {
   if (!/^\d+$/.test(v)) throw new CliError(`expected milliseconds (a non-negative integer), got ${v}`);
@@ -170,6 +184,9 @@ program
     process.stdout.write(shell === 'bash' ? bashCompletion(program) : zshCompletion(program));
   });
 
+/** ENOSPC's number on Linux, so scripts can tell a full etcd from other failures. */
+const EXIT_ETCD_NOSPACE = 28;
+
 program.parseAsync().catch((e: unknown) => {
   const msg =
     e instanceof CliError || e instanceof DaemonError
@@ -180,5 +197,12 @@ program.parseAsync().catch((e: unknown) => {
           ? e.message
           : String(e);
   process.stderr.write(`ipam: ${msg}\n`);
-  process.exit(e instanceof CliError || isInputError(e) ? 2 : 1);
+  process.exit(exitCode(e));
 });
+
+/** 2: usage or input; EXIT_ETCD_NOSPACE: etcd refused a write for lack of space (here or in the daemon); 1: anything else. */
+function exitCode(e: unknown): number {
+  if (e instanceof CliError || isInputError(e)) return 2;
+  if (isEtcdNoSpace(e) || (e instanceof DaemonError && e.code === 'EtcdNoSpace')) return EXIT_ETCD_NOSPACE;
+  return 1;
+}

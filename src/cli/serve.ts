@@ -28,6 +28,10 @@ export interface ServeOptions {
   readonly logger?: LoggerOptions;
   /** The web console at /console/ (default on). */
   readonly console?: boolean;
+  /** etcd's quota when its /metrics cannot tell; warn at this fraction of it; measure this often. */
+  readonly etcdQuotaBytes?: number;
+  readonly quotaWarnFraction?: number;
+  readonly footprintIntervalMs?: number;
 }
 
 export async function serve(opts: ServeOptions): Promise<void> {
@@ -40,7 +44,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     log.info({ endpoints: local.endpoints, dataDir: resolve(opts.dataDir, 'etcd') }, 'started a local etcd (no --etcd or ETCD_ENDPOINTS given)');
   }
   const client = openEtcd(conn);
-  await probeEtcd(client, conn).catch(async (e: unknown) => {
+  await probeEtcd(client, conn, opts.prefix).catch(async (e: unknown) => {
     client.close();
     await local?.stop();
     throw e;
@@ -65,6 +69,12 @@ export async function serve(opts: ServeOptions): Promise<void> {
     socket: resolve(opts.socket ?? resolve(opts.dataDir, 'ipam.sock')),
     socketRoutes: [(parts) => cniSocketRoute(cluster ? { ...parts, cluster } : parts)],
     ...(opts.console === false ? {} : { routes: [consoleApiRoute], publicRoutes: [consoleAssetsRoute()] }),
+    footprint: {
+      metricsEndpoints: conn.endpoints,
+      ...(opts.etcdQuotaBytes ? { quotaBytes: opts.etcdQuotaBytes } : {}),
+      ...(opts.quotaWarnFraction ? { warnFraction: opts.quotaWarnFraction } : {}),
+      ...(opts.footprintIntervalMs ? { intervalMs: opts.footprintIntervalMs } : {}),
+    },
     ...(token ? { listen: opts.listen, token: token.token } : {}),
   });
   const addr = daemon.address;

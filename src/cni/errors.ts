@@ -1,7 +1,9 @@
 // Any failure inside a CNI call as a CNI error: bad input 7 (naming the field), full pools 100, no pool for this pod
-// 101, transient trouble (etcd, conflicts, a slow commit) 11 so the runtime tries again.
+// 101, etcd out of space 110 (naming the alarm and the fix), transient trouble (etcd, conflicts, a slow commit) 11 so
+// the runtime tries again.
 import { isAllocError } from '../alloc/errors.js';
 import { isInputError } from '../net/errors.js';
+import { isEtcdNoSpace } from '../store/errors.js';
 import { invalid } from './config.js';
 import { CniError, CniErrorCode, isCniError } from './protocol.js';
 
@@ -11,6 +13,7 @@ const configField = (field: string) => (field.startsWith('pools') ? `ipam.${fiel
 export function toCniError(e: unknown): CniError {
   if (isCniError(e)) return e;
   if (isInputError(e)) return invalid(e.field, e.reason);
+  if (isEtcdNoSpace(e)) return new CniError(CniErrorCode.EtcdNoSpace, 'etcd is out of space (NOSPACE alarm)', e.message);
   if (isAllocError(e)) {
     const reason = e.message.replace(`${e.field}: `, '');
     if (e.code === 'PoolExhausted') return new CniError(CniErrorCode.PoolExhausted, 'no free address', e.message);

@@ -49,7 +49,9 @@ export class CniHandler {
       if (call.command === CniCommand.Version) return versionAnswer(stdin);
       const conf = parseNetConf(stdin);
       version = conf.cniVersion;
-      if (!this.deps.ready()) {
+      // Not ready because etcd is full: let the call go through, so it gets etcd's own answer (EtcdNoSpace, or success
+      // once the alarm is disarmed) rather than a vague "not ready".
+      if (!this.deps.ready() && this.deps.fault?.() === undefined) {
         const code = call.command === CniCommand.Status ? CniErrorCode.NotAvailable : CniErrorCode.TryAgainLater;
         throw new CniError(code, 'the ipam-es daemon is not ready', 'it is starting or cannot reach etcd; try again later');
       }
@@ -160,6 +162,8 @@ export class CniHandler {
 
   private async status(conf: NetConf): Promise<CniOutcome> {
     const ipam = parseIpam(conf.raw);
+    const fault = this.deps.fault?.();
+    if (fault) throw new CniError(CniErrorCode.NotAvailable, 'cannot serve ADD requests', fault.message);
     const reason = unavailableReason(this.deps.allocator.model, ipam);
     if (reason) throw new CniError(CniErrorCode.NotAvailable, 'cannot serve ADD requests', reason);
     return OK_EMPTY;

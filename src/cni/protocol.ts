@@ -34,6 +34,8 @@ export const CniErrorCode = {
   AllocationMissing: 102,
   /** ADD: a requested address (ips capability, IP argument, ipAddrs annotation) is taken, reserved or outside the allowed pools. */
   AddressUnavailable: 103,
+  /** Any command that writes: etcd raised its NOSPACE alarm and refuses writes until an operator frees space. */
+  EtcdNoSpace: 110,
 } as const;
 export type CniErrorCode = (typeof CniErrorCode)[keyof typeof CniErrorCode];
 

@@ -14,6 +14,8 @@ export interface CniDeps {
   ready(): boolean;
   /** The daemon's caches of pods, namespaces and its node (`serve --kubeconfig`); absent outside Kubernetes. */
   readonly cluster?: ClusterInputs;
+  /** Why the daemon is not ready although etcd answers (EtcdNoSpace): calls then go through and get etcd's answer. */
+  fault?(): Error | undefined;
 }
 
 export function createCniRoute(deps: CniDeps, opts: CniHandlerOptions = {}): (req: IncomingMessage, res: ServerResponse) => Promise<void> {

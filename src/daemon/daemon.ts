@@ -11,12 +11,14 @@ import type { LiveReadModel } from '../../projections/read-model.js';
 import { LiveProjections } from '../../projections/runtime.js';
 import { Allocator, type AllocatorOptions } from '../alloc/allocator.js';
 import type { EventStore } from '../store/event-store.js';
+import { noSpaceAlarm } from '../store/space-alarm.js';
 import { createKubeApi, type KubeApiHandler } from '../api/kube/index.js';
 import { createAllocApi } from './alloc-api.js';
 import { Checkpointer, DEFAULT_CHECKPOINTS, type CheckpointPolicy } from './checkpointer.js';
 import { hasBearerToken } from './auth.js';
 import { HttpError, errorAnswer, sendJson } from './http.js';
 import { DaemonMetrics } from './metrics.js';
+import { DEFAULT_FOOTPRINT, FootprintMonitor, type FootprintPolicy } from './footprint-monitor.js';
 import { InFlight } from './in-flight.js';
 import { Readiness } from './readiness.js';
 import { requestUrl, type RequestUrl } from './request-url.js';
@@ -31,6 +33,8 @@ export interface DaemonParts {
   readonly store: EventStore;
   readonly node: string;
   ready(): boolean;
+  /** Why writes fail although etcd answers (EtcdNoSpace while its NOSPACE alarm is raised), else undefined. */
+  fault(): Error | undefined;
   now(): string;
 }
 
@@ -50,6 +54,8 @@ export interface DaemonOptions {
   readonly resolveOwner?: AllocatorOptions['resolveOwner'];
   /** When live projections are checkpointed (default: every 5 min if 2,000 commits happened). */
   readonly checkpoints?: CheckpointPolicy;
+  /** How often the footprint in etcd is measured, its quota, and when to warn (default every 60 s, 2 GiB, 80%). */
+  readonly footprint?: Partial<FootprintPolicy>;
   /** Longest the projections hold received batches before applying them (default COALESCE_MS; 0: at once). */
   readonly projectionWindowMs?: number;
   /** Routes served on both listeners (after the daemon's own). */
@@ -76,6 +82,8 @@ export class Daemon {
     readonly readiness: Readiness,
     readonly metrics: DaemonMetrics,
     readonly checkpointer: Checkpointer,
+    /** The engine's footprint in etcd; `footprint.measure()` is what a byte budget takes. */
+    readonly footprint: FootprintMonitor,
     /** Revision of the checkpoint the projections started from (undefined: replayed from the start). */
     readonly startedFromCheckpoint: number | undefined,
     private readonly opts: DaemonOptions,
@@ -108,11 +116,15 @@ export class Daemon {
         await allocator.waitFor(rev);
         await projections.waitFor(rev);
       },
+      // Not ready while etcd refuses writes for lack of space; ready again once an operator disarms the alarm.
+      fault: () => noSpaceAlarm(store),
     });
-    const metrics = new DaemonMetrics({ allocator, store, projectionRevision: () => projections.revision, ready: () => readiness.ready });
+    const footprint = new FootprintMonitor(store, log, { ...DEFAULT_FOOTPRINT, ...opts.footprint });
+    const metrics = new DaemonMetrics({ allocator, store, projectionRevision: () => projections.revision, ready: () => readiness.ready, footprint: () => footprint.latest });
     const checkpointer = new Checkpointer(store, projections, log, opts.checkpoints ?? DEFAULT_CHECKPOINTS);
-    const d = new Daemon(allocator, projections, readiness, metrics, checkpointer, checkpoint?.revision, opts);
+    const d = new Daemon(allocator, projections, readiness, metrics, checkpointer, footprint, checkpoint?.revision, opts);
     checkpointer.start();
+    footprint.start();
     await readiness.start();
     try {
       await d.listen();
@@ -138,6 +150,7 @@ export class Daemon {
       store: o.store,
       node: o.node,
       ready: () => this.readiness.ready,
+      fault: () => this.readiness.fault,
       now: isoNow,
     };
     const own = createAllocApi(parts);
@@ -224,6 +237,7 @@ export class Daemon {
     );
     if (this.opts.socket) rmSync(this.opts.socket, { force: true });
     await this.checkpointer.stop();
+    await this.footprint.stop();
     await this.projections.stop();
     await this.allocator.stop();
   }

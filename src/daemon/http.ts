@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isAllocError } from '../alloc/errors.js';
 import { isInputError } from '../net/errors.js';
+import { isEtcdNoSpace } from '../store/errors.js';
 
 /** An answer other than 2xx, with a machine-readable code and (for bad input) the field at fault. */
 export class HttpError extends Error {
@@ -64,7 +65,10 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
-/** Status and body for any error thrown by a route: bad input 400, impossible requests 409/404, transient 503. */
+/**
+ * Status and body for any error thrown by a route: bad input 400, impossible requests 409/404, etcd out of space 507
+ * (not retryable: only an operator can free space), transient 503.
+ */
 export function errorAnswer(e: unknown): { status: number; body: { error: { code: string; message: string; field?: string; retryable: boolean } } } {
   const err = (status: number, code: string, message: string, field: string | undefined, retryable: boolean) => ({
     status,
@@ -72,6 +76,7 @@ export function errorAnswer(e: unknown): { status: number; body: { error: { code
   });
   if (e instanceof HttpError) return err(e.status, e.code, e.message, e.field, e.retryable);
   if (isInputError(e)) return err(400, e.code, e.message, e.field, false);
+  if (isEtcdNoSpace(e)) return err(507, e.code, e.message, undefined, false);
   if (isAllocError(e)) {
     const notFound = e.code.endsWith('NotFound') || e.code === 'UnknownAllocation';
     const status = notFound ? 404 : 409; // 409: the request is valid but the pools' state refuses it (now)

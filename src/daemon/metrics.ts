@@ -3,6 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Allocator } from '../alloc/allocator.js';
 import type { PoolState } from '../alloc/model.js';
 import type { EventStore } from '../store/event-store.js';
+import type { Footprint } from '../store/footprint.js';
 
 export interface MetricsSources {
   readonly allocator: Allocator;
@@ -10,6 +11,22 @@ export interface MetricsSources {
   /** Revision the live projections reflect. */
   projectionRevision(): number;
   ready(): boolean;
+  /** The last footprint measurement (FootprintMonitor), if any. */
+  footprint?(): Footprint | undefined;
+}
+
+/** A gauge read from the last footprint measurement at scrape time (absent until there is one). */
+function footprintGauge(registry: Registry, name: string, help: string, read: () => number | undefined): void {
+  new Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      const v = read();
+      if (v === undefined) this.reset();
+      else this.set(v);
+    },
+  });
 }
 
 /** A counter whose value is read from a running total at scrape time. */
@@ -89,6 +106,20 @@ export class DaemonMetrics {
       registers: [r],
       collect() {
         this.set(src.ready() ? 1 : 0);
+      },
+    });
+    const f = () => src.footprint?.();
+    footprintGauge(r, 'ipam_prefix_keys', 'Keys under the engine\'s etcd prefix', () => f()?.prefixKeys);
+    footprintGauge(r, 'ipam_prefix_bytes', 'Key and value bytes under the engine\'s etcd prefix (extrapolated beyond the scan bound)', () => f()?.prefixBytes);
+    footprintGauge(r, 'ipam_etcd_db_size_bytes', 'etcd backend size, physically allocated (maintenance Status dbSize)', () => f()?.dbSizeBytes);
+    footprintGauge(r, 'ipam_etcd_db_size_in_use_bytes', 'etcd backend size logically in use (dbSizeInUse; the rest is freed by defrag)', () => f()?.dbSizeInUseBytes);
+    footprintGauge(r, 'ipam_etcd_quota_bytes', "etcd's --quota-backend-bytes (from its /metrics, else serve --etcd-quota-bytes)", () => f()?.quotaBytes);
+    new Gauge({
+      name: 'ipam_etcd_nospace',
+      help: '1 while etcd refuses writes for lack of space (NOSPACE alarm)',
+      registers: [r],
+      collect() {
+        this.set(src.store.noSpace ? 1 : 0);
       },
     });
     src.store.onCommitted = (members, _events, ms) => {

@@ -4,10 +4,12 @@ export interface ReadinessCheck {
   currentRevision(): Promise<number>;
   /** Resolves once the daemon reflects every commit at or before `rev`. */
   caughtUp(rev: number): Promise<void>;
+  /** A condition that stops the daemon from serving writes although etcd answers (its NOSPACE alarm), if any. */
+  fault?(): Promise<Error | undefined>;
 }
 
 export class Readiness {
-  private state: { ready: boolean; reason: string; etcdReachable: boolean } = { ready: false, reason: 'starting', etcdReachable: true };
+  private state: { ready: boolean; reason: string; etcdReachable: boolean; fault?: Error } = { ready: false, reason: 'starting', etcdReachable: true };
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly lostListeners = new Set<() => void>();
@@ -27,6 +29,11 @@ export class Readiness {
   /** False after etcd failed to answer the last probe: requests then fail fast instead of waiting. */
   get etcdReachable(): boolean {
     return this.state.etcdReachable;
+  }
+
+  /** What keeps the daemon from serving writes while etcd answers (EtcdNoSpace), as the last probe found it. */
+  get fault(): Error | undefined {
+    return this.state.fault;
   }
 
   /** Calls `cb` once when a probe finds etcd unreachable; returns the unsubscribe (call it when no longer waiting). */
@@ -66,7 +73,8 @@ export class Readiness {
     }
     try {
       await deadline(this.check.caughtUp(rev), this.timeoutMs, `not caught up with revision ${rev} within ${this.timeoutMs} ms`);
-      this.state = { ready: true, reason: '', etcdReachable: true };
+      const fault = this.check.fault ? await deadline(this.check.fault(), this.timeoutMs, `no answer about etcd's alarms within ${this.timeoutMs} ms`) : undefined;
+      this.state = fault ? { ready: false, reason: fault.message, etcdReachable: true, fault } : { ready: true, reason: '', etcdReachable: true };
     } catch (e) {
       this.state = { ready: false, reason: (e as Error).message, etcdReachable: true };
     }

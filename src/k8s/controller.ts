@@ -72,7 +72,7 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
   const prefix = o.queuePrefix ?? 'ipam';
 
   const client: Etcd3 = openEtcd(conn);
-  await probeEtcd(client, conn).catch((e: unknown) => {
+  await probeEtcd(client, conn, o.prefix ?? '/ipam/').catch((e: unknown) => {
     client.close();
     throw e;
   });

@@ -4,7 +4,7 @@ import type { Etcd3 } from 'etcd3';
 import type { EventEnvelope } from '../../events/envelope.js';
 import { FastTxn } from './fast-txn.js';
 import { CompareResult, CompareTarget, type WireCompare, type WireOp, type WireTxn, type WireTxnResponse } from './proto.js';
-import { AppendConditionFailed, AppendRejected, StoreUnavailable } from './errors.js';
+import { AppendConditionFailed, AppendRejected, StoreUnavailable, isEtcdNoSpace, type EtcdNoSpace } from './errors.js';
 import type { KeyLayout } from './keys.js';
 import type { AppendResult, Member } from './member.js';
 import { DEFAULT_LIMITS, OversizedMember, planTxn, type TxnLimits, type TxnPlan } from './txn-plan.js';
@@ -53,6 +53,8 @@ export class Committer {
   onCommitted: ((members: number, events: number, ms: number) => void) | undefined;
   /** Highest revision seen in any response; the hint of the next record. */
   seenRevision = 0;
+  /** etcd's last answer to a txn was NOSPACE (cleared by the next commit): readiness and the doors name it. */
+  noSpace: EtcdNoSpace | undefined;
   private readonly wire: FastTxn;
 
   constructor(
@@ -125,12 +127,14 @@ export class Committer {
     try {
       res = await this.wire.txn(req);
     } catch (err) {
-      this.onAmbiguous(plan, recordKey, err);
+      if (isEtcdNoSpace(err)) await this.onNoSpace(plan, err);
+      else this.onAmbiguous(plan, recordKey, err);
       return;
     }
     this.seen(res.revision);
     this.stats.txns++;
     if (res.succeeded) {
+      this.noSpace = undefined;
       const rev = res.revision;
       let events = 0;
       plan.members.forEach((m, i) => {
@@ -287,6 +291,31 @@ export class Committer {
     this.stats.duplicates++;
     const r: AppendResult = position === undefined ? { revision, duplicate: true } : { revision, position, duplicate: true };
     m.resolve(r);
+  }
+
+  /**
+   * etcd refused the txn for lack of space: nothing of it was applied, so each member fails at once with EtcdNoSpace
+   * (no retries into a full etcd) unless an earlier, ambiguous attempt of it did commit (reads still work).
+   */
+  private async onNoSpace(plan: TxnPlan, err: EtcdNoSpace): Promise<void> {
+    this.noSpace = err;
+    this.stats.txnFailures++;
+    const priorKeys = [...new Set(plan.members.flatMap((m) => m.priorAttempts.map((a) => a.key)))];
+    const committed = new Map<string, number>();
+    if (priorKeys.length > 0) {
+      try {
+        const res = await this.wire.txn({ compare: [], success: priorKeys.map((k) => ({ range: { key: Buffer.from(k) } })) });
+        for (const kvs of res.ranges) if (kvs[0]) committed.set(kvs[0].key.toString(), kvs[0].modRevision);
+      } catch (e) {
+        for (const m of plan.members) m.reject(m.priorAttempts.length > 0 ? new StoreUnavailable(`etcd is out of space, and whether an earlier attempt committed is unknown: ${describe(e)}`, e) : err);
+        return;
+      }
+    }
+    for (const m of plan.members) {
+      const prior = m.priorAttempts.find((a) => committed.has(a.key));
+      if (prior) this.settleDuplicate(m, committed.get(prior.key)!, prior.position);
+      else m.reject(err);
+    }
   }
 
   /** The txn's outcome is unknown (timeout, connection lost): remember its key and try again until the deadline. */

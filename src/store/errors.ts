@@ -42,3 +42,32 @@ export class StoreUnavailable extends Error {
 export function isStoreUnavailable(e: unknown): e is StoreUnavailable {
   return e instanceof StoreUnavailable;
 }
+
+/** etcd's answer when its backend has reached `--quota-backend-bytes` (gRPC RESOURCE_EXHAUSTED, ErrGRPCNoSpace). */
+export const ETCD_NOSPACE_MESSAGE = 'etcdserver: mvcc: database space exceeded';
+
+/**
+ * etcd raised its NOSPACE alarm: it refuses every write (reads and deletes still work) until an operator frees space
+ * and disarms the alarm. Nothing of the refused append was written. Retrying cannot help before that, so it is not
+ * retryable; the engine resumes by itself once writes are accepted again (no restart).
+ */
+export class EtcdNoSpace extends Error {
+  readonly code = 'EtcdNoSpace';
+  readonly retryable = false;
+  constructor(override readonly cause?: unknown) {
+    super(
+      'etcd is out of space (NOSPACE alarm: "database space exceeded"): it refuses every write until an operator frees space; ' +
+        'nothing of this request was written. Fix: let retention archive old log records, then `etcdctl compact <revision>`, ' +
+        '`etcdctl defrag`, `etcdctl alarm disarm` (or raise --quota-backend-bytes); service resumes without a restart',
+    );
+  }
+}
+
+export function isEtcdNoSpace(e: unknown): e is EtcdNoSpace {
+  return e instanceof EtcdNoSpace;
+}
+
+/** Whether an etcd client error is etcd refusing a write for lack of space (by message: etcd3 has no class for it). */
+export function isNoSpaceAnswer(e: unknown): boolean {
+  return e instanceof Error && e.message.includes(ETCD_NOSPACE_MESSAGE);
+}

@@ -5,7 +5,7 @@ import type { EventEnvelope } from '../../events/envelope.js';
 import type { LoggedEvent as StoredEvent } from '../../events/catalogue.js';
 import { defaultCodec, type EventCodec } from '../../events/codec.js';
 import { Committer, REORDER_WINDOW, type CommitStats } from './committer.js';
-import { AppendRejected } from './errors.js';
+import { AppendRejected, type EtcdNoSpace } from './errors.js';
 import { KeyLayout } from './keys.js';
 import { OwnRecords } from './own-records.js';
 import { makeMemberShape, type AppendCondition, type AppendResult, type Member } from './member.js';
@@ -88,6 +88,16 @@ export class EventStore {
   /** Called with the members, events and round-trip milliseconds of every txn this store commits (metrics). */
   set onCommitted(fn: ((members: number, events: number, ms: number) => void) | undefined) {
     this.committer.onCommitted = fn;
+  }
+
+  /** Set while etcd refuses this store's writes for lack of space (its NOSPACE alarm); cleared by the next commit. */
+  get noSpace(): EtcdNoSpace | undefined {
+    return this.committer.noSpace;
+  }
+
+  /** Forgets a NOSPACE refusal once etcd says its alarm is gone (a commit clears it too). */
+  clearNoSpace(): void {
+    this.committer.noSpace = undefined;
   }
 
   /** Highest revision this store has seen in any etcd answer. */

@@ -41,6 +41,8 @@ export interface ConfigOptions {
   readonly dryRun?: boolean;
   /** Labels and annotations recorded with a defined or changed pool or subnet. */
   readonly metadata?: ObjectMeta;
+  /** An upstream's defaulting and refusals (src/upstream), applied inside the decision. */
+  readonly admission?: config.Admission;
 }
 
 export interface AllocatorStats {
@@ -192,7 +194,7 @@ export class Allocator {
     const { decision, revision, applied } = await this.execute(
       o.at,
       (ctx) => {
-        const d = decide({ newId: ctx.newId, at: o.at, strict: o.strict ?? false, ...(o.metadata ? { metadata: o.metadata } : {}) });
+        const d = decide({ newId: ctx.newId, at: o.at, strict: o.strict ?? false, ...(o.metadata ? { metadata: o.metadata } : {}), ...(o.admission ? { admission: o.admission } : {}) });
         warnings = d.warnings;
         return { events: d.events, conditionTags: d.conditionTags, allocations: [], reused: false };
       },

@@ -134,7 +134,7 @@ export class CrdSource {
 
   private define(d: DesiredConfig): Promise<ConfigResult> {
     const a = this.o.allocator;
-    const o = { at: now(), metadata: d.metadata };
+    const o = { at: now(), metadata: d.metadata, ...(d.admission ? { admission: d.admission } : {}) };
     if (d.target === 'pool') return a.definePool(d.name, d.spec, o);
     if (d.target === 'subnet') return a.defineSubnet(d.name, d.spec, o);
     return a.reserve(d.name, d.reservation!.ipVersion, d.reservation!.ips, o);
@@ -142,7 +142,7 @@ export class CrdSource {
 
   private async change(d: DesiredConfig): Promise<ConfigResult> {
     const a = this.o.allocator;
-    const o = { at: now(), metadata: d.metadata };
+    const o = { at: now(), metadata: d.metadata, ...(d.admission ? { admission: d.admission } : {}) };
     if (d.target === 'pool') return a.changePool(d.name, d.spec, o);
     if (d.target === 'subnet') return a.changeSubnet(d.name, d.spec, o);
     // Reservations have no change event: planConfig validated the new one; replace it (two commits).

@@ -4,6 +4,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Allocator, ConfigOptions } from '../../alloc/allocator.js';
 import { replay } from '../../../projections/runtime.js';
 import { compilePool, compileSubnet } from '../../alloc/spec.js';
+import { spiderpoolAdmission } from '../../upstream/spiderpool/admission.js';
 import { configMetadataProjection, type ConfigMetadataState } from '../../k8s/config-metadata.js';
 import { poolSpecFromWhereabouts } from '../../alloc/whereabouts.js';
 import { parseIpList } from '../../net/ranges.js';
@@ -30,29 +31,35 @@ function sameMeta(a: ConfigOptions['metadata'] | undefined, b: ConfigOptions['me
 async function applyDirect(a: Allocator, m: Manifest, o: ApplyOptions, meta: Map<string, ConfigOptions['metadata']>): Promise<{ outcome: Outcome; warnings: readonly string[] }> {
   const opts: ConfigOptions = { at: new Date().toISOString(), strict: o.validate === 'strict', dryRun: o.dryRun, metadata: m.metadata };
   const key = `${m.kind}/${m.name}`;
+  // Spiderpool's kinds go through Spiderpool's webhooks (defaulting, refusals), here and inside the decision.
+  const admission = m.kind === 'IPPool' ? undefined : spiderpoolAdmission;
+  const admitted: ConfigOptions = { ...opts, ...(admission ? { admission } : {}) };
   switch (m.kind) {
     case 'SpiderSubnet': {
       const current = a.model.subnets.get(m.name);
-      if (!current) return { outcome: 'created', warnings: (await a.defineSubnet(m.name, m.spec, opts)).warnings };
-      if (isDeepStrictEqual(compileSubnet(m.name, m.spec).subnet.spec, current.spec) && sameMeta(meta.get(key), m.metadata)) return { outcome: 'unchanged', warnings: [] };
-      return { outcome: 'configured', warnings: (await a.changeSubnet(m.name, m.spec, opts)).warnings };
+      if (!current) return { outcome: 'created', warnings: (await a.defineSubnet(m.name, m.spec, admitted)).warnings };
+      const stored = compileSubnet(m.name, spiderpoolAdmission.subnet(a.model, m.name, m.spec, current)).subnet.spec;
+      if (isDeepStrictEqual(stored, current.spec) && sameMeta(meta.get(key), m.metadata)) return { outcome: 'unchanged', warnings: [] };
+      return { outcome: 'configured', warnings: (await a.changeSubnet(m.name, m.spec, admitted)).warnings };
     }
     case 'SpiderIPPool':
     case 'IPPool': {
       const spec = m.kind === 'IPPool' ? poolSpecFromWhereabouts(m.spec, 'spec') : m.spec;
       const current = a.model.pools.get(m.name);
-      if (!current) return { outcome: 'created', warnings: (await a.definePool(m.name, spec, opts)).warnings };
-      if (isDeepStrictEqual(compilePool(m.name, spec).pool.spec, current.compiled.spec) && sameMeta(meta.get(key), m.metadata)) return { outcome: 'unchanged', warnings: [] };
-      return { outcome: 'configured', warnings: (await a.changePool(m.name, spec, opts)).warnings };
+      if (!current) return { outcome: 'created', warnings: (await a.definePool(m.name, spec, admitted)).warnings };
+      const stored = compilePool(m.name, admission ? admission.pool(a.model, m.name, spec, current.compiled) : spec).pool.spec;
+      if (isDeepStrictEqual(stored, current.compiled.spec) && sameMeta(meta.get(key), m.metadata)) return { outcome: 'unchanged', warnings: [] };
+      return { outcome: 'configured', warnings: (await a.changePool(m.name, spec, admitted)).warnings };
     }
     case 'SpiderReservedIP': {
       const current = a.model.reservations.get(m.name);
+      const wanted = spiderpoolAdmission.reservation({ ipVersion: m.spec.ipVersion, ips: m.spec.ips }, current);
       if (current) {
-        const wanted = parseIpList(m.spec.ips as string[], current.ipVersion, 'spec.ips').toStrings(current.ipVersion);
-        if (m.spec.ipVersion === current.ipVersion && isDeepStrictEqual(wanted, [...current.ips])) return { outcome: 'unchanged', warnings: [] };
+        const ips = parseIpList(wanted.ips as string[], current.ipVersion, 'spec.ips').toStrings(current.ipVersion);
+        if (wanted.ipVersion === current.ipVersion && isDeepStrictEqual(ips, [...current.ips])) return { outcome: 'unchanged', warnings: [] };
         if (!o.dryRun) await a.unreserve(m.name, opts); // reservations are replaced whole
       }
-      await a.reserve(m.name, m.spec.ipVersion, m.spec.ips, opts);
+      await a.reserve(m.name, wanted.ipVersion, wanted.ips, admitted);
       return { outcome: current ? 'configured' : 'created', warnings: [] };
     }
   }

@@ -45,3 +45,8 @@ export function fieldNotSupported(field: string, value: unknown, supported: read
   const list = supported.map((s) => JSON.stringify(s)).join(', ');
   return new FieldError(field, FieldErrorType.NotSupported, `supported values: ${list}`, `Unsupported value: ${shown(value)}: supported values: ${list}`);
 }
+
+/** The CRD schema's `required` (the API server checks it after mutation, before the validating webhook). */
+export function fieldRequired(field: string): FieldError {
+  return new FieldError(field, FieldErrorType.Required, 'Required value', 'Required value');
+}

@@ -18,7 +18,7 @@ export interface ApplyOptions {
   readonly validate: 'strict' | 'warn' | 'ignore';
 }
 
-type Outcome = 'created' | 'configured' | 'unchanged';
+export type Outcome = 'created' | 'configured' | 'unchanged';
 
 const label = (m: Manifest) => `${m.kind.toLowerCase()}.${RESOURCES[m.kind].group}/${m.name}`;
 
@@ -28,7 +28,7 @@ function sameMeta(a: ConfigOptions['metadata'] | undefined, b: ConfigOptions['me
 }
 
 /** Applies one manifest with an in-process allocator; returns what happened and any warnings. */
-async function applyDirect(a: Allocator, m: Manifest, o: ApplyOptions, meta: Map<string, ConfigOptions['metadata']>): Promise<{ outcome: Outcome; warnings: readonly string[] }> {
+export async function applyDirect(a: Allocator, m: Manifest, o: ApplyOptions, meta: Map<string, ConfigOptions['metadata']>): Promise<{ outcome: Outcome; warnings: readonly string[] }> {
   const opts: ConfigOptions = { at: new Date().toISOString(), strict: o.validate === 'strict', dryRun: o.dryRun, metadata: m.metadata };
   const key = `${m.kind}/${m.name}`;
   // Spiderpool's kinds go through Spiderpool's webhooks (defaulting, refusals), here and inside the decision.
@@ -66,7 +66,7 @@ async function applyDirect(a: Allocator, m: Manifest, o: ApplyOptions, meta: Map
 }
 
 /** The labels and annotations last recorded for each pool and subnet (so a label change alone is applied). */
-async function recordedMetadata(a: Allocator): Promise<Map<string, ConfigOptions['metadata']>> {
+export async function recordedMetadata(a: Allocator): Promise<Map<string, ConfigOptions['metadata']>> {
   const st = (await replay(a.store, [configMetadataProjection], { until: a.revision })).states.get(configMetadataProjection.name) as ConfigMetadataState;
   const out = new Map<string, ConfigOptions['metadata']>();
   for (const [name, m] of Object.entries(st.pools)) for (const k of ['SpiderIPPool', 'IPPool']) out.set(`${k}/${name}`, m);

@@ -10,7 +10,7 @@ import type { AllocatorModel } from '../../alloc/model.js';
 import type { CompiledPool, CompiledSubnet } from '../../alloc/types.js';
 import { parseAddress } from '../../net/address.js';
 import { IntervalSet, type Interval } from '../../net/ranges.js';
-import { fieldForbidden, fieldInvalid, fieldNotSupported } from '../field-error.js';
+import { fieldForbidden, fieldInvalid, fieldNotSupported, fieldRequired } from '../field-error.js';
 import { cidrError, cidrOf, containsIPError, entryContains, goList, isAbsent, isRecord, rangeIn, stringsOf, versionOfCidr } from './ip.js';
 
 const TOTAL = "total IP addresses of an IPPool are jointly determined by 'spec.ips' and 'spec.excludeIPs'";
@@ -170,6 +170,7 @@ function validateSpec(m: AllocatorModel, name: string, version: IpVersion, s: Sp
 export function admitIPPool(m: AllocatorModel, name: string, spec: unknown, current: CompiledPool | undefined): unknown {
   const s = defaultIPPool(m, spec);
   if (!isRecord(s)) return s; // the compiler names what is wrong with it
+  if (isAbsent(s.subnet)) throw fieldRequired('spec.subnet'); // the CRD's schema: required: [subnet]
   if (current === undefined) {
     const version = validateIPVersion(s.ipVersion);
     validateCIDR(m, name, version, s);

@@ -4,7 +4,7 @@
 import type { IpVersion } from '../../../events/catalogue.js';
 import type { AllocatorModel } from '../../alloc/model.js';
 import type { CompiledSubnet } from '../../alloc/types.js';
-import { fieldForbidden, fieldInvalid, fieldNotSupported } from '../field-error.js';
+import { fieldForbidden, fieldInvalid, fieldNotSupported, fieldRequired } from '../field-error.js';
 import { validateGateway, validateRoutes } from './ippool-webhook.js';
 import { cidrError, cidrOf, goList, isAbsent, isRecord, rangeIn, stringsOf, totalOf, versionOfCidr } from './ip.js';
 
@@ -93,6 +93,7 @@ function validateIPInUse(m: AllocatorModel, current: CompiledSubnet, version: Ip
 export function admitSubnet(m: AllocatorModel, name: string, spec: unknown, current: CompiledSubnet | undefined): unknown {
   const s = defaultSubnet(spec);
   if (!isRecord(s)) return s;
+  if (isAbsent(s.subnet)) throw fieldRequired('spec.subnet'); // the CRD's schema: required: [subnet]
   if (current === undefined) {
     const version = validateIPVersion(s.ipVersion);
     validateCIDR(m, name, version, s);

@@ -127,7 +127,7 @@ const poolTarget = specTarget(
     const { pool, warnings } = compilePool(name, spiderpoolAdmission.pool(m, name, spec, m.pools.get(name)?.compiled));
     return { spec: pool.spec, warnings };
   },
-  { allocatedIPs: {}, allocatedIPCount: 0 },
+  { allocatedIPCount: 0 }, // v2beta1: no allocatedIPs string while nothing is allocated
   poolTotalIPCount,
   spiderPoolWrites,
 );
@@ -139,7 +139,7 @@ const subnetTarget = specTarget(
     const { subnet, warnings } = compileSubnet(name, spiderpoolAdmission.subnet(m, name, spec, m.subnets.get(name)));
     return { spec: subnet.spec, warnings };
   },
-  { controlledIPPools: {}, allocatedIPCount: 0 },
+  { allocatedIPCount: 0 },
   subnetTotalIPCount,
   {
     define: (a, name, w, o) => a.defineSubnet(name, w.spec, { ...o, ...admitted }),

@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { isAllocError } from '../alloc/errors.js';
 import { isInputError } from '../net/errors.js';
 import { alloc, release } from './commands/alloc.js';
+import { adopt } from './commands/adopt.js';
 import { apply } from './commands/apply.js';
 import { historyCmd, replayCmd, exportCmd, importCmd } from './commands/audit.js';
 import { check } from './commands/check.js';
@@ -76,6 +77,13 @@ program
   .option('--dry-run', 'validate and decide, write nothing')
   .addOption(new Option('--validate <mode>', 'unknown fields: strict (reject), warn, ignore').choices(['strict', 'warn', 'ignore']).default('strict'))
   .action((o: { filename: string; dryRun?: boolean; validate: 'strict' | 'warn' | 'ignore' }) => apply(globals(), { file: o.filename, dryRun: Boolean(o.dryRun), validate: o.validate }));
+
+program
+  .command('adopt')
+  .description('take over Whereabouts (IPPool allocations, OverlappingRangeIPReservations) and Spiderpool (SpiderIPPool allocatedIPs, SpiderEndpoints) allocations, so running pods keep their addresses')
+  .requiredOption('-f, --filename <file>', 'YAML or JSON as kubectl get -o yaml prints it (- for stdin); several documents and Lists allowed')
+  .option('--dry-run', 'print what would be adopted and every conflict; write nothing')
+  .action((o: { filename: string; dryRun?: boolean }) => adopt(globals(), { file: o.filename, dryRun: Boolean(o.dryRun) }));
 
 program
   .command('get')

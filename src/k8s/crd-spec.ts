@@ -59,7 +59,7 @@ export function desiredFromObject(kind: ResourceKind, o: KubeObject): DesiredCon
     return { target, name, reservation: { ipVersion: s.ipVersion, ips: s.ips }, metadata, admission: spiderpoolAdmission };
   }
   if (kind.kind === 'IPPool') {
-    // A Whereabouts IPPool names only its range; allocations in it are Whereabouts' own and are not imported.
+    // A Whereabouts IPPool's range is the pool; its spec.allocations are adopted when the pool is first defined (CrdSource).
     const s = specRecord(o);
     return { target, name, spec: poolSpecFromWhereabouts({ range: s.range }, 'spec'), metadata };
   }

@@ -14,6 +14,7 @@ import type { Allocator, ConfigOptions, ConfigResult } from '../../alloc/allocat
 import { compilePool, compileSubnet, validateName } from '../../alloc/spec.js';
 import type { AllocatorModel } from '../../alloc/model.js';
 import { spiderpoolAdmission } from '../../upstream/spiderpool/admission.js';
+import { refuseDroppedAllocations } from '../../upstream/adopt-guard.js';
 import { poolSpecFromWhereabouts } from '../../alloc/whereabouts.js';
 import { parseCidr } from '../../net/address.js';
 import { InputError } from '../../net/errors.js';
@@ -103,6 +104,7 @@ function specTarget<S>(
   return {
     lockKey: (name) => `${lock}/${name}`,
     compile(name, body, allocator) {
+      if (lock === 'pool') refuseDroppedAllocations(allocator.model, 'SpiderIPPool', body);
       const { spec, warnings } = compileSpec(allocator.model, name, body.spec);
       return {
         spec: body.spec,
@@ -176,12 +178,13 @@ const whereaboutsTarget: Target = {
   compile(name, body, allocator) {
     if (!isRecord(body.spec)) throw new InputError('spec', 'must be an object {range, allocations}');
     const current = allocator.model.pools.get(name)?.compiled.spec;
+    refuseDroppedAllocations(allocator.model, 'IPPool', body);
     const spec = whereaboutsSpec(body.spec, current);
     const { warnings } = compilePool(name, spec);
     const unknown = unknownFields(body.spec, ['range', 'allocations'], 'spec');
     const extra = [...warnings];
     if (isRecord(body.spec.allocations) && Object.keys(body.spec.allocations).length > 0) {
-      extra.push('spec.allocations: written by the allocator from the allocation log; ignored');
+      extra.push('spec.allocations: written by the allocator from the allocation log; ignored (every entry is in the log already)');
     }
     return {
       spec,

@@ -5,6 +5,7 @@ import type { Allocator, ConfigOptions } from '../../alloc/allocator.js';
 import { replay } from '../../../projections/runtime.js';
 import { compilePool, compileSubnet } from '../../alloc/spec.js';
 import { spiderpoolAdmission } from '../../upstream/spiderpool/admission.js';
+import { refuseDroppedAllocations } from '../../upstream/adopt-guard.js';
 import { configMetadataProjection, type ConfigMetadataState } from '../../k8s/config-metadata.js';
 import { poolSpecFromWhereabouts } from '../../alloc/whereabouts.js';
 import { parseIpList } from '../../net/ranges.js';
@@ -16,6 +17,8 @@ export interface ApplyOptions {
   readonly file: string;
   readonly dryRun: boolean;
   readonly validate: 'strict' | 'warn' | 'ignore';
+  /** `ipam adopt` defines the pools whose allocations it adopts right after (they are not dropped). */
+  readonly adopting?: boolean;
 }
 
 export type Outcome = 'created' | 'configured' | 'unchanged';
@@ -34,6 +37,7 @@ export async function applyDirect(a: Allocator, m: Manifest, o: ApplyOptions, me
   // Spiderpool's kinds go through Spiderpool's webhooks (defaulting, refusals), here and inside the decision.
   const admission = m.kind === 'IPPool' ? undefined : spiderpoolAdmission;
   const admitted: ConfigOptions = { ...opts, ...(admission ? { admission } : {}) };
+  if ((m.kind === 'IPPool' || m.kind === 'SpiderIPPool') && !o.adopting) refuseDroppedAllocations(a.model, m.kind, m.object);
   switch (m.kind) {
     case 'SpiderSubnet': {
       const current = a.model.subnets.get(m.name);

@@ -10,6 +10,7 @@ import { parse, stringify } from 'yaml';
 import { adopt, AdoptConflictError } from '../src/cli/commands/adopt.js';
 import { apply } from '../src/cli/commands/apply.js';
 import { checkAllocationLog } from '../src/alloc/log-check.js';
+import { judge } from '../src/k8s/gc-decide.js';
 import { isInputError } from '../src/net/errors.js';
 import { encodeAllocatedIPs, poolIPAllocationJson } from '../src/upstream/spiderpool/status.js';
 import { AT, openAllocator, replay, request } from './helpers/alloc.js';
@@ -165,4 +166,11 @@ test.serial('conflicts are reported and nothing is written; a held address is ne
   t.regex(stderr.join(''), /conflict: 10\.61\.0\.12 \(pool sp-61\): held in the log by default\/squatter\/eth0/);
   t.regex(stderr.join(''), /conflict: 10\.61\.0\.\d+ \(pool sp-61\): not an address pool sp-61 hands out/, 'the log\'s pool (one address) stands; the input\'s wider spec is not applied');
   t.is(await f.store.headRevision(), before, 'nothing written');
+});
+
+test.serial('GC: an adopted allocation without a pod uid (Whereabouts keeps none) belongs to the running pod of that name', (t) => {
+  const rec = { allocationId: 'a', pool: 'p', ipVersion: 4 as const, address: '10.0.0.2', prefixLength: 24, value: 0x0a000002n, revision: 1, endpoint: { namespace: 'default', name: 'wb-0', uid: '', containerID: 'c', node: '', nic: 'net1' } };
+  t.deepEqual(judge(rec, { uid: 'real-uid', phase: 'Running' }), { release: false, why: 'pod running' });
+  t.like(judge(rec, undefined), { release: true, reason: 'pod-gone' });
+  t.like(judge({ ...rec, endpoint: { ...rec.endpoint, uid: 'old' } }, { uid: 'real-uid', phase: 'Running' }), { release: true, reason: 'orphan' });
 });

@@ -241,6 +241,13 @@ test.serial('Whereabouts IPPools live in kube-system: the same engine pool as th
   t.true(Number(offset) >= 1 && Number(offset) <= 254);
   t.is(holder.podref, 'default/wb-pod');
   t.is((await api('GET', `${WB}/namespaces/default/ippools`)).json.items.length, 0);
+  // Allocations the log does not hold would be dropped by a write: refused, pointing at ipam adopt.
+  const beforeDrop = await head();
+  const dropping = await api('POST', `${WB}/namespaces/kube-system/ippools`, { ...ippool('kube-system', 'wb-b', '10.29.0.0/24'), spec: { range: '10.29.0.0/24', allocations: { '5': { id: 'c', podref: 'default/elsewhere', ifname: 'eth0' } } } });
+  t.is(dropping.status, 422, dropping.text);
+  t.is(dropping.json.details.causes[0].field, 'spec.allocations');
+  t.regex(dropping.json.message, /ipam adopt -f FILE/);
+  t.is(await head(), beforeDrop);
   t.true((await api('GET', `${WB}/ippools`)).json.items.some((o: { metadata: { name: string } }) => o.metadata.name === 'wb-a'));
 });
 

@@ -2,11 +2,15 @@
 // SpiderIPPool / SpiderSubnet / SpiderReservedIP is written, then the stored spec has upstream's defaults, or the
 // write is refused at upstream's field and nothing is written.
 import test from 'ava';
+import { tmpdir } from 'node:os';
+import { apply } from '../src/cli/commands/apply.js';
+import { startDaemon } from './helpers/daemon.js';
 import { spiderpoolAdmission } from '../src/upstream/spiderpool/admission.js';
 import { isFieldError } from '../src/upstream/field-error.js';
 import { AT, openAllocator, request } from './helpers/alloc.js';
 
 const o = { at: AT, admission: spiderpoolAdmission };
+const ROOT = 'test/fixtures/upstream/spidernet-io/spiderpool';
 
 async function refused(t: import('ava').ExecutionContext, p: Promise<unknown>, field: string, message: RegExp, type?: string) {
   const e = await t.throwsAsync(p);
@@ -87,4 +91,22 @@ test('without the admission (the CNI path, benches) the engine keeps its own rul
   t.teardown(() => f.close());
   await f.allocator.definePool('gw-in-ips', { ipVersion: 4, subnet: '10.30.0.0/24', ips: ['10.30.0.1-10.30.0.9'], gateway: '10.30.0.1' }, { at: AT });
   t.false(f.allocator.model.pools.get('gw-in-ips')!.compiled.usable.contains(0x0a1e0001n), 'the gateway is never handed out');
+});
+
+test('ipam apply through the daemon: upstream\'s pool without ipVersion is created, then unchanged on re-apply', async (t) => {
+  const f = await startDaemon();
+  t.teardown(() => f.close());
+  const file = `${ROOT}/docs/example/basic/custom-ipv4-ippool.yaml`; // no spec.ipVersion
+  const g = { prefix: f.prefix, socket: f.socket, dataDir: tmpdir() };
+  const lines: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((s: string) => (lines.push(s.trim()), true)) as typeof process.stdout.write;
+  try {
+    await apply(g, { file, dryRun: false, validate: 'strict' });
+    await apply(g, { file, dryRun: false, validate: 'strict' });
+  } finally {
+    process.stdout.write = write;
+  }
+  t.deepEqual(lines, ['spiderippool.spiderpool.spidernet.io/custom-ipv4-ippool created', 'spiderippool.spiderpool.spidernet.io/custom-ipv4-ippool unchanged']);
+  t.is(f.daemon.allocator.model.pools.get('custom-ipv4-ippool')!.compiled.spec.ipVersion, 4);
 });

@@ -96,8 +96,11 @@ async function applyViaDaemon(c: DaemonClient, m: Manifest, o: ApplyOptions): Pr
     return { outcome: 'unchanged', warnings: [] };
   }
   const body = { ...m.object, metadata: { ...(m.object.metadata as object), resourceVersion: cur.metadata.resourceVersion } };
-  const replaced = await c.send('PUT', `${base}/${encodeURIComponent(m.name)}${q}`, body);
-  return { outcome: 'configured', warnings: warningsOf(replaced.headers) };
+  const replaced = await c.send<{ metadata?: { resourceVersion?: string } }>('PUT', `${base}/${encodeURIComponent(m.name)}${q}`, body);
+  // The server's webhooks may fill in what the manifest leaves out (ipVersion, inherited gateway): a write that
+  // changed nothing keeps the resourceVersion.
+  const same = !o.dryRun && replaced.body?.metadata?.resourceVersion === cur.metadata.resourceVersion;
+  return { outcome: same ? 'unchanged' : 'configured', warnings: warningsOf(replaced.headers) };
 }
 
 export async function apply(g: GlobalOptions, o: ApplyOptions): Promise<void> {

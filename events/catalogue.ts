@@ -111,7 +111,14 @@ export interface IPAllocatedData {
   readonly gateway?: string;
   readonly vlan?: number;
   readonly routes?: readonly Route[];
+  /** v2: absent when the engine picked the address; 'adopted' when `ipam adopt` took over an existing allocation. */
+  readonly reason?: AllocationReason;
+  /** v2, with reason 'adopted': where the allocation was found, e.g. "whereabouts IPPool kube-system/net1". */
+  readonly adoptedFrom?: string;
 }
+
+export const AllocationReason = { Adopted: 'adopted' } as const;
+export type AllocationReason = (typeof AllocationReason)[keyof typeof AllocationReason];
 
 export interface IPReleasedData {
   readonly allocationId: string;
@@ -155,7 +162,7 @@ export const EVENT_VERSIONS: { readonly [T in EventType]: number } = {
   PoolRemoved: 1,
   PoolCarved: 1,
   PoolReturned: 1,
-  IPAllocated: 1,
+  IPAllocated: 2, // 2: optional reason 'adopted' and adoptedFrom (v1 records are allocations the engine made)
   IPReleased: 1,
   IPReserved: 1,
   IPUnreserved: 1,

@@ -26,7 +26,10 @@ export interface EventCodec {
 }
 
 /** Upcasters of the shipped catalogue; add one per version bump (key = the old version). */
-export const UPCASTERS: Upcasters = {};
+export const UPCASTERS: Upcasters = {
+  // v1 -> v2 added optional fields only: a v1 record is an allocation the engine made, which v2 writes the same way.
+  IPAllocated: { 1: (d) => d },
+};
 
 export function createCodec(upcasters: Upcasters = UPCASTERS): EventCodec {
   return {

@@ -63,6 +63,8 @@ export const DATA_SCHEMAS: { readonly [T in EventType]: Check } = {
     gateway: opt(str),
     vlan: opt(int),
     routes: opt(arr(route)),
+    reason: opt(oneOf('adopted')),
+    adoptedFrom: opt(str),
   }),
   IPReleased: obj({
     allocationId: str,

@@ -1,22 +1,18 @@
 // SpiderIPPool documents (spiderpool.spidernet.io/v2beta1): the pool's spec and which addresses are allocated.
 import type { PoolSpec } from '../events/catalogue.js';
 import { compilePool } from '../src/alloc/spec.js';
+import { encodeAllocatedIPs, poolIPAllocationJson } from '../src/upstream/spiderpool/status.js';
 import { poolDocumentProjection, userMetadata, type HeldAllocation, type PoolDefinition, type PoolDocuments, type PoolRecord } from './pool-common.js';
 import type { DocumentProjection, K8sObject } from './types.js';
 
 export const SPIDERPOOL_API_VERSION = 'spiderpool.spidernet.io/v2beta1';
 
-/** Spiderpool's PoolIPAllocation: who holds one address. */
-export interface SpiderPoolIPAllocation {
-  /** "namespace/pod". */
-  readonly namespacedName: string;
-  readonly podUid: string;
-  readonly interface: string;
-}
-
 export interface SpiderIPPoolStatus {
-  /** IP -> holder. Spiderpool stores this map as a JSON string in the CR; we render the object. */
-  readonly allocatedIPs: Readonly<Record<string, SpiderPoolIPAllocation>>;
+  /**
+   * IP -> holder as v2beta1 has it: a string of JSON, {"<ip>":{"pod":"<ns>/<name>","podUid":"<uid>"}}, keys sorted;
+   * absent when nothing is allocated (src/upstream/spiderpool/status.ts).
+   */
+  readonly allocatedIPs?: string;
   readonly allocatedIPCount: number;
   readonly totalIPCount: number;
 }
@@ -42,23 +38,24 @@ export function poolTotalIPCount(name: string, spec: PoolSpec): number {
   }
 }
 
-// Unchanged holders render to the same (frozen) entry object in every version of the pool's object.
-const entries = new WeakMap<HeldAllocation, SpiderPoolIPAllocation>();
+// An unchanged holder's JSON is encoded once, not once per render of its pool.
+const entries = new WeakMap<HeldAllocation, string>();
 
-function toAllocation(h: HeldAllocation): SpiderPoolIPAllocation {
+function toAllocation(h: HeldAllocation): string {
   let a = entries.get(h);
   if (a === undefined) {
-    a = Object.freeze({ namespacedName: `${h.namespace}/${h.name}`, podUid: h.uid, interface: h.nic });
+    a = poolIPAllocationJson({ pod: `${h.namespace}/${h.name}`, podUid: h.uid });
     entries.set(h, a);
   }
   return a;
 }
 
 function render(r: PoolRecord): SpiderIPPoolObject {
-  const allocatedIPs: Record<string, SpiderPoolIPAllocation> = {};
+  const held: [string, string][] = [];
   r.held.forEach((h, address) => {
-    allocatedIPs[address] = toAllocation(h);
+    held.push([address, toAllocation(h)]);
   });
+  const allocatedIPs = encodeAllocatedIPs(held);
   let total = totals.get(r.definition);
   if (total === undefined) {
     total = poolTotalIPCount(r.name, r.definition.spec);
@@ -69,7 +66,7 @@ function render(r: PoolRecord): SpiderIPPoolObject {
     kind: 'SpiderIPPool',
     metadata: { name: r.name, ...userMetadata(r.definition) },
     spec: r.definition.spec,
-    status: { allocatedIPs, allocatedIPCount: r.held.size, totalIPCount: total },
+    status: { ...(allocatedIPs !== undefined ? { allocatedIPs } : {}), allocatedIPCount: r.held.size, totalIPCount: total },
   };
 }
 

@@ -2,19 +2,18 @@
 import type { EventType, IpVersion, LoggedEvent, ObjectMeta, SubnetSpec } from '../events/catalogue.js';
 import { compileSubnet } from '../src/alloc/spec.js';
 import { parseIpList } from '../src/net/ranges.js';
+import { encodeControlledIPPools } from '../src/upstream/spiderpool/status.js';
 import { Documents, own } from './documents.js';
 import { copyJson, userMetadata } from './pool-common.js';
 import { SPIDERPOOL_API_VERSION } from './spider-ippool.js';
 import type { DocumentProjection, K8sObject } from './types.js';
 
-/** Spiderpool's PoolIPPreAllocation. */
-export interface SpiderSubnetPoolIPs {
-  readonly ips: readonly string[];
-}
-
 export interface SpiderSubnetStatus {
-  /** Pool name -> the subnet IPs carved to it. */
-  readonly controlledIPPools: Readonly<Record<string, SpiderSubnetPoolIPs>>;
+  /**
+   * Pool name -> the subnet IPs carved to it, as v2beta1 has it: a string of JSON, {"<pool>":{"ips":[...]}}, keys
+   * sorted; absent when no pool is carved (src/upstream/spiderpool/status.ts).
+   */
+  readonly controlledIPPools?: string;
   /** Addresses in spec.ips minus spec.excludeIPs (0 when the spec does not compile). */
   readonly totalIPCount: number;
   /** Addresses carved to pools. */
@@ -61,14 +60,11 @@ function familyOf(spec: SubnetSpec): IpVersion {
 }
 
 function status(spec: SubnetSpec, name: string, carved: Readonly<Record<string, readonly string[]>>): SpiderSubnetStatus {
-  const controlledIPPools: Record<string, SpiderSubnetPoolIPs> = {};
   let allocated = 0;
   const family = familyOf(spec);
-  for (const [pool, ips] of Object.entries(carved)) {
-    controlledIPPools[pool] = { ips: [...ips] };
-    allocated += countIps(ips, family);
-  }
-  return { controlledIPPools, totalIPCount: subnetTotalIPCount(name, spec), allocatedIPCount: allocated };
+  for (const ips of Object.values(carved)) allocated += countIps(ips, family);
+  const controlledIPPools = encodeControlledIPPools(Object.entries(carved).map(([pool, ips]) => [pool, { ips }] as const));
+  return { ...(controlledIPPools !== undefined ? { controlledIPPools } : {}), totalIPCount: subnetTotalIPCount(name, spec), allocatedIPCount: allocated };
 }
 
 function render(r: SubnetRecord): SpiderSubnetObject {

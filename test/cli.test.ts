@@ -25,7 +25,7 @@ const MANIFESTS = `
 apiVersion: spiderpool.spidernet.io/v2beta1
 kind: SpiderSubnet
 metadata: {name: sn-80}
-spec: {ipVersion: 4, subnet: 10.80.0.0/16, ips: [10.80.0.1-10.80.0.250], gateway: 10.80.0.1}
+spec: {ipVersion: 4, subnet: 10.80.0.0/16, ips: [10.80.0.2-10.80.0.250], gateway: 10.80.0.1}
 ---
 apiVersion: spiderpool.spidernet.io/v2beta1
 kind: SpiderIPPool

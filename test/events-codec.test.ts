@@ -1,5 +1,5 @@
 import test from 'ava';
-import { createCodec, defaultCodec, MalformedEventError } from '../events/codec.js';
+import { createCodec, defaultCodec, MalformedEventError, UPCASTERS } from '../events/codec.js';
 import { makeEvent, EVENT_TYPES, EVENT_VERSIONS } from '../events/catalogue.js';
 import { allocated } from './helpers/events.js';
 import { compilePool } from '../src/alloc/spec.js';
@@ -24,7 +24,7 @@ test('unknown types, bad envelopes and bad data are reported with the key and th
     [{ ...e, tags: 'x' }, /tags must be an array of strings/],
     [{ ...e, v: 99 }, /newer than this build/],
     [{ ...e, data: { ...e.data, endpoint: { ...(e.data as { endpoint: object }).endpoint, nic: 3 } } }, /data\.endpoint\.nic must be a string/],
-    [{ ...e, data: { ...e.data, reason: 'x' } , type: 'IPReleased' }, /data\.reason must be one of/],
+    [{ ...e, data: { ...e.data, reason: 'x' }, type: 'IPReleased', v: 1 }, /data\.reason must be one of/],
     ['nope', /event must be an object/],
   ];
   for (const [raw, re] of cases) {
@@ -36,12 +36,12 @@ test('unknown types, bad envelopes and bad data are reported with the key and th
 
 test('an old version is upcast through the hook, and a missing upcaster is an error, not a guess', (t) => {
   // IPAllocated v0 (hypothetical) had no prefixLength; v1 derives it.
-  const codec = createCodec({ IPAllocated: { 0: (d) => ({ ...(d as object), prefixLength: 32 }) } });
+  const codec = createCodec({ IPAllocated: { ...UPCASTERS.IPAllocated, 0: (d) => ({ ...(d as object), prefixLength: 32 }) } });
   const current = allocated('id-1', '10.0.0.1', 'a');
   const { prefixLength: _, ...oldData } = current.data as unknown as Record<string, unknown>;
   const old = { ...current, v: 0, data: oldData };
   const up = codec.decode(old, 'k');
-  t.is(up.v, 1);
+  t.is(up.v, 2);
   t.is((up.data as { prefixLength: number }).prefixLength, 32);
   t.throws(() => defaultCodec.decode(old, 'k'), { message: /no upcaster for IPAllocated v0/ });
 });
@@ -55,4 +55,15 @@ test('PoolDefined v1 with and without spec.order / spec.sharedAddresses: optiona
   t.throws(() => defaultCodec.decode(bad, 'k'), { instanceOf: MalformedEventError, message: /data\.spec\.order must be one of/ });
   t.is(compilePool('p', spec).pool.order, 'scattered');
   t.is(compilePool('p', { ...spec, order: 'lowest' }).pool.order, 'lowest');
+});
+
+test('IPAllocated v1 records (before adoption existed) read as v2 allocations the engine made; v2 carries reason adopted', (t) => {
+  const current = allocated('id-2', '10.0.0.2', 'b');
+  const v1 = { ...current, v: 1 };
+  const up = defaultCodec.decode(v1, 'k');
+  t.is(up.v, 2);
+  t.is((up.data as { reason?: string }).reason, undefined);
+  const adopted = { ...current, data: { ...current.data, reason: 'adopted', adoptedFrom: 'whereabouts IPPool kube-system/a' } };
+  t.is((defaultCodec.decode(adopted, 'k').data as { reason?: string }).reason, 'adopted');
+  t.throws(() => defaultCodec.decode({ ...current, data: { ...current.data, reason: 'stolen' } }, 'k'), { instanceOf: MalformedEventError });
 });

@@ -56,6 +56,13 @@ test('every manifest parses and names its apiVersion, kind and name', (t) => {
   t.is(validators(files).size, 5);
 });
 
+test('the Spiderpool CRDs are upstream\'s chart CRDs, byte for byte', (t) => {
+  const upstream = new URL('../../test/fixtures/upstream/spidernet-io/spiderpool/charts/spiderpool/crds/', import.meta.url).pathname;
+  const names = readdirSync(upstream).sort();
+  t.deepEqual(names, ['spiderpool.spidernet.io_spiderendpoints.yaml', 'spiderpool.spidernet.io_spiderippools.yaml', 'spiderpool.spidernet.io_spiderreservedips.yaml', 'spiderpool.spidernet.io_spidersubnets.yaml']);
+  for (const n of names) t.is(readFileSync(join(ROOT, 'crds', n), 'utf8'), readFileSync(join(upstream, n), 'utf8'), n);
+});
+
 test('the samples validate against the CRDs, and a wrong one is refused naming the field', (t) => {
   const files = load();
   const v = validators(files);

@@ -1,5 +1,8 @@
 // Status write-back through BullMQ (real Redis) to the API server double.
+import { readFileSync } from 'node:fs';
 import test from 'ava';
+import { Ajv } from 'ajv';
+import { parse } from 'yaml';
 import { statusPatch } from '../src/k8s/merge-patch.js';
 import { AT, endpoint } from './helpers/alloc.js';
 import { controller, FakeApiServer, freshPrefix, freshQueuePrefix, until } from './helpers/k8s.js';
@@ -52,4 +55,25 @@ test('a status patch that meets a newer resourceVersion (409) re-reads and write
   await until('status written', () => (fake.get(SP, 'SpiderIPPool', 'c1')?.status as { allocatedIPCount?: number } | undefined)?.allocatedIPCount === 1);
   t.is(fake.conflicts.get(PATH('c1')), 2);
   t.deepEqual(fake.get(SP, 'SpiderIPPool', 'c1')!.status, c.projections.get('spider-ippool', 'c1')!.status);
+});
+
+test('written back into an upstream-shaped SpiderIPPool, status is v2beta1\'s: allocatedIPs a JSON string, gone when empty; it fits upstream\'s CRD', async (t) => {
+  const crd = parse(readFileSync(new URL('../../deploy/k8s/crds/spiderpool.spidernet.io_spiderippools.yaml', import.meta.url), 'utf8')) as { spec: { versions: { schema: { openAPIV3Schema: object } }[] } };
+  const fits = new Ajv({ strict: false, allErrors: true }).compile(crd.spec.versions[0]!.schema.openAPIV3Schema);
+  const fake = await FakeApiServer.start();
+  const c = await controller(fake, { prefix: freshPrefix(), queuePrefix: freshQueuePrefix(), gc: false, statusCoalesceMs: 20 });
+  t.teardown(async () => (await c.stop(), await fake.close()));
+  // As Spiderpool itself left it: a string-encoded allocation the engine does not hold (it will be replaced).
+  fake.put({ apiVersion: SP, kind: 'SpiderIPPool', metadata: { name: 'up' }, spec: { subnet: '10.7.0.0/24', ips: ['10.7.0.10-10.7.0.20'] }, status: { allocatedIPCount: 0 } });
+  await until('pool defined', () => c.allocator.model.pools.has('up'));
+  const a = await c.allocator.allocate({ endpoint: endpoint('x'), pools: { ipv4: ['up'] }, at: AT });
+  const ip = a.allocations[0]!.address;
+  await until('status written', () => (fake.get(SP, 'SpiderIPPool', 'up')?.status as { allocatedIPCount?: number } | undefined)?.allocatedIPCount === 1);
+  const cr = fake.get(SP, 'SpiderIPPool', 'up')!;
+  t.is((cr.status as { allocatedIPs?: string }).allocatedIPs, `{"${ip}":{"pod":"default/x","podUid":"uid-x"}}`);
+  t.true(fits(cr), JSON.stringify(fits.errors));
+  await c.allocator.releaseById(a.allocations[0]!.allocationId, 'cni-del', AT);
+  await until('released status written', () => (fake.get(SP, 'SpiderIPPool', 'up')?.status as { allocatedIPCount?: number } | undefined)?.allocatedIPCount === 0);
+  t.false('allocatedIPs' in (fake.get(SP, 'SpiderIPPool', 'up')!.status as object), 'an empty pool has no allocatedIPs (MarshalIPPoolAllocatedIPs returns nil)');
+  t.true(fits(fake.get(SP, 'SpiderIPPool', 'up')), JSON.stringify(fits.errors));
 });

@@ -78,7 +78,7 @@ test.serial('dryRun=All validates and writes nothing', async (t) => {
   t.is((await api('GET', `${SP}/spiderippools/dry-a`)).status, 404);
   const overlapping = await api('POST', `${SP}/spiderippools?dryRun=All`, pool('dry-b', { ips: ['10.20.0.15'] }));
   t.is(overlapping.status, 422, 'dry run still decides: the overlap with rw-a is found');
-  t.regex(overlapping.json.message, /overlaps pool rw-a/);
+  t.regex(overlapping.json.message, /spec\.ips: Forbidden: overlap with IPPool rw-a in IP ranges \[10\.20\.0\.15\]/); // Spiderpool's webhook words
   t.is((await api('POST', `${SP}/spiderippools?dryRun=Some`, pool('dry-c'))).status, 400);
   t.is(await head(), before);
 });
@@ -117,7 +117,8 @@ test.serial('bad input gets a Status naming the field, and writes nothing', asyn
 
   const v4in6 = await api('POST', `${SP}/spiderippools`, pool('bad-b', { ipVersion: 6, subnet: 'fd00:23::/64', ips: ['10.23.0.1'] }));
   t.is(v4in6.status, 422);
-  t.is(v4in6.json.details.causes[0].field, 'spec.ips[0]');
+  t.is(v4in6.json.details.causes[0].field, 'spec.subnet', 'Spiderpool refuses an address outside the subnet at spec.subnet (NewCIDR)');
+  t.regex(v4in6.json.message, /not match base subnet: 10\.23\.0\.1/);
 
   const label = await api('POST', `${SP}/spiderippools`, pool('bad-c', {}, { metadata: { name: 'bad-c', labels: { 'a b': 'x' } } }));
   t.is(label.status, 422);
@@ -195,7 +196,7 @@ test.serial('merge patch and JSON patch change the spec; strategic merge patch i
   t.is(smp.status, 415);
   const bad = await api('PATCH', `${SP}/spiderippools/patch-a`, { spec: { ips: ['10.99.0.1'] } }, { 'content-type': 'application/merge-patch+json' });
   t.is(bad.status, 422);
-  t.is(bad.json.details.causes[0].field, 'spec.ips[0]');
+  t.is(bad.json.details.causes[0].field, 'spec.subnet');
   t.is(await head(), before);
 });
 
@@ -240,6 +241,13 @@ test.serial('Whereabouts IPPools live in kube-system: the same engine pool as th
   t.true(Number(offset) >= 1 && Number(offset) <= 254);
   t.is(holder.podref, 'default/wb-pod');
   t.is((await api('GET', `${WB}/namespaces/default/ippools`)).json.items.length, 0);
+  // Allocations the log does not hold would be dropped by a write: refused, pointing at ipam adopt.
+  const beforeDrop = await head();
+  const dropping = await api('POST', `${WB}/namespaces/kube-system/ippools`, { ...ippool('kube-system', 'wb-b', '10.29.0.0/24'), spec: { range: '10.29.0.0/24', allocations: { '5': { id: 'c', podref: 'default/elsewhere', ifname: 'eth0' } } } });
+  t.is(dropping.status, 422, dropping.text);
+  t.is(dropping.json.details.causes[0].field, 'spec.allocations');
+  t.regex(dropping.json.message, /ipam adopt -f FILE/);
+  t.is(await head(), beforeDrop);
   t.true((await api('GET', `${WB}/ippools`)).json.items.some((o: { metadata: { name: string } }) => o.metadata.name === 'wb-a'));
 });
 

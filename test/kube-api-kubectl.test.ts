@@ -70,14 +70,14 @@ test.serial('get, apply -f twice, get -o yaml, delete', async (t) => {
   await s.fx.allocator.allocate(request('kc-pod', { pools: { ipv4: ['kc-a'] } }));
   const yaml = await kubectl('get', 'spiderippool', 'kc-a', '-o', 'yaml');
   t.is(yaml.code, 0, yaml.stderr);
-  const o = parse(yaml.stdout) as { apiVersion: string; kind: string; metadata: { name: string; resourceVersion: string }; spec: { ips: string[]; gateway: string }; status: { totalIPCount: number; allocatedIPCount: number; allocatedIPs: Record<string, { namespacedName: string }> } };
+  const o = parse(yaml.stdout) as { apiVersion: string; kind: string; metadata: { name: string; resourceVersion: string }; spec: { ips: string[]; gateway: string }; status: { totalIPCount: number; allocatedIPCount: number; allocatedIPs: string } };
   t.is(o.apiVersion, 'spiderpool.spidernet.io/v2beta1');
   t.is(o.kind, 'SpiderIPPool');
   t.deepEqual(o.spec.ips, ['10.50.0.10-10.50.0.29']);
   t.is(o.spec.gateway, '10.50.0.1');
   t.is(o.status.totalIPCount, 20);
   t.is(o.status.allocatedIPCount, 1);
-  t.deepEqual(Object.values(o.status.allocatedIPs).map((a) => a.namespacedName), ['default/kc-pod']);
+  t.deepEqual(Object.values(JSON.parse(o.status.allocatedIPs) as Record<string, { pod: string }>).map((a) => a.pod), ['default/kc-pod'], 'v2beta1: a JSON string');
   t.regex(o.metadata.resourceVersion, /^[1-9][0-9]*$/);
 
   const eps = await kubectl('get', 'se', '-A');

@@ -6,6 +6,7 @@ import { isAppendConditionFailed } from '../store/errors.js';
 import type { EventStore } from '../store/event-store.js';
 import type { Subscription } from '../store/subscription.js';
 import { decideAllocate, decideReleaseById, decideReleaseContainer, decideReleasePod, pickOffset, type DecideContext, type Decision, type OffsetSpans } from './decide-alloc.js';
+import { decideAdopt, planAdoption, type AdoptClaim, type AdoptConflict } from './adopt.js';
 import * as config from './decide-config.js';
 import { AllocError } from './errors.js';
 import { AllocatorModel, endpointKey, type PoolState } from './model.js';
@@ -41,6 +42,8 @@ export interface ConfigOptions {
   readonly dryRun?: boolean;
   /** Labels and annotations recorded with a defined or changed pool or subnet. */
   readonly metadata?: ObjectMeta;
+  /** An upstream's defaulting and refusals (src/upstream), applied inside the decision. */
+  readonly admission?: config.Admission;
 }
 
 export interface AllocatorStats {
@@ -176,6 +179,36 @@ export class Allocator {
     return this.configure(o, (ctx) => config.decideUnreserve(this.model, name, ctx));
   }
 
+  /**
+   * Adopts allocations another IPAM made (`ipam adopt`): planned and appended in chunks, each conditioned on its
+   * addresses and interfaces; any conflict (found first, or made by a concurrent writer) stops before anything more
+   * is written and is returned, never resolved.
+   */
+  async adopt(claims: readonly AdoptClaim[], o: { at: string; dryRun?: boolean }): Promise<{ adopted: number; held: number; conflicts: readonly AdoptConflict[]; revision: number }> {
+    await this.ownWritesApplied();
+    const first = planAdoption(this.model, claims, (n) => this.model.pools.get(n)?.compiled);
+    if (first.conflicts.length > 0 || o.dryRun) return { adopted: o.dryRun ? first.adopt.length : 0, held: first.held.length, conflicts: first.conflicts, revision: this.revision };
+    let adopted = 0;
+    let revision = this.revision;
+    const CHUNK = 32; // 3 tags per claim: within etcd's 128 compares and operations per txn
+    for (let i = 0; i < first.adopt.length; i += CHUNK) {
+      const chunk = first.adopt.slice(i, i + CHUNK);
+      let conflicts: readonly AdoptConflict[] = [];
+      const r = await this.execute(o.at, (ctx) => {
+        const plan = planAdoption(this.model, chunk, (n) => this.model.pools.get(n)?.compiled);
+        conflicts = plan.conflicts;
+        if (plan.conflicts.length > 0) return { events: [], conditionTags: [], allocations: [], reused: false };
+        const d = decideAdopt(this.model, plan.adopt, ctx);
+        return { events: d.events, conditionTags: d.conditionTags, allocations: [], reused: false };
+      });
+      if (conflicts.length > 0) return { adopted, held: first.held.length, conflicts, revision };
+      await r.applied;
+      adopted += r.decision.events.length;
+      revision = r.revision;
+    }
+    return { adopted, held: first.held.length, conflicts: [], revision };
+  }
+
   private get subscription(): Subscription {
     if (!this.sub) throw new Error('allocator not started: call start() first');
     return this.sub;
@@ -192,7 +225,7 @@ export class Allocator {
     const { decision, revision, applied } = await this.execute(
       o.at,
       (ctx) => {
-        const d = decide({ newId: ctx.newId, at: o.at, strict: o.strict ?? false, ...(o.metadata ? { metadata: o.metadata } : {}) });
+        const d = decide({ newId: ctx.newId, at: o.at, strict: o.strict ?? false, ...(o.metadata ? { metadata: o.metadata } : {}), ...(o.admission ? { admission: o.admission } : {}) });
         warnings = d.warnings;
         return { events: d.events, conditionTags: d.conditionTags, allocations: [], reused: false };
       },

@@ -5,7 +5,7 @@ import { InputError } from '../net/errors.js';
 import { parseIpList } from '../net/ranges.js';
 import { AllocError } from './errors.js';
 import type { AllocatorModel } from './model.js';
-import { compilePool, compileSubnet, describeOverlap, poolFitsSubnet, poolsOverlap, poolsShareAddresses } from './spec.js';
+import { compilePool, compileSubnet, describeOverlap, poolFitsSubnet, poolsOverlap, poolsShareAddresses, validateName } from './spec.js';
 import type { CompiledPool, CompiledSubnet } from './types.js';
 
 export interface ConfigContext {
@@ -15,6 +15,23 @@ export interface ConfigContext {
   readonly strict?: boolean;
   /** Labels and annotations to record with a defined or changed pool or subnet. */
   readonly metadata?: ObjectMeta;
+  /** An upstream's admission (src/upstream), run on the same model as the decision, so it re-runs on a conflict. */
+  readonly admission?: Admission;
+}
+
+/**
+ * Defaulting and refusals an upstream's admission webhooks apply before the engine's own checks: each returns the
+ * spec to compile (defaults filled in) or throws naming the field. `current` is absent on a create.
+ */
+export interface Admission {
+  pool(m: AllocatorModel, name: string, spec: unknown, current: CompiledPool | undefined): unknown;
+  subnet(m: AllocatorModel, name: string, spec: unknown, current: CompiledSubnet | undefined): unknown;
+  reservation(spec: ReservationInput, current: { readonly ipVersion: IpVersion } | undefined): ReservationInput;
+}
+
+export interface ReservationInput {
+  readonly ipVersion: unknown;
+  readonly ips: unknown;
 }
 
 /** The metadata field of an event's data: only present when there is something to record. */
@@ -56,7 +73,9 @@ function checkPlacement(m: AllocatorModel, pool: CompiledPool): CompiledSubnet |
 
 export function decideDefinePool(m: AllocatorModel, name: string, spec: unknown, ctx: ConfigContext): ConfigDecision {
   if (m.pools.has(name)) throw new AllocError('AlreadyExists', 'metadata.name', `pool ${name} already exists`);
-  const { pool, warnings } = compilePool(name, spec, { strict: ctx.strict ?? false });
+  validateName(name); // the API server checks the name before any webhook sees the object
+  const admitted = ctx.admission ? ctx.admission.pool(m, name, spec, undefined) : spec;
+  const { pool, warnings } = compilePool(name, admitted, { strict: ctx.strict ?? false });
   const subnet = checkPlacement(m, pool);
   const events: DomainEvent[] = [ev('PoolDefined', { name, spec: pool.spec, ...withMeta(ctx) }, { id: ctx.newId('pool'), at: ctx.at, tags: [Tag.poolConfig(name), Tag.scope(pool.scope)] })];
   const tags = [Tag.poolConfig(name), Tag.scope(pool.scope)];
@@ -70,7 +89,8 @@ export function decideDefinePool(m: AllocatorModel, name: string, spec: unknown,
 export function decideChangePool(m: AllocatorModel, name: string, spec: unknown, ctx: ConfigContext): ConfigDecision {
   const current = m.pools.get(name);
   if (!current) throw new AllocError('PoolNotFound', 'metadata.name', `pool ${name} does not exist`);
-  const { pool, warnings } = compilePool(name, spec, { strict: ctx.strict ?? false });
+  const admitted = ctx.admission ? ctx.admission.pool(m, name, spec, current.compiled) : spec;
+  const { pool, warnings } = compilePool(name, admitted, { strict: ctx.strict ?? false });
   if (pool.scope !== current.compiled.scope || pool.ipVersion !== current.compiled.ipVersion) {
     throw new InputError(pool.scope !== current.compiled.scope ? 'spec.scope' : 'spec.ipVersion', 'cannot change on an existing pool; define a new pool instead');
   }
@@ -117,7 +137,9 @@ function poolsIn(m: AllocatorModel, s: CompiledSubnet): CompiledPool[] {
 
 export function decideDefineSubnet(m: AllocatorModel, name: string, spec: unknown, ctx: ConfigContext): ConfigDecision {
   if (m.subnets.has(name)) throw new AllocError('AlreadyExists', 'metadata.name', `subnet ${name} already exists`);
-  const { subnet, warnings } = compileSubnet(name, spec, { strict: ctx.strict ?? false });
+  validateName(name);
+  const admitted = ctx.admission ? ctx.admission.subnet(m, name, spec, undefined) : spec;
+  const { subnet, warnings } = compileSubnet(name, admitted, { strict: ctx.strict ?? false });
   for (const other of m.subnets.values()) {
     if (other.ipVersion === subnet.ipVersion && other.owned.overlaps(subnet.owned)) {
       throw new AllocError('Overlap', 'spec.ips', `overlaps subnet ${other.name}`);
@@ -136,7 +158,8 @@ export function decideDefineSubnet(m: AllocatorModel, name: string, spec: unknow
 export function decideChangeSubnet(m: AllocatorModel, name: string, spec: unknown, ctx: ConfigContext): ConfigDecision {
   const current = m.subnets.get(name);
   if (!current) throw new AllocError('SubnetNotFound', 'metadata.name', `subnet ${name} does not exist`);
-  const { subnet, warnings } = compileSubnet(name, spec, { strict: ctx.strict ?? false });
+  const admitted = ctx.admission ? ctx.admission.subnet(m, name, spec, current) : spec;
+  const { subnet, warnings } = compileSubnet(name, admitted, { strict: ctx.strict ?? false });
   if (subnet.subnet !== current.subnet) throw new InputError('spec.subnet', `cannot change from ${current.subnet}; define a new subnet instead`);
   for (const p of poolsIn(m, current)) {
     const why = poolFitsSubnet(p, subnet);
@@ -164,8 +187,9 @@ export function decideRemoveSubnet(m: AllocatorModel, name: string, ctx: ConfigC
   };
 }
 
-export function decideReserve(m: AllocatorModel, name: string, ipVersion: unknown, ips: unknown, ctx: ConfigContext): ConfigDecision {
+export function decideReserve(m: AllocatorModel, name: string, version: unknown, list: unknown, ctx: ConfigContext): ConfigDecision {
   if (m.reservations.has(name)) throw new AllocError('AlreadyExists', 'metadata.name', `reservation ${name} already exists`);
+  const { ipVersion, ips } = ctx.admission ? ctx.admission.reservation({ ipVersion: version, ips: list }, undefined) : { ipVersion: version, ips: list };
   if (ipVersion !== 4 && ipVersion !== 6) throw new InputError('spec.ipVersion', 'must be 4 or 6');
   if (!Array.isArray(ips) || ips.length === 0 || !ips.every((x) => typeof x === 'string')) throw new InputError('spec.ips', 'must be a non-empty list of addresses or ranges');
   const set = parseIpList(ips as string[], ipVersion as IpVersion, 'spec.ips');

@@ -14,6 +14,7 @@ import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../daemo
 const commands = {
   alloc: () => import('./commands/alloc.js'),
   apply: () => import('./commands/apply.js'),
+  adopt: () => import('./commands/adopt.js'),
   audit: () => import('./commands/audit.js'),
   check: () => import('./commands/check.js'),
   get: () => import('./commands/get.js'),
@@ -103,6 +104,13 @@ program
   .option('--dry-run', 'validate and decide, write nothing')
   .addOption(new Option('--validate <mode>', 'unknown fields: strict (reject), warn, ignore').choices(['strict', 'warn', 'ignore']).default('strict'))
   .action(async (o: { filename: string; dryRun?: boolean; validate: 'strict' | 'warn' | 'ignore' }) => (await commands.apply()).apply(globals(), { file: o.filename, dryRun: Boolean(o.dryRun), validate: o.validate }));
+
+program
+  .command('adopt')
+  .description('take over Whereabouts (IPPool allocations, OverlappingRangeIPReservations) and Spiderpool (SpiderIPPool allocatedIPs, SpiderEndpoints) allocations, so running pods keep their addresses')
+  .requiredOption('-f, --filename <file>', 'YAML or JSON as kubectl get -o yaml prints it (- for stdin); several documents and Lists allowed')
+  .option('--dry-run', 'print what would be adopted and every conflict; write nothing')
+  .action(async (o: { filename: string; dryRun?: boolean }) => (await commands.adopt()).adopt(globals(), { file: o.filename, dryRun: Boolean(o.dryRun) }));
 
 program
   .command('get')

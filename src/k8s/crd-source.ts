@@ -4,10 +4,11 @@
 // failures are retried.
 import { CustomObjectsApi, type KubeConfig, type KubernetesListObject } from '@kubernetes/client-node';
 import type { Allocator, ConfigResult } from '../alloc/allocator.js';
-import { isAllocError, isRejection } from '../alloc/errors.js';
+import { AllocError, isAllocError, isRejection } from '../alloc/errors.js';
 import type { ConfigMetadataState } from './config-metadata.js';
 import { desiredFromObject, planConfig, targetOf, type DesiredConfig } from './crd-spec.js';
 import { runInformer, type RunningInformer } from './informer.js';
+import { claimsOfPool } from '../upstream/adopt-guard.js';
 import { listPath, SpiderIPPool, SpiderReservedIP, SpiderSubnet, WhereaboutsIPPool, type KubeObject, type ResourceKind } from './resources.js';
 
 export const SOURCE_KINDS: readonly ResourceKind[] = [SpiderSubnet, SpiderIPPool, SpiderReservedIP, WhereaboutsIPPool];
@@ -129,12 +130,28 @@ export class CrdSource {
     const d = desiredFromObject(w.kind, w.obj);
     const plan = planConfig(a.model, this.o.recorded(), d);
     if (plan.action === 'none') return undefined;
-    return plan.action === 'define' ? this.define(d) : this.change(d);
+    if (plan.action === 'change') return this.change(d);
+    const defined = await this.define(d);
+    // First sight of a pool Whereabouts or Spiderpool already hands out from: adopt what its pods hold (once; later
+    // versions of the object are the log's projection, not a source of allocations).
+    if (w.kind.kind === 'IPPool' || w.kind.kind === 'SpiderIPPool') {
+      const claims = claimsOfPool(w.kind.kind, w.obj);
+      if (claims.length > 0) {
+        await a.waitFor(defined.revision);
+        const r = await a.adopt(claims, { at: now() });
+        if (r.conflicts.length > 0) {
+          throw new AllocError('Conflict', w.kind.kind === 'IPPool' ? 'spec.allocations' : 'status.allocatedIPs', `${r.conflicts.length} allocation(s) not adopted: ${r.conflicts.slice(0, 3).map((c) => `${c.address}: ${c.why}`).join('; ')}`);
+        }
+        this.log('info', `${d.name}: adopted ${r.adopted} allocation(s) (${r.held} already held)`);
+        return { ...defined, revision: Math.max(defined.revision, r.revision) };
+      }
+    }
+    return defined;
   }
 
   private define(d: DesiredConfig): Promise<ConfigResult> {
     const a = this.o.allocator;
-    const o = { at: now(), metadata: d.metadata };
+    const o = { at: now(), metadata: d.metadata, ...(d.admission ? { admission: d.admission } : {}) };
     if (d.target === 'pool') return a.definePool(d.name, d.spec, o);
     if (d.target === 'subnet') return a.defineSubnet(d.name, d.spec, o);
     return a.reserve(d.name, d.reservation!.ipVersion, d.reservation!.ips, o);
@@ -142,7 +159,7 @@ export class CrdSource {
 
   private async change(d: DesiredConfig): Promise<ConfigResult> {
     const a = this.o.allocator;
-    const o = { at: now(), metadata: d.metadata };
+    const o = { at: now(), metadata: d.metadata, ...(d.admission ? { admission: d.admission } : {}) };
     if (d.target === 'pool') return a.changePool(d.name, d.spec, o);
     if (d.target === 'subnet') return a.changeSubnet(d.name, d.spec, o);
     // Reservations have no change event: planConfig validated the new one; replace it (two commits).

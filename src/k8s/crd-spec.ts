@@ -1,10 +1,12 @@
 // Pure: what a custom resource asks of the allocator (define, change, nothing), compared with what the log holds.
 import type { IpVersion, ObjectMeta } from '../../events/catalogue.js';
+import type { Admission } from '../alloc/decide-config.js';
 import type { AllocatorModel } from '../alloc/model.js';
 import { compilePool, compileSubnet } from '../alloc/spec.js';
 import { poolSpecFromIPPool } from '../upstream/whereabouts/pools.js';
 import { InputError } from '../net/errors.js';
 import { parseIpList } from '../net/ranges.js';
+import { spiderpoolAdmission } from '../upstream/spiderpool/admission.js';
 import { sameJson } from './canonical.js';
 import type { ConfigMetadataState } from './config-metadata.js';
 import type { KubeObject, ResourceKind } from './resources.js';
@@ -19,6 +21,8 @@ export interface DesiredConfig {
   readonly spec?: unknown;
   readonly reservation?: { readonly ipVersion: unknown; readonly ips: unknown };
   readonly metadata: ObjectMeta;
+  /** The upstream's webhooks the object goes through (Spiderpool's kinds), inside the allocator's decision too. */
+  readonly admission?: Admission;
 }
 
 export type ConfigPlan = { readonly action: 'define' | 'change'; readonly desired: DesiredConfig } | { readonly action: 'none' };
@@ -52,14 +56,14 @@ export function desiredFromObject(kind: ResourceKind, o: KubeObject): DesiredCon
   const target = targetOf(kind);
   if (target === 'reservation') {
     const s = specRecord(o);
-    return { target, name, reservation: { ipVersion: s.ipVersion, ips: s.ips }, metadata };
+    return { target, name, reservation: { ipVersion: s.ipVersion, ips: s.ips }, metadata, admission: spiderpoolAdmission };
   }
   if (kind.kind === 'IPPool') {
-    // A Whereabouts IPPool names only its range; allocations in it are Whereabouts' own and are not imported.
+    // A Whereabouts IPPool's range is the pool; its spec.allocations are adopted when the pool is first defined (CrdSource).
     const s = specRecord(o);
     return { target, name, spec: poolSpecFromIPPool({ range: s.range }, 'spec'), metadata };
   }
-  return { target, name, spec: o.spec, metadata };
+  return { target, name, spec: o.spec, metadata, admission: spiderpoolAdmission };
 }
 
 /** Define when absent, change when the spec or metadata differs, nothing when both are as recorded. */
@@ -68,29 +72,29 @@ export function planConfig(m: AllocatorModel, recorded: ConfigMetadataState, d: 
     case 'pool': {
       const current = m.pools.get(d.name);
       if (!current) return { action: 'define', desired: d };
-      const spec = compilePool(d.name, d.spec).pool.spec;
+      const spec = compilePool(d.name, d.admission ? d.admission.pool(m, d.name, d.spec, current.compiled) : d.spec).pool.spec;
       const same = sameJson(spec, current.compiled.spec) && sameJson(d.metadata, recorded.pools[d.name] ?? {});
       return same ? { action: 'none' } : { action: 'change', desired: d };
     }
     case 'subnet': {
       const current = m.subnets.get(d.name);
       if (!current) return { action: 'define', desired: d };
-      const spec = compileSubnet(d.name, d.spec).subnet.spec;
+      const spec = compileSubnet(d.name, d.admission ? d.admission.subnet(m, d.name, d.spec, current) : d.spec).subnet.spec;
       const same = sameJson(spec, current.spec) && sameJson(d.metadata, recorded.subnets[d.name] ?? {});
       return same ? { action: 'none' } : { action: 'change', desired: d };
     }
     case 'reservation': {
       const current = m.reservations.get(d.name);
       if (!current) return { action: 'define', desired: d };
-      const { ipVersion, ips } = reservationOf(d);
+      const { ipVersion, ips } = reservationOf(d, current);
       return ipVersion === current.ipVersion && sameJson(ips, current.ips) ? { action: 'none' } : { action: 'change', desired: d };
     }
   }
 }
 
 /** A reservation's family and normalised ranges; throws naming the field at fault. */
-function reservationOf(d: DesiredConfig): { ipVersion: IpVersion; ips: string[] } {
-  const r = d.reservation!;
+function reservationOf(d: DesiredConfig, current: { ipVersion: IpVersion }): { ipVersion: IpVersion; ips: string[] } {
+  const r = d.admission ? d.admission.reservation(d.reservation!, current) : d.reservation!;
   if (r.ipVersion !== 4 && r.ipVersion !== 6) throw new InputError('spec.ipVersion', 'must be 4 or 6');
   if (!Array.isArray(r.ips) || r.ips.length === 0 || !r.ips.every((x) => typeof x === 'string')) throw new InputError('spec.ips', 'must be a non-empty list of addresses or ranges');
   return { ipVersion: r.ipVersion, ips: parseIpList(r.ips as string[], r.ipVersion, 'spec.ips').toStrings(r.ipVersion) };

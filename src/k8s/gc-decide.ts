@@ -20,7 +20,8 @@ export type GcVerdict =
 export function judge(rec: AllocationRecord, pod: PodFacts | undefined): GcVerdict {
   const reuse = REUSE_KINDS.has(rec.endpoint.owner?.kind ?? '');
   if (pod === undefined) return reuse ? { release: 'ask-owner', why: 'pod gone; its owner reuses addresses' } : { release: true, reason: ReleaseReason.PodGone, why: 'pod gone' };
-  if (pod.uid !== rec.endpoint.uid) {
+  // An adopted Whereabouts allocation has no pod uid (Whereabouts keeps none): the pod of that name is its pod.
+  if (rec.endpoint.uid !== '' && pod.uid !== rec.endpoint.uid) {
     // A StatefulSet pod or KubeVirt VM recreated under the same name takes its address back on its next ADD.
     return reuse ? { release: false, why: `new ${rec.endpoint.owner!.kind} incarnation; the address is reused` } : { release: true, reason: ReleaseReason.Orphan, why: `pod uid is now ${pod.uid}` };
   }

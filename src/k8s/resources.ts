@@ -5,14 +5,22 @@ export interface ResourceKind {
   readonly version: string;
   readonly plural: string;
   readonly namespaced: boolean;
+  /** The status fields the controller writes (a field absent from the rendered status is removed from the CR). */
+  readonly statusFields?: readonly string[];
 }
 
 export const SPIDERPOOL_GROUP = 'spiderpool.spidernet.io';
 export const SPIDERPOOL_VERSION = 'v2beta1';
 export const WHEREABOUTS_GROUP = 'whereabouts.cni.cncf.io';
 
-export const SpiderSubnet: ResourceKind = { kind: 'SpiderSubnet', group: SPIDERPOOL_GROUP, version: SPIDERPOOL_VERSION, plural: 'spidersubnets', namespaced: false };
-export const SpiderIPPool: ResourceKind = { kind: 'SpiderIPPool', group: SPIDERPOOL_GROUP, version: SPIDERPOOL_VERSION, plural: 'spiderippools', namespaced: false };
+export const SpiderSubnet: ResourceKind = {
+  kind: 'SpiderSubnet', group: SPIDERPOOL_GROUP, version: SPIDERPOOL_VERSION, plural: 'spidersubnets', namespaced: false,
+  statusFields: ['controlledIPPools', 'totalIPCount', 'allocatedIPCount'],
+};
+export const SpiderIPPool: ResourceKind = {
+  kind: 'SpiderIPPool', group: SPIDERPOOL_GROUP, version: SPIDERPOOL_VERSION, plural: 'spiderippools', namespaced: false,
+  statusFields: ['allocatedIPs', 'totalIPCount', 'allocatedIPCount'],
+};
 export const SpiderReservedIP: ResourceKind = { kind: 'SpiderReservedIP', group: SPIDERPOOL_GROUP, version: SPIDERPOOL_VERSION, plural: 'spiderreservedips', namespaced: false };
 export const SpiderEndpoint: ResourceKind = { kind: 'SpiderEndpoint', group: SPIDERPOOL_GROUP, version: SPIDERPOOL_VERSION, plural: 'spiderendpoints', namespaced: true };
 export const WhereaboutsIPPool: ResourceKind = { kind: 'IPPool', group: WHEREABOUTS_GROUP, version: 'v1alpha1', plural: 'ippools', namespaced: true };

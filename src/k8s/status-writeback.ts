@@ -95,6 +95,14 @@ export class StatusEnqueuer {
   }
 }
 
+/** The rendered status with every field the controller owns present (undefined: remove it, e.g. v2beta1's empty allocatedIPs). */
+function owned(kind: ResourceKind, status: Record<string, unknown>): Record<string, unknown> {
+  if (!kind.statusFields) return status;
+  const out: Record<string, unknown> = { ...status };
+  for (const f of kind.statusFields) if (!(f in out)) out[f] = undefined;
+  return out;
+}
+
 /** Reads the latest rendered status and merge-patches the CR when it differs; a 409 re-reads and tries again. */
 export function statusProcessor(kc: KubeConfig, readModel: ReadModel, targets: Readonly<Record<string, ResourceKind>> = STATUS_TARGETS) {
   const api = kc.makeApiClient(CustomObjectsApi);
@@ -115,7 +123,7 @@ export function statusProcessor(kc: KubeConfig, readModel: ReadModel, targets: R
         if (isNotFound(e)) return 'no-cr'; // made through the daemon's API, or deleted: nothing to write to
         throw e;
       }
-      const patch = statusPatch(cr.status, rendered.status as Record<string, unknown>);
+      const patch = statusPatch(cr.status, owned(kind, rendered.status as Record<string, unknown>));
       if (patch === undefined) return 'unchanged';
       try {
         await api.patchClusterCustomObjectStatus({ ...ref, body: { metadata: { resourceVersion: cr.metadata?.resourceVersion }, status: patch } }, mergePatch);

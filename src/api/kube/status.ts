@@ -1,6 +1,7 @@
 // metav1.Status objects, as the Kubernetes API server writes them for failures, and the error type that carries one.
 import { isAllocError, type AllocErrorCode } from '../../alloc/errors.js';
 import { isInputError } from '../../net/errors.js';
+import { isFieldError } from '../../upstream/field-error.js';
 
 export const StatusReason = {
   BadRequest: 'BadRequest',
@@ -117,6 +118,7 @@ const NOT_FOUND: ReadonlySet<AllocErrorCode> = new Set(['PoolNotFound', 'SubnetN
  */
 export function toStatusError(e: unknown, s: Subject, valueAt: (field: string) => unknown = () => undefined): StatusError {
   if (e instanceof StatusError) return e;
+  if (isFieldError(e)) return invalid(s, [{ reason: e.type, message: e.reason, field: e.field }]); // worded already
   if (isInputError(e)) return fieldInvalid(s, e.field, valueAt(e.field), e.reason);
   if (isAllocError(e)) {
     const message = e.field ? e.message.slice(e.field.length + 2) : e.message;

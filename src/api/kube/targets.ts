@@ -11,7 +11,10 @@ import { subnetTotalIPCount } from '../../../projections/spider-subnet.js';
 import { WHEREABOUTS_NAMESPACE } from '../../../projections/whereabouts-ippool.js';
 import type { K8sObject } from '../../../projections/types.js';
 import type { Allocator, ConfigOptions, ConfigResult } from '../../alloc/allocator.js';
-import { compilePool, compileSubnet } from '../../alloc/spec.js';
+import { compilePool, compileSubnet, validateName } from '../../alloc/spec.js';
+import type { AllocatorModel } from '../../alloc/model.js';
+import { spiderpoolAdmission } from '../../upstream/spiderpool/admission.js';
+import { refuseDroppedAllocations } from '../../upstream/adopt-guard.js';
 import { poolSpecFromIPPool } from '../../upstream/whereabouts/pools.js';
 import { parseCidr } from '../../net/address.js';
 import { InputError } from '../../net/errors.js';
@@ -78,6 +81,14 @@ const poolWrites: Writes = {
   remove: (a, name, o) => a.removePool(name, o),
 };
 
+// Spiderpool's kinds go through Spiderpool's webhooks (defaulting, refusals) inside the allocator's decision.
+const admitted = { admission: spiderpoolAdmission };
+const spiderPoolWrites: Writes = {
+  define: (a, name, w, o) => a.definePool(name, w.spec, { ...o, ...admitted }),
+  change: (a, name, w, o) => a.changePool(name, w.spec, { ...o, ...admitted }),
+  remove: (a, name, o) => a.removePool(name, o),
+};
+
 /**
  * A resource whose spec is the engine object's spec (SpiderIPPool: a pool, SpiderSubnet: a subnet): the body's spec
  * goes to the allocator as written, checked by `compileSpec`; the preview keeps the current status (or `emptyStatus`)
@@ -85,15 +96,16 @@ const poolWrites: Writes = {
  */
 function specTarget<S>(
   lock: string,
-  compileSpec: (name: string, spec: unknown) => { spec: S; warnings: readonly string[] },
+  compileSpec: (m: AllocatorModel, name: string, spec: unknown) => { spec: S; warnings: readonly string[] },
   emptyStatus: object,
   totalIPCount: (name: string, spec: S) => number,
   writes: Writes,
 ): Target {
   return {
     lockKey: (name) => `${lock}/${name}`,
-    compile(name, body) {
-      const { spec, warnings } = compileSpec(name, body.spec);
+    compile(name, body, allocator) {
+      if (lock === 'pool') refuseDroppedAllocations(allocator.model, 'SpiderIPPool', body);
+      const { spec, warnings } = compileSpec(allocator.model, name, body.spec);
       return {
         spec: body.spec,
         ...split(warnings),
@@ -109,28 +121,31 @@ function specTarget<S>(
   };
 }
 
+/** The spec as Spiderpool's webhooks would store it (create or update), compiled: what the allocator will hold. */
 const poolTarget = specTarget(
   'pool',
-  (name, spec) => {
-    const { pool, warnings } = compilePool(name, spec);
+  (m, name, spec) => {
+    validateName(name);
+    const { pool, warnings } = compilePool(name, spiderpoolAdmission.pool(m, name, spec, m.pools.get(name)?.compiled));
     return { spec: pool.spec, warnings };
   },
-  { allocatedIPs: {}, allocatedIPCount: 0 },
+  { allocatedIPCount: 0 }, // v2beta1: no allocatedIPs string while nothing is allocated
   poolTotalIPCount,
-  poolWrites,
+  spiderPoolWrites,
 );
 
 const subnetTarget = specTarget(
   'subnet',
-  (name, spec) => {
-    const { subnet, warnings } = compileSubnet(name, spec);
+  (m, name, spec) => {
+    validateName(name);
+    const { subnet, warnings } = compileSubnet(name, spiderpoolAdmission.subnet(m, name, spec, m.subnets.get(name)));
     return { spec: subnet.spec, warnings };
   },
-  { controlledIPPools: {}, allocatedIPCount: 0 },
+  { allocatedIPCount: 0 },
   subnetTotalIPCount,
   {
-    define: (a, name, w, o) => a.defineSubnet(name, w.spec, o),
-    change: (a, name, w, o) => a.changeSubnet(name, w.spec, o),
+    define: (a, name, w, o) => a.defineSubnet(name, w.spec, { ...o, ...admitted }),
+    change: (a, name, w, o) => a.changeSubnet(name, w.spec, { ...o, ...admitted }),
     remove: (a, name, o) => a.removeSubnet(name, o),
   },
 );
@@ -163,12 +178,13 @@ const whereaboutsTarget: Target = {
   compile(name, body, allocator) {
     if (!isRecord(body.spec)) throw new InputError('spec', 'must be an object {range, allocations}');
     const current = allocator.model.pools.get(name)?.compiled.spec;
+    refuseDroppedAllocations(allocator.model, 'IPPool', body);
     const spec = whereaboutsSpec(body.spec, current);
     const { warnings } = compilePool(name, spec);
     const unknown = unknownFields(body.spec, ['range', 'allocations'], 'spec');
     const extra = [...warnings];
     if (isRecord(body.spec.allocations) && Object.keys(body.spec.allocations).length > 0) {
-      extra.push('spec.allocations: written by the allocator from the allocation log; ignored');
+      extra.push('spec.allocations: written by the allocator from the allocation log; ignored (every entry is in the log already)');
     }
     return {
       spec,
@@ -186,9 +202,10 @@ const whereaboutsTarget: Target = {
 
 const reservationTarget: Target = {
   lockKey: (name) => `reservation/${name}`,
-  compile(_name, body) {
+  compile(name, body, allocator) {
     if (!isRecord(body.spec)) throw new InputError('spec', 'must be an object {ipVersion, ips}');
-    const spec = body.spec;
+    const current = allocator.model.reservations.get(name);
+    const spec = { ...body.spec, ...spiderpoolAdmission.reservation({ ipVersion: body.spec.ipVersion, ips: body.spec.ips }, current) };
     return {
       spec,
       unknown: unknownFields(spec, ['ipVersion', 'ips'], 'spec'),
@@ -199,7 +216,7 @@ const reservationTarget: Target = {
   },
   define: (a, name, w, o) => {
     const spec = w.spec as Record<string, unknown>;
-    return a.reserve(name, spec.ipVersion, spec.ips, o);
+    return a.reserve(name, spec.ipVersion, spec.ips, { ...o, ...admitted });
   },
   remove: (a, name, o) => a.unreserve(name, o),
 };

@@ -4,6 +4,8 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Allocator, ConfigOptions } from '../../alloc/allocator.js';
 import { replay } from '../../../projections/runtime.js';
 import { compilePool, compileSubnet } from '../../alloc/spec.js';
+import { spiderpoolAdmission } from '../../upstream/spiderpool/admission.js';
+import { refuseDroppedAllocations } from '../../upstream/adopt-guard.js';
 import { configMetadataProjection, type ConfigMetadataState } from '../../k8s/config-metadata.js';
 import { poolSpecFromIPPool } from '../../upstream/whereabouts/pools.js';
 import { parseIpList } from '../../net/ranges.js';
@@ -15,9 +17,11 @@ export interface ApplyOptions {
   readonly file: string;
   readonly dryRun: boolean;
   readonly validate: 'strict' | 'warn' | 'ignore';
+  /** `ipam adopt` defines the pools whose allocations it adopts right after (they are not dropped). */
+  readonly adopting?: boolean;
 }
 
-type Outcome = 'created' | 'configured' | 'unchanged';
+export type Outcome = 'created' | 'configured' | 'unchanged';
 
 const label = (m: Manifest) => `${m.kind.toLowerCase()}.${RESOURCES[m.kind].group}/${m.name}`;
 
@@ -27,39 +31,46 @@ function sameMeta(a: ConfigOptions['metadata'] | undefined, b: ConfigOptions['me
 }
 
 /** Applies one manifest with an in-process allocator; returns what happened and any warnings. */
-async function applyDirect(a: Allocator, m: Manifest, o: ApplyOptions, meta: Map<string, ConfigOptions['metadata']>): Promise<{ outcome: Outcome; warnings: readonly string[] }> {
+export async function applyDirect(a: Allocator, m: Manifest, o: ApplyOptions, meta: Map<string, ConfigOptions['metadata']>): Promise<{ outcome: Outcome; warnings: readonly string[] }> {
   const opts: ConfigOptions = { at: new Date().toISOString(), strict: o.validate === 'strict', dryRun: o.dryRun, metadata: m.metadata };
   const key = `${m.kind}/${m.name}`;
+  // Spiderpool's kinds go through Spiderpool's webhooks (defaulting, refusals), here and inside the decision.
+  const admission = m.kind === 'IPPool' ? undefined : spiderpoolAdmission;
+  const admitted: ConfigOptions = { ...opts, ...(admission ? { admission } : {}) };
+  if ((m.kind === 'IPPool' || m.kind === 'SpiderIPPool') && !o.adopting) refuseDroppedAllocations(a.model, m.kind, m.object);
   switch (m.kind) {
     case 'SpiderSubnet': {
       const current = a.model.subnets.get(m.name);
-      if (!current) return { outcome: 'created', warnings: (await a.defineSubnet(m.name, m.spec, opts)).warnings };
-      if (isDeepStrictEqual(compileSubnet(m.name, m.spec).subnet.spec, current.spec) && sameMeta(meta.get(key), m.metadata)) return { outcome: 'unchanged', warnings: [] };
-      return { outcome: 'configured', warnings: (await a.changeSubnet(m.name, m.spec, opts)).warnings };
+      if (!current) return { outcome: 'created', warnings: (await a.defineSubnet(m.name, m.spec, admitted)).warnings };
+      const stored = compileSubnet(m.name, spiderpoolAdmission.subnet(a.model, m.name, m.spec, current)).subnet.spec;
+      if (isDeepStrictEqual(stored, current.spec) && sameMeta(meta.get(key), m.metadata)) return { outcome: 'unchanged', warnings: [] };
+      return { outcome: 'configured', warnings: (await a.changeSubnet(m.name, m.spec, admitted)).warnings };
     }
     case 'SpiderIPPool':
     case 'IPPool': {
       const spec = m.kind === 'IPPool' ? poolSpecFromIPPool(m.spec, 'spec') : m.spec;
       const current = a.model.pools.get(m.name);
-      if (!current) return { outcome: 'created', warnings: (await a.definePool(m.name, spec, opts)).warnings };
-      if (isDeepStrictEqual(compilePool(m.name, spec).pool.spec, current.compiled.spec) && sameMeta(meta.get(key), m.metadata)) return { outcome: 'unchanged', warnings: [] };
-      return { outcome: 'configured', warnings: (await a.changePool(m.name, spec, opts)).warnings };
+      if (!current) return { outcome: 'created', warnings: (await a.definePool(m.name, spec, admitted)).warnings };
+      const stored = compilePool(m.name, admission ? admission.pool(a.model, m.name, spec, current.compiled) : spec).pool.spec;
+      if (isDeepStrictEqual(stored, current.compiled.spec) && sameMeta(meta.get(key), m.metadata)) return { outcome: 'unchanged', warnings: [] };
+      return { outcome: 'configured', warnings: (await a.changePool(m.name, spec, admitted)).warnings };
     }
     case 'SpiderReservedIP': {
       const current = a.model.reservations.get(m.name);
+      const wanted = spiderpoolAdmission.reservation({ ipVersion: m.spec.ipVersion, ips: m.spec.ips }, current);
       if (current) {
-        const wanted = parseIpList(m.spec.ips as string[], current.ipVersion, 'spec.ips').toStrings(current.ipVersion);
-        if (m.spec.ipVersion === current.ipVersion && isDeepStrictEqual(wanted, [...current.ips])) return { outcome: 'unchanged', warnings: [] };
+        const ips = parseIpList(wanted.ips as string[], current.ipVersion, 'spec.ips').toStrings(current.ipVersion);
+        if (wanted.ipVersion === current.ipVersion && isDeepStrictEqual(ips, [...current.ips])) return { outcome: 'unchanged', warnings: [] };
         if (!o.dryRun) await a.unreserve(m.name, opts); // reservations are replaced whole
       }
-      await a.reserve(m.name, m.spec.ipVersion, m.spec.ips, opts);
+      await a.reserve(m.name, wanted.ipVersion, wanted.ips, admitted);
       return { outcome: current ? 'configured' : 'created', warnings: [] };
     }
   }
 }
 
 /** The labels and annotations last recorded for each pool and subnet (so a label change alone is applied). */
-async function recordedMetadata(a: Allocator): Promise<Map<string, ConfigOptions['metadata']>> {
+export async function recordedMetadata(a: Allocator): Promise<Map<string, ConfigOptions['metadata']>> {
   const st = (await replay(a.store, [configMetadataProjection], { until: a.revision })).states.get(configMetadataProjection.name) as ConfigMetadataState;
   const out = new Map<string, ConfigOptions['metadata']>();
   for (const [name, m] of Object.entries(st.pools)) for (const k of ['SpiderIPPool', 'IPPool']) out.set(`${k}/${name}`, m);
@@ -85,8 +96,11 @@ async function applyViaDaemon(c: DaemonClient, m: Manifest, o: ApplyOptions): Pr
     return { outcome: 'unchanged', warnings: [] };
   }
   const body = { ...m.object, metadata: { ...(m.object.metadata as object), resourceVersion: cur.metadata.resourceVersion } };
-  const replaced = await c.send('PUT', `${base}/${encodeURIComponent(m.name)}${q}`, body);
-  return { outcome: 'configured', warnings: warningsOf(replaced.headers) };
+  const replaced = await c.send<{ metadata?: { resourceVersion?: string } }>('PUT', `${base}/${encodeURIComponent(m.name)}${q}`, body);
+  // The server's webhooks may fill in what the manifest leaves out (ipVersion, inherited gateway): a write that
+  // changed nothing keeps the resourceVersion.
+  const same = !o.dryRun && replaced.body?.metadata?.resourceVersion === cur.metadata.resourceVersion;
+  return { outcome: same ? 'unchanged' : 'configured', warnings: warningsOf(replaced.headers) };
 }
 
 export async function apply(g: GlobalOptions, o: ApplyOptions): Promise<void> {

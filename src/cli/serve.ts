@@ -25,6 +25,9 @@ export interface ServeOptions {
   readonly kubeconfig?: string;
 }
 
+/** Longest a stopping daemon may take before it exits anyway. */
+const EXIT_GRACE_MS = 10_000;
+
 export async function serve(opts: ServeOptions): Promise<void> {
   const log = createLogger();
   let local: LocalEtcd | undefined;
@@ -64,6 +67,12 @@ export async function serve(opts: ServeOptions): Promise<void> {
   await new Promise<void>((done) => {
     const stop = (sig: string) => {
       log.info({ signal: sig }, 'stopping');
+      // A signal always ends the process: whatever still holds the event loop after a clean stop is cut off.
+      setTimeout(() => {
+        log.warn({ signal: sig }, `still running ${EXIT_GRACE_MS} ms after ${sig}; exiting`);
+        log.flush();
+        process.exit(0);
+      }, EXIT_GRACE_MS).unref();
       done();
     };
     process.once('SIGINT', () => stop('SIGINT'));

@@ -11,7 +11,7 @@ import type { LiveReadModel } from '../../projections/read-model.js';
 import { LiveProjections } from '../../projections/runtime.js';
 import { Allocator, type AllocatorOptions } from '../alloc/allocator.js';
 import type { EventStore } from '../store/event-store.js';
-import { createKubeApi, type KubeApiHandler } from '../api/kube/index.js';
+import { createKubeApi, type KubeApiHandler, type KubeApiLimits } from '../api/kube/index.js';
 import { createAllocApi } from './alloc-api.js';
 import { Checkpointer, DEFAULT_CHECKPOINTS, type CheckpointPolicy } from './checkpointer.js';
 import { hasBearerToken } from './auth.js';
@@ -54,6 +54,8 @@ export interface DaemonOptions {
   readonly projectionWindowMs?: number;
   /** Routes served on both listeners (after the daemon's own). */
   readonly routes?: readonly ((parts: DaemonParts) => RouteHandler)[];
+  /** Bounds of the Kubernetes-style API (bodies, watches); defaults in src/api/kube/context.ts. */
+  readonly kubeLimits?: Partial<KubeApiLimits>;
   /** Routes served on the unix socket only (the CNI plugin's). */
   readonly socketRoutes?: readonly ((parts: DaemonParts) => RouteHandler)[];
 }
@@ -120,6 +122,11 @@ export class Daemon {
     return d;
   }
 
+  /** The Kubernetes-style API's handler (its open watches, for tests). */
+  get kubeApi(): KubeApiHandler | undefined {
+    return this.kube;
+  }
+
   /** The TCP address actually bound (port 0 resolved). */
   get address(): { host: string; port: number } | undefined {
     const s = this.servers.find((x) => typeof x.address() === 'object' && x.address() !== null);
@@ -139,7 +146,7 @@ export class Daemon {
     };
     const own = createAllocApi(parts);
     // Kubernetes-style REST (discovery, list/get/watch, pool and subnet writes) for kubectl and client libraries.
-    this.kube = createKubeApi({ allocator: this.allocator, model: this.projections, now: parts.now });
+    this.kube = createKubeApi({ allocator: this.allocator, model: this.projections, now: parts.now }, o.kubeLimits);
     const shared = [own, this.kube, ...(o.routes ?? []).map((f) => f(parts))];
     const socketOnly = (o.socketRoutes ?? []).map((f) => f(parts));
     if (o.listen !== undefined) {

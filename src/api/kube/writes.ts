@@ -10,7 +10,7 @@ import { contentType, decode, MediaType, readBody } from './body.js';
 import { sendJson, within, type Ctx } from './context.js';
 import { isRecord, OBJECT_META_FIELDS, objectMeta, sameMeta, TOP_LEVEL_FIELDS, unknownFields } from './meta.js';
 import { objectKeyOf, withVersion } from './objects.js';
-import { jsonPatch, mergePatch } from './patch.js';
+import { jsonPatch, mergePatch, type PatchLimits } from './patch.js';
 import { groupVersion, type ResourceDef } from './resources.js';
 import { badRequest, conflict, fieldInvalid, notFound, StatusError, toStatusError, type Subject } from './status.js';
 import { valueAt } from './table.js';
@@ -205,6 +205,9 @@ export async function replace(ctx: Ctx, req: IncomingMessage, res: ServerRespons
   );
 }
 
+/** The patched object may be no larger than a body this server accepts; the work is bounded at 16 times that. */
+const patchLimits = (ctx: Ctx): PatchLimits => ({ maxResultBytes: ctx.limits.maxBodyBytes, maxWorkBytes: 16 * ctx.limits.maxBodyBytes });
+
 export async function patch(ctx: Ctx, req: IncomingMessage, res: ServerResponse, r: WriteRoute & { name: string }, q: URLSearchParams): Promise<void> {
   const p = writeParams(q);
   const target = targetOf(r.def);
@@ -218,7 +221,7 @@ export async function patch(ctx: Ctx, req: IncomingMessage, res: ServerResponse,
   await guarded(s, doc, () =>
     ctx.locks.run(target.lockKey(r.name), async () => {
       const current = currentOrNotFound(ctx, r.def, objectKeyOf(r.def, r.namespace, r.name), s);
-      const next = type === MediaType.MergePatch ? mergePatch(current, doc) : jsonPatch(current, doc);
+      const next = type === MediaType.MergePatch ? mergePatch(current, doc) : jsonPatch(current, doc, patchLimits(ctx));
       if (!isRecord(next)) throw new InputError('', 'the patched object is not an object');
       await update(ctx, res, r, target, current, next, duplicates, p);
     }),

@@ -1,7 +1,7 @@
 // The daemon: one process that opens the store, runs the allocator and the live projections, and serves the HTTP
 // API on TCP (bearer token) and on a unix socket (file mode 0600, no token; for the node's CNI plugin).
 import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
@@ -18,6 +18,7 @@ import { hasBearerToken } from './auth.js';
 import { HttpError, errorAnswer, sendJson } from './http.js';
 import { DaemonMetrics } from './metrics.js';
 import { InFlight } from './in-flight.js';
+import { createApiServer, SOCKET_LIMITS, TCP_LIMITS, type ConnectionLimits } from './listener.js';
 import { Readiness } from './readiness.js';
 import { requestUrl, type RequestUrl } from './request-url.js';
 
@@ -56,6 +57,8 @@ export interface DaemonOptions {
   readonly routes?: readonly ((parts: DaemonParts) => RouteHandler)[];
   /** Bounds of the Kubernetes-style API (bodies, watches); defaults in src/api/kube/context.ts. */
   readonly kubeLimits?: Partial<KubeApiLimits>;
+  /** Connection limits and timeouts of each listener (defaults TCP_LIMITS, SOCKET_LIMITS in listener.ts). */
+  readonly connections?: { readonly tcp?: Partial<ConnectionLimits>; readonly socket?: Partial<ConnectionLimits> };
   /** Routes served on the unix socket only (the CNI plugin's). */
   readonly socketRoutes?: readonly ((parts: DaemonParts) => RouteHandler)[];
 }
@@ -65,6 +68,8 @@ const COALESCE_MS = 100;
 
 export class Daemon {
   private readonly servers: Server[] = [];
+  private tcpServer: Server | undefined;
+  private socketServer: Server | undefined;
   private stopped = false;
   private kube: KubeApiHandler | undefined;
   private readonly inFlight: InFlight;
@@ -127,6 +132,12 @@ export class Daemon {
     return this.kube;
   }
 
+  /** Connections open on each listener now. */
+  async connections(): Promise<Record<'tcp' | 'socket', number>> {
+    const count = (s: Server | undefined) => (s ? new Promise<number>((ok) => s.getConnections((_, n) => ok(n ?? 0))) : Promise.resolve(0));
+    return { tcp: await count(this.tcpServer), socket: await count(this.socketServer) };
+  }
+
   /** The TCP address actually bound (port 0 resolved). */
   get address(): { host: string; port: number } | undefined {
     const s = this.servers.find((x) => typeof x.address() === 'object' && x.address() !== null);
@@ -151,15 +162,16 @@ export class Daemon {
     const socketOnly = (o.socketRoutes ?? []).map((f) => f(parts));
     if (o.listen !== undefined) {
       const { host, port } = parseListen(o.listen);
-      const server = createServer((req, res) => void this.handle(req, res, shared, o.token));
+      const server = createApiServer('tcp', (req, res) => void this.handle(req, res, shared, o.token), { ...TCP_LIMITS, ...o.connections?.tcp }, o.log);
       await new Promise<void>((ok, fail) => server.once('error', fail).listen(port, host, ok));
       this.servers.push(server);
+      this.tcpServer = server;
       o.log.info({ address: `${this.address!.host}:${this.address!.port}` }, 'HTTP API listening (bearer token required)');
     }
     if (o.socket !== undefined) {
       mkdirSync(dirname(o.socket), { recursive: true });
       rmSync(o.socket, { force: true }); // a stale socket from a crashed daemon
-      const server = createServer((req, res) => void this.handle(req, res, [...socketOnly, ...shared], undefined));
+      const server = createApiServer('socket', (req, res) => void this.handle(req, res, [...socketOnly, ...shared], undefined), { ...SOCKET_LIMITS, ...o.connections?.socket }, o.log);
       // Created owner-only from the start (umask), not just chmodded after: no moment when others could connect.
       const umask = process.umask(0o177);
       try {
@@ -168,6 +180,7 @@ export class Daemon {
         process.umask(umask);
       }
       this.servers.push(server);
+      this.socketServer = server;
       chmodSync(o.socket, 0o600);
       const mode = statSync(o.socket).mode & 0o777;
       if ((mode & 0o077) !== 0) throw new Error(`unix socket ${o.socket} has mode ${mode.toString(8)}; refusing to serve it without a token (want 600)`);
@@ -187,7 +200,8 @@ export class Daemon {
         return void res.writeHead(r.ready ? 200 : 503, { 'content-type': 'text/plain' }).end(r.ready ? 'ok\n' : `not ready: ${r.reason}\n`);
       }
       if (token !== undefined && !hasBearerToken(req, token)) {
-        req.resume(); // drain, never read or act on the body
+        // Never read or act on the body; the connection ends with the answer (a slow drip of body cannot hold it).
+        closeAfter(res);
         throw new HttpError(401, 'Unauthorized', 'missing or wrong bearer token (send "Authorization: Bearer <token>")');
       }
       if (url.pathname === '/metrics') {
@@ -197,12 +211,16 @@ export class Daemon {
       if (!this.readiness.etcdReachable && req.method !== 'GET') {
         throw new HttpError(503, 'EtcdUnavailable', `etcd is unreachable (${this.readiness.reason}); retry later`, undefined, true);
       }
-      if (await this.inFlight.run(firstRoute(routes, req, res, url))) return;
+      // A request whose body has not all arrived when time is up is the client's slowness (408), not etcd's.
+      const slowUpload = () => (req.complete ? undefined : new HttpError(408, 'RequestTimeout', 'the request body did not arrive in time; send it whole and at once'));
+      if (await this.inFlight.run(firstRoute(routes, req, res, url), slowUpload)) return;
       throw new HttpError(404, 'NotFound', `no route for ${req.method} ${url.pathname}`);
     } catch (e) {
       const { status, body } = errorAnswer(e);
       if (status >= 500) this.opts.log.warn({ route, status, err: body.error.message }, 'request failed');
-      if (!res.headersSent) sendJson(res, status, body);
+      else if (status === CLIENT_CLOSED) this.opts.log.info({ route, status }, 'client closed the connection before its request was answered');
+      if (status === 408 || status === 413) closeAfter(res); // the rest of the body is not read
+      if (!res.headersSent && !res.destroyed) sendJson(res, status, body);
       else res.destroy();
     } finally {
       this.metrics.observeRequest(route, res.statusCode, (performance.now() - started) / 1000);
@@ -229,6 +247,15 @@ export class Daemon {
     await this.projections.stop();
     await this.allocator.stop();
   }
+}
+
+/** Status recorded (in metrics and logs) for requests whose client left first, as nginx does; never sent. */
+const CLIENT_CLOSED = 499;
+
+/** Ends the connection once this answer is out, whatever is still coming on it. */
+function closeAfter(res: ServerResponse): void {
+  res.setHeader('connection', 'close');
+  res.once('finish', () => res.socket?.destroy());
 }
 
 function parseListen(s: string): { host: string; port: number } {

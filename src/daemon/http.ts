@@ -41,9 +41,12 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
       parts.push(chunk);
     });
     req.once('end', () => resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts)));
-    req.once('error', reject);
+    req.once('error', () => reject(clientClosed()));
   });
 }
+
+/** The client went away mid-request: recorded as 499 (nginx's "client closed request"); nobody is left to answer. */
+export const clientClosed = () => new HttpError(499, 'ClientClosedRequest', 'the client closed the connection before sending the whole request');
 
 /** A JSON object body; a clear 400 otherwise. */
 export async function readJsonObject(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Record<string, unknown>> {

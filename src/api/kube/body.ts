@@ -26,10 +26,16 @@ export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Pr
   if (Number.isFinite(declared) && declared > limit) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw tooLarge();
-    chunks.push(chunk);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) throw tooLarge();
+      chunks.push(chunk);
+    }
+  } catch (e) {
+    if (e instanceof StatusError) throw e;
+    // Recorded as 499, as nginx does; nobody is left to read the answer.
+    throw new StatusError(499, 'BadRequest', 'the client closed the connection before sending the whole request');
   }
   return Buffer.concat(chunks).toString('utf8');
 }

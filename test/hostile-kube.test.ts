@@ -138,3 +138,40 @@ test.serial('attack 3: watches aborted during their catch-up wait leave no timer
   t.true(liveTimers() - timers0 <= 3, 'the watches\' timers are gone');
   live.forEach((s) => s.destroy());
 });
+
+test.serial('attack 7: selectors are parsed in linear time and bounded (400); query strings over the header limit are 431; warnings are capped', async (t) => {
+  const f = await startDaemon();
+  t.teardown(() => f.close());
+  await withPool(f);
+  const spaces = ' '.repeat(4000);
+  const t0 = performance.now();
+  for (let i = 0; i < 20; i++) {
+    const r = await call(f, 'GET', `${SP}/spiderippools?fieldSelector=${encodeURIComponent(`metadata.name${spaces}x`)}`);
+    t.is(r.status, 400);
+    const l = await call(f, 'GET', `${SP}/spiderippools?labelSelector=${encodeURIComponent(`a${spaces.slice(2000)}b${spaces.slice(2000)}c`)}`);
+    t.is(l.status, 400);
+  }
+  const ms = (performance.now() - t0) / 40;
+  t.true(ms < 100, `${ms.toFixed(1)} ms per hostile selector`);
+  const long = await call(f, 'GET', `${SP}/spiderippools?fieldSelector=${encodeURIComponent(`metadata.name=${'x'.repeat(5000)}`)}`);
+  t.is(long.status, 400);
+  t.regex(long.json().message, /fieldSelector is 5014 characters long; at most 4096/);
+  const ok = await call(f, 'GET', `${SP}/spiderippools?fieldSelector=${encodeURIComponent('metadata.name = legit')}`);
+  t.is(ok.status, 200, ok.text);
+  t.deepEqual(ok.json().items.map((o: { metadata: { name: string } }) => o.metadata.name), ['legit']);
+  const huge = await call(f, 'GET', `${SP}/spiderippools?labelSelector=${'a'.repeat(20_000)}`);
+  t.is(huge.status, 431);
+
+  // Strict decoding of a body with 5,000 unknown fields: a bounded answer; Warn mode: a bounded set of headers.
+  const junk = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`unknownField${i}`, i]));
+  const body = { apiVersion: 'spiderpool.spidernet.io/v2beta1', kind: 'SpiderIPPool', metadata: { name: 'loud' }, spec: { ipVersion: 4, subnet: '10.94.0.0/24', ips: ['10.94.0.10'], ...junk } };
+  const strict = await call(f, 'POST', `${SP}/spiderippools?fieldValidation=Strict`, { body });
+  t.is(strict.status, 400);
+  t.true(strict.text.length < 16_000, `${strict.text.length} bytes of answer`);
+  t.regex(strict.json().message, /and 4950 more$/);
+  const warned = await call(f, 'POST', `${SP}/spiderippools?fieldValidation=Warn&dryRun=All`, { body });
+  t.is(warned.status, 201, warned.text);
+  const warnings = String(warned.headers.warning).split(/,(?=\s*299 )/);
+  t.is(warnings.length, 21);
+  t.regex(warnings[20]!, /4980 more warnings not shown/);
+});

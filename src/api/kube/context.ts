@@ -81,9 +81,20 @@ export function warningHeader(text: string): string {
   return `299 - ${JSON.stringify(text.replace(/[\r\n]+/g, ' '))}`;
 }
 
+/** Warning headers sent at most (each at most WARNING_CHARS long): clients' header limits are 8-16 KiB. */
+export const MAX_WARNINGS = 20;
+const WARNING_CHARS = 256;
+
+/** The warnings as headers, bounded: the first MAX_WARNINGS (shortened), then one saying how many were left out. */
+export function warningHeaders(warnings: readonly string[]): string[] {
+  const shown = warnings.slice(0, MAX_WARNINGS).map((w) => warningHeader(w.length > WARNING_CHARS ? `${w.slice(0, WARNING_CHARS)}...` : w));
+  if (warnings.length > MAX_WARNINGS) shown.push(warningHeader(`${warnings.length - MAX_WARNINGS} more warnings not shown`));
+  return shown;
+}
+
 export function sendJson(res: ServerResponse, code: number, body: unknown, warnings: readonly string[] = []): void {
   const text = JSON.stringify(body);
-  if (warnings.length > 0) res.setHeader('Warning', warnings.map(warningHeader));
+  if (warnings.length > 0) res.setHeader('Warning', warningHeaders(warnings));
   res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-cache, private' });
   res.end(text);
 }

@@ -79,6 +79,9 @@ interface Prepared {
   readonly warnings: string[];
 }
 
+/** Fields named at most in one strict decoding error (message and causes). */
+const MAX_LISTED = 50;
+
 /** Checks everything the allocator does not: the envelope's fields, labels and annotations; applies fieldValidation. */
 function prepare(ctx: Ctx, target: Target, name: string, body: Record<string, unknown>, duplicates: readonly string[], p: WriteParams): Prepared {
   const metadata = metadataOf(body);
@@ -88,10 +91,10 @@ function prepare(ctx: Ctx, target: Target, name: string, body: Record<string, un
   unknown.push(...compiled.unknown);
   if (p.validation === 'Strict' && (unknown.length > 0 || duplicates.length > 0)) {
     const list = [...unknown.map((f) => `unknown field ${JSON.stringify(f)}`), ...duplicates.map((f) => `duplicate field ${JSON.stringify(f)}`)];
-    throw badRequest(`strict decoding error: ${list.join(', ')}`, {
-      name,
-      causes: [...unknown.map((f) => ({ reason: 'FieldValueInvalid', message: 'unknown field', field: f })), ...duplicates.map((f) => ({ reason: 'FieldValueDuplicate', message: 'duplicate field', field: f }))],
-    });
+    const causes = [...unknown.map((f) => ({ reason: 'FieldValueInvalid', message: 'unknown field', field: f })), ...duplicates.map((f) => ({ reason: 'FieldValueDuplicate', message: 'duplicate field', field: f }))];
+    // Bounded: a body naming thousands of unknown fields gets an answer of a few KB, not one larger than itself.
+    const more = list.length > MAX_LISTED ? `, and ${list.length - MAX_LISTED} more` : '';
+    throw badRequest(`strict decoding error: ${list.slice(0, MAX_LISTED).join(', ')}${more}`, { name, causes: causes.slice(0, MAX_LISTED) });
   }
   const warnings = p.validation === 'Warn' ? [...unknown.map((f) => `unknown field ${JSON.stringify(f)}`), ...duplicates.map((f) => `duplicate field ${JSON.stringify(f)}`)] : [];
   return { compiled, meta, warnings: [...warnings, ...compiled.warnings] };

@@ -1,12 +1,15 @@
 // `ipam serve`: the daemon. Opens the store (starting a local etcd when no endpoint is given), runs the allocator and
 // live projections, serves the API, and runs until signalled.
+import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
 import { cniSocketRoute } from '../cni/daemon-route.js';
 import { Daemon } from '../daemon/daemon.js';
 import { loadKubeConfig } from '../k8s/kube.js';
 import { createOwnerResolver } from '../k8s/owner.js';
 import { createLogger } from '../daemon/logger.js';
+import { PathLock } from '../daemon/lock.js';
 import { loadToken } from '../daemon/token.js';
 import { LocalEtcd } from '../local/etcd.js';
 import { connectionFromEnv, describeConnection, openEtcd, probeEtcd, type EtcdConnection } from '../store/connect.js';
@@ -30,10 +33,24 @@ const EXIT_GRACE_MS = 10_000;
 
 export async function serve(opts: ServeOptions): Promise<void> {
   const log = createLogger();
+  const dataDir = resolve(opts.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // One daemon per data dir, for its whole life; a crashed one's lock is taken over (and its etcd stopped below).
+  const lock = PathLock.acquire(join(dataDir, 'ipam.lock'), `data dir ${dataDir}`);
+  if (lock.previous) log.warn({ pid: lock.previous.pid }, 'took over the data dir of a daemon that did not stop cleanly');
+  try {
+    await run(opts, log);
+  } finally {
+    lock.release();
+  }
+}
+
+async function run(opts: ServeOptions, log: Logger): Promise<void> {
   let local: LocalEtcd | undefined;
   let conn: EtcdConnection | undefined = connectionFromEnv(opts.etcd ? { ...process.env, ETCD_ENDPOINTS: opts.etcd } : process.env);
   if (!conn) {
-    local = await LocalEtcd.start({ persistentDir: resolve(opts.dataDir, 'etcd') });
+    // On unix sockets in the 0700 data dir: no other local user can open it (no TCP port, no auth needed).
+    local = await LocalEtcd.start({ persistentDir: resolve(opts.dataDir, 'etcd'), ownerOnly: true });
     conn = { endpoints: local.endpoints };
     log.info({ endpoints: local.endpoints, dataDir: resolve(opts.dataDir, 'etcd') }, 'started a local etcd (no --etcd or ETCD_ENDPOINTS given)');
   }

@@ -1,6 +1,7 @@
 // The daemon: one process that opens the store, runs the allocator and the live projections, and serves the HTTP
 // API on TCP (bearer token) and on a unix socket (file mode 0600, no token; for the node's CNI plugin).
-import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
@@ -18,6 +19,7 @@ import { hasBearerToken } from './auth.js';
 import { HttpError, errorAnswer, sendJson } from './http.js';
 import { DaemonMetrics } from './metrics.js';
 import { InFlight } from './in-flight.js';
+import { PathLock } from './lock.js';
 import { createApiServer, SOCKET_LIMITS, TCP_LIMITS, type ConnectionLimits } from './listener.js';
 import { Readiness } from './readiness.js';
 import { requestUrl, type RequestUrl } from './request-url.js';
@@ -69,6 +71,8 @@ const COALESCE_MS = 100;
 export class Daemon {
   private readonly servers: Server[] = [];
   private tcpServer: Server | undefined;
+  private socketLock: PathLock | undefined;
+  private socketIno: number | undefined;
   private socketServer: Server | undefined;
   private stopped = false;
   private kube: KubeApiHandler | undefined;
@@ -90,6 +94,16 @@ export class Daemon {
 
   static async start(opts: DaemonOptions): Promise<Daemon> {
     if (opts.listen !== undefined && !opts.token) throw new Error('a TCP listener needs a token (--token-file or IPAM_TOKEN)');
+    const socketLock = opts.socket !== undefined ? await claimSocket(opts.socket) : undefined;
+    try {
+      return await Daemon.open(opts, socketLock);
+    } catch (e) {
+      socketLock?.release();
+      throw e;
+    }
+  }
+
+  private static async open(opts: DaemonOptions, socketLock: PathLock | undefined): Promise<Daemon> {
     const { store, log } = opts;
     const allocator = new Allocator(store, opts.resolveOwner ? { resolveOwner: opts.resolveOwner } : {});
     const t0 = performance.now();
@@ -116,6 +130,7 @@ export class Daemon {
     const metrics = new DaemonMetrics({ allocator, store, projectionRevision: () => projections.revision, ready: () => readiness.ready });
     const checkpointer = new Checkpointer(store, projections, log, opts.checkpoints ?? DEFAULT_CHECKPOINTS);
     const d = new Daemon(allocator, projections, readiness, metrics, checkpointer, checkpoint?.revision, opts);
+    d.socketLock = socketLock;
     checkpointer.start();
     await readiness.start();
     try {
@@ -169,8 +184,6 @@ export class Daemon {
       o.log.info({ address: `${this.address!.host}:${this.address!.port}` }, 'HTTP API listening (bearer token required)');
     }
     if (o.socket !== undefined) {
-      mkdirSync(dirname(o.socket), { recursive: true });
-      rmSync(o.socket, { force: true }); // a stale socket from a crashed daemon
       const server = createApiServer('socket', (req, res) => void this.handle(req, res, [...socketOnly, ...shared], undefined), { ...SOCKET_LIMITS, ...o.connections?.socket }, o.log);
       // Created owner-only from the start (umask), not just chmodded after: no moment when others could connect.
       const umask = process.umask(0o177);
@@ -181,6 +194,7 @@ export class Daemon {
       }
       this.servers.push(server);
       this.socketServer = server;
+      this.socketIno = statSync(o.socket).ino;
       chmodSync(o.socket, 0o600);
       const mode = statSync(o.socket).mode & 0o777;
       if ((mode & 0o077) !== 0) throw new Error(`unix socket ${o.socket} has mode ${mode.toString(8)}; refusing to serve it without a token (want 600)`);
@@ -242,11 +256,58 @@ export class Daemon {
           }),
       ),
     );
-    if (this.opts.socket) rmSync(this.opts.socket, { force: true });
+    // Only the socket this daemon made: never a path someone else has put there since.
+    if (this.opts.socket && this.socketIno !== undefined && inodeOf(this.opts.socket) === this.socketIno) rmSync(this.opts.socket, { force: true });
+    this.socketLock?.release();
     await this.checkpointer.stop();
     await this.projections.stop();
     await this.allocator.stop();
   }
+}
+
+function inodeOf(path: string): number | undefined {
+  try {
+    return lstatSync(path).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Held while we serve: a second daemon given the same path refuses to start (before any work) instead of taking it over. */
+async function claimSocket(path: string): Promise<PathLock> {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const lock = PathLock.acquire(`${path}.lock`, `unix socket ${path}`);
+  try {
+    await removeStaleSocket(path);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+  return lock;
+}
+
+/**
+ * Clears the way for our socket (we hold its lock): a socket nobody answers on is a crashed daemon's and is removed;
+ * anything else at the path (a regular file, a directory, a socket someone serves) is refused, never deleted.
+ */
+async function removeStaleSocket(path: string): Promise<void> {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return; // nothing there
+  }
+  if (!st.isSocket()) throw new Error(`--socket ${path} exists and is not a unix socket; refusing to replace it (remove it or choose another path)`);
+  const answered = await new Promise<boolean>((resolve) => {
+    const c = connect(path);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+  if (answered) throw new Error(`--socket ${path} is being served by another process; refusing to take it over`);
+  rmSync(path);
 }
 
 /** Status recorded (in metrics and logs) for requests whose client left first, as nginx does; never sent. */

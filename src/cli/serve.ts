@@ -67,6 +67,7 @@ async function run(opts: ServeOptions, log: Logger): Promise<void> {
   log.info({ etcd: describeConnection(conn), prefix: opts.prefix, revision: rev }, 'event store open');
   const token = opts.tcp ? loadToken({ ...(opts.tokenFile ? { tokenFile: opts.tokenFile } : {}), generatedPath: resolve(opts.dataDir, 'token') }) : undefined;
   if (token) log.info({ tokenFrom: token.source }, 'TCP API token loaded');
+  if (token?.warning) log.warn({ tokenFrom: token.source }, token.warning);
   const resolveOwner = opts.kubeconfig !== undefined ? createOwnerResolver(loadKubeConfig(opts.kubeconfig || undefined), { onError: (e) => log.warn({ err: (e as Error).message }, 'owner lookup failed') }) : undefined;
   const daemon = await Daemon.start({
     ...(resolveOwner ? { resolveOwner } : {}),

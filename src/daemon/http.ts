@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isAllocError } from '../alloc/errors.js';
 import { isInputError } from '../net/errors.js';
+import { decodeUtf8 } from './utf8.js';
 
 /** An answer other than 2xx, with a machine-readable code and (for bad input) the field at fault. */
 export class HttpError extends Error {
@@ -50,10 +51,11 @@ export const clientClosed = () => new HttpError(499, 'ClientClosedRequest', 'the
 
 /** A JSON object body; a clear 400 otherwise. */
 export async function readJsonObject(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Record<string, unknown>> {
-  const body = await readBody(req, limit);
+  const decoded = decodeUtf8(await readBody(req, limit));
+  if ('field' in decoded) throw new HttpError(400, 'InvalidUTF8', `${decoded.field}: holds bytes that are not valid UTF-8; send UTF-8 text`, decoded.field);
   let v: unknown;
   try {
-    v = JSON.parse(body.toString('utf8'));
+    v = JSON.parse(decoded.text);
   } catch (e) {
     throw new HttpError(400, 'MalformedJSON', `request body is not valid JSON: ${(e as Error).message}`, 'body');
   }

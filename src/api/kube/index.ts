@@ -8,7 +8,7 @@ import { ObjectReader } from './objects.js';
 import { openApi } from './openapi.js';
 import * as reads from './reads.js';
 import { findResource, verbsOf, type ResourceDef } from './resources.js';
-import { StatusError, toStatusError } from './status.js';
+import { badRequest, StatusError, toStatusError } from './status.js';
 import { watch } from './watch.js';
 import { WatchBudget } from './watch-budget.js';
 import * as writes from './writes.js';
@@ -104,9 +104,17 @@ async function serveResource(ctx: Ctx, req: IncomingMessage, res: ServerResponse
   }
 }
 
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw badRequest(`the path segment ${JSON.stringify(segment.slice(0, 100))} has a malformed %-escape (each % must start a UTF-8 byte as two hex digits)`);
+  }
+}
+
 async function route(ctx: Ctx, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
   const path = url.pathname;
-  const parts = path.split('/').filter((p) => p !== '').map(decodeURIComponent);
+  const parts = path.split('/').filter((p) => p !== '').map(decodeSegment);
   const head = parts[0];
   if (path === '/version' || path === '/version/') {
     only(req.method, 'GET', path);

@@ -14,6 +14,7 @@ import { runCniBench } from './cni.js';
 import { runHttpBench } from './http/scenario.js';
 import { runChaos } from './chaos.js';
 import { ABUSE_FLOOR, runAbuse } from './abuse.js';
+import { runCliBench } from './cli.js';
 
 const program = new Command().name('bench').description('benchmarks of the IPAM engine, each with its baseline measured in the same run');
 const int = (v: string) => {
@@ -83,10 +84,13 @@ common(program.command('alloc'))
   .option('--time-limit <ms>', 'bound on one round', int, 120_000)
   .option('--warmup <n>', 'unmeasured allocations per round before measuring (JIT, connections)', (v) => Number(v), 2000)
   .option('--svg <file>', 'write a chart: throughput over time and latency percentiles')
+  .option('--order <list>', "pool orders to measure in the same run, comma-separated: scattered (the engine's) and/or lowest (Whereabouts')", 'scattered')
   .action(async (o) => {
     const target = await openTarget(o);
     try {
-      const r = await runAllocScenario({ endpoints: target.endpoints, requesters: o.requesters, processes: o.processes, count: o.count, rounds: o.rounds, poolCidr: o.pool, timeLimitMs: o.timeLimit, warmup: o.warmup });
+      const orders = String(o.order).split(',').map((x) => x.trim());
+      for (const x of orders) if (x !== 'scattered' && x !== 'lowest') throw new Error(`--order: expected scattered or lowest, got ${x}`);
+      const r = await runAllocScenario({ endpoints: target.endpoints, requesters: o.requesters, processes: o.processes, count: o.count, rounds: o.rounds, poolCidr: o.pool, timeLimitMs: o.timeLimit, warmup: o.warmup, orders: orders as ('scattered' | 'lowest')[] });
       const { chart, ...doc } = r;
       emit(
         { ...doc, etcdMembers: target.members },
@@ -100,6 +104,13 @@ common(program.command('alloc'))
           ['ratio vs pool-cas', `${r.ratios.vsPoolCas}x`, ''],
           ['ratio vs etcd ceiling', r.ratios.vsEtcdCeiling, ''],
           ['invariants', `duplicates ${r.invariants.duplicates}, lost ${r.invariants.lost}, extra ${r.invariants.extra}`, 'engine log vs acknowledgements, all rounds'],
+          ...(orders.length > 1
+            ? Object.entries(r.orders).map(([name, f]) => [
+                `order ${name}: allocations/s, conflicts`,
+                `${f.allocsPerSec}, ${f.conflicts}`,
+                `rounds: ${f.perRound.map((x) => `${x.allocsPerSec}/${x.conflicts}`).join(' ')}${r.orderRatios?.[name] !== undefined ? `; ${r.orderRatios[name]}x ${orders[0]} (paired rounds)` : ''}`,
+              ])
+            : []),
         ],
         o.json,
         { file: o.svg, chart: { title: `alloc: ${r.requesters} requesters, ${r.processes} process(es)`, ...chart } },
@@ -211,6 +222,25 @@ common(program.command('http'))
     }
   });
 
+common(program.command('cli'))
+  .description("start-up of `ipam --help`, `ipam get` and `ipam alloc` (through a real daemon's socket) next to `node -e 0`, same run")
+  .option('--rounds <n>', 'runs of each command (figures are medians)', int, 15)
+  .action(async (o) => {
+    const target = await openTarget(o);
+    try {
+      const r = await runCliBench({ endpoints: target.endpoints, rounds: o.rounds });
+      const rows: (string | number)[][] = [
+        ['command', 'p50 ms', 'vs node -e 0', 'per run ms'],
+        ['node -e 0', r.nodeP50Ms, '1', ''],
+        ...r.commands.map((c) => [c.name, c.p50Ms, `${c.ratioToNode}x`, c.perRoundMs.join(' ')]),
+        ['floor', `<= ${r.floor}x`, r.floorMet ? 'met' : 'NOT met', `medians of ${r.rounds} runs`],
+      ];
+      emit(r as unknown as Record<string, unknown>, rows, o.json);
+    } finally {
+      await target.close();
+    }
+  });
+
 program
   .command('cni')
   .description("CNI ADD/DEL latency of the ipam-es plugin (real daemon over its unix socket) vs Debian's host-local, executed the same way in the same run")
@@ -219,11 +249,12 @@ program
   .option('--count <n>', 'pods added then deleted per round, per plugin', int, 200)
   .option('--rounds <n>', 'rounds (figures are medians)', int, 3)
   .option('--warmup <n>', 'unmeasured ADD+DEL pairs per plugin first', int, 20)
+  .option('--selection', "also: ADD with pool selection from the cluster (warm caches, pod annotations, affinity) vs today's ADD, two more daemons")
   .option('--json [file]', 'print every figure and the environment as JSON on stdout, or write them to this file')
   .action(async (o) => {
     const target = await openTarget(o);
     try {
-      const r = await runCniBench({ endpoints: target.endpoints, count: o.count, rounds: o.rounds, warmup: o.warmup });
+      const r = await runCniBench({ endpoints: target.endpoints, count: o.count, rounds: o.rounds, warmup: o.warmup, selection: o.selection === true });
       const hl = r.hostLocal;
       const rows: (string | number)[][] = [
         ['figure', 'ipam-es', 'host-local', 'ratio', 'notes'],
@@ -233,6 +264,13 @@ program
         ['a Node process per call p50 ms', r.nodeProcessP50Ms, '', '', "node -e 0: what a plugin written in Node would pay first"],
         ['invariants', `duplicates ${r.invariants.duplicates}, bad releases ${r.invariants.badReleases}, live at end ${r.invariants.liveAtEnd}, failed calls ${r.invariants.failedCalls}`, '', '', 'log checked after the run'],
       ];
+      const s = r.selection;
+      if (s) {
+        rows.push(
+          ['ADD today (pool in config) p50/p90/p99 ms', `${s.base.addP50Ms}/${s.base.addP90Ms}/${s.base.addP99Ms}`, '', '', 'serve without --kubeconfig'],
+          ['ADD with caches + annotations p50/p90/p99 ms', `${s.withCaches.addP50Ms}/${s.withCaches.addP90Ms}/${s.withCaches.addP99Ms}`, '', `${s.addP50Ratio}x`, `vs today; floor <= ${s.floor}x (${s.floorMet ? 'met' : 'NOT met'}); ippool annotation + pod/namespace/node affinity; API requests during rounds: ${s.apiRequestsDuringRounds}${s.apiRequestsDuringRounds ? ` (${s.apiRequestKinds.join(', ')})` : ''}`],
+        );
+      }
       if (o.json === true) {
         process.stderr.write(`${table(rows)}\n`);
         process.stdout.write(`${JSON.stringify({ ...r, etcdMembers: target.members, environment: environment() }, null, 2)}\n`);

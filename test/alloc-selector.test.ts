@@ -173,3 +173,19 @@ test('given affinity selectors and labels, when matched, then each selector is a
     reason: "pool p1's podAffinity does not match the pod: label app is missing (want app=web)",
   });
 });
+
+test('as Spiderpool judges them: a nodeName list replaces nodeAffinity, a namespaceName list replaces namespaceAffinity', (t) => {
+  const spec = {
+    ipVersion: 4 as const,
+    subnet: '10.0.0.0/24',
+    ips: ['10.0.0.10'],
+    nodeName: ['n1'],
+    nodeAffinity: { matchLabels: { zone: 'b' } },
+    namespaceName: ['team-a'],
+    namespaceAffinity: { matchLabels: { tier: 'gold' } },
+  };
+  const ctx = { namespace: 'team-a', node: 'n1', affinity: { nodeLabels: { zone: 'a' }, namespaceLabels: { tier: 'bronze' } } };
+  t.deepEqual(poolMatches(spec, ctx), { ok: true });
+  const { nodeName: _n, namespaceName: _ns, ...affinityOnly } = spec;
+  t.false(poolMatches(affinityOnly, ctx).ok);
+});

@@ -1,18 +1,62 @@
 // Pure deciders for allocate and release: given the model and a command, the events to append and the tags the
 // decision depends on. No I/O, no clock: ids, time and the address picker come in through `ctx`.
-import { makeEvent, ReleaseReason, type DomainEvent, type Endpoint, type IpVersion } from '../../events/catalogue.js';
+import { makeEvent, PoolOrder, ReleaseReason, type DomainEvent, type Endpoint, type IpVersion } from '../../events/catalogue.js';
 import { Tag } from '../../events/tags.js';
-import { formatAddress } from '../net/address.js';
+import { formatAddress, parseAddress } from '../net/address.js';
 import { AllocError } from './errors.js';
 import { allocationView, endpointIdentity, endpointKey, type AllocationRecord, type AllocatorModel, type PoolState } from './model.js';
 import { poolMatches } from './selector.js';
-import type { AllocateRequest, Allocation } from './types.js';
+import type { IntervalSet } from '../net/ranges.js';
+import type { AllocateRequest, Allocation, RangeRequest } from './types.js';
 
 export interface DecideContext {
   newId(label?: string): string;
   readonly at: string;
-  /** Picks a free, unclaimed offset in the pool (claiming it), or -1. */
-  pick(pool: PoolState): number;
+  /** Picks a free, unclaimed offset in the pool (within `spans` when given), claiming it, or -1. */
+  pick(pool: PoolState, spans?: OffsetSpans): number;
+  /** Claims this offset if it is free and unclaimed (a requested address); false when it is not. */
+  take?(pool: PoolState, offset: number): boolean;
+}
+
+/** Sorted, disjoint [lo, hi] offset intervals of one pool. */
+export type OffsetSpans = readonly (readonly [number, number])[];
+
+export function inSpans(spans: OffsetSpans, o: number): boolean {
+  let lo = 0;
+  let hi = spans.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const [a, b] = spans[mid]!;
+    if (o < a) hi = mid - 1;
+    else if (o > b) lo = mid + 1;
+    else return true;
+  }
+  return false;
+}
+
+/** A free offset not `taken`, in the pool's order (spec.order), within `spans` when given; -1 if none. */
+export function pickOffset(pool: PoolState, rng: () => number, taken: (offset: number) => boolean, spans?: OffsetSpans): number {
+  if (pool.compiled.order === PoolOrder.Lowest) return pool.free.pickLowest(taken, spans);
+  return pool.free.pick(rng, spans ? (x) => !inSpans(spans, x) || taken(x) : taken);
+}
+
+/** The pool's offsets of the addresses in `within` (each interval of within ∩ usable is contiguous in offsets). */
+function spansOf(pool: PoolState, within: IntervalSet): OffsetSpans {
+  return within.intersect(pool.compiled.usable).intervals.map(([a, b]) => [pool.offsets.offsetOf(a), pool.offsets.offsetOf(b)] as const);
+}
+
+/** Whereabouts' ipRanges: one address from each named pool, within the range's window. */
+function pickRange(m: AllocatorModel, r: RangeRequest, ctx: DecideContext): { pool: PoolState; offset: number } {
+  const pool = m.pools.get(r.pool);
+  if (!pool) throw new AllocError('PoolNotFound', r.field, `pool ${r.pool} does not exist`);
+  if (pool.compiled.spec.disable) throw new AllocError('NoPoolMatches', r.field, `pool ${r.pool} is disabled`);
+  const spans = r.within ? spansOf(pool, r.within) : undefined;
+  const offset = spans?.length === 0 ? -1 : ctx.pick(pool, spans);
+  if (offset < 0) {
+    const where = r.within ? r.within.toStrings(pool.compiled.ipVersion).join(', ') : pool.compiled.usable.toStrings(pool.compiled.ipVersion).join(', ');
+    throw new AllocError('PoolExhausted', r.field, `could not allocate IP in range ${where} of pool ${r.pool} (${pool.allocated}/${pool.offsets.size} allocated)`, true);
+  }
+  return { pool, offset };
 }
 
 export interface Decision {
@@ -69,6 +113,7 @@ function candidates(m: AllocatorModel, req: AllocateRequest, family: IpVersion):
 }
 
 function wantedFamilies(m: AllocatorModel, req: AllocateRequest): IpVersion[] {
+  if (req.addresses?.ipv4 || req.addresses?.ipv6) return [...(req.addresses.ipv4 ? [4 as const] : []), ...(req.addresses.ipv6 ? [6 as const] : [])];
   if (req.pools?.ipv4?.length || req.pools?.ipv6?.length) return [...(req.pools.ipv4?.length ? [4 as const] : []), ...(req.pools.ipv6?.length ? [6 as const] : [])];
   if (req.namespaceDefaults?.ipv4?.length || req.namespaceDefaults?.ipv6?.length) {
     return [...(req.namespaceDefaults.ipv4?.length ? [4 as const] : []), ...(req.namespaceDefaults.ipv6?.length ? [6 as const] : [])];
@@ -107,6 +152,15 @@ function pickFor(m: AllocatorModel, req: AllocateRequest, family: IpVersion, ctx
       reasons.push(match.reason);
       continue;
     }
+    const wanted = req.addresses?.[family === 4 ? 'ipv4' : 'ipv6'];
+    if (wanted !== undefined) {
+      const taken = takeRequested(m, pool, wanted, ctx);
+      if (taken === undefined) {
+        reasons.push(`pool ${name} does not contain ${wanted}`);
+        continue;
+      }
+      return { pool, offset: taken };
+    }
     const offset = ctx.pick(pool);
     if (offset < 0) {
       exhausted++;
@@ -115,10 +169,40 @@ function pickFor(m: AllocatorModel, req: AllocateRequest, family: IpVersion, ctx
     }
     return { pool, offset };
   }
+  const wanted = req.addresses?.[family === 4 ? 'ipv4' : 'ipv6'];
+  if (wanted !== undefined) {
+    throw new AllocError('AddressUnavailable', `addresses.ipv${family}`, `${wanted} is not inside any IPv${family} pool allowed for ${req.endpoint.namespace}/${req.endpoint.name} (${reasons.join('; ')}); no other address is given instead`);
+  }
   if (exhausted > 0 && exhausted === reasons.length) {
     throw new AllocError('PoolExhausted', field, `no free IPv${family} address: ${reasons.join('; ')}`, true);
   }
   throw new AllocError('NoPoolMatches', field, `no IPv${family} pool can serve ${req.endpoint.namespace}/${req.endpoint.name}: ${reasons.join('; ')}`);
+}
+
+/** The offset of a requested address in `pool`: undefined when the pool does not own it; throws when it cannot be given. */
+function takeRequested(m: AllocatorModel, pool: PoolState, address: string, ctx: DecideContext): number | undefined {
+  const c = pool.compiled;
+  const field = `addresses.ipv${c.ipVersion}`;
+  let value: bigint;
+  try {
+    value = parseAddress(address, field, c.ipVersion).value;
+  } catch {
+    return undefined; // the other family's pools were never asked; a malformed address is refused before deciding
+  }
+  if (!c.owned.contains(value)) return undefined;
+  const refuse = (why: string) => new AllocError('AddressUnavailable', field, `${address} in pool ${c.name} ${why}; no other address is given instead`);
+  if (!c.usable.contains(value)) throw refuse(`is the subnet's network, broadcast or gateway address (${c.gateway ?? 'no gateway'})`);
+  const offset = pool.offsets.offsetOf(value);
+  if (pool.blocked.has(offset)) throw refuse('is reserved (a SpiderReservedIP holds it)');
+  const holder = m.byAddress.get(`${c.scope}/${formatAddress(c.ipVersion, value)}`);
+  if (holder !== undefined || !pool.free.isFree(offset)) {
+    const who = holder !== undefined ? m.byId.get(holder)?.endpoint : undefined;
+    throw refuse(`is already allocated${who ? ` to ${who.namespace}/${who.name} (${who.nic})` : ''}`);
+  }
+  if (!ctx.take || !ctx.take(pool, offset)) {
+    throw new AllocError('AddressUnavailable', field, `${address} in pool ${c.name} is being allocated to another pod right now; try again`, true);
+  }
+  return offset;
 }
 
 export function decideAllocate(m: AllocatorModel, req: AllocateRequest, ctx: DecideContext): Decision {
@@ -151,10 +235,15 @@ export function decideAllocate(m: AllocatorModel, req: AllocateRequest, ctx: Dec
       tags.add(Tag.ip(m.pools.get(r.pool)?.compiled.scope ?? 'default', r.address));
     }
   }
-  const families = wantedFamilies(m, req);
-  if (families.length === 0) throw new AllocError('NoPoolMatches', 'pools', 'no pool named and no default pool exists');
-  // Both families or neither: pick every family before writing anything.
-  const picks = families.map((f) => pickFor(m, req, f, ctx));
+  let picks: { pool: PoolState; offset: number }[];
+  if (req.ranges) {
+    picks = req.ranges.map((r) => pickRange(m, r, ctx));
+  } else {
+    const families = wantedFamilies(m, req);
+    if (families.length === 0) throw new AllocError('NoPoolMatches', 'pools', 'no pool named and no default pool exists');
+    // Both families or neither: pick every family before writing anything.
+    picks = families.map((f) => pickFor(m, req, f, ctx));
+  }
   const allocations: Allocation[] = [];
   for (const { pool, offset } of picks) {
     const c = pool.compiled;

@@ -15,6 +15,8 @@ export const AllocErrorCode = {
   UnknownAllocation: 'UnknownAllocation',
   StaleRelease: 'StaleRelease',
   Conflict: 'Conflict',
+  /** A requested address (static IP) cannot be given: taken, reserved, or outside every pool allowed for the pod. */
+  AddressUnavailable: 'AddressUnavailable',
 } as const;
 export type AllocErrorCode = (typeof AllocErrorCode)[keyof typeof AllocErrorCode];
 

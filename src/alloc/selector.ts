@@ -188,7 +188,8 @@ const no = (reason: string): PoolMatch => ({ ok: false, reason });
 
 /**
  * Whether a pod in `ctx.namespace` on `ctx.node` may use the pool: nodeName, namespaceName and multusName lists
- * (empty = no restriction), then node/namespace/pod affinity. `spec.disable` is not checked here.
+ * (empty = no restriction), then node/namespace/pod affinity (node and namespace affinity only where the matching name
+ * list is empty, as Spiderpool judges them). `spec.disable` is not checked here.
  */
 export function poolMatches(
   pool: PoolSpec | { readonly name: string; readonly spec: PoolSpec },
@@ -207,9 +208,10 @@ export function poolMatches(
     const got = a?.multusName === undefined ? 'but no Multus network was given' : `not ${a.multusName}`;
     return no(`${who} is for Multus networks ${list(networks)}, ${got}`);
   }
+  // Spiderpool (pkg/ipam selectByPod): a nodeName list replaces nodeAffinity, a namespaceName list namespaceAffinity.
   return (
-    affinity(who, 'nodeAffinity', spec.nodeAffinity, a?.nodeLabels, `node ${ctx.node}`) ??
-    affinity(who, 'namespaceAffinity', spec.namespaceAffinity, a?.namespaceLabels, `namespace ${ctx.namespace}`) ??
+    (nodes.length > 0 ? undefined : affinity(who, 'nodeAffinity', spec.nodeAffinity, a?.nodeLabels, `node ${ctx.node}`)) ??
+    (namespaces.length > 0 ? undefined : affinity(who, 'namespaceAffinity', spec.namespaceAffinity, a?.namespaceLabels, `namespace ${ctx.namespace}`)) ??
     affinity(who, 'podAffinity', spec.podAffinity, a?.podLabels, 'the pod') ??
     OK
   );

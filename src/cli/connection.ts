@@ -2,10 +2,14 @@
 // (--server with a token, else the local unix socket).
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Allocator } from '../alloc/allocator.js';
-import { connectionFromEnv, describeConnection, openEtcd, probeEtcd } from '../store/connect.js';
-import { EventStore } from '../store/event-store.js';
+// The etcd side (etcd3, gRPC, the allocator) is loaded only by commands that go to etcd: a command that talks
+// to the daemon starts in about the time of `node -e 0`.
+import type { Allocator } from '../alloc/allocator.js';
+import type { EventStore } from '../store/event-store.js';
 import { DaemonClient } from './daemon-client.js';
+import { CliError } from './errors.js';
+
+export { CliError };
 
 export interface GlobalOptions {
   readonly etcd?: string;
@@ -16,9 +20,6 @@ export interface GlobalOptions {
   readonly dataDir: string;
 }
 
-/** A CLI usage or connection problem: printed as is, with how to fix it. */
-export class CliError extends Error {}
-
 export interface DirectStore {
   readonly store: EventStore;
   close(): Promise<void>;
@@ -26,6 +27,7 @@ export interface DirectStore {
 
 /** The event store on etcd, for commands that read or write the log themselves. */
 export async function openDirect(g: GlobalOptions): Promise<DirectStore> {
+  const [{ connectionFromEnv, openEtcd, probeEtcd }, { EventStore }] = await Promise.all([import('../store/connect.js'), import('../store/event-store.js')]);
   const conn = connectionFromEnv(g.etcd ? { ...process.env, ETCD_ENDPOINTS: g.etcd } : process.env);
   if (!conn) throw new CliError('this command reads etcd directly: give --etcd http://HOST:2379 (or set ETCD_ENDPOINTS; ETCD_CACERT/ETCD_CERT/ETCD_KEY for TLS)');
   const client = openEtcd(conn);
@@ -48,6 +50,7 @@ export async function openDirect(g: GlobalOptions): Promise<DirectStore> {
 
 export async function openDirectAllocator(g: GlobalOptions): Promise<{ allocator: Allocator; store: EventStore; close(): Promise<void> }> {
   const d = await openDirect(g);
+  const { Allocator } = await import('../alloc/allocator.js');
   const allocator = new Allocator(d.store);
   await allocator.start();
   return {
@@ -78,5 +81,3 @@ export function daemonClient(g: GlobalOptions): DaemonClient {
   }
   return DaemonClient.unix(socket);
 }
-
-export { describeConnection };

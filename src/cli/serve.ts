@@ -5,10 +5,12 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { cniSocketRoute } from '../cni/daemon-route.js';
+import { consoleApiRoute, consoleAssetsRoute } from '../console/route.js';
 import { Daemon } from '../daemon/daemon.js';
 import { loadKubeConfig } from '../k8s/kube.js';
+import { ClusterCache } from '../k8s/cluster-inputs.js';
 import { createOwnerResolver } from '../k8s/owner.js';
-import { createLogger } from '../daemon/logger.js';
+import { createLogger, type LoggerOptions } from '../daemon/logger.js';
 import { PathLock } from '../daemon/lock.js';
 import { loadToken } from '../daemon/token.js';
 import { LocalEtcd } from '../local/etcd.js';
@@ -26,13 +28,16 @@ export interface ServeOptions {
   readonly tcp: boolean;
   /** Kubeconfig for resolving pods' owner controllers; none: owners only as requests give them. */
   readonly kubeconfig?: string;
+  readonly logger?: LoggerOptions;
+  /** The web console at /console/ (default on). */
+  readonly console?: boolean;
 }
 
 /** Longest a stopping daemon may take before it exits anyway. */
 const EXIT_GRACE_MS = 10_000;
 
 export async function serve(opts: ServeOptions): Promise<void> {
-  const log = createLogger();
+  const log = createLogger(opts.logger);
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   // One daemon per data dir, for its whole life; a crashed one's lock is taken over (and its etcd stopped below).
@@ -68,18 +73,24 @@ async function run(opts: ServeOptions, log: Logger): Promise<void> {
   const token = opts.tcp ? loadToken({ ...(opts.tokenFile ? { tokenFile: opts.tokenFile } : {}), generatedPath: resolve(opts.dataDir, 'token') }) : undefined;
   if (token) log.info({ tokenFrom: token.source }, 'TCP API token loaded');
   if (token?.warning) log.warn({ tokenFrom: token.source }, token.warning);
-  const resolveOwner = opts.kubeconfig !== undefined ? createOwnerResolver(loadKubeConfig(opts.kubeconfig || undefined), { onError: (e) => log.warn({ err: (e as Error).message }, 'owner lookup failed') }) : undefined;
+  const kc = opts.kubeconfig !== undefined ? loadKubeConfig(opts.kubeconfig || undefined) : undefined;
+  const resolveOwner = kc ? createOwnerResolver(kc, { onError: (e) => log.warn({ err: (e as Error).message }, 'owner lookup failed') }) : undefined;
+  const node = opts.node ?? hostname();
+  // Pool selection's inputs (pods on this node, namespaces, this node): the CNI route reads them, never the API server.
+  const cluster = kc ? new ClusterCache(kc, { node, onError: (what, e) => log.warn({ cache: what, err: (e as Error).message }, 'cluster cache restarting') }) : undefined;
   const daemon = await Daemon.start({
     ...(resolveOwner ? { resolveOwner } : {}),
     store,
     log,
-    node: opts.node ?? hostname(),
+    node,
     socket: resolve(opts.socket ?? resolve(opts.dataDir, 'ipam.sock')),
-    socketRoutes: [cniSocketRoute],
+    socketRoutes: [(parts) => cniSocketRoute(cluster ? { ...parts, cluster } : parts)],
+    ...(opts.console === false ? {} : { routes: [consoleApiRoute], publicRoutes: [consoleAssetsRoute()] }),
     ...(token ? { listen: opts.listen, token: token.token } : {}),
   });
   const addr = daemon.address;
-  // One plain line for people and scripts waiting on start-up (the rest are JSON logs).
+  // One plain line for people and scripts waiting on start-up (the rest are log records, readable or JSON).
+  if (addr && opts.console !== false) log.info({ url: `http://${addr.host}:${addr.port}/console/` }, 'web console (sign in with the API token)');
   process.stderr.write(`ipam: ready${addr ? ` on http://${addr.host}:${addr.port}` : ''} and ${resolve(opts.socket ?? resolve(opts.dataDir, 'ipam.sock'))} (Ctrl-C to stop)\n`);
 
   await new Promise<void>((done) => {
@@ -97,6 +108,7 @@ async function run(opts: ServeOptions, log: Logger): Promise<void> {
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
   await daemon.stop();
+  await cluster?.stop();
   await store.close();
   client.close();
   await local?.stop();

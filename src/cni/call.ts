@@ -17,6 +17,12 @@ export interface CniArgs {
   readonly podNamespace?: string;
   readonly podName?: string;
   readonly podUid?: string;
+  /**
+   * `IP`: in pools mode the requested addresses (CONVENTIONS.md: allocated exactly, each with or without a prefix
+   * length); in Whereabouts range mode its IPAMEnvArgs static addresses ("10.0.0.5/24,fd00::5/64"), with `GATEWAY`.
+   */
+  readonly ip?: string;
+  readonly gateway?: string;
 }
 
 const COMMANDS = new Set<string>(Object.values(CniCommand));
@@ -65,7 +71,7 @@ function podArg(key: string, value: string): string {
 
 /** "K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p;K8S_POD_UID=u;IgnoreUnknown=1" */
 export function parseArgs(text: string): CniArgs {
-  const out: { podNamespace?: string; podName?: string; podUid?: string } = {};
+  const out: { -readonly [K in keyof CniArgs]?: string } = {};
   if (text === '') return out;
   for (const pair of text.split(';')) {
     if (pair === '') continue;
@@ -76,6 +82,8 @@ export function parseArgs(text: string): CniArgs {
     if (key === 'K8S_POD_NAMESPACE') out.podNamespace = podArg(key, value);
     else if (key === 'K8S_POD_NAME') out.podName = podArg(key, value);
     else if (key === 'K8S_POD_UID') out.podUid = podArg(key, value);
+    else if (key === 'IP' && value !== '') out.ip = value;
+    else if (key === 'GATEWAY') out.gateway = value;
   }
   return out;
 }

@@ -32,6 +32,8 @@ export const CniErrorCode = {
   NoPoolMatches: 101,
   /** CHECK: the attachment holds no address here, or not the ones its previous result lists. */
   AllocationMissing: 102,
+  /** ADD: a requested address (ips capability, IP argument, ipAddrs annotation) is taken, reserved or outside the allowed pools. */
+  AddressUnavailable: 103,
 } as const;
 export type CniErrorCode = (typeof CniErrorCode)[keyof typeof CniErrorCode];
 

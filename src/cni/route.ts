@@ -1,6 +1,7 @@
 // The daemon's CNI endpoint, mounted on its unix socket only: POST /v1/cni (see wire.ts for the exchange).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Allocator } from '../alloc/allocator.js';
+import type { ClusterInputs } from '../k8s/cluster-inputs.js';
 import { CniHandler, type CniHandlerOptions, type CniOutcome } from './handler.js';
 import { CNI_VERSION, CniError, CniErrorCode, errorResult, isCniError } from './protocol.js';
 import { envFromHeaders, EXIT_CODE_HEADER, MAX_STDIN_BYTES } from './wire.js';
@@ -11,6 +12,8 @@ export interface CniDeps {
   readonly node: string;
   /** False while the daemon cannot serve (starting, etcd unreachable): calls answer "try again later". */
   ready(): boolean;
+  /** The daemon's caches of pods, namespaces and its node (`serve --kubeconfig`); absent outside Kubernetes. */
+  readonly cluster?: ClusterInputs;
 }
 
 export function createCniRoute(deps: CniDeps, opts: CniHandlerOptions = {}): (req: IncomingMessage, res: ServerResponse) => Promise<void> {

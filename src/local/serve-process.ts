@@ -34,6 +34,8 @@ export interface ServeOptions {
   /** Extra node flags (e.g. --cpu-prof); IPAM_BENCH_DAEMON_NODE_ARGS adds more, space-separated. */
   readonly nodeArgs?: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
+  /** `serve --kubeconfig FILE`: owner resolution and the pool-selection caches from that API server. */
+  readonly kubeconfig?: string;
 }
 
 /** Starts `ipam serve`; resolves once it prints its ready line (rejects on exit or after the timeout). */
@@ -43,7 +45,7 @@ export async function startServe(opts: ServeOptions): Promise<ServeProcess> {
   const token = randomBytes(18).toString('base64url');
   // The same young generation as deploy/local/start.sh (see there why 16 MB).
   const nodeArgs = ['--max-semi-space-size=16', ...(opts.nodeArgs ?? []), ...(process.env.IPAM_BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter(Boolean)];
-  const args = [...nodeArgs, MAIN, 'serve', ...(opts.endpoints ? ['--etcd', opts.endpoints.join(',')] : []), '--prefix', opts.prefix, '--socket', socket, '--listen', '127.0.0.1:0', '--data-dir', dir, '--node', opts.node];
+  const args = [...nodeArgs, MAIN, 'serve', ...(opts.endpoints ? ['--etcd', opts.endpoints.join(',')] : []), '--prefix', opts.prefix, '--socket', socket, '--listen', '127.0.0.1:0', '--data-dir', dir, '--node', opts.node, ...(opts.kubeconfig ? ['--kubeconfig', opts.kubeconfig] : [])];
   const child: ChildProcess = spawn(process.execPath, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, ...(opts.endpoints ? {} : { ETCD_ENDPOINTS: '' }), ...opts.env, IPAM_TOKEN: token, IPAM_LOG_LEVEL: process.env.IPAM_LOG_LEVEL ?? 'warn' },

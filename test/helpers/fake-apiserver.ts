@@ -1,8 +1,10 @@
 // A Kubernetes API server DOUBLE for tests, because no real API server can run on this machine. It is not
 // Kubernetes: it implements only what the controller and the owner resolver use — list and watch (?watch=true,
-// resourceVersion) of a collection across namespaces, get one object, and merge-patching an object's status
-// subresource with optimistic concurrency (a stale metadata.resourceVersion gets 409 Conflict). Objects are put and
-// removed by the test itself. Plural = lower-case kind + "s"; apiVersion "v1" lives under /api/v1.
+// resourceVersion, fieldSelector with = / == / != on dotted field paths) of a collection across namespaces, get one
+// object, and merge-patching an object's status subresource with optimistic concurrency (a stale
+// metadata.resourceVersion gets 409 Conflict); a watch from a compacted resourceVersion gets an ERROR event with
+// status 410, as kube-apiserver sends it. Objects are put and removed by the test itself. Plural = lower-case kind +
+// "s"; apiVersion "v1" lives under /api/v1.
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -43,12 +45,29 @@ function mergePatch(target: unknown, patch: unknown): unknown {
   return out;
 }
 
+type FieldFilter = (o: FakeObject) => boolean;
+
+/** "spec.nodeName=n1,metadata.name!=x": every term must hold (an absent field reads as ""). */
+function parseFieldSelector(sel: string): FieldFilter {
+  const terms = sel.split(',').filter(Boolean).map((t) => {
+    const m = /^([^!=]+)(==|!=|=)(.*)$/.exec(t);
+    if (!m) throw new Error(`fake apiserver: bad fieldSelector term ${t}`);
+    return { path: m[1]!.split('.'), negate: m[2] === '!=', value: m[3]! };
+  });
+  return (o) =>
+    terms.every(({ path, negate, value }) => {
+      let v: unknown = o;
+      for (const p of path) v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[p] : undefined;
+      return ((v ?? '') === value) !== negate;
+    });
+}
+
 export class FakeApiServer {
   private rv = 1;
   /** collection path -> "namespace/name" -> object. */
   private readonly objects = new Map<string, Map<string, FakeObject>>();
   private readonly history: HistoryEntry[] = [];
-  private readonly watchers = new Set<{ collection: string; namespace?: string; res: ServerResponse }>();
+  private readonly watchers = new Set<{ collection: string; namespace?: string; fields: FieldFilter; res: ServerResponse }>();
   /** Successful status patches, by object path. */
   readonly statusPatches = new Map<string, number>();
   /** Status patches refused with 409, by object path. */
@@ -57,6 +76,10 @@ export class FakeApiServer {
   readonly requests: string[] = [];
   /** The next this-many status patches find the object changed just before they apply (a concurrent writer). */
   conflictNextPatches = 0;
+  /** The next this-many requests (any) answer 500. */
+  failNextRequests = 0;
+  /** Watches from a resourceVersion below this get 410 Gone (see compact()). */
+  private compactedRv = 0;
 
   private constructor(private readonly server: Server) {}
 
@@ -120,6 +143,16 @@ export class FakeApiServer {
     return o ? clone(o) : undefined;
   }
 
+  /** Forgets history up to now, as etcd compaction does: a watch from an older resourceVersion gets 410 Gone. */
+  compact(): void {
+    this.compactedRv = this.rv;
+  }
+
+  /** Open watches, by collection path. */
+  watchCount(collection: string): number {
+    return [...this.watchers].filter((w) => w.collection === collection).length;
+  }
+
   /** Ends every open watch (the informers must reconnect and carry on). */
   dropWatches(): void {
     for (const w of this.watchers) w.res.end();
@@ -141,7 +174,7 @@ export class FakeApiServer {
   private emit(e: HistoryEntry): void {
     this.history.push(e);
     for (const w of this.watchers) {
-      if (w.collection === e.collection && (w.namespace === undefined || w.namespace === e.object.metadata.namespace)) {
+      if (w.collection === e.collection && (w.namespace === undefined || w.namespace === e.object.metadata.namespace) && w.fields(e.object)) {
         w.res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
       }
     }
@@ -169,10 +202,15 @@ export class FakeApiServer {
     this.requests.push(`${req.method} ${url.pathname}`);
     const r = this.route(url.pathname);
     if (!r) return this.status(res, 404, 'NotFound', `no route ${url.pathname}`);
+    if (this.failNextRequests > 0) {
+      this.failNextRequests--;
+      return this.status(res, 500, 'InternalError', 'injected failure');
+    }
     const all = this.objects.get(r.collection) ?? new Map<string, FakeObject>();
     if (req.method === 'GET' && r.name === undefined) {
-      const items = [...all.values()].filter((o) => r.namespace === undefined || o.metadata.namespace === r.namespace);
-      if (url.searchParams.get('watch') === 'true') return this.watch(res, r.collection, r.namespace, Number(url.searchParams.get('resourceVersion') || '0'));
+      const fields = parseFieldSelector(url.searchParams.get('fieldSelector') ?? '');
+      const items = [...all.values()].filter((o) => (r.namespace === undefined || o.metadata.namespace === r.namespace) && fields(o));
+      if (url.searchParams.get('watch') === 'true') return this.watch(res, r.collection, r.namespace, Number(url.searchParams.get('resourceVersion') || '0'), fields);
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: String(this.rv) }, items }));
       return;
@@ -217,14 +255,20 @@ export class FakeApiServer {
     res.end(JSON.stringify(next));
   }
 
-  private watch(res: ServerResponse, collection: string, namespace: string | undefined, after: number): void {
+  private watch(res: ServerResponse, collection: string, namespace: string | undefined, after: number, fields: FieldFilter): void {
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    res.flushHeaders(); // as kube-apiserver does: a watch client sees the 200 before any event
+    if (after > 0 && after < this.compactedRv) {
+      const gone = { apiVersion: 'v1', kind: 'Status', status: 'Failure', reason: 'Expired', code: 410, message: `too old resource version: ${after} (${this.compactedRv})` };
+      res.end(`${JSON.stringify({ type: 'ERROR', object: gone })}\n`);
+      return;
+    }
     for (const e of this.history) {
-      if (e.rv > after && e.collection === collection && (namespace === undefined || e.object.metadata.namespace === namespace)) {
+      if (e.rv > after && e.collection === collection && (namespace === undefined || e.object.metadata.namespace === namespace) && fields(e.object)) {
         res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
       }
     }
-    const w = { collection, ...(namespace !== undefined ? { namespace } : {}), res };
+    const w = { collection, ...(namespace !== undefined ? { namespace } : {}), fields, res };
     this.watchers.add(w);
     res.on('close', () => this.watchers.delete(w));
   }

@@ -13,6 +13,7 @@ import { REPLAY_BATCH } from './lib/synth.js';
 import { runCniBench } from './cni.js';
 import { runHttpBench } from './http/scenario.js';
 import { runChaos } from './chaos.js';
+import { ABUSE_FLOOR, runAbuse } from './abuse.js';
 import { runCliBench } from './cli.js';
 
 const program = new Command().name('bench').description('benchmarks of the IPAM engine, each with its baseline measured in the same run');
@@ -304,6 +305,23 @@ program
       ['invariants', `dup events ${inv.duplicateEventIds}, endpoints twice ${inv.endpointsAllocatedTwice}, addresses twice ${inv.addressesHeldTwice}, lost acks ${inv.lostAcks}, unacknowledged ${inv.unacknowledged}`, `${inv.events} events audited`],
     ], o.json);
     if (inv.duplicateEventIds + inv.endpointsAllocatedTwice + inv.addressesHeldTwice + inv.lostAcks + inv.badReleases > 0 || r.faults.some((f) => f.recoverySeconds === null)) process.exitCode = 1;
+  });
+
+program
+  .command('abuse')
+  .description('each hostile-client attack for a fixed time beside a steady allocation load on the socket; legitimate allocations/s and p99 against the same load without the attack')
+  .option('--etcd <endpoints>', 'use this etcd instead of starting a local one')
+  .option('--seconds <n>', 'length of each run (with and without each attack)', int, 10)
+  .option('--clients <n>', 'legitimate clients (closed loop, unix socket)', int, 8)
+  .option('--json <file>', 'write every figure and the environment to this JSON file')
+  .action(async (o) => {
+    const r = await runAbuse({ seconds: Math.min(o.seconds, 120), clients: o.clients, ...(o.etcd ? { etcd: o.etcd } : {}) });
+    emit(r, [
+      ['attack', 'allocs/s without / with', 'ratio', 'p99 ms without / with', 'errors', 'crashed'],
+      ...r.attacks.map((a) => [a.name, `${a.unattackedPerSec} / ${a.attackedPerSec}`, a.ratioToUnattacked, `${a.unattackedP99Ms} / ${a.p99Ms}`, a.errors, String(a.crashed)]),
+    ], o.json);
+    process.stdout.write(`${JSON.stringify({ attacks: r.attacks.map(({ name, ratioToUnattacked, p99Ms, crashed }) => ({ name, ratioToUnattacked, p99Ms, crashed })) })}\n`);
+    if (r.attacks.some((a) => a.crashed || a.ratioToUnattacked < ABUSE_FLOOR)) process.exitCode = 1;
   });
 
 program.parseAsync().catch((e: unknown) => {

@@ -1,7 +1,9 @@
 // `ipam serve`: the daemon. Opens the store (starting a local etcd when no endpoint is given), runs the allocator and
 // live projections, serves the API, and runs until signalled.
+import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
 import { cniSocketRoute } from '../cni/daemon-route.js';
 import { consoleApiRoute, consoleAssetsRoute } from '../console/route.js';
 import { Daemon } from '../daemon/daemon.js';
@@ -9,6 +11,7 @@ import { loadKubeConfig } from '../k8s/kube.js';
 import { ClusterCache } from '../k8s/cluster-inputs.js';
 import { createOwnerResolver } from '../k8s/owner.js';
 import { createLogger, type LoggerOptions } from '../daemon/logger.js';
+import { PathLock } from '../daemon/lock.js';
 import { loadToken } from '../daemon/token.js';
 import { LocalEtcd } from '../local/etcd.js';
 import { connectionFromEnv, describeConnection, openEtcd, probeEtcd, type EtcdConnection } from '../store/connect.js';
@@ -34,12 +37,29 @@ export interface ServeOptions {
   readonly footprintIntervalMs?: number;
 }
 
+/** Longest a stopping daemon may take before it exits anyway. */
+const EXIT_GRACE_MS = 10_000;
+
 export async function serve(opts: ServeOptions): Promise<void> {
   const log = createLogger(opts.logger);
+  const dataDir = resolve(opts.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // One daemon per data dir, for its whole life; a crashed one's lock is taken over (and its etcd stopped below).
+  const lock = PathLock.acquire(join(dataDir, 'ipam.lock'), `data dir ${dataDir}`);
+  if (lock.previous) log.warn({ pid: lock.previous.pid }, 'took over the data dir of a daemon that did not stop cleanly');
+  try {
+    await run(opts, log);
+  } finally {
+    lock.release();
+  }
+}
+
+async function run(opts: ServeOptions, log: Logger): Promise<void> {
   let local: LocalEtcd | undefined;
   let conn: EtcdConnection | undefined = connectionFromEnv(opts.etcd ? { ...process.env, ETCD_ENDPOINTS: opts.etcd } : process.env);
   if (!conn) {
-    local = await LocalEtcd.start({ persistentDir: resolve(opts.dataDir, 'etcd') });
+    // On unix sockets in the 0700 data dir: no other local user can open it (no TCP port, no auth needed).
+    local = await LocalEtcd.start({ persistentDir: resolve(opts.dataDir, 'etcd'), ownerOnly: true });
     conn = { endpoints: local.endpoints };
     log.info({ endpoints: local.endpoints, dataDir: resolve(opts.dataDir, 'etcd') }, 'started a local etcd (no --etcd or ETCD_ENDPOINTS given)');
   }
@@ -56,6 +76,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
   log.info({ etcd: describeConnection(conn), prefix: opts.prefix, revision: rev }, 'event store open');
   const token = opts.tcp ? loadToken({ ...(opts.tokenFile ? { tokenFile: opts.tokenFile } : {}), generatedPath: resolve(opts.dataDir, 'token') }) : undefined;
   if (token) log.info({ tokenFrom: token.source }, 'TCP API token loaded');
+  if (token?.warning) log.warn({ tokenFrom: token.source }, token.warning);
   const kc = opts.kubeconfig !== undefined ? loadKubeConfig(opts.kubeconfig || undefined) : undefined;
   const resolveOwner = kc ? createOwnerResolver(kc, { onError: (e) => log.warn({ err: (e as Error).message }, 'owner lookup failed') }) : undefined;
   const node = opts.node ?? hostname();
@@ -85,6 +106,12 @@ export async function serve(opts: ServeOptions): Promise<void> {
   await new Promise<void>((done) => {
     const stop = (sig: string) => {
       log.info({ signal: sig }, 'stopping');
+      // A signal always ends the process: whatever still holds the event loop after a clean stop is cut off.
+      setTimeout(() => {
+        log.warn({ signal: sig }, `still running ${EXIT_GRACE_MS} ms after ${sig}; exiting`);
+        log.flush();
+        process.exit(0);
+      }, EXIT_GRACE_MS).unref();
       done();
     };
     process.once('SIGINT', () => stop('SIGINT'));

@@ -62,6 +62,13 @@ function checkIfname(name: string): void {
   if (bad) throw envError('CNI_IFNAME', `${JSON.stringify(name)} is not a valid interface name (at most 15 bytes, no '/', ':' or whitespace)`);
 }
 
+/** Kubernetes names are at most 253 characters without control characters: anything else can never succeed (code 4). */
+function podArg(key: string, value: string): string {
+  if (value.length > 253) throw envError('CNI_ARGS', `${key} is ${value.length} characters long; Kubernetes names are at most 253`);
+  if (/[\u0000-\u001f\u007f]/.test(value)) throw envError('CNI_ARGS', `${key} holds a control character (NUL, newline, ...), which no Kubernetes name has`);
+  return value;
+}
+
 /** "K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p;K8S_POD_UID=u;IgnoreUnknown=1" */
 export function parseArgs(text: string): CniArgs {
   const out: { -readonly [K in keyof CniArgs]?: string } = {};
@@ -72,9 +79,9 @@ export function parseArgs(text: string): CniArgs {
     if (eq <= 0) throw envError('CNI_ARGS', `${JSON.stringify(pair)} is not KEY=VALUE (pairs are separated by ';')`);
     const key = pair.slice(0, eq);
     const value = pair.slice(eq + 1);
-    if (key === 'K8S_POD_NAMESPACE') out.podNamespace = value;
-    else if (key === 'K8S_POD_NAME') out.podName = value;
-    else if (key === 'K8S_POD_UID') out.podUid = value;
+    if (key === 'K8S_POD_NAMESPACE') out.podNamespace = podArg(key, value);
+    else if (key === 'K8S_POD_NAME') out.podName = podArg(key, value);
+    else if (key === 'K8S_POD_UID') out.podUid = podArg(key, value);
     else if (key === 'IP' && value !== '') out.ip = value;
     else if (key === 'GATEWAY') out.gateway = value;
   }

@@ -26,6 +26,14 @@ async function readBarrier(a: Allocator, url: RequestUrl): Promise<void> {
   return a.waitFor(rev);
 }
 
+function decodeId(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new InputError('id', 'the path has a malformed %-escape (each % must start a UTF-8 byte as two hex digits)');
+  }
+}
+
 /** Handles /v1/allocations and /v1/releases; false for any other path. */
 export function createAllocApi(deps: AllocApiDeps): (req: IncomingMessage, res: ServerResponse, url: RequestUrl) => Promise<boolean> {
   const a = deps.allocator;
@@ -51,7 +59,7 @@ export function createAllocApi(deps: AllocApiDeps): (req: IncomingMessage, res: 
     }
     const byId = /^\/v1\/allocations\/([^/]+)$/.exec(path);
     if (byId && req.method === 'DELETE') {
-      const r = await a.releaseById(decodeURIComponent(byId[1]!), parseReason(url.searchParams.get('reason'), ReleaseReason.Admin), deps.now());
+      const r = await a.releaseById(decodeId(byId[1]!), parseReason(url.searchParams.get('reason'), ReleaseReason.Admin), deps.now());
       sendJson(res, 200, { released: r.released.map(allocationView), revision: r.revision });
       return true;
     }

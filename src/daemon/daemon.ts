@@ -1,7 +1,8 @@
 // The daemon: one process that opens the store, runs the allocator and the live projections, and serves the HTTP
 // API on TCP (bearer token) and on a unix socket (file mode 0600, no token; for the node's CNI plugin).
-import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { chmodSync, lstatSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
@@ -12,7 +13,7 @@ import { LiveProjections } from '../../projections/runtime.js';
 import { Allocator, type AllocatorOptions } from '../alloc/allocator.js';
 import type { EventStore } from '../store/event-store.js';
 import { noSpaceAlarm } from '../store/space-alarm.js';
-import { createKubeApi, type KubeApiHandler } from '../api/kube/index.js';
+import { createKubeApi, type KubeApiHandler, type KubeApiLimits } from '../api/kube/index.js';
 import { createAllocApi } from './alloc-api.js';
 import { Checkpointer, DEFAULT_CHECKPOINTS, type CheckpointPolicy } from './checkpointer.js';
 import { hasBearerToken } from './auth.js';
@@ -20,6 +21,8 @@ import { HttpError, errorAnswer, sendJson } from './http.js';
 import { DaemonMetrics } from './metrics.js';
 import { DEFAULT_FOOTPRINT, FootprintMonitor, type FootprintPolicy } from './footprint-monitor.js';
 import { InFlight } from './in-flight.js';
+import { PathLock } from './lock.js';
+import { createApiServer, SOCKET_LIMITS, TCP_LIMITS, type ConnectionLimits } from './listener.js';
 import { Readiness } from './readiness.js';
 import { requestUrl, type RequestUrl } from './request-url.js';
 
@@ -60,6 +63,10 @@ export interface DaemonOptions {
   readonly projectionWindowMs?: number;
   /** Routes served on both listeners (after the daemon's own). */
   readonly routes?: readonly ((parts: DaemonParts) => RouteHandler)[];
+  /** Bounds of the Kubernetes-style API (bodies, watches); defaults in src/api/kube/context.ts. */
+  readonly kubeLimits?: Partial<KubeApiLimits>;
+  /** Connection limits and timeouts of each listener (defaults TCP_LIMITS, SOCKET_LIMITS in listener.ts). */
+  readonly connections?: { readonly tcp?: Partial<ConnectionLimits>; readonly socket?: Partial<ConnectionLimits> };
   /** Routes served on the unix socket only (the CNI plugin's). */
   readonly socketRoutes?: readonly ((parts: DaemonParts) => RouteHandler)[];
   /** GET routes served on both listeners without the token (static files that hold no data: the console's page). */
@@ -71,6 +78,10 @@ const COALESCE_MS = 100;
 
 export class Daemon {
   private readonly servers: Server[] = [];
+  private tcpServer: Server | undefined;
+  private socketLock: PathLock | undefined;
+  private socketIno: number | undefined;
+  private socketServer: Server | undefined;
   private stopped = false;
   private kube: KubeApiHandler | undefined;
   private publicRoutes: readonly RouteHandler[] = [];
@@ -94,6 +105,16 @@ export class Daemon {
 
   static async start(opts: DaemonOptions): Promise<Daemon> {
     if (opts.listen !== undefined && !opts.token) throw new Error('a TCP listener needs a token (--token-file or IPAM_TOKEN)');
+    const socketLock = opts.socket !== undefined ? await claimSocket(opts.socket) : undefined;
+    try {
+      return await Daemon.open(opts, socketLock);
+    } catch (e) {
+      socketLock?.release();
+      throw e;
+    }
+  }
+
+  private static async open(opts: DaemonOptions, socketLock: PathLock | undefined): Promise<Daemon> {
     const { store, log } = opts;
     const allocator = new Allocator(store, opts.resolveOwner ? { resolveOwner: opts.resolveOwner } : {});
     const t0 = performance.now();
@@ -123,6 +144,7 @@ export class Daemon {
     const metrics = new DaemonMetrics({ allocator, store, projectionRevision: () => projections.revision, ready: () => readiness.ready, footprint: () => footprint.latest });
     const checkpointer = new Checkpointer(store, projections, log, opts.checkpoints ?? DEFAULT_CHECKPOINTS);
     const d = new Daemon(allocator, projections, readiness, metrics, checkpointer, footprint, checkpoint?.revision, opts);
+    d.socketLock = socketLock;
     checkpointer.start();
     footprint.start();
     await readiness.start();
@@ -133,6 +155,17 @@ export class Daemon {
       throw e;
     }
     return d;
+  }
+
+  /** The Kubernetes-style API's handler (its open watches, for tests). */
+  get kubeApi(): KubeApiHandler | undefined {
+    return this.kube;
+  }
+
+  /** Connections open on each listener now. */
+  async connections(): Promise<Record<'tcp' | 'socket', number>> {
+    const count = (s: Server | undefined) => (s ? new Promise<number>((ok) => s.getConnections((_, n) => ok(n ?? 0))) : Promise.resolve(0));
+    return { tcp: await count(this.tcpServer), socket: await count(this.socketServer) };
   }
 
   /** The TCP address actually bound (port 0 resolved). */
@@ -155,21 +188,20 @@ export class Daemon {
     };
     const own = createAllocApi(parts);
     // Kubernetes-style REST (discovery, list/get/watch, pool and subnet writes) for kubectl and client libraries.
-    this.kube = createKubeApi({ allocator: this.allocator, model: this.projections, now: parts.now });
+    this.kube = createKubeApi({ allocator: this.allocator, model: this.projections, now: parts.now }, o.kubeLimits);
     const shared = [own, this.kube, ...(o.routes ?? []).map((f) => f(parts))];
     this.publicRoutes = (o.publicRoutes ?? []).map((f) => f(parts));
     const socketOnly = (o.socketRoutes ?? []).map((f) => f(parts));
     if (o.listen !== undefined) {
       const { host, port } = parseListen(o.listen);
-      const server = createServer((req, res) => void this.handle(req, res, shared, o.token));
+      const server = createApiServer('tcp', (req, res) => void this.handle(req, res, shared, o.token), { ...TCP_LIMITS, ...o.connections?.tcp }, o.log);
       await new Promise<void>((ok, fail) => server.once('error', fail).listen(port, host, ok));
       this.servers.push(server);
+      this.tcpServer = server;
       o.log.info({ address: `${this.address!.host}:${this.address!.port}` }, 'HTTP API listening (bearer token required)');
     }
     if (o.socket !== undefined) {
-      mkdirSync(dirname(o.socket), { recursive: true });
-      rmSync(o.socket, { force: true }); // a stale socket from a crashed daemon
-      const server = createServer((req, res) => void this.handle(req, res, [...socketOnly, ...shared], undefined));
+      const server = createApiServer('socket', (req, res) => void this.handle(req, res, [...socketOnly, ...shared], undefined), { ...SOCKET_LIMITS, ...o.connections?.socket }, o.log);
       // Created owner-only from the start (umask), not just chmodded after: no moment when others could connect.
       const umask = process.umask(0o177);
       try {
@@ -178,6 +210,8 @@ export class Daemon {
         process.umask(umask);
       }
       this.servers.push(server);
+      this.socketServer = server;
+      this.socketIno = statSync(o.socket).ino;
       chmodSync(o.socket, 0o600);
       const mode = statSync(o.socket).mode & 0o777;
       if ((mode & 0o077) !== 0) throw new Error(`unix socket ${o.socket} has mode ${mode.toString(8)}; refusing to serve it without a token (want 600)`);
@@ -198,7 +232,8 @@ export class Daemon {
       }
       if ((req.method === 'GET' || req.method === 'HEAD') && this.publicRoutes.length > 0 && (await firstRoute(this.publicRoutes, req, res, url))) return;
       if (token !== undefined && !hasBearerToken(req, token)) {
-        req.resume(); // drain, never read or act on the body
+        // Never read or act on the body; the connection ends with the answer (a slow drip of body cannot hold it).
+        closeAfter(res);
         throw new HttpError(401, 'Unauthorized', 'missing or wrong bearer token (send "Authorization: Bearer <token>")');
       }
       if (url.pathname === '/metrics') {
@@ -208,12 +243,16 @@ export class Daemon {
       if (!this.readiness.etcdReachable && req.method !== 'GET') {
         throw new HttpError(503, 'EtcdUnavailable', `etcd is unreachable (${this.readiness.reason}); retry later`, undefined, true);
       }
-      if (await this.inFlight.run(firstRoute(routes, req, res, url))) return;
+      // A request whose body has not all arrived when time is up is the client's slowness (408), not etcd's.
+      const slowUpload = () => (req.complete ? undefined : new HttpError(408, 'RequestTimeout', 'the request body did not arrive in time; send it whole and at once'));
+      if (await this.inFlight.run(firstRoute(routes, req, res, url), slowUpload)) return;
       throw new HttpError(404, 'NotFound', `no route for ${req.method} ${url.pathname}`);
     } catch (e) {
       const { status, body } = errorAnswer(e);
       if (status >= 500) this.opts.log.warn({ route, status, err: body.error.message }, 'request failed');
-      if (!res.headersSent) sendJson(res, status, body);
+      else if (status === CLIENT_CLOSED) this.opts.log.info({ route, status }, 'client closed the connection before its request was answered');
+      if (status === 408 || status === 413) closeAfter(res); // the rest of the body is not read
+      if (!res.headersSent && !res.destroyed) sendJson(res, status, body);
       else res.destroy();
     } finally {
       this.metrics.observeRequest(route, res.statusCode, (performance.now() - started) / 1000);
@@ -235,12 +274,68 @@ export class Daemon {
           }),
       ),
     );
-    if (this.opts.socket) rmSync(this.opts.socket, { force: true });
+    // Only the socket this daemon made: never a path someone else has put there since.
+    if (this.opts.socket && this.socketIno !== undefined && inodeOf(this.opts.socket) === this.socketIno) rmSync(this.opts.socket, { force: true });
+    this.socketLock?.release();
     await this.checkpointer.stop();
     await this.footprint.stop();
     await this.projections.stop();
     await this.allocator.stop();
   }
+}
+
+function inodeOf(path: string): number | undefined {
+  try {
+    return lstatSync(path).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Held while we serve: a second daemon given the same path refuses to start (before any work) instead of taking it over. */
+async function claimSocket(path: string): Promise<PathLock> {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const lock = PathLock.acquire(`${path}.lock`, `unix socket ${path}`);
+  try {
+    await removeStaleSocket(path);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+  return lock;
+}
+
+/**
+ * Clears the way for our socket (we hold its lock): a socket nobody answers on is a crashed daemon's and is removed;
+ * anything else at the path (a regular file, a directory, a socket someone serves) is refused, never deleted.
+ */
+async function removeStaleSocket(path: string): Promise<void> {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return; // nothing there
+  }
+  if (!st.isSocket()) throw new Error(`--socket ${path} exists and is not a unix socket; refusing to replace it (remove it or choose another path)`);
+  const answered = await new Promise<boolean>((resolve) => {
+    const c = connect(path);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+  if (answered) throw new Error(`--socket ${path} is being served by another process; refusing to take it over`);
+  rmSync(path);
+}
+
+/** Status recorded (in metrics and logs) for requests whose client left first, as nginx does; never sent. */
+const CLIENT_CLOSED = 499;
+
+/** Ends the connection once this answer is out, whatever is still coming on it. */
+function closeAfter(res: ServerResponse): void {
+  res.setHeader('connection', 'close');
+  res.once('finish', () => res.socket?.destroy());
 }
 
 function parseListen(s: string): { host: string; port: number } {

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isAllocError } from '../alloc/errors.js';
 import { isInputError } from '../net/errors.js';
 import { isEtcdNoSpace } from '../store/errors.js';
+import { decodeUtf8 } from './utf8.js';
 
 /** An answer other than 2xx, with a machine-readable code and (for bad input) the field at fault. */
 export class HttpError extends Error {
@@ -42,16 +43,20 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
       parts.push(chunk);
     });
     req.once('end', () => resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts)));
-    req.once('error', reject);
+    req.once('error', () => reject(clientClosed()));
   });
 }
 
+/** The client went away mid-request: recorded as 499 (nginx's "client closed request"); nobody is left to answer. */
+export const clientClosed = () => new HttpError(499, 'ClientClosedRequest', 'the client closed the connection before sending the whole request');
+
 /** A JSON object body; a clear 400 otherwise. */
 export async function readJsonObject(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Record<string, unknown>> {
-  const body = await readBody(req, limit);
+  const decoded = decodeUtf8(await readBody(req, limit));
+  if ('field' in decoded) throw new HttpError(400, 'InvalidUTF8', `${decoded.field}: holds bytes that are not valid UTF-8; send UTF-8 text`, decoded.field);
   let v: unknown;
   try {
-    v = JSON.parse(body.toString('utf8'));
+    v = JSON.parse(decoded.text);
   } catch (e) {
     throw new HttpError(400, 'MalformedJSON', `request body is not valid JSON: ${(e as Error).message}`, 'body');
   }

@@ -5,6 +5,8 @@ import { HttpError } from './http.js';
 interface Waiting {
   readonly due: number;
   readonly fail: (e: HttpError) => void;
+  /** The error to answer instead when the wait was not etcd's fault (a slow upload, say). */
+  readonly blame: (() => HttpError | undefined) | undefined;
 }
 
 export class InFlight {
@@ -20,9 +22,9 @@ export class InFlight {
   ) {}
 
   /** `work`'s outcome, or a retryable 503 when it takes longer than the timeout or etcd is found unreachable. */
-  run<T>(work: Promise<T>): Promise<T> {
+  run<T>(work: Promise<T>, blame?: () => HttpError | undefined): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const w: Waiting = { due: performance.now() + this.timeoutMs, fail: reject };
+      const w: Waiting = { due: performance.now() + this.timeoutMs, fail: reject, blame };
       this.waiting.add(w);
       this.watch();
       work.then(
@@ -71,7 +73,7 @@ export class InFlight {
     for (const w of this.waiting) {
       if (!which(w)) continue;
       this.waiting.delete(w);
-      w.fail(e);
+      w.fail((e.code === 'Timeout' && w.blame?.()) || e);
     }
   }
 }

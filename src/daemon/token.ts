@@ -3,11 +3,14 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-export function loadToken(opts: { tokenFile?: string; generatedPath: string }): { token: string; source: string } {
+export function loadToken(opts: { tokenFile?: string; generatedPath: string }): { token: string; source: string; warning?: string } {
   if (opts.tokenFile) {
     const token = readFileSync(opts.tokenFile, 'utf8').trim();
     if (token.length < 16) throw new Error(`--token-file ${opts.tokenFile}: the token must be at least 16 characters`);
-    return { token, source: opts.tokenFile };
+    // Not refused (a mounted Secret may come with its own mode), but said: anyone who reads it has the API.
+    const mode = statSync(opts.tokenFile).mode & 0o777;
+    const warning = (mode & 0o077) !== 0 ? `--token-file ${opts.tokenFile} has mode ${mode.toString(8)}: other users can read the token; chmod 600 it` : undefined;
+    return { token, source: opts.tokenFile, ...(warning ? { warning } : {}) };
   }
   const env = process.env.IPAM_TOKEN?.trim();
   if (env) {

@@ -1,17 +1,25 @@
 // Throw-away etcd servers on loopback for tests, benchmarks and `npm start`.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, mkdirSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, sleep } from './ports.js';
+import { isAlive, processId, readProcessId, writeProcessId } from '../daemon/lock.js';
 
 export interface EtcdMemberSpec {
   readonly name: string;
   readonly clientPort: number;
   readonly peerPort: number;
   readonly dataDir: string;
+  /** Serve clients and peers on unix sockets in this (0700) folder instead of loopback ports. */
+  readonly socketDir?: string;
 }
+
+// etcd 3.4 takes unix URLs only as unix://HOST:PORT and makes the socket file "HOST:PORT" in its working directory.
+const CLIENT_SOCKET = 'etcd-client:1';
+const PEER_SOCKET = 'etcd-peer:2';
 
 export interface LocalEtcdOptions {
   /** Members in the cluster (1 or 3 usually). */
@@ -25,6 +33,11 @@ export interface LocalEtcdOptions {
   readonly persistentDir?: string;
   /** Serve clients over TLS and require client certificates signed by `caFile`. */
   readonly tls?: EtcdServerTls;
+  /**
+   * Listen on unix sockets in the data dir (mode 0700) instead of loopback ports (single member): only the owner
+   * can connect, no port is visible to other users. `ipam serve`'s local etcd runs so.
+   */
+  readonly ownerOnly?: boolean;
 }
 
 export interface EtcdServerTls {
@@ -48,9 +61,12 @@ export class LocalEtcdMember {
     private readonly args: readonly string[],
     private readonly binary: string,
     readonly tls?: EtcdServerTls,
+    /** Where the running etcd's pid is kept (persistent data dirs), so a restart after a crash finds it. */
+    private readonly pidFile?: string,
   ) {}
 
   get endpoint(): string {
+    if (this.spec.socketDir) return `unix:${join(this.spec.socketDir, CLIENT_SOCKET)}`; // grpc-js's form
     return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.spec.clientPort}`;
   }
   get pid(): number | undefined {
@@ -62,9 +78,9 @@ export class LocalEtcdMember {
 
   start(state: 'new' | 'existing' = 'new'): void {
     if (this.proc) return;
-    const { name, peerPort, dataDir } = this.spec;
-    const peer = `http://127.0.0.1:${peerPort}`;
-    const client = this.endpoint;
+    const { name, peerPort, dataDir, socketDir } = this.spec;
+    const peer = socketDir ? `unix://${PEER_SOCKET}` : `http://127.0.0.1:${peerPort}`;
+    const client = socketDir ? `unix://${CLIENT_SOCKET}` : this.endpoint;
     const tlsArgs = this.tls ? [`--cert-file=${this.tls.certFile}`, `--key-file=${this.tls.keyFile}`, `--trusted-ca-file=${this.tls.caFile}`, '--client-cert-auth'] : [];
     const proc = spawn(
       this.binary,
@@ -87,8 +103,12 @@ export class LocalEtcdMember {
         ...tlsArgs,
         ...this.args,
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      { stdio: ['ignore', 'ignore', 'pipe'], ...(socketDir ? { cwd: socketDir } : {}) },
     );
+    if (this.pidFile && proc.pid !== undefined) {
+      const id = processId(proc.pid);
+      if (id) writeProcessId(this.pidFile, id);
+    }
     let stderr = '';
     proc.stderr?.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-4000);
@@ -125,15 +145,23 @@ export class LocalEtcd {
 
   static async start(opts: LocalEtcdOptions = {}): Promise<LocalEtcd> {
     const n = opts.members ?? 1;
-    if (opts.persistentDir) mkdirSync(opts.persistentDir, { recursive: true });
+    if (opts.ownerOnly && (n !== 1 || opts.tls)) throw new Error('LocalEtcd: ownerOnly (unix sockets) is for a single member without TLS');
+    if (opts.persistentDir) mkdirSync(opts.persistentDir, { recursive: true, mode: 0o700 });
     const root = opts.persistentDir ?? mkdtempSync(join(opts.baseDir ?? tmpdir(), 'ipam-etcd-'));
+    if (opts.ownerOnly) chmodSync(root, 0o700); // also when it was made earlier with a wider mode
     const specs: EtcdMemberSpec[] = [];
     for (let i = 0; i < n; i++) {
-      specs.push({ name: `m${i}`, clientPort: await freePort(), peerPort: await freePort(), dataDir: join(root, `m${i}`) });
+      const dataDir = join(root, `m${i}`);
+      specs.push(opts.ownerOnly ? { name: `m${i}`, clientPort: 0, peerPort: 0, dataDir, socketDir: root } : { name: `m${i}`, clientPort: await freePort(), peerPort: await freePort(), dataDir });
     }
-    const initialCluster = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peerPort}`).join(',');
+    const initialCluster = specs.map((s) => `${s.name}=${s.socketDir ? `unix://${PEER_SOCKET}` : `http://127.0.0.1:${s.peerPort}`}`).join(',');
     const binary = opts.binary ?? process.env.ETCD_BIN ?? 'etcd';
-    const members = specs.map((s) => new LocalEtcdMember(s, initialCluster, opts.extraArgs ?? [], binary, opts.tls));
+    const pidFile = (s: EtcdMemberSpec) => (opts.persistentDir ? join(root, `${s.name}.pid`) : undefined);
+    for (const s of specs) {
+      const f = pidFile(s);
+      if (f) await stopOrphan(f, s.dataDir);
+    }
+    const members = specs.map((s) => new LocalEtcdMember(s, initialCluster, opts.extraArgs ?? [], binary, opts.tls, pidFile(s)));
     const etcd = new LocalEtcd(members, root, opts.persistentDir !== undefined);
     for (const m of members) m.start('new');
     await etcd.waitHealthy();
@@ -162,12 +190,54 @@ export class LocalEtcd {
 
   async stop(): Promise<void> {
     await Promise.all(this.members.map((m) => m.stop('SIGTERM')));
+    for (const m of this.members) if (this.keep) rmSync(join(this.root, `${m.spec.name}.pid`), { force: true });
     if (!this.keep) rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+/**
+ * An etcd left running on this data dir by a process that died (kill -9 of `ipam serve`) holds the data dir's
+ * lock: it is stopped (SIGTERM, then SIGKILL) so a fresh one can start. Only an etcd whose command line names this
+ * data dir, started when the pid file says, is touched.
+ */
+async function stopOrphan(pidFile: string, dataDir: string): Promise<void> {
+  const id = readProcessId(pidFile);
+  if (!id || !isAlive(id)) return;
+  let cmdline = '';
+  try {
+    cmdline = readFileSync(`/proc/${id.pid}/cmdline`, 'utf8');
+  } catch {
+    return;
+  }
+  if (!cmdline.split('\0').includes(`--data-dir=${dataDir}`)) return;
+  process.kill(id.pid, 'SIGTERM');
+  for (let waited = 0; isAlive(id); waited += 50) {
+    if (waited === 5000) process.kill(id.pid, 'SIGKILL');
+    if (waited > 10_000) throw new Error(`the orphaned etcd (pid ${id.pid}) on ${dataDir} does not stop`);
+    await sleep(50);
   }
 }
 
 /** GET /health, over TLS with the harness's client certificate when the member requires one. */
 async function health(m: LocalEtcdMember): Promise<string | undefined> {
+  if (m.spec.socketDir) {
+    const socketPath = join(m.spec.socketDir, CLIENT_SOCKET);
+    return new Promise((resolve, reject) => {
+      const req = httpGet({ socketPath, path: '/health', timeout: 1000 }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => {
+          try {
+            resolve((JSON.parse(body) as { health?: string }).health);
+          } catch (e) {
+            reject(e);
+          }
+        });
+      });
+      req.on('error', reject);
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+    });
+  }
   if (!m.tls) {
     const res = await fetch(`${m.endpoint}/health`, { signal: AbortSignal.timeout(1000) });
     return ((await res.json()) as { health?: string }).health;

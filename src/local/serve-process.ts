@@ -22,7 +22,12 @@ export interface ServeProcess {
 }
 
 export interface ServeOptions {
-  readonly endpoints: readonly string[];
+  /** etcd to use; none: `ipam serve` starts its own local etcd in the data dir. */
+  readonly endpoints?: readonly string[];
+  /** Data dir to use (kept on stop, e.g. to restart on it); default a fresh one, removed on stop. */
+  readonly dataDir?: string;
+  /** Socket path; default ipam.sock in the data dir. */
+  readonly socket?: string;
   readonly prefix: string;
   readonly node: string;
   readonly timeoutMs?: number;
@@ -35,15 +40,15 @@ export interface ServeOptions {
 
 /** Starts `ipam serve`; resolves once it prints its ready line (rejects on exit or after the timeout). */
 export async function startServe(opts: ServeOptions): Promise<ServeProcess> {
-  const dir = mkdtempSync(join(tmpdir(), 'ipam-serve-'));
-  const socket = join(dir, 'ipam.sock');
+  const dir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'ipam-serve-'));
+  const socket = opts.socket ?? join(dir, 'ipam.sock');
   const token = randomBytes(18).toString('base64url');
   // The same young generation as deploy/local/start.sh (see there why 16 MB).
   const nodeArgs = ['--max-semi-space-size=16', ...(opts.nodeArgs ?? []), ...(process.env.IPAM_BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter(Boolean)];
-  const args = [...nodeArgs, MAIN, 'serve', '--etcd', opts.endpoints.join(','), '--prefix', opts.prefix, '--socket', socket, '--listen', '127.0.0.1:0', '--data-dir', dir, '--node', opts.node, ...(opts.kubeconfig ? ['--kubeconfig', opts.kubeconfig] : [])];
+  const args = [...nodeArgs, MAIN, 'serve', ...(opts.endpoints ? ['--etcd', opts.endpoints.join(',')] : []), '--prefix', opts.prefix, '--socket', socket, '--listen', '127.0.0.1:0', '--data-dir', dir, '--node', opts.node, ...(opts.kubeconfig ? ['--kubeconfig', opts.kubeconfig] : [])];
   const child: ChildProcess = spawn(process.execPath, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, ...opts.env, IPAM_TOKEN: token, IPAM_LOG_LEVEL: process.env.IPAM_LOG_LEVEL ?? 'warn' },
+    env: { ...process.env, ...(opts.endpoints ? {} : { ETCD_ENDPOINTS: '' }), ...opts.env, IPAM_TOKEN: token, IPAM_LOG_LEVEL: process.env.IPAM_LOG_LEVEL ?? 'warn' },
   });
   let log = '';
   const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
@@ -52,7 +57,7 @@ export async function startServe(opts: ServeOptions): Promise<ServeProcess> {
     const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
     await exited;
     clearTimeout(killer);
-    rmSync(dir, { recursive: true, force: true });
+    if (!opts.dataDir) rmSync(dir, { recursive: true, force: true });
   };
   let url = '';
   try {

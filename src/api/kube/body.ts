@@ -1,6 +1,7 @@
 // Request bodies: bounded reads, JSON or YAML by Content-Type, and the duplicate fields strict decoding reports.
 import type { IncomingMessage } from 'node:http';
 import { parseDocument } from 'yaml';
+import { decodeUtf8 } from '../../daemon/utf8.js';
 import { StatusError, badRequest } from './status.js';
 
 export const MAX_BODY_BYTES = 1 << 20;
@@ -26,12 +27,20 @@ export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Pr
   if (Number.isFinite(declared) && declared > limit) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw tooLarge();
-    chunks.push(chunk);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) throw tooLarge();
+      chunks.push(chunk);
+    }
+  } catch (e) {
+    if (e instanceof StatusError) throw e;
+    // Recorded as 499, as nginx does; nobody is left to read the answer.
+    throw new StatusError(499, 'BadRequest', 'the client closed the connection before sending the whole request');
   }
-  return Buffer.concat(chunks).toString('utf8');
+  const decoded = decodeUtf8(Buffer.concat(chunks));
+  if ('field' in decoded) throw badRequest(`the request body is not valid UTF-8 (in ${decoded.field}): send UTF-8 text`, { causes: [{ reason: 'FieldValueInvalid', message: 'not valid UTF-8', field: decoded.field }] });
+  return decoded.text;
 }
 
 export interface Decoded {

@@ -5,6 +5,7 @@ import type { Allocator } from '../../alloc/allocator.js';
 import type { LiveReadModel } from '../../../projections/read-model.js';
 import type { ObjectReader } from './objects.js';
 import { StatusError } from './status.js';
+import type { WatchBudget, WatchLimits } from './watch-budget.js';
 
 export interface KubeApiDeps {
   readonly allocator: Allocator;
@@ -12,7 +13,7 @@ export interface KubeApiDeps {
   now(): string;
 }
 
-export interface KubeApiLimits {
+export interface KubeApiLimits extends WatchLimits {
   /** Largest request body accepted (413 above). */
   readonly maxBodyBytes: number;
   /** How long a request waits for this server's view to reach a revision (504 after). */
@@ -23,8 +24,6 @@ export interface KubeApiLimits {
   readonly maxWatchSeconds: number;
   /** Changes kept for resuming watches. */
   readonly feedCapacity: number;
-  /** Bytes a slow watcher may leave unread before its watch is ended (it re-watches from its resourceVersion). */
-  readonly maxWatchBacklogBytes: number;
 }
 
 export const DEFAULT_LIMITS: KubeApiLimits = {
@@ -34,6 +33,10 @@ export const DEFAULT_LIMITS: KubeApiLimits = {
   maxWatchSeconds: 3600,
   feedCapacity: 50_000,
   maxWatchBacklogBytes: 16 << 20,
+  // 200 watchers that never read once took 3.6 GB; 64 MiB for all of them leaves the heap for the allocator.
+  maxTotalWatchBacklogBytes: 64 << 20,
+  maxWatches: 512,
+  maxWatchesPerClient: 128,
 };
 
 export interface Ctx {
@@ -41,6 +44,7 @@ export interface Ctx {
   readonly reader: ObjectReader;
   readonly locks: KeyedLock;
   readonly limits: KubeApiLimits;
+  readonly watches: WatchBudget;
 }
 
 /** Runs work on one key at a time (check-then-write of one object is not interleaved within this process). */
@@ -77,9 +81,20 @@ export function warningHeader(text: string): string {
   return `299 - ${JSON.stringify(text.replace(/[\r\n]+/g, ' '))}`;
 }
 
+/** Warning headers sent at most (each at most WARNING_CHARS long): clients' header limits are 8-16 KiB. */
+export const MAX_WARNINGS = 20;
+const WARNING_CHARS = 256;
+
+/** The warnings as headers, bounded: the first MAX_WARNINGS (shortened), then one saying how many were left out. */
+export function warningHeaders(warnings: readonly string[]): string[] {
+  const shown = warnings.slice(0, MAX_WARNINGS).map((w) => warningHeader(w.length > WARNING_CHARS ? `${w.slice(0, WARNING_CHARS)}...` : w));
+  if (warnings.length > MAX_WARNINGS) shown.push(warningHeader(`${warnings.length - MAX_WARNINGS} more warnings not shown`));
+  return shown;
+}
+
 export function sendJson(res: ServerResponse, code: number, body: unknown, warnings: readonly string[] = []): void {
   const text = JSON.stringify(body);
-  if (warnings.length > 0) res.setHeader('Warning', warnings.map(warningHeader));
+  if (warnings.length > 0) res.setHeader('Warning', warningHeaders(warnings));
   res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-cache, private' });
   res.end(text);
 }

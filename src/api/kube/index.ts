@@ -8,8 +8,9 @@ import { ObjectReader } from './objects.js';
 import { openApi } from './openapi.js';
 import * as reads from './reads.js';
 import { findResource, verbsOf, type ResourceDef } from './resources.js';
-import { StatusError, toStatusError } from './status.js';
+import { badRequest, StatusError, toStatusError } from './status.js';
 import { watch } from './watch.js';
+import { WatchBudget } from './watch-budget.js';
 import * as writes from './writes.js';
 
 export type { KubeApiDeps, KubeApiLimits } from './context.js';
@@ -17,6 +18,8 @@ export type { KubeApiDeps, KubeApiLimits } from './context.js';
 export type KubeApiHandler = ((req: IncomingMessage, res: ServerResponse) => Promise<boolean>) & {
   /** Stops following the read model (the daemon calls it on shutdown). */
   close(): void;
+  /** Open watches and their backlog (for tests and metrics). */
+  readonly watches: WatchBudget;
 };
 
 const notFoundPath = (path: string) => new StatusError(404, 'NotFound', `the server could not find the requested resource (${path})`);
@@ -101,9 +104,17 @@ async function serveResource(ctx: Ctx, req: IncomingMessage, res: ServerResponse
   }
 }
 
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw badRequest(`the path segment ${JSON.stringify(segment.slice(0, 100))} has a malformed %-escape (each % must start a UTF-8 byte as two hex digits)`);
+  }
+}
+
 async function route(ctx: Ctx, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
   const path = url.pathname;
-  const parts = path.split('/').filter((p) => p !== '').map(decodeURIComponent);
+  const parts = path.split('/').filter((p) => p !== '').map(decodeSegment);
   const head = parts[0];
   if (path === '/version' || path === '/version/') {
     only(req.method, 'GET', path);
@@ -139,7 +150,8 @@ async function route(ctx: Ctx, req: IncomingMessage, res: ServerResponse, url: U
 export function createKubeApi(deps: KubeApiDeps, limits: Partial<KubeApiLimits> = {}): KubeApiHandler {
   const l: KubeApiLimits = { ...DEFAULT_LIMITS, ...limits };
   const feed = new ChangeFeed(deps.model, l.feedCapacity);
-  const ctx: Ctx = { deps, reader: new ObjectReader(deps.allocator, deps.model, feed), locks: new KeyedLock(), limits: l };
+  const watches = new WatchBudget(l);
+  const ctx: Ctx = { deps, reader: new ObjectReader(deps.allocator, deps.model, feed), locks: new KeyedLock(), limits: l, watches };
   const handler = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     let url: URL;
     try {
@@ -158,5 +170,11 @@ export function createKubeApi(deps: KubeApiDeps, limits: Partial<KubeApiLimits> 
       return true;
     }
   };
-  return Object.assign(handler, { close: () => feed.close() });
+  return Object.assign(handler, {
+    close: () => {
+      watches.closeAll(); // their timers and subscriptions end with them: a stopping daemon exits
+      feed.close();
+    },
+    watches,
+  });
 }

@@ -39,7 +39,7 @@ function requirement(c: string): Requirement {
   }
   m = /^([^\s=!<>(),]+)$/.exec(c);
   if (m) return { key: m[1]!, op: 'exists', values: [] };
-  throw badRequest(`unable to parse requirement ${JSON.stringify(c)} in labelSelector: use key=value, key!=value, key in (a,b), key notin (a), key or !key`);
+  throw badRequest(`unable to parse requirement ${JSON.stringify(c.length > 100 ? `${c.slice(0, 100)}...` : c)} in labelSelector: use key=value, key!=value, key in (a,b), key notin (a), key or !key`);
 }
 
 function matches(r: Requirement, labels: Readonly<Record<string, string>>): boolean {
@@ -62,8 +62,17 @@ function matches(r: Requirement, labels: Readonly<Record<string, string>>): bool
   }
 }
 
+/** Longest selector accepted (the API server has no such limit, but its URLs are bounded; ours by the header size). */
+export const MAX_SELECTOR_LENGTH = 4096;
+
+function bounded(name: string, selector: string): void {
+  if (selector.length > MAX_SELECTOR_LENGTH) throw badRequest(`${name} is ${selector.length} characters long; at most ${MAX_SELECTOR_LENGTH} are accepted`);
+}
+
 export function labelMatcher(selector: string | null): Matcher | undefined {
-  if (selector === null || selector.trim() === '') return undefined;
+  if (selector === null) return undefined;
+  bounded('labelSelector', selector);
+  if (selector.trim() === '') return undefined;
   const reqs = clauses(selector).map(requirement);
   return (o) => {
     const labels = (o.metadata.labels ?? {}) as Record<string, string>;
@@ -76,12 +85,25 @@ const FIELDS: Record<string, (o: K8sObject) => string> = {
   'metadata.namespace': (o) => o.metadata.namespace ?? '',
 };
 
+/** `field=value`, `field==value` or `field!=value`, split in one pass (a regex with a lazy field backtracked: quadratic). */
+function fieldClause(c: string): { field: string; op: '=' | '!='; value: string } | undefined {
+  const i = c.search(/[=!]/);
+  if (i <= 0) return undefined;
+  const op = c.startsWith('!=', i) ? '!=' : c.startsWith('==', i) ? '==' : c[i] === '=' ? '=' : undefined;
+  if (op === undefined) return undefined;
+  const field = c.slice(0, i).trimEnd();
+  if (field === '') return undefined;
+  return { field, op: op === '!=' ? '!=' : '=', value: c.slice(i + op.length).trimStart() };
+}
+
 export function fieldMatcher(selector: string | null): Matcher | undefined {
-  if (selector === null || selector.trim() === '') return undefined;
+  if (selector === null) return undefined;
+  bounded('fieldSelector', selector);
+  if (selector.trim() === '') return undefined;
   const tests = clauses(selector).map((c) => {
-    const m = /^([^=!]+?)\s*(==|=|!=)\s*(.*)$/.exec(c);
-    if (!m) throw badRequest(`invalid selector: ${JSON.stringify(c)}; fieldSelector takes field=value or field!=value`);
-    const [, field, op, value] = m as unknown as [string, string, string, string];
+    const m = fieldClause(c);
+    if (!m) throw badRequest(`invalid selector: ${JSON.stringify(c.length > 100 ? `${c.slice(0, 100)}...` : c)}; fieldSelector takes field=value or field!=value`);
+    const { field, op, value } = m;
     const read = FIELDS[field];
     if (!read) throw badRequest(`field label not supported: ${field} (supported: ${Object.keys(FIELDS).join(', ')})`);
     return (o: K8sObject) => (read(o) === value) === (op !== '!=');

@@ -15,6 +15,7 @@ export const StatusReason = {
   UnsupportedMediaType: 'UnsupportedMediaType',
   RequestEntityTooLarge: 'RequestEntityTooLarge',
   Timeout: 'Timeout',
+  TooManyRequests: 'TooManyRequests',
   ServiceUnavailable: 'ServiceUnavailable',
   InternalError: 'InternalError',
 } as const;

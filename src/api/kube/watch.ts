@@ -40,32 +40,39 @@ export async function watch(ctx: Ctx, req: IncomingMessage, res: ServerResponse,
   const bookmarks = q.get('allowWatchBookmarks') === 'true';
   const initialEvents = q.get('sendInitialEvents') === 'true';
   const rv = q.get('resourceVersion') ?? '';
+  // Counted and closable from the start: a client gone during the catch-up wait leaves nothing behind.
+  const slot = ctx.watches.admit(req, res);
   let from: number | 'current';
-  if (initialEvents || rv === '' || rv === '0') {
-    if (rv === '' && !initialEvents) await catchUp(ctx, def);
-    else if (rv !== '' && rv !== '0') await reach(ctx, def, parseRevision(rv));
-    from = 'current';
-  } else {
-    from = parseRevision(rv);
-    await reach(ctx, def, from);
-    if (from < ctx.reader.feed.floor) {
-      throw new StatusError(410, 'Expired', `too old resource version: ${from} (${ctx.reader.feed.floor}): list again and watch from the list's resourceVersion`);
+  try {
+    if (initialEvents || rv === '' || rv === '0') {
+      if (rv === '' && !initialEvents) await catchUp(ctx, def);
+      else if (rv !== '' && rv !== '0') await reach(ctx, def, parseRevision(rv));
+      from = 'current';
+    } else {
+      from = parseRevision(rv);
+      await reach(ctx, def, from);
+      if (from < ctx.reader.feed.floor) {
+        throw new StatusError(410, 'Expired', `too old resource version: ${from} (${ctx.reader.feed.floor}): list again and watch from the list's resourceVersion`);
+      }
     }
+  } catch (e) {
+    slot.cancel();
+    throw e;
   }
+  if (slot.closed) return;
 
   // From here on, synchronous until subscribed: the snapshot (or replay) and the live changes do not overlap or gap.
   res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private' });
   res.flushHeaders();
   let headers = true;
-  let closed = false;
   const visible = new Set<string>();
   const keyOf = (o: K8sObject) => objectKeyOf(def, o.metadata.namespace, o.metadata.name);
   const send = (type: EventType, object: unknown) => {
-    if (closed) return;
+    if (slot.closed) return;
     const obj = as === 'table' && type !== 'BOOKMARK' ? table(def, [object as K8sObject], String((object as K8sObject).metadata.resourceVersion), include, headers) : object;
     if (as === 'table' && type !== 'BOOKMARK') headers = false;
     res.write(`${JSON.stringify({ type, object: obj })}\n`);
-    if (res.writableLength > ctx.limits.maxWatchBacklogBytes) end(); // a slow reader re-watches from its resourceVersion
+    slot.wrote(); // a slow reader is ended with a 410 ERROR event and re-watches from its resourceVersion
   };
   const deliver = (type: ChangeType, o: K8sObject) => {
     if (r.namespace !== undefined && o.metadata.namespace !== r.namespace) return;
@@ -99,18 +106,10 @@ export async function watch(ctx: Ctx, req: IncomingMessage, res: ServerResponse,
     for (const c of changes) if (c.projection === projection) deliver(c.type, withVersion(c.object, revision));
   });
   const ticker = bookmarks ? setInterval(() => bookmark(), ctx.limits.bookmarkIntervalMs) : undefined;
-  const deadline = setTimeout(() => end(), timeoutSeconds * 1000);
-  function cleanup() {
-    if (closed) return;
-    closed = true;
+  const deadline = setTimeout(() => slot.end(), timeoutSeconds * 1000);
+  slot.onClose(() => {
     unsubscribe();
     if (ticker) clearInterval(ticker);
     clearTimeout(deadline);
-  }
-  function end() {
-    cleanup();
-    res.end();
-  }
-  req.on('close', cleanup);
-  res.on('close', cleanup);
+  });
 }

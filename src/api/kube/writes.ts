@@ -10,7 +10,7 @@ import { contentType, decode, MediaType, readBody } from './body.js';
 import { sendJson, within, type Ctx } from './context.js';
 import { isRecord, OBJECT_META_FIELDS, objectMeta, sameMeta, TOP_LEVEL_FIELDS, unknownFields } from './meta.js';
 import { objectKeyOf, withVersion } from './objects.js';
-import { jsonPatch, mergePatch } from './patch.js';
+import { jsonPatch, mergePatch, type PatchLimits } from './patch.js';
 import { groupVersion, type ResourceDef } from './resources.js';
 import { badRequest, conflict, fieldInvalid, notFound, StatusError, toStatusError, type Subject } from './status.js';
 import { valueAt } from './table.js';
@@ -79,6 +79,9 @@ interface Prepared {
   readonly warnings: string[];
 }
 
+/** Fields named at most in one strict decoding error (message and causes). */
+const MAX_LISTED = 50;
+
 /** Checks everything the allocator does not: the envelope's fields, labels and annotations; applies fieldValidation. */
 function prepare(ctx: Ctx, target: Target, name: string, body: Record<string, unknown>, duplicates: readonly string[], p: WriteParams): Prepared {
   const metadata = metadataOf(body);
@@ -88,10 +91,10 @@ function prepare(ctx: Ctx, target: Target, name: string, body: Record<string, un
   unknown.push(...compiled.unknown);
   if (p.validation === 'Strict' && (unknown.length > 0 || duplicates.length > 0)) {
     const list = [...unknown.map((f) => `unknown field ${JSON.stringify(f)}`), ...duplicates.map((f) => `duplicate field ${JSON.stringify(f)}`)];
-    throw badRequest(`strict decoding error: ${list.join(', ')}`, {
-      name,
-      causes: [...unknown.map((f) => ({ reason: 'FieldValueInvalid', message: 'unknown field', field: f })), ...duplicates.map((f) => ({ reason: 'FieldValueDuplicate', message: 'duplicate field', field: f }))],
-    });
+    const causes = [...unknown.map((f) => ({ reason: 'FieldValueInvalid', message: 'unknown field', field: f })), ...duplicates.map((f) => ({ reason: 'FieldValueDuplicate', message: 'duplicate field', field: f }))];
+    // Bounded: a body naming thousands of unknown fields gets an answer of a few KB, not one larger than itself.
+    const more = list.length > MAX_LISTED ? `, and ${list.length - MAX_LISTED} more` : '';
+    throw badRequest(`strict decoding error: ${list.slice(0, MAX_LISTED).join(', ')}${more}`, { name, causes: causes.slice(0, MAX_LISTED) });
   }
   const warnings = p.validation === 'Warn' ? [...unknown.map((f) => `unknown field ${JSON.stringify(f)}`), ...duplicates.map((f) => `duplicate field ${JSON.stringify(f)}`)] : [];
   return { compiled, meta, warnings: [...warnings, ...compiled.warnings] };
@@ -205,6 +208,9 @@ export async function replace(ctx: Ctx, req: IncomingMessage, res: ServerRespons
   );
 }
 
+/** The patched object may be no larger than a body this server accepts; the work is bounded at 16 times that. */
+const patchLimits = (ctx: Ctx): PatchLimits => ({ maxResultBytes: ctx.limits.maxBodyBytes, maxWorkBytes: 16 * ctx.limits.maxBodyBytes });
+
 export async function patch(ctx: Ctx, req: IncomingMessage, res: ServerResponse, r: WriteRoute & { name: string }, q: URLSearchParams): Promise<void> {
   const p = writeParams(q);
   const target = targetOf(r.def);
@@ -218,7 +224,7 @@ export async function patch(ctx: Ctx, req: IncomingMessage, res: ServerResponse,
   await guarded(s, doc, () =>
     ctx.locks.run(target.lockKey(r.name), async () => {
       const current = currentOrNotFound(ctx, r.def, objectKeyOf(r.def, r.namespace, r.name), s);
-      const next = type === MediaType.MergePatch ? mergePatch(current, doc) : jsonPatch(current, doc);
+      const next = type === MediaType.MergePatch ? mergePatch(current, doc) : jsonPatch(current, doc, patchLimits(ctx));
       if (!isRecord(next)) throw new InputError('', 'the patched object is not an object');
       await update(ctx, res, r, target, current, next, duplicates, p);
     }),

@@ -1,0 +1,91 @@
+// The one place the daemon's HTTP servers are made (TLS plugs in here): each listener is its own server, with its
+// own connection limits (in total and per peer address) and timeouts, so a flood of one cannot starve the other.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+
+export const ListenerKind = { Tcp: 'tcp', Socket: 'socket' } as const;
+export type ListenerKind = (typeof ListenerKind)[keyof typeof ListenerKind];
+
+export interface ConnectionLimits {
+  /** Connections open at once on this listener; more are closed as they arrive. */
+  readonly maxConnections: number;
+  /** Connections open at once from one peer address (TCP; the unix socket's peers have no address). */
+  readonly maxConnectionsPerPeer: number;
+  /** Longest wait for a request's headers, from the moment the connection is idle or opened. */
+  readonly headersTimeoutMs: number;
+  /** Longest wait for a whole request (headers and body): 408 after it. Responses (watches) are not bounded by it. */
+  readonly requestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open. */
+  readonly keepAliveTimeoutMs: number;
+  /** Request line and headers together (431 above), which bounds query strings too. */
+  readonly maxHeaderBytes: number;
+}
+
+/** TCP: a few legitimate clients (controllers, kubectl); the fds left over stay for the socket and etcd. */
+export const TCP_LIMITS: ConnectionLimits = {
+  maxConnections: 1024,
+  maxConnectionsPerPeer: 256,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  maxHeaderBytes: 16 * 1024,
+};
+
+/** The unix socket: the node's CNI plugin (one connection per call) and the CLI; only the owner can connect. */
+export const SOCKET_LIMITS: ConnectionLimits = { ...TCP_LIMITS, maxConnections: 2048, maxConnectionsPerPeer: 2048 };
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** How often refused connections are reported (one line with counts, not one per connection). */
+const REPORT_MS = 10_000;
+
+export function createApiServer(kind: ListenerKind, handler: Handler, limits: ConnectionLimits, log: Logger): Server {
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      maxHeaderSize: limits.maxHeaderBytes,
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+    },
+    handler,
+  );
+  server.maxConnections = limits.maxConnections;
+  let refused = { total: 0, perPeer: 0 };
+  let reporter: NodeJS.Timeout | undefined;
+  const report = () => {
+    reporter ??= setTimeout(() => {
+      reporter = undefined;
+      log.warn({ listener: kind, overTotal: refused.total, overPerPeer: refused.perPeer, limits: { total: limits.maxConnections, perPeer: limits.maxConnectionsPerPeer } }, 'connections refused: over the limit');
+      refused = { total: 0, perPeer: 0 };
+    }, REPORT_MS).unref();
+  };
+  server.on('drop', () => {
+    refused.total++;
+    report();
+  });
+  const perPeer = new Map<string, number>();
+  // Node's headersTimeout starts with a request's first byte: a connection that never sends one is timed out here.
+  server.on('request', (req: IncomingMessage) => req.socket.setTimeout(0));
+  server.on('connection', (socket: Socket) => {
+    socket.setTimeout(limits.headersTimeoutMs);
+    const peer = socket.remoteAddress;
+    if (peer === undefined) return;
+    const n = (perPeer.get(peer) ?? 0) + 1;
+    if (n > limits.maxConnectionsPerPeer) {
+      refused.perPeer++;
+      report();
+      socket.destroy();
+      return;
+    }
+    perPeer.set(peer, n);
+    socket.once('close', () => {
+      const left = (perPeer.get(peer) ?? 1) - 1;
+      if (left <= 0) perPeer.delete(peer);
+      else perPeer.set(peer, left);
+    });
+  });
+  server.on('close', () => clearTimeout(reporter));
+  return server;
+}

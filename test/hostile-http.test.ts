@@ -1,0 +1,102 @@
+// Hostile clients at the connection level against a real daemon (loopback TCP from several 127/8 addresses, and
+// its unix socket): idle-connection floods, a body dripped after a 401, slow uploads, aborted uploads. The CNI
+// socket keeps answering during a TCP flood; idle connections are closed; each cause gets its own answer.
+import test from 'ava';
+import { connect, type Socket } from 'node:net';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { AT } from './helpers/alloc.js';
+import { call, startDaemon, TOKEN, type DaemonFixture } from './helpers/daemon.js';
+import { allocationLoad, sleep } from './helpers/hostile.js';
+
+/** A connection from `from` (an address on lo) to the daemon's TCP port that sends nothing. */
+function idleFrom(port: number, from: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ port, host: '127.0.0.1', localAddress: from });
+    s.once('connect', () => {
+      s.removeAllListeners('error');
+      s.on('error', () => undefined);
+      resolve(s);
+    });
+    s.once('error', reject);
+  });
+}
+
+const closed = (s: Socket) => s.destroyed || s.readyState === 'closed' || s.readableEnded;
+
+async function withPool(f: DaemonFixture): Promise<void> {
+  await f.daemon.allocator.definePool('legit', { ipVersion: 4, subnet: '10.93.0.0/20', ips: ['10.93.0.10-10.93.15.200'] }, { at: AT });
+}
+
+test.serial('attack 4: an idle-connection flood is held to per-peer and total limits and timed out; the CNI socket and other peers keep answering', async (t) => {
+  const tcp = { maxConnections: 300, maxConnectionsPerPeer: 150, headersTimeoutMs: 2000 };
+  const logged: string[] = [];
+  const log = pino({ level: 'info' }, new Writable({ write: (c: Buffer, _e, cb) => (logged.push(c.toString()), cb()) }));
+  const f = await startDaemon({ extra: { connections: { tcp }, log } });
+  t.teardown(() => f.close());
+  await withPool(f);
+  const flood: Socket[] = [];
+  t.teardown(() => flood.forEach((s) => s.destroy()));
+  // 400 idle connections from 127.0.0.2 (150 kept), then 200 from 127.0.0.3 (the total of 300 reached).
+  for (let i = 0; i < 400; i++) flood.push(await idleFrom(f.port, '127.0.0.2'));
+  for (let i = 0; i < 200; i++) flood.push(await idleFrom(f.port, '127.0.0.3'));
+  await sleep(300);
+  const open2 = flood.slice(0, 400).filter((s) => !closed(s)).length;
+  t.true(open2 <= 150 + 10, `${open2} connections from 127.0.0.2 still open`); // a few may still sit in the accept queue
+  t.true((await f.daemon.connections()).tcp <= 300, 'the daemon holds at most its total');
+  // The CNI's way in is its own listener: allocations over the socket go on.
+  const cni = await allocationLoad(f, { count: 60, concurrency: 6, tag: 'a4s', pool: 'legit', via: 'socket' });
+  t.deepEqual(cni.errors, []);
+  t.true(cni.p99Ms < 2000, `socket p99 ${cni.p99Ms.toFixed(0)} ms`);
+  // Idle connections (no request ever sent) are closed after the headers timeout.
+  const t0 = Date.now();
+  while ((await f.daemon.connections()).tcp > 0 && Date.now() - t0 < 8000) await sleep(100);
+  // Counted on the daemon's side: connections lost in a full accept queue look open to the client but hold nothing.
+  t.is((await f.daemon.connections()).tcp, 0, `idle connections closed within ${Date.now() - t0} ms`);
+  t.true(flood.filter((s) => !closed(s)).length < 20);
+  const tcpLoad = await allocationLoad(f, { count: 30, concurrency: 3, tag: 'a4t', pool: 'legit' });
+  t.deepEqual(tcpLoad.errors, []);
+  await sleep(10_500); // refused connections are reported once per 10 s, not once per connection
+  t.true(logged.some((l) => l.includes('connections refused: over the limit') && l.includes('"overPerPeer"')), 'the refusals were logged');
+});
+
+test.serial('a body dripped after a 401 does not hold the connection; a slow authenticated upload is 408; an aborted one is logged 499, not 503', async (t) => {
+  const logged: string[] = [];
+  const log = pino({ level: 'info' }, new Writable({ write: (c: Buffer, _e, cb) => (logged.push(c.toString()), cb()) }));
+  const f = await startDaemon({ extra: { log, requestTimeoutMs: 1500 } });
+  t.teardown(() => f.close());
+  await withPool(f);
+  const before = await f.store.headRevision();
+
+  const drip = await idleFrom(f.port, '127.0.0.1');
+  let answer = '';
+  drip.on('data', (d: Buffer) => (answer += d.toString()));
+  drip.write('POST /v1/allocations HTTP/1.1\r\nHost: d\r\nAuthorization: Bearer wrong-token-0123456789\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{');
+  const t0 = Date.now();
+  await new Promise<void>((ok) => drip.once('close', () => ok()));
+  t.true(Date.now() - t0 < 2000, `closed after ${Date.now() - t0} ms`);
+  t.regex(answer, /^HTTP\/1.1 401/);
+  t.regex(answer, /connection: close/i);
+
+  const slow = await idleFrom(f.port, '127.0.0.1');
+  let slowAnswer = '';
+  slow.on('data', (d: Buffer) => (slowAnswer += d.toString()));
+  slow.write(`POST /v1/allocations HTTP/1.1\r\nHost: d\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{"endpoint":`);
+  const timer = setInterval(() => slow.write(' '), 300);
+  await new Promise<void>((ok) => slow.once('close', () => ok()));
+  clearInterval(timer);
+  t.regex(slowAnswer, /^HTTP\/1.1 408/, slowAnswer);
+  t.regex(slowAnswer, /"code":"RequestTimeout"/);
+  t.notRegex(slowAnswer, /etcd/, 'not blamed on etcd');
+
+  const aborted = await idleFrom(f.port, '127.0.0.1');
+  aborted.write(`POST /v1/allocations HTTP/1.1\r\nHost: d\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{"endpoint":`);
+  await sleep(200);
+  aborted.destroy();
+  await sleep(300);
+  t.true(logged.some((l) => l.includes('"status":499') && l.includes('client closed the connection')), logged.join(''));
+  t.false(logged.some((l) => l.includes('"status":503')), 'no 503 logged');
+  t.is(await f.store.headRevision(), before, 'nothing written');
+  const ok = await call(f, 'GET', '/v1/allocations?containerID=x');
+  t.is(ok.status, 200);
+});

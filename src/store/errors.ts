@@ -1,5 +1,11 @@
 // Store errors: a code a caller can act on, a message a person can act on.
 
+/**
+ * Named in AppendConditionFailed.tags when the append's view is older than the last horizon move (the log's
+ * horizon key, not a tag): tags may have been deleted since that view, so the decision must be taken again.
+ */
+export const HORIZON_FENCE = '(horizon)';
+
 /** The append's condition did not hold: an event with one of these tags was written after `after`. */
 export class AppendConditionFailed extends Error {
   readonly code = 'AppendConditionFailed';

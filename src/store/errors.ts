@@ -48,3 +48,18 @@ export class StoreUnavailable extends Error {
 export function isStoreUnavailable(e: unknown): e is StoreUnavailable {
   return e instanceof StoreUnavailable;
 }
+
+/**
+ * A read from etcd alone that starts at or before the log's horizon: those records may have been archived and
+ * deleted from etcd. Read through src/lifecycle/log-source.ts with the archive, or start from the horizon checkpoint.
+ */
+export class BeforeHorizon extends Error {
+  readonly code = 'BeforeHorizon';
+  readonly retryable = false;
+  constructor(
+    readonly after: number,
+    readonly horizon: number,
+  ) {
+    super(`reading the log after revision ${after} needs the archive: etcd holds only what follows the horizon at ${horizon} (pass --archive-dir, or start from the horizon checkpoint)`);
+  }
+}

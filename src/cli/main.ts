@@ -11,6 +11,7 @@ import { get } from './commands/get.js';
 import { CliError, type GlobalOptions } from './connection.js';
 import { DaemonError } from './daemon-client.js';
 import { serve } from './serve.js';
+import { DEFAULT_RETENTION, parseBytes, parseDuration, positiveInt, type RetentionPolicy } from '../lifecycle/retention.js';
 import { runController } from '../k8s/controller.js';
 
 const program = new Command()
@@ -39,11 +40,31 @@ program
   .option('--no-tcp', 'serve only on the unix socket')
   .option('--node <name>', "this node's name (default: the host name)")
   .option('--kubeconfig [file]', "resolve pods' owner controllers from the Kubernetes API (file, or $KUBECONFIG / in-cluster when given without one)")
-  .action((o: { listen: string; tcp: boolean; node?: string; kubeconfig?: string | boolean }) => {
+  .option('--archive-dir <dir>', 'maintain the log: archive records before the horizon here and delete them from etcd (storage every daemon that may maintain reaches; see README "Log lifecycle")')
+  .option('--retain-min-age <duration>', 'keep commits younger than this in etcd', '7d')
+  .option('--retain-min-revisions <n>', 'keep at least this many etcd revisions behind the head', '10000')
+  .option('--retain-max-bytes <size>', "byte budget of the prefix in etcd; past it the age is waived ('none': no budget)", '512MiB')
+  .option('--maintain-interval <duration>', 'how often the maintaining daemon considers moving the horizon', '60s')
+  .action((o: { listen: string; tcp: boolean; node?: string; kubeconfig?: string | boolean; archiveDir?: string; retainMinAge: string; retainMinRevisions: string; retainMaxBytes: string; maintainInterval: string }) => {
     const g = globals();
     const kubeconfig = o.kubeconfig === undefined ? undefined : o.kubeconfig === true ? '' : String(o.kubeconfig);
-    return serve({ ...o, kubeconfig, prefix: g.prefix, dataDir: g.dataDir, ...(g.etcd ? { etcd: g.etcd } : {}), ...(g.socket ? { socket: g.socket } : {}), ...(g.tokenFile ? { tokenFile: g.tokenFile } : {}) });
+    const lifecycle = o.archiveDir === undefined ? undefined : { archiveDir: o.archiveDir, policy: retentionFlags(o) };
+    return serve({ listen: o.listen, tcp: o.tcp, ...(o.node ? { node: o.node } : {}), ...(lifecycle ? { lifecycle } : {}), kubeconfig, prefix: g.prefix, dataDir: g.dataDir, ...(g.etcd ? { etcd: g.etcd } : {}), ...(g.socket ? { socket: g.socket } : {}), ...(g.tokenFile ? { tokenFile: g.tokenFile } : {}) });
   });
+
+function retentionFlags(o: { retainMinAge: string; retainMinRevisions: string; retainMaxBytes: string; maintainInterval: string }): RetentionPolicy {
+  try {
+    return {
+      ...DEFAULT_RETENTION,
+      minAgeMs: parseDuration(o.retainMinAge, '--retain-min-age'),
+      minRevisions: positiveInt(o.retainMinRevisions, '--retain-min-revisions'),
+      maxBytes: o.retainMaxBytes === 'none' ? undefined : parseBytes(o.retainMaxBytes, '--retain-max-bytes'),
+      intervalMs: parseDuration(o.maintainInterval, '--maintain-interval'),
+    };
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+}
 
 const ms = (v: string) => {
   if (!/^\d+$/.test(v)) throw new CliError(`expected milliseconds (a non-negative integer), got ${v}`);
@@ -117,16 +138,18 @@ program
   .description('who held an address, what a pod held, what happened in a pool: from the log (needs --etcd)')
   .argument('<what>', 'ip | pod | pool')
   .argument('<key>', 'ADDRESS | NAMESPACE/NAME | POOL')
+  .option('--archive-dir <dir>', "the daemon's archive directory: needed for what lies before the log's horizon")
   .addOption(output(['json']))
-  .action((what: string, key: string, o: { output?: 'json' }) => historyCmd(globals(), what, key, o));
+  .action((what: string, key: string, o: { output?: 'json'; archiveDir?: string }) => historyCmd(globals(), what, key, o));
 
 program
   .command('replay')
   .description('rebuild every projection from the log, now or as of a revision or time (needs --etcd)')
   .option('--at <revision|time>', 'a revision, or a time such as 2026-11-23T14:02:00Z')
   .option('--kind <resource>', 'print this resource\'s objects as they were')
+  .option('--archive-dir <dir>', "the daemon's archive directory: needed for what lies before the log's horizon")
   .addOption(output(['wide', 'yaml', 'json']))
-  .action((o: { at?: string; kind?: string; output?: 'wide' | 'yaml' | 'json' }) => replayCmd(globals(), o));
+  .action((o: { at?: string; kind?: string; output?: 'wide' | 'yaml' | 'json'; archiveDir?: string }) => replayCmd(globals(), o));
 
 program
   .command('export')
@@ -134,7 +157,8 @@ program
   .argument('<file>', 'output file')
   .option('--after <revision>', 'only commits after this revision', revision)
   .option('--until <revision>', 'only commits at or before this revision', revision)
-  .action((file: string, o: { after?: number; until?: number }) => exportCmd(globals(), file, o));
+  .option('--archive-dir <dir>', "the daemon's archive directory: needed for what lies before the log's horizon")
+  .action((file: string, o: { after?: number; until?: number; archiveDir?: string }) => exportCmd(globals(), file, o));
 
 program
   .command('import')
@@ -144,9 +168,10 @@ program
 
 program
   .command('check')
-  .description('check that the log, the tag keys and the projections agree; exits 1 on any problem (needs --etcd)')
+  .description('check that the log, the tag keys and the projections agree, and archive + etcd continuity; exits 1 on any problem (needs --etcd)')
+  .option('--archive-dir <dir>', "the daemon's archive directory: needed for what lies before the log's horizon")
   .addOption(output(['json']))
-  .action((o: { output?: 'json' }) => check(globals(), o));
+  .action((o: { output?: 'json'; archiveDir?: string }) => check(globals(), o));
 
 program.parseAsync().catch((e: unknown) => {
   const msg =

@@ -11,6 +11,7 @@ import { loadToken } from '../daemon/token.js';
 import { LocalEtcd } from '../local/etcd.js';
 import { connectionFromEnv, describeConnection, openEtcd, probeEtcd, type EtcdConnection } from '../store/connect.js';
 import { EventStore } from '../store/event-store.js';
+import type { RetentionPolicy } from '../lifecycle/retention.js';
 
 export interface ServeOptions {
   readonly etcd?: string;
@@ -23,6 +24,8 @@ export interface ServeOptions {
   readonly tcp: boolean;
   /** Kubeconfig for resolving pods' owner controllers; none: owners only as requests give them. */
   readonly kubeconfig?: string;
+  /** Log maintenance: archive directory and retention (see src/lifecycle/retention.ts). */
+  readonly lifecycle?: { readonly archiveDir: string; readonly policy: RetentionPolicy };
 }
 
 export async function serve(opts: ServeOptions): Promise<void> {
@@ -55,6 +58,8 @@ export async function serve(opts: ServeOptions): Promise<void> {
     node: opts.node ?? hostname(),
     socket: resolve(opts.socket ?? resolve(opts.dataDir, 'ipam.sock')),
     socketRoutes: [cniSocketRoute],
+    // The byte budget needs the prefix's footprint: wire src/store/footprint.ts here (`footprint`) once it exists.
+    ...(opts.lifecycle ? { lifecycle: { archiveDir: resolve(opts.lifecycle.archiveDir), policy: opts.lifecycle.policy } } : {}),
     ...(token ? { listen: opts.listen, token: token.token } : {}),
   });
   const addr = daemon.address;

@@ -5,12 +5,17 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { loadAll } from '../../projections/checkpoint.js';
+import { loadAll, loadHorizonCheckpoint, statesOfHorizon } from '../../projections/checkpoint.js';
 import { ALL_PROJECTIONS } from '../../projections/index.js';
 import type { LiveReadModel } from '../../projections/read-model.js';
 import { LiveProjections } from '../../projections/runtime.js';
 import { Allocator, type AllocatorOptions } from '../alloc/allocator.js';
 import type { EventStore } from '../store/event-store.js';
+import { readHorizon } from '../store/horizon.js';
+import { MaintenanceLease } from '../store/lease.js';
+import { ArchiveDir } from '../lifecycle/archive.js';
+import { Maintainer, MaintenanceLoop } from '../lifecycle/maintainer.js';
+import type { FootprintFn, RetentionPolicy } from '../lifecycle/retention.js';
 import { createKubeApi, type KubeApiHandler } from '../api/kube/index.js';
 import { createAllocApi } from './alloc-api.js';
 import { Checkpointer, DEFAULT_CHECKPOINTS, type CheckpointPolicy } from './checkpointer.js';
@@ -52,6 +57,11 @@ export interface DaemonOptions {
   readonly checkpoints?: CheckpointPolicy;
   /** Longest the projections hold received batches before applying them (default COALESCE_MS; 0: at once). */
   readonly projectionWindowMs?: number;
+  /**
+   * Log maintenance (horizon, archive, tag GC): the daemon takes part in the election for it; the one holding the
+   * lease archives into `archiveDir` (storage every daemon that may hold the lease reaches, e.g. an RWX PVC).
+   */
+  readonly lifecycle?: { readonly archiveDir: string; readonly policy: RetentionPolicy; readonly footprint?: FootprintFn };
   /** Routes served on both listeners (after the daemon's own). */
   readonly routes?: readonly ((parts: DaemonParts) => RouteHandler)[];
   /** Routes served on the unix socket only (the CNI plugin's). */
@@ -76,6 +86,8 @@ export class Daemon {
     /** Revision of the checkpoint the projections started from (undefined: replayed from the start). */
     readonly startedFromCheckpoint: number | undefined,
     private readonly opts: DaemonOptions,
+    /** Log maintenance, when configured (it only acts while this daemon holds the lease). */
+    readonly maintenance: { loop: MaintenanceLoop; lease: MaintenanceLease } | undefined,
   ) {
     const timeout = opts.requestTimeoutMs ?? 10_000;
     this.inFlight = new InFlight(timeout, (cb) => readiness.onUnreachable(cb), () => readiness.reason);
@@ -86,13 +98,19 @@ export class Daemon {
     const { store, log } = opts;
     const allocator = new Allocator(store, opts.resolveOwner ? { resolveOwner: opts.resolveOwner } : {});
     const t0 = performance.now();
-    const checkpoint = await loadAll(store, ALL_PROJECTIONS);
+    // Past the horizon the log before it may be gone from etcd: start from the horizon checkpoint (the allocator
+    // always, the projections unless their own checkpoint is newer).
+    const { horizon } = await readHorizon(store.client, store.keys);
+    const atHorizon = horizon ? await loadHorizonCheckpoint(store, horizon.checkpoint) : undefined;
+    const own = await loadAll(store, ALL_PROJECTIONS);
+    const checkpoint = atHorizon && (!own || own.revision < atHorizon.revision) ? statesOfHorizon(atHorizon) : own;
     const projections = new LiveProjections(store, ALL_PROJECTIONS, checkpoint);
     // One subscription reads and decodes the log for both the allocator's model and the projections.
     // Batches are applied to the projections together every COALESCE_MS (or at once when anything reads them),
     // not one per etcd txn: on every daemon, for every daemon's writes (a following daemon: ~40 -> ~38 us/alloc).
     projections.follow(allocator, { coalesceMs: opts.projectionWindowMs ?? COALESCE_MS });
     await allocator.start({
+      ...(atHorizon ? { from: atHorizon.model } : {}),
       onError: (e) => log.warn({ err: errMsg(e) }, 'allocator subscription trouble; re-reading'),
       onApplied: (events, through) => projections.apply(events, through),
     });
@@ -108,7 +126,8 @@ export class Daemon {
     });
     const metrics = new DaemonMetrics({ allocator, store, projectionRevision: () => projections.revision, ready: () => readiness.ready });
     const checkpointer = new Checkpointer(store, projections, log, opts.checkpoints ?? DEFAULT_CHECKPOINTS);
-    const d = new Daemon(allocator, projections, readiness, metrics, checkpointer, checkpoint?.revision, opts);
+    const maintenance = opts.lifecycle ? startMaintenance(store, opts.node, opts.lifecycle, log) : undefined;
+    const d = new Daemon(allocator, projections, readiness, metrics, checkpointer, checkpoint?.revision, opts, maintenance);
     checkpointer.start();
     await readiness.start();
     try {
@@ -219,9 +238,28 @@ export class Daemon {
     );
     if (this.opts.socket) rmSync(this.opts.socket, { force: true });
     await this.checkpointer.stop();
+    if (this.maintenance) {
+      await this.maintenance.loop.stop();
+      await this.maintenance.lease.release(); // another daemon takes over at once, not after the lease's TTL
+    }
     await this.projections.stop();
     await this.allocator.stop();
   }
+}
+
+function startMaintenance(store: EventStore, node: string, o: NonNullable<DaemonOptions['lifecycle']>, log: Logger): { loop: MaintenanceLoop; lease: MaintenanceLease } {
+  const lease = new MaintenanceLease(store.client, store.keys, `${node}/${process.pid}`);
+  const maintainer = new Maintainer({ store, archive: new ArchiveDir(o.archiveDir, store.keys.prefix), lease, projections: ALL_PROJECTIONS, policy: o.policy, ...(o.footprint ? { footprint: o.footprint } : {}) });
+  let role = '';
+  const loop = new MaintenanceLoop(maintainer, o.policy.intervalMs, (r) => {
+    if (r instanceof Error) return log.warn({ err: r.message }, 'log maintenance failed; will try again');
+    if (r.role !== role) log.info({ role: r.role }, r.role === 'maintainer' ? 'this daemon maintains the log (holds the maintenance lease)' : 'another daemon maintains the log');
+    role = r.role;
+    if (r.overBudget) log.warn({ maxBytes: o.policy.maxBytes }, 'the prefix is over its byte budget: archiving regardless of age');
+    if (r.horizon > r.from) log.info({ from: r.from, horizon: r.horizon, archivedRecords: r.archivedRecords, segments: r.segments, deletedRecords: r.deletedRecords, tagsDeleted: r.tags?.deleted ?? 0, ms: Math.round(r.ms) }, 'log horizon moved');
+  });
+  loop.start();
+  return { loop, lease };
 }
 
 function parseListen(s: string): { host: string; port: number } {

@@ -7,6 +7,8 @@ import { readHorizon } from '../store/horizon.js';
 import type { ReadOptions, ReadPage } from '../store/reader.js';
 import { decodeRecord } from '../store/reader.js';
 import type { ArchiveDir } from './archive.js';
+import { loadAll, loadHorizonCheckpoint, statesOfHorizon } from '../../projections/checkpoint.js';
+import type { AnyProjection, StatesAt } from '../../projections/runtime.js';
 
 /** The log before the horizon is only in the archive, and none was given. */
 export class ArchiveRequired extends Error {
@@ -44,4 +46,24 @@ export async function* readLogWithArchive(store: EventStore, archive: ArchiveDir
     yield { events, through: page.through };
   }
   if (until > h) yield* store.readPages({ ...opts, after: h, until, afterIsCommit: true });
+}
+
+/**
+ * Where a replay to `until` / `asOf` starts and reads from: the newest checkpoint not after the point asked for
+ * (the projections' own, or the horizon's), then the log; before the horizon, the archive from the start.
+ */
+export async function replayStart(
+  store: EventStore,
+  archive: ArchiveDir | undefined,
+  at: { until?: number; asOf?: Date },
+  projections: readonly AnyProjection[],
+): Promise<{ from?: StatesAt; pages: PageSource }> {
+  const pages = logSource(store, archive);
+  const { horizon } = await readHorizon(store.client, store.keys);
+  const own = at.until === undefined && at.asOf === undefined ? await loadAll(store, projections) : undefined;
+  if (!horizon) return { ...(own ? { from: own } : {}), pages };
+  const afterHorizon = at.asOf !== undefined ? at.asOf.getTime() >= Date.parse(horizon.lastEventAt) : at.until === undefined || at.until >= horizon.revision;
+  if (!afterHorizon) return { pages }; // the archive from the start (ArchiveRequired without one)
+  if (own && own.revision >= horizon.revision) return { from: own, pages };
+  return { from: statesOfHorizon(await loadHorizonCheckpoint(store, horizon.checkpoint)), pages };
 }

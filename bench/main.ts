@@ -13,6 +13,8 @@ import { REPLAY_BATCH } from './lib/synth.js';
 import { runCniBench } from './cni.js';
 import { runHttpBench } from './http/scenario.js';
 import { runChaos } from './chaos.js';
+import { runSoak } from './soak.js';
+import { DEFAULT_RETENTION, parseDuration } from '../src/lifecycle/retention.js';
 
 const program = new Command().name('bench').description('benchmarks of the IPAM engine, each with its baseline measured in the same run');
 const int = (v: string) => {
@@ -266,6 +268,42 @@ program
       ['invariants', `dup events ${inv.duplicateEventIds}, endpoints twice ${inv.endpointsAllocatedTwice}, addresses twice ${inv.addressesHeldTwice}, lost acks ${inv.lostAcks}, unacknowledged ${inv.unacknowledged}`, `${inv.events} events audited`],
     ], o.json);
     if (inv.duplicateEventIds + inv.endpointsAllocatedTwice + inv.addressesHeldTwice + inv.lostAcks + inv.badReleases > 0 || r.faults.some((f) => f.recoverySeconds === null)) process.exitCode = 1;
+  });
+
+common(program.command('soak'))
+  .description('churn (a new pod allocated, the oldest released) through the engine with the log lifecycle running, retention compressed in time; footprint every 10%')
+  .option('--cycles <n>', 'churn cycles (one allocation + one release each)', int, 200_000)
+  .option('--live <n>', 'live pods held throughout', int, 2_000)
+  .option('--concurrency <n>', 'cycles in flight', int, 64)
+  .option('--retain-min-age <duration>', 'retention: commits younger than this stay in etcd (compressed in time)', '2s')
+  .option('--retain-min-revisions <n>', 'retention: revisions kept behind the head (one revision is one group-committed txn of many cycles)', int, 100)
+  .option('--maintain-interval <duration>', 'how often the maintainer runs', '1s')
+  .option('--compact-keep <n>', "etcd history kept at each 10% step (the bench compacts, as kube-apiserver would)", int, 100)
+  .action(async (o) => {
+    const target = await openTarget(o);
+    try {
+      const policy = { ...DEFAULT_RETENTION, maxBytes: undefined, minAgeMs: parseDuration(o.retainMinAge, '--retain-min-age'), minRevisions: o.retainMinRevisions, intervalMs: parseDuration(o.maintainInterval, '--maintain-interval'), segmentRecords: 5_000 };
+      const r = await runSoak({ endpoints: target.endpoints, cycles: o.cycles, live: o.live, concurrency: o.concurrency, policy, compactKeep: o.compactKeep, progress: (l) => process.stdout.write(`${l}\n`) });
+      const inv = r.invariants;
+      emit(
+        { ...r, etcdMembers: target.members },
+        [
+          ['figure', 'value', 'notes'],
+          [`db growth ${r.growth.from} -> ${r.growth.to} cycles, MB`, r.growth.dbSizeMB, `floor < 10 (${r.floors.dbGrowthUnder10MB ? 'met' : 'NOT met'}); etcd status dbSize`],
+          [`RSS growth ${r.growth.from} -> ${r.growth.to} cycles, MB`, r.growth.rssMB, `floor < 10 (${r.floors.rssGrowthUnder10MB ? 'met' : 'NOT met'}); this process (engine + maintainer)`],
+          ['cycles/s first 10%', r.throughput.first10pct, ''],
+          ['cycles/s while archiving (median decile)', r.throughput.whileArchiving, `${r.throughput.archivingDeciles} deciles in which the horizon moved`],
+          ['ratio archiving / first 10%', r.throughput.ratio, `floor >= 0.8 (${r.floors.archivingAtLeast80pct ? 'met' : 'NOT met'})`],
+          ['maintenance', `${r.maintenance.runs} runs, ${r.maintenance.archivedRecords} records in ${r.maintenance.segments} segments, ${r.maintenance.tagsDeleted} tags deleted`, `${r.maintenance.failures} failed runs${r.maintenance.firstError ? `: ${r.maintenance.firstError}` : ''}`],
+          ['invariants (archive + etcd)', `duplicates ${inv.duplicates}, bad releases ${inv.badReleases}`, `${inv.events} events`],
+          [`replay --at ${inv.replayAtRevision} (before the horizon) == model then`, inv.replayAtMatches ? 'yes' : 'NO', 'archive + etcd replayed into a fresh model'],
+        ],
+        o.json,
+      );
+      if (inv.duplicates + inv.badReleases > 0 || !inv.replayAtMatches || r.maintenance.failures > 0) process.exitCode = 1;
+    } finally {
+      await target.close();
+    }
   });
 
 program.parseAsync().catch((e: unknown) => {

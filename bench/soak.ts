@@ -92,8 +92,16 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     maint.archivedRecords += r.archivedRecords;
     maint.segments += r.segments;
     maint.tagsDeleted += r.tags?.deleted ?? 0;
-    if (r.horizon > r.from) movedInDecile = true;
+    if (r.horizon > r.from) {
+      movedInDecile = true;
+      compactions = compactions.then(compact); // etcd's history of the freed keys goes too (kube-apiserver compacts every 5 min; here in compressed time)
+    }
   });
+  let compactions = Promise.resolve();
+  const compact = async () => {
+    const rev = await store.currentRevision();
+    if (rev > o.compactKeep) await client.kv.compact({ revision: rev - o.compactKeep, physical: false }).catch(() => undefined);
+  };
   try {
     await engine.start();
     await engine.definePool('soak', POOL, { at: new Date().toISOString() });
@@ -130,8 +138,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       archiving.push(movedInDecile);
       await engine.sync();
       if (!replayAt && done >= o.cycles * 0.3) replayAt = { revision: engine.revision, picture: picture(engine.model) };
-      const rev = await store.currentRevision();
-      if (rev > o.compactKeep) await client.kv.compact({ revision: rev - o.compactKeep, physical: false }).catch(() => undefined);
+      await (compactions = compactions.then(compact));
       const st = await client.maintenance.status();
       const keys = Number((await client.kv.range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), count_only: true })).count);
       const { horizon } = await readHorizon(client, store.keys);

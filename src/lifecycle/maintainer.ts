@@ -117,6 +117,11 @@ export class Maintainer {
         }
         applyBatch(this.o.projections, states, batch);
       }
+      // Too little to be worth a move (and its checkpoint): leave it all for a later run. Nothing was flushed yet.
+      const worth = Math.min(policy.minRecordsPerMove, policy.segmentRecords);
+      if (archived <= h0 && segments === 0 && segment.length < worth && !overBudget) {
+        return { role: 'maintainer', ...idle, overBudget, ms: performance.now() - t0 };
+      }
       await flush(h);
     }
     states.revision = h;

@@ -15,6 +15,11 @@ export interface RetentionPolicy {
   readonly maxRecordsPerRun: number;
   /** A segment holds at most this many records. */
   readonly segmentRecords: number;
+  /**
+   * Move the horizon only when at least this many records would be archived (each move writes a checkpoint of the
+   * whole state: moving for a handful of records would cost more etcd bytes than it frees). At most segmentRecords.
+   */
+  readonly minRecordsPerMove: number;
 }
 
 export const DEFAULT_RETENTION: RetentionPolicy = {
@@ -24,6 +29,7 @@ export const DEFAULT_RETENTION: RetentionPolicy = {
   intervalMs: 60_000,
   maxRecordsPerRun: 100_000,
   segmentRecords: 20_000,
+  minRecordsPerMove: 1_000,
 };
 
 /** The prefix's footprint in etcd (injected: the quota branch measures it in src/store/footprint.ts). */

@@ -13,7 +13,7 @@ export const CHURN_POOL = { ipVersion: 4, subnet: '10.40.0.0/22', ips: ['10.40.0
 
 /** Retention compressed in time: everything but the last `minRevisions` revisions may go. */
 export function fastPolicy(over: Partial<RetentionPolicy> = {}): RetentionPolicy {
-  return { minAgeMs: 0, minRevisions: 20, maxBytes: undefined, intervalMs: 50, maxRecordsPerRun: 1_000_000, segmentRecords: 100, ...over };
+  return { minAgeMs: 0, minRevisions: 20, maxBytes: undefined, intervalMs: 50, maxRecordsPerRun: 1_000_000, segmentRecords: 100, minRecordsPerMove: 1, ...over };
 }
 
 /** `cycles` times: allocate a new pod; once `live` are held, release the oldest. Returns the next pod number. */

@@ -278,12 +278,13 @@ common(program.command('soak'))
   .option('--retain-min-age <duration>', 'retention: commits younger than this stay in etcd (compressed in time)', '2s')
   .option('--retain-min-revisions <n>', 'retention: revisions kept behind the head (one revision is one group-committed txn of many cycles)', int, 100)
   .option('--maintain-interval <duration>', 'how often the maintainer runs', '1s')
+  .option('--max-records-per-run <n>', 'records one maintenance run archives at most (keeps each run short so the horizon keeps up)', int, 400)
   .option('--min-records-per-move <n>', 'move the horizon only for at least this many records (each move writes a whole checkpoint)', int, 200)
   .option('--compact-keep <n>', "etcd history kept at each 10% step (the bench compacts, as kube-apiserver would)", int, 100)
   .action(async (o) => {
     const target = await openTarget(o);
     try {
-      const policy = { ...DEFAULT_RETENTION, maxBytes: undefined, minAgeMs: parseDuration(o.retainMinAge, '--retain-min-age'), minRevisions: o.retainMinRevisions, intervalMs: parseDuration(o.maintainInterval, '--maintain-interval'), segmentRecords: 5_000, minRecordsPerMove: o.minRecordsPerMove };
+      const policy = { ...DEFAULT_RETENTION, maxBytes: undefined, minAgeMs: parseDuration(o.retainMinAge, '--retain-min-age'), minRevisions: o.retainMinRevisions, intervalMs: parseDuration(o.maintainInterval, '--maintain-interval'), segmentRecords: 5_000, minRecordsPerMove: o.minRecordsPerMove, maxRecordsPerRun: o.maxRecordsPerRun };
       const r = await runSoak({ endpoints: target.endpoints, cycles: o.cycles, live: o.live, concurrency: o.concurrency, policy, compactKeep: o.compactKeep, progress: (l) => process.stdout.write(`${l}\n`) });
       const inv = r.invariants;
       emit(

@@ -1,5 +1,5 @@
 // `bench soak`: churn through the engine for many cycles (a NEW pod allocated, the oldest live one released, as
-// Deployments and Jobs churn) with the log's lifecycle running beside it, retention compressed in time so the
+// Deployments and Jobs churn) with the log's lifecycle running beside it (from the second 10% on; the first is the baseline), retention compressed in time so the
 // horizon moves while it runs. Every 10% it records etcd's db size, the keys under the prefix and this process's
 // RSS; it compares throughput while archiving with the first 10%, and checks afterwards that the whole log (archive
 // + etcd) holds no address twice, every release matches an allocation, and a replay of the archive up to a revision
@@ -93,6 +93,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     maint.segments += r.segments;
     maint.tagsDeleted += r.tags?.deleted ?? 0;
     if (r.horizon > r.from) {
+      o.progress?.(`  maintenance: horizon ${r.from} -> ${r.horizon}, ${r.archivedRecords} records archived, ${r.deletedRecords} deleted, ${r.tags?.deleted ?? 0} tags deleted in ${Math.round(r.ms)} ms (${Object.entries(r.steps ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')})`);
       movedInDecile = true;
       compactions = compactions.then(compact); // etcd's history of the freed keys goes too (kube-apiserver compacts every 5 min; here in compressed time)
     }
@@ -105,7 +106,6 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   try {
     await engine.start();
     await engine.definePool('soak', POOL, { at: new Date().toISOString() });
-    loop.start();
     const held: number[] = [];
     let next = 0;
     const cycle = async () => {
@@ -152,6 +152,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         cyclesPerSec: round(rate),
       };
       footprint.push(point);
+      // The first 10% is the baseline: churn alone. Maintenance starts after it.
+      if (footprint.length === 1) loop.start();
       o.progress?.(`${done}/${o.cycles} cycles: db ${point.dbSizeMB} MB (in use ${point.dbSizeInUseMB}), ${keys} keys under the prefix, RSS ${point.rssMB} MB, horizon ${point.horizon}, ${point.cyclesPerSec} cycles/s${movedInDecile ? ' (archiving)' : ''}`);
     }
     await loop.stop();

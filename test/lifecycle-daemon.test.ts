@@ -28,8 +28,9 @@ test('daemons elect one maintainer, the horizon moves while they serve, and a ne
       h = (await readHorizon(a.store.client, a.store.keys)).horizon?.revision ?? 0;
     }
     t.true(h > 0, 'the horizon moved');
-    const holders = await a.store.client.getAll().prefix(a.store.keys.lifecyclePrefix).strings();
-    t.is(Object.keys(holders).length, 1, 'exactly one maintainer');
+    const holding = [a, b].filter((d) => d.daemon.maintenance?.lease.holder !== undefined);
+    t.is(holding.length, 1, 'exactly one daemon holds the maintenance lease; the other follows');
+    t.is(await a.daemon.maintenance!.lease.current(), `${holding[0] === a ? 'a' : 'b'}/${process.pid}`);
     await churn(b.daemon.allocator, 100, 30, 200, 4);
     await a.daemon.allocator.sync();
     await b.daemon.allocator.sync();

@@ -27,6 +27,8 @@ export interface MaintenanceRun {
   /** The age was waived: the prefix is over its byte budget. */
   readonly overBudget: boolean;
   readonly ms: number;
+  /** Milliseconds per step: pass (read, apply, archive), checkpoint, move, delete, tags. */
+  readonly steps?: Readonly<Record<string, number>>;
 }
 
 export interface MaintainerOptions {
@@ -45,6 +47,9 @@ export interface MaintainerOptions {
 const DELETE_BATCH = 64;
 
 export class Maintainer {
+  /** The state at the horizon this maintainer last moved to (saves re-reading its checkpoint next run). */
+  private atHorizon: { mod: number; model: AllocatorModel; states: ProjectionStates } | undefined;
+
   constructor(private readonly o: MaintainerOptions) {}
 
   /** One maintenance pass if this process holds (or can take) the lease; a follower's pass does nothing. */
@@ -60,10 +65,12 @@ export class Maintainer {
     const archived = archive.through;
     if (archived < h0) throw new Error(`archive ${archive.dir} ends at revision ${archived} but the horizon is at ${h0}: it is not this log's archive (or lost segments)`);
 
-    // The state at the current horizon: its checkpoint, or the empty state.
-    const base = hs.horizon ? await loadHorizonCheckpoint(store, hs.horizon.checkpoint) : undefined;
-    const model = base ? restoreModel(base.model) : new AllocatorModel();
-    const states: ProjectionStates = base ? ownStates(this.o.projections, statesOfHorizon(base)) : initialStates(this.o.projections);
+    // The state at the current horizon: kept from our own last move, else its checkpoint, else the empty state.
+    const kept = this.atHorizon?.mod === hs.mod ? this.atHorizon : undefined;
+    this.atHorizon = undefined; // the pass below mutates it; set again only once a run completes
+    const base = !kept && hs.horizon ? await loadHorizonCheckpoint(store, hs.horizon.checkpoint) : undefined;
+    const model = kept?.model ?? (base ? restoreModel(base.model) : new AllocatorModel());
+    const states: ProjectionStates = kept?.states ?? (base ? ownStates(this.o.projections, statesOfHorizon(base)) : initialStates(this.o.projections));
 
     const now = this.o.now?.() ?? Date.now();
     const overBudget = policy.maxBytes !== undefined && this.o.footprint !== undefined && (await this.o.footprint()).bytes > policy.maxBytes;
@@ -127,33 +134,49 @@ export class Maintainer {
     states.revision = h;
     model.revision = h;
 
+    const steps: Record<string, number> = {};
+    let mark = t0;
+    const lap = (name: string) => {
+      const now = performance.now();
+      steps[name] = Math.round(now - mark);
+      mark = now;
+    };
+    lap('pass');
     let horizonMod = hs.mod;
     let generation = hs.horizon?.checkpoint;
     if (h > h0) {
       generation = await saveHorizonCheckpoint(store, this.o.projections, horizonCheckpointOf(model, this.o.projections, states));
       await this.o.onStep?.('checkpoint');
+      lap('checkpoint');
       horizonMod = await moveHorizon(store.client, store.keys, store.writer, { revision: h, lastEventAt: lastAt, movedAt: new Date(now).toISOString(), checkpoint: generation }, hs.mod, holder);
       await this.o.onStep?.('moved');
+      lap('move');
     }
     if (h === 0) return { role: 'maintainer', ...idle, overBudget, ms: performance.now() - t0 };
     // Finish what the horizon covers (also what an interrupted run left): records, then tags, then old checkpoints.
     const deletedRecords = await this.deleteArchived(h, horizonMod, holder);
+    lap('delete');
     const tags = await collectTags(store, model, h, horizonMod, holder);
+    lap('tags');
     if (generation) await pruneHorizonCheckpoints(store, generation);
-    return { role: 'maintainer', from: h0, horizon: h, archivedRecords, segments, deletedRecords, tags, overBudget, ms: performance.now() - t0 };
+    this.atHorizon = { mod: horizonMod, model, states };
+    return { role: 'maintainer', from: h0, horizon: h, archivedRecords, segments, deletedRecords, tags, overBudget, ms: performance.now() - t0, steps };
   }
 
   private async deleteArchived(h: number, horizonMod: number, holder: Holder): Promise<number> {
     const { store, archive } = this.o;
     let n = 0;
     for (;;) {
-      const recs = await recordsThrough(store.client, store.keys, h, DELETE_BATCH);
+      const recs = await recordsThrough(store.client, store.keys, h, DELETE_BATCH * 4);
       if (recs.length === 0) return n;
       const beyond = recs.find((r) => r.revision > archive.through);
       if (beyond) throw new Error(`record at ${beyond.revision} is not archived (archive ends at ${archive.through}); not deleting it`);
-      await deleteRecords(store.client, store.keys, recs.map((r) => r.key), horizonMod, holder);
-      n += recs.length;
-      await this.o.onStep?.('deleted');
+      for (let i = 0; i < recs.length; i += DELETE_BATCH) {
+        const batch = recs.slice(i, i + DELETE_BATCH);
+        await deleteRecords(store.client, store.keys, batch.map((r) => r.key), horizonMod, holder);
+        n += batch.length;
+        await this.o.onStep?.('deleted');
+      }
     }
   }
 }

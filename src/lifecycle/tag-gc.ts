@@ -9,8 +9,11 @@ import { deleteTags, tagsThrough, type Holder } from '../store/horizon.js';
 /** Tag kinds that grow with churn and that GC may delete (the others name pools, subnets, reservations: bounded). */
 export const COLLECTED_TAG_KINDS = ['ep:', 'ip:'] as const;
 
-/** Tags deleted per etcd txn (two more compares: horizon and lease; etcd's default --max-txn-ops is 128). */
-const BATCH = 60;
+/** Tags deleted per etcd txn (one compare each, plus horizon and lease: etcd's default --max-txn-ops is 128). */
+const BATCH = 120;
+/** Delete txns in flight at once (a page of dead tags goes out together, not one round trip after another). */
+const IN_FLIGHT = 4;
+const PAGE = 1024;
 
 export interface TagGcResult {
   readonly scanned: number;
@@ -38,24 +41,29 @@ export async function collectTags(store: EventStore, model: AllocatorModel, hori
   for (const kind of COLLECTED_TAG_KINDS) {
     let from: string | undefined;
     for (;;) {
-      const page = await tagsThrough(store.client, store.keys, kind, horizon, from, 512);
+      const page = await tagsThrough(store.client, store.keys, kind, horizon, from, PAGE);
       if (page.length === 0) break;
       from = page[page.length - 1]!.tag;
       scanned += page.length;
       const dead = page.filter((t) => !guardsLive(model, t.tag));
-      for (let i = 0; i < dead.length; i += BATCH) {
-        const batch = dead.slice(i, i + BATCH);
-        if (await deleteTags(store.client, store.keys, batch, horizonMod, holder)) {
-          deleted += batch.length;
-          continue;
-        }
-        // One of them was written since the scan (allocated again): delete the others one by one.
-        for (const t of batch) {
-          if (await deleteTags(store.client, store.keys, [t], horizonMod, holder)) deleted++;
-          else raced++;
-        }
-      }
-      if (page.length < 512) break;
+      const batches: { tag: string; mod: number }[][] = [];
+      for (let i = 0; i < dead.length; i += BATCH) batches.push(dead.slice(i, i + BATCH));
+      await Promise.all(
+        Array.from({ length: IN_FLIGHT }, async () => {
+          for (let batch = batches.shift(); batch; batch = batches.shift()) {
+            if (await deleteTags(store.client, store.keys, batch, horizonMod, holder)) {
+              deleted += batch.length;
+              continue;
+            }
+            // One of them was written since the scan (allocated again): delete the others one by one.
+            for (const t of batch) {
+              if (await deleteTags(store.client, store.keys, [t], horizonMod, holder)) deleted++;
+              else raced++;
+            }
+          }
+        }),
+      );
+      if (page.length < PAGE) break;
     }
   }
   return { scanned, deleted, raced };

@@ -15,6 +15,8 @@ import { runHttpBench } from './http/scenario.js';
 import { runChaos } from './chaos.js';
 import { ABUSE_FLOOR, runAbuse } from './abuse.js';
 import { runCliBench } from './cli.js';
+import { runSoak } from './soak.js';
+import { DEFAULT_RETENTION, parseBytes, parseDuration } from '../src/lifecycle/retention.js';
 
 const program = new Command().name('bench').description('benchmarks of the IPAM engine, each with its baseline measured in the same run');
 const int = (v: string) => {
@@ -322,6 +324,45 @@ program
     ], o.json);
     process.stdout.write(`${JSON.stringify({ attacks: r.attacks.map(({ name, ratioToUnattacked, p99Ms, crashed }) => ({ name, ratioToUnattacked, p99Ms, crashed })) })}\n`);
     if (r.attacks.some((a) => a.crashed || a.ratioToUnattacked < ABUSE_FLOOR)) process.exitCode = 1;
+  });
+
+common(program.command('soak'))
+  .description('churn (a new pod allocated, the oldest released) through the engine with the log lifecycle running, retention compressed in time; footprint every 10%')
+  .option('--cycles <n>', 'churn cycles (one allocation + one release each)', int, 200_000)
+  .option('--live <n>', 'live pods held throughout', int, 2_000)
+  .option('--concurrency <n>', 'cycles in flight', int, 64)
+  .option('--retain-min-age <duration>', 'retention: commits younger than this stay in etcd (compressed in time)', '2s')
+  .option('--retain-min-revisions <n>', 'retention: revisions kept behind the head (one revision is one group-committed txn of many cycles)', int, 100)
+  .option('--maintain-interval <duration>', 'how often the maintainer runs', '1s')
+  .option('--etcd-quota <size>', "local etcd's --quota-backend-bytes (e.g. 64MiB: the run must complete without NOSPACE)")
+  .option('--max-records-per-run <n>', 'records one maintenance run archives at most (keeps each run short so the horizon keeps up)', int, 400)
+  .option('--min-records-per-move <n>', 'move the horizon only for at least this many records (each move writes a whole checkpoint)', int, 200)
+  .option('--compact-keep <n>', "etcd history kept at each 10% step (the bench compacts, as kube-apiserver would)", int, 100)
+  .action(async (o) => {
+    const target = await openTarget({ ...o, ...(o.etcdQuota ? { etcdArgs: [`--quota-backend-bytes=${parseBytes(o.etcdQuota, '--etcd-quota')}`] } : {}) });
+    try {
+      const policy = { ...DEFAULT_RETENTION, maxBytes: undefined, minAgeMs: parseDuration(o.retainMinAge, '--retain-min-age'), minRevisions: o.retainMinRevisions, intervalMs: parseDuration(o.maintainInterval, '--maintain-interval'), segmentRecords: 5_000, minRecordsPerMove: o.minRecordsPerMove, maxRecordsPerRun: o.maxRecordsPerRun };
+      const r = await runSoak({ endpoints: target.endpoints, cycles: o.cycles, live: o.live, concurrency: o.concurrency, policy, compactKeep: o.compactKeep, progress: (l) => process.stdout.write(`${l}\n`) });
+      const inv = r.invariants;
+      emit(
+        { ...r, etcdMembers: target.members },
+        [
+          ['figure', 'value', 'notes'],
+          [`db growth ${r.growth.from} -> ${r.growth.to} cycles, MB`, r.growth.dbSizeMB, `floor < 10 (${r.floors.dbGrowthUnder10MB ? 'met' : 'NOT met'}); etcd status dbSize`],
+          [`RSS growth ${r.growth.from} -> ${r.growth.to} cycles, MB`, r.growth.rssMB, `floor < 10 (${r.floors.rssGrowthUnder10MB ? 'met' : 'NOT met'}); this process (engine + maintainer)`],
+          ['cycles/s first 10%', r.throughput.first10pct, ''],
+          ['cycles/s while archiving (median decile)', r.throughput.whileArchiving, `${r.throughput.archivingDeciles} deciles in which the horizon moved`],
+          ['ratio archiving / first 10%', r.throughput.ratio, `floor >= 0.8 (${r.floors.archivingAtLeast80pct ? 'met' : 'NOT met'})`],
+          ['maintenance', `${r.maintenance.runs} runs, ${r.maintenance.archivedRecords} records in ${r.maintenance.segments} segments, ${r.maintenance.tagsDeleted} tags deleted`, `${r.maintenance.failures} failed runs${r.maintenance.firstError ? `: ${r.maintenance.firstError}` : ''}`],
+          ['invariants (archive + etcd)', `duplicates ${inv.duplicates}, bad releases ${inv.badReleases}`, `${inv.events} events`],
+          [`replay --at ${inv.replayAtRevision} (before the horizon) == model then`, inv.replayAtMatches ? 'yes' : 'NO', 'archive + etcd replayed into a fresh model'],
+        ],
+        o.json,
+      );
+      if (inv.duplicates + inv.badReleases > 0 || !inv.replayAtMatches || r.maintenance.failures > 0) process.exitCode = 1;
+    } finally {
+      await target.close();
+    }
   });
 
 program.parseAsync().catch((e: unknown) => {

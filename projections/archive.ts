@@ -4,12 +4,14 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { DomainEvent } from '../events/catalogue.js';
 import type { EventStore } from '../src/store/event-store.js';
+import type { ReadOptions, ReadPage } from '../src/store/reader.js';
 
 /** One line per event: {"revision":…,"position":…,"event":{…}}. Returns the number of events written. */
-export async function exportLog(store: EventStore, file: string, range: { after?: number; until?: number } = {}): Promise<number> {
+export async function exportLog(store: EventStore, file: string, range: { after?: number; until?: number } = {}, pages?: (opts: ReadOptions) => AsyncGenerator<ReadPage>): Promise<number> {
   const out = createWriteStream(file);
   let n = 0;
-  for await (const page of store.readPages({ ...range })) {
+  const read = pages ?? ((o: ReadOptions) => store.readPages(o));
+  for await (const page of read({ ...range })) {
     for (const e of page.events) {
       if (!out.write(`${JSON.stringify({ revision: e.revision, position: e.position, event: e.event })}\n`)) await once(out, 'drain');
       n++;

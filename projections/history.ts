@@ -1,6 +1,7 @@
 // Audit: who held an address, what a pod held, what happened in a pool — straight from the log.
 import type { LoggedEvent } from '../events/catalogue.js';
 import type { EventStore } from '../src/store/event-store.js';
+import type { ReadOptions, ReadPage } from '../src/store/reader.js';
 
 export interface Holding {
   readonly address: string;
@@ -32,10 +33,11 @@ function matches(q: HistoryQuery, e: LoggedEvent): boolean {
 }
 
 /** Holdings matching the query, in the order they began. */
-export async function history(store: EventStore, q: HistoryQuery): Promise<Holding[]> {
+export async function history(store: EventStore, q: HistoryQuery, pages?: (opts: ReadOptions) => AsyncGenerator<ReadPage>): Promise<Holding[]> {
   const open = new Map<string, Holding>();
   const out: Holding[] = [];
-  for await (const page of store.readPages({ types: ['IPAllocated', 'IPReleased'], ...(q.until !== undefined ? { until: q.until } : {}) })) {
+  const read = pages ?? ((o: ReadOptions) => store.readPages(o));
+  for await (const page of read({ types: ['IPAllocated', 'IPReleased'], ...(q.until !== undefined ? { until: q.until } : {}) })) {
     for (const e of page.events) {
       if (!matches(q, e)) continue;
       const ev = e.event;

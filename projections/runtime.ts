@@ -2,6 +2,7 @@
 import type { LoggedEvent } from '../events/catalogue.js';
 import type { EventStore } from '../src/store/event-store.js';
 import type { Subscription } from '../src/store/subscription.js';
+import type { ReadOptions, ReadPage } from '../src/store/reader.js';
 import type { LiveReadModel, ObjectChange, ReadModel } from './read-model.js';
 import type { K8sObject, Projection, ProjectionState, StateGroup } from './types.js';
 
@@ -125,6 +126,8 @@ export interface ReplayOptions {
   /** Only events whose `at` is at or before this time ("what did pool X look like at 14:02 yesterday"). */
   readonly asOf?: Date;
   readonly onProgress?: (revision: number, events: number) => void;
+  /** Where pages come from (default the store; src/lifecycle/log-source.ts reads archive + etcd). */
+  readonly pages?: (opts: ReadOptions) => AsyncGenerator<ReadPage>;
 }
 
 /** Rebuilds projections from the log, page by page (bounded memory). */
@@ -134,7 +137,8 @@ export async function replay(store: EventStore, projections: readonly AnyProject
   const types = [...new Set(projections.flatMap(handledTypes))];
   const cutoff = opts.asOf?.getTime();
   let n = 0;
-  for await (const page of store.readPages({ after: s.revision, until, types, afterIsCommit: s.revision > 0 })) {
+  const read = opts.pages ?? ((o: ReadOptions) => store.readPages(o));
+  for await (const page of read({ after: s.revision, until, types, afterIsCommit: s.revision > 0 })) {
     const events = cutoff === undefined ? page.events : page.events.filter((e) => Date.parse(e.event.at) <= cutoff);
     applyBatch(projections, s, events);
     s.revision = Math.max(s.revision, page.through);

@@ -10,6 +10,7 @@ import { decideAdopt, planAdoption, type AdoptClaim, type AdoptConflict } from '
 import * as config from './decide-config.js';
 import { AllocError } from './errors.js';
 import { AllocatorModel, endpointKey, type PoolState } from './model.js';
+import { restoreModel, type ModelCheckpoint } from './model-checkpoint.js';
 import type { AllocateRequest, AllocateResult, Allocation } from './types.js';
 
 export interface AllocatorOptions {
@@ -75,10 +76,14 @@ export class Allocator {
     this.model.onAllocated = (pool, offset) => this.claims.get(pool)?.delete(offset);
   }
 
-  /** Replays the log into the model and follows it; resolves once caught up. */
-  async start(opts: { onError?: (e: unknown) => void; onApplied?: (events: readonly LoggedEvent[], through: number) => void } = {}): Promise<void> {
+  /**
+   * Replays the log into the model (from a checkpoint at its revision when given: the log before it may be archived)
+   * and follows it; resolves once caught up.
+   */
+  async start(opts: { from?: ModelCheckpoint; onError?: (e: unknown) => void; onApplied?: (events: readonly LoggedEvent[], through: number) => void } = {}): Promise<void> {
+    if (opts.from) restoreModel(opts.from, this.model);
     this.sub = this.store.subscribe({
-      after: 0,
+      after: this.model.revision,
       onEvents: (events, through) => {
         for (const e of events) this.model.apply(e.event, e.revision);
         // Others that follow the same log (the daemon's projections) get the batch already read and decoded.

@@ -21,6 +21,7 @@ const commands = {
   serve: () => import('./serve.js'),
   controller: () => import('../k8s/controller.js'),
 };
+import { DEFAULT_RETENTION, parseBytes, parseDuration, positiveInt, type RetentionPolicy } from '../lifecycle/retention.js';
 
 const program = new Command()
   .name('ipam')
@@ -55,11 +56,63 @@ program
   .option('--etcd-quota-bytes <bytes>', "etcd's --quota-backend-bytes, when its /metrics cannot tell (default 2 GiB, etcd's default)", (v) => positive(v, '--etcd-quota-bytes'))
   .option('--quota-warn-fraction <f>', "warn when etcd's db size passes this fraction of its quota", (v) => fraction(v, '--quota-warn-fraction'), 0.8)
   .option('--footprint-interval-ms <ms>', "how often to measure the footprint in etcd (ipam_prefix_*, ipam_etcd_* metrics)", (v) => positive(v, '--footprint-interval-ms'), 60_000)
-  .action(async (o: { listen: string; tcp: boolean; console: boolean; node?: string; kubeconfig?: string | boolean; etcdQuotaBytes?: number; quotaWarnFraction: number; footprintIntervalMs: number }) => {
-    const g = globals();
-    const kubeconfig = o.kubeconfig === undefined ? undefined : o.kubeconfig === true ? '' : String(o.kubeconfig);
-    return (await commands.serve()).serve({ ...o, kubeconfig, logger: loggerOptions(g), prefix: g.prefix, dataDir: g.dataDir, ...(g.etcd ? { etcd: g.etcd } : {}), ...(g.socket ? { socket: g.socket } : {}), ...(g.tokenFile ? { tokenFile: g.tokenFile } : {}) });
-  });
+  .option('--archive-dir <dir>', 'maintain the log: archive records before the horizon here and delete them from etcd (storage every daemon that may maintain reaches; see README "Log lifecycle"; default <data-dir>/archive on the local etcd, off beside a given one)')
+  .option('--retain-min-age <duration>', 'keep commits younger than this in etcd', '7d')
+  .option('--retain-min-revisions <n>', 'keep at least this many etcd revisions behind the head', '10000')
+  .option('--retain-max-bytes <size>', "byte budget of the prefix in etcd; past it the age is waived ('none': no budget)", '512MiB')
+  .option('--maintain-interval <duration>', 'how often the maintaining daemon considers moving the horizon', '60s')
+  .action(
+    async (o: {
+      listen: string;
+      tcp: boolean;
+      console: boolean;
+      node?: string;
+      kubeconfig?: string | boolean;
+      etcdQuotaBytes?: number;
+      quotaWarnFraction: number;
+      footprintIntervalMs: number;
+      archiveDir?: string;
+      retainMinAge: string;
+      retainMinRevisions: string;
+      retainMaxBytes: string;
+      maintainInterval: string;
+    }) => {
+      const g = globals();
+      const kubeconfig = o.kubeconfig === undefined ? undefined : o.kubeconfig === true ? '' : String(o.kubeconfig);
+      const lifecycle = { ...(o.archiveDir !== undefined ? { archiveDir: o.archiveDir } : {}), policy: retentionFlags(o) };
+      return (await commands.serve()).serve({
+        listen: o.listen,
+        tcp: o.tcp,
+        console: o.console,
+        ...(o.node ? { node: o.node } : {}),
+        ...(o.etcdQuotaBytes ? { etcdQuotaBytes: o.etcdQuotaBytes } : {}),
+        quotaWarnFraction: o.quotaWarnFraction,
+        footprintIntervalMs: o.footprintIntervalMs,
+        lifecycle,
+        kubeconfig,
+        logger: loggerOptions(g),
+        prefix: g.prefix,
+        dataDir: g.dataDir,
+        ...(g.etcd ? { etcd: g.etcd } : {}),
+        ...(g.socket ? { socket: g.socket } : {}),
+        ...(g.tokenFile ? { tokenFile: g.tokenFile } : {}),
+      });
+    },
+  );
+
+function retentionFlags(o: { retainMinAge: string; retainMinRevisions: string; retainMaxBytes: string; maintainInterval: string }): RetentionPolicy {
+  try {
+    return {
+      ...DEFAULT_RETENTION,
+      minAgeMs: parseDuration(o.retainMinAge, '--retain-min-age'),
+      minRevisions: positiveInt(o.retainMinRevisions, '--retain-min-revisions'),
+      maxBytes: o.retainMaxBytes === 'none' ? undefined : parseBytes(o.retainMaxBytes, '--retain-max-bytes'),
+      intervalMs: parseDuration(o.maintainInterval, '--maintain-interval'),
+    };
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+}
 
 function positive(v: string, flag: string): number {
   if (!/^\d+$/.test(v) || Number(v) <= 0) throw new CliError(`${flag}: expected a positive integer, got ${v}`);
@@ -152,16 +205,18 @@ program
   .description('who held an address, what a pod held, what happened in a pool: from the log (needs --etcd)')
   .argument('<what>', 'ip | pod | pool')
   .argument('<key>', 'ADDRESS | NAMESPACE/NAME | POOL')
+  .option('--archive-dir <dir>', "the daemon's archive directory: needed for what lies before the log's horizon")
   .addOption(output(['json']))
-  .action(async (what: string, key: string, o: { output?: 'json' }) => (await commands.audit()).historyCmd(globals(), what, key, o));
+  .action(async (what: string, key: string, o: { output?: 'json'; archiveDir?: string }) => (await commands.audit()).historyCmd(globals(), what, key, o));
 
 program
   .command('replay')
   .description('rebuild every projection from the log, now or as of a revision or time (needs --etcd)')
   .option('--at <revision|time>', 'a revision, or a time such as 2026-11-23T14:02:00Z')
   .option('--kind <resource>', 'print this resource\'s objects as they were')
+  .option('--archive-dir <dir>', "the daemon's archive directory: needed for what lies before the log's horizon")
   .addOption(output(['wide', 'yaml', 'json']))
-  .action(async (o: { at?: string; kind?: string; output?: 'wide' | 'yaml' | 'json' }) => (await commands.audit()).replayCmd(globals(), o));
+  .action(async (o: { at?: string; kind?: string; output?: 'wide' | 'yaml' | 'json'; archiveDir?: string }) => (await commands.audit()).replayCmd(globals(), o));
 
 program
   .command('export')
@@ -169,7 +224,8 @@ program
   .argument('<file>', 'output file')
   .option('--after <revision>', 'only commits after this revision', revision)
   .option('--until <revision>', 'only commits at or before this revision', revision)
-  .action(async (file: string, o: { after?: number; until?: number }) => (await commands.audit()).exportCmd(globals(), file, o));
+  .option('--archive-dir <dir>', "the daemon's archive directory: needed for what lies before the log's horizon")
+  .action(async (file: string, o: { after?: number; until?: number; archiveDir?: string }) => (await commands.audit()).exportCmd(globals(), file, o));
 
 program
   .command('import')
@@ -179,9 +235,10 @@ program
 
 program
   .command('check')
-  .description('check that the log, the tag keys and the projections agree; exits 1 on any problem (needs --etcd)')
+  .description('check that the log, the tag keys and the projections agree, and archive + etcd continuity; exits 1 on any problem (needs --etcd)')
+  .option('--archive-dir <dir>', "the daemon's archive directory: needed for what lies before the log's horizon")
   .addOption(output(['json']))
-  .action(async (o: { output?: 'json' }) => (await commands.check()).check(globals(), o));
+  .action(async (o: { output?: 'json'; archiveDir?: string }) => (await commands.check()).check(globals(), o));
 
 program
   .command('completion')

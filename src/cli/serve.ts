@@ -16,6 +16,7 @@ import { loadToken } from '../daemon/token.js';
 import { LocalEtcd } from '../local/etcd.js';
 import { connectionFromEnv, describeConnection, openEtcd, probeEtcd, type EtcdConnection } from '../store/connect.js';
 import { EventStore } from '../store/event-store.js';
+import type { RetentionPolicy } from '../lifecycle/retention.js';
 
 export interface ServeOptions {
   readonly etcd?: string;
@@ -35,6 +36,12 @@ export interface ServeOptions {
   readonly etcdQuotaBytes?: number;
   readonly quotaWarnFraction?: number;
   readonly footprintIntervalMs?: number;
+  /**
+   * Log maintenance: retention (see src/lifecycle/retention.ts) and the archive directory. Without one, a daemon on its
+   * own local etcd archives into <data-dir>/archive; beside a given etcd maintenance is off unless a directory every
+   * daemon that may hold the maintenance lease reaches is named.
+   */
+  readonly lifecycle?: { readonly archiveDir?: string; readonly policy: RetentionPolicy };
 }
 
 /** Longest a stopping daemon may take before it exits anyway. */
@@ -63,6 +70,7 @@ async function run(opts: ServeOptions, log: Logger): Promise<void> {
     conn = { endpoints: local.endpoints };
     log.info({ endpoints: local.endpoints, dataDir: resolve(opts.dataDir, 'etcd') }, 'started a local etcd (no --etcd or ETCD_ENDPOINTS given)');
   }
+  const archiveDir = opts.lifecycle?.archiveDir !== undefined ? resolve(opts.lifecycle.archiveDir) : local ? resolve(opts.dataDir, 'archive') : undefined;
   const client = openEtcd(conn);
   await probeEtcd(client, conn, opts.prefix).catch(async (e: unknown) => {
     client.close();
@@ -96,6 +104,8 @@ async function run(opts: ServeOptions, log: Logger): Promise<void> {
       ...(opts.quotaWarnFraction ? { warnFraction: opts.quotaWarnFraction } : {}),
       ...(opts.footprintIntervalMs ? { intervalMs: opts.footprintIntervalMs } : {}),
     },
+    // The byte budget is judged on the footprint the daemon measures (src/store/footprint.ts).
+    ...(archiveDir && opts.lifecycle ? { lifecycle: { archiveDir, policy: opts.lifecycle.policy } } : {}),
     ...(token ? { listen: opts.listen, token: token.token } : {}),
   });
   const addr = daemon.address;

@@ -76,7 +76,7 @@ const answer = (res: ServerResponse, body: unknown): true => {
 
 /** GET /console/api/...: overview, one pool's address map (now or in the past), endpoint search, history. */
 export function consoleApiRoute(parts: DaemonParts): RouteHandler {
-  const machine = new TimeMachine(parts.store);
+  const machine = new TimeMachine(parts.store, parts.logPages);
   const live = parts.allocator.model;
   const modelFor = async (q: URLSearchParams) => {
     const at = pointInTime(q);
@@ -121,7 +121,7 @@ export function consoleApiRoute(parts: DaemonParts): RouteHandler {
       const ip = text(q, 'ip', 64);
       const pod = text(q, 'pod', 512);
       if (!ip === !pod) throw new HttpError(400, 'InvalidInput', 'give ip=ADDRESS or pod=NAMESPACE/NAME', 'ip');
-      const holdings = await history(parts.store, ip ? { address: ip } : { pod });
+      const holdings = await history(parts.store, ip ? { address: ip } : { pod }, parts.logPages);
       return answer(res, { revision: await parts.store.currentRevision(), holdings });
     }
     throw new HttpError(404, 'NotFound', `no console API at ${url.pathname}`);

@@ -1,6 +1,7 @@
 // The allocator's model as it was at a past revision or time, replayed from the log (as `ipam replay --at` does for
 // the projections), for the console's time slider. A small cache keeps scrubbing back and forth cheap.
 import { AllocatorModel } from '../alloc/model.js';
+import type { PageSource } from '../lifecycle/log-source.js';
 import type { EventStore } from '../store/event-store.js';
 
 export type PointInTime = { readonly revision: number } | { readonly time: Date };
@@ -11,7 +12,11 @@ const CACHED_MODELS = 4;
 export class TimeMachine {
   private readonly cache = new Map<string, AllocatorModel>();
 
-  constructor(private readonly store: EventStore) {}
+  /** `pages`: the log across archive and etcd (default: etcd alone). */
+  constructor(
+    private readonly store: EventStore,
+    private readonly pages: PageSource = (o) => store.readPages(o),
+  ) {}
 
   async modelAt(at: PointInTime): Promise<AllocatorModel> {
     const key = 'revision' in at ? `r${at.revision}` : `t${at.time.toISOString()}`;
@@ -33,7 +38,7 @@ export class TimeMachine {
     const cutoff = 'time' in at ? at.time.getTime() : undefined;
     const m = new AllocatorModel();
     let last = 0;
-    for await (const page of this.store.readPages({ until })) {
+    for await (const page of this.pages({ until })) {
       for (const e of page.events) {
         if (cutoff !== undefined && Date.parse(e.event.at) > cutoff) continue;
         m.apply(e.event, e.revision);

@@ -6,13 +6,19 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { loadAll } from '../../projections/checkpoint.js';
+import { loadAll, loadHorizonCheckpoint, statesOfHorizon } from '../../projections/checkpoint.js';
 import { ALL_PROJECTIONS } from '../../projections/index.js';
 import type { LiveReadModel } from '../../projections/read-model.js';
 import { LiveProjections } from '../../projections/runtime.js';
 import { Allocator, type AllocatorOptions } from '../alloc/allocator.js';
 import type { EventStore } from '../store/event-store.js';
 import { noSpaceAlarm } from '../store/space-alarm.js';
+import { readHorizon } from '../store/horizon.js';
+import { MaintenanceLease } from '../store/lease.js';
+import { ArchiveDir } from '../lifecycle/archive.js';
+import { logSource, type PageSource } from '../lifecycle/log-source.js';
+import { Maintainer, MaintenanceLoop } from '../lifecycle/maintainer.js';
+import type { FootprintFn, RetentionPolicy } from '../lifecycle/retention.js';
 import { createKubeApi, type KubeApiHandler, type KubeApiLimits } from '../api/kube/index.js';
 import { createAllocApi } from './alloc-api.js';
 import { Checkpointer, DEFAULT_CHECKPOINTS, type CheckpointPolicy } from './checkpointer.js';
@@ -35,6 +41,8 @@ export interface DaemonParts {
   readonly model: LiveReadModel;
   readonly store: EventStore;
   readonly node: string;
+  /** The whole log, page by page: the archive before the horizon (when this daemon maintains one), then etcd. */
+  readonly logPages: PageSource;
   ready(): boolean;
   /** Why writes fail although etcd answers (EtcdNoSpace while its NOSPACE alarm is raised), else undefined. */
   fault(): Error | undefined;
@@ -61,6 +69,11 @@ export interface DaemonOptions {
   readonly footprint?: Partial<FootprintPolicy>;
   /** Longest the projections hold received batches before applying them (default COALESCE_MS; 0: at once). */
   readonly projectionWindowMs?: number;
+  /**
+   * Log maintenance (horizon, archive, tag GC): the daemon takes part in the election for it; the one holding the
+   * lease archives into `archiveDir` (storage every daemon that may hold the lease reaches, e.g. an RWX PVC).
+   */
+  readonly lifecycle?: { readonly archiveDir: string; readonly policy: RetentionPolicy; readonly footprint?: FootprintFn };
   /** Routes served on both listeners (after the daemon's own). */
   readonly routes?: readonly ((parts: DaemonParts) => RouteHandler)[];
   /** Bounds of the Kubernetes-style API (bodies, watches); defaults in src/api/kube/context.ts. */
@@ -98,6 +111,8 @@ export class Daemon {
     /** Revision of the checkpoint the projections started from (undefined: replayed from the start). */
     readonly startedFromCheckpoint: number | undefined,
     private readonly opts: DaemonOptions,
+    /** Log maintenance, when configured (it only acts while this daemon holds the lease). */
+    readonly maintenance: { loop: MaintenanceLoop; lease: MaintenanceLease } | undefined,
   ) {
     const timeout = opts.requestTimeoutMs ?? 10_000;
     this.inFlight = new InFlight(timeout, (cb) => readiness.onUnreachable(cb), () => readiness.reason);
@@ -118,13 +133,19 @@ export class Daemon {
     const { store, log } = opts;
     const allocator = new Allocator(store, opts.resolveOwner ? { resolveOwner: opts.resolveOwner } : {});
     const t0 = performance.now();
-    const checkpoint = await loadAll(store, ALL_PROJECTIONS);
+    // Past the horizon the log before it may be gone from etcd: start from the horizon checkpoint (the allocator
+    // always, the projections unless their own checkpoint is newer).
+    const { horizon } = await readHorizon(store.client, store.keys);
+    const atHorizon = horizon ? await loadHorizonCheckpoint(store, horizon.checkpoint) : undefined;
+    const own = await loadAll(store, ALL_PROJECTIONS);
+    const checkpoint = atHorizon && (!own || own.revision < atHorizon.revision) ? statesOfHorizon(atHorizon) : own;
     const projections = new LiveProjections(store, ALL_PROJECTIONS, checkpoint);
     // One subscription reads and decodes the log for both the allocator's model and the projections.
     // Batches are applied to the projections together every COALESCE_MS (or at once when anything reads them),
     // not one per etcd txn: on every daemon, for every daemon's writes (a following daemon: ~40 -> ~38 us/alloc).
     projections.follow(allocator, { coalesceMs: opts.projectionWindowMs ?? COALESCE_MS });
     await allocator.start({
+      ...(atHorizon ? { from: atHorizon.model } : {}),
       onError: (e) => log.warn({ err: errMsg(e) }, 'allocator subscription trouble; re-reading'),
       onApplied: (events, through) => projections.apply(events, through),
     });
@@ -143,7 +164,11 @@ export class Daemon {
     const footprint = new FootprintMonitor(store, log, { ...DEFAULT_FOOTPRINT, ...opts.footprint });
     const metrics = new DaemonMetrics({ allocator, store, projectionRevision: () => projections.revision, ready: () => readiness.ready, footprint: () => footprint.latest });
     const checkpointer = new Checkpointer(store, projections, log, opts.checkpoints ?? DEFAULT_CHECKPOINTS);
-    const d = new Daemon(allocator, projections, readiness, metrics, checkpointer, footprint, checkpoint?.revision, opts);
+    // The byte budget is judged on what the footprint monitor measures (keys and bytes under the prefix).
+    const maintenance = opts.lifecycle
+      ? startMaintenance(store, opts.node, { footprint: async () => ({ bytes: (await footprint.measure())?.prefixBytes ?? 0 }), ...opts.lifecycle }, log)
+      : undefined;
+    const d = new Daemon(allocator, projections, readiness, metrics, checkpointer, footprint, checkpoint?.revision, opts, maintenance);
     d.socketLock = socketLock;
     checkpointer.start();
     footprint.start();
@@ -182,6 +207,7 @@ export class Daemon {
       model: this.projections,
       store: o.store,
       node: o.node,
+      logPages: o.lifecycle ? logSource(o.store, new ArchiveDir(o.lifecycle.archiveDir, o.store.keys.prefix)) : (opts) => o.store.readPages(opts),
       ready: () => this.readiness.ready,
       fault: () => this.readiness.fault,
       now: isoNow,
@@ -279,6 +305,10 @@ export class Daemon {
     this.socketLock?.release();
     await this.checkpointer.stop();
     await this.footprint.stop();
+    if (this.maintenance) {
+      await this.maintenance.loop.stop();
+      await this.maintenance.lease.release(); // another daemon takes over at once, not after the lease's TTL
+    }
     await this.projections.stop();
     await this.allocator.stop();
   }
@@ -336,6 +366,21 @@ const CLIENT_CLOSED = 499;
 function closeAfter(res: ServerResponse): void {
   res.setHeader('connection', 'close');
   res.once('finish', () => res.socket?.destroy());
+}
+
+function startMaintenance(store: EventStore, node: string, o: NonNullable<DaemonOptions['lifecycle']>, log: Logger): { loop: MaintenanceLoop; lease: MaintenanceLease } {
+  const lease = new MaintenanceLease(store.client, store.keys, `${node}/${process.pid}`);
+  const maintainer = new Maintainer({ store, archive: new ArchiveDir(o.archiveDir, store.keys.prefix), lease, projections: ALL_PROJECTIONS, policy: o.policy, ...(o.footprint ? { footprint: o.footprint } : {}) });
+  let role = '';
+  const loop = new MaintenanceLoop(maintainer, o.policy.intervalMs, (r) => {
+    if (r instanceof Error) return log.warn({ err: r.message }, 'log maintenance failed; will try again');
+    if (r.role !== role) log.info({ role: r.role }, r.role === 'maintainer' ? 'this daemon maintains the log (holds the maintenance lease)' : 'another daemon maintains the log');
+    role = r.role;
+    if (r.overBudget) log.warn({ maxBytes: o.policy.maxBytes }, 'the prefix is over its byte budget: archiving regardless of age');
+    if (r.horizon > r.from) log.info({ from: r.from, horizon: r.horizon, archivedRecords: r.archivedRecords, segments: r.segments, deletedRecords: r.deletedRecords, tagsDeleted: r.tags?.deleted ?? 0, ms: Math.round(r.ms) }, 'log horizon moved');
+  });
+  loop.start();
+  return { loop, lease };
 }
 
 function parseListen(s: string): { host: string; port: number } {

@@ -4,7 +4,7 @@ import type { Etcd3 } from 'etcd3';
 import type { EventEnvelope } from '../../events/envelope.js';
 import { FastTxn } from './fast-txn.js';
 import { CompareResult, CompareTarget, type WireCompare, type WireOp, type WireTxn, type WireTxnResponse } from './proto.js';
-import { AppendConditionFailed, AppendRejected, StoreUnavailable, isEtcdNoSpace, type EtcdNoSpace } from './errors.js';
+import { AppendConditionFailed, AppendRejected, HORIZON_FENCE, StoreUnavailable, isEtcdNoSpace, type EtcdNoSpace } from './errors.js';
 import type { KeyLayout } from './keys.js';
 import type { AppendResult, Member } from './member.js';
 import { DEFAULT_LIMITS, OversizedMember, planTxn, type TxnLimits, type TxnPlan } from './txn-plan.js';
@@ -176,6 +176,7 @@ export class Committer {
     };
     for (const [tag, after] of plan.modCompares) compare.push(modBelow(tagKey(tag), after + 1));
     for (const k of plan.absent) compare.push(notExists(Buffer.from(k)));
+    if (plan.fence !== undefined) compare.push(modBelow(Buffer.from(this.keys.horizon), plan.fence + 1));
     const body: string[] = [];
     for (const m of plan.members) for (const s of m.encoded) body.push(s);
     const success: WireOp[] = [
@@ -193,6 +194,7 @@ export class Committer {
    */
   private readCompared(plan: TxnPlan, recordKey: string): Promise<WireTxnResponse> {
     const keys = [recordKey, this.keys.head, ...[...plan.modCompares.keys()].map((t) => this.keys.tag(t)), ...plan.absent];
+    if (plan.fence !== undefined) keys.push(this.keys.horizon);
     return this.wire.txn({ compare: [], success: keys.map((k) => ({ range: { key: Buffer.from(k) } })) });
   }
 
@@ -253,6 +255,14 @@ export class Committer {
         }
         this.stats.conflicts++;
         m.reject(new AppendConditionFailed(conflicts, m.condition!.after, newest));
+        continue;
+      }
+      // The horizon moved after this member's view: tags it relied on may have been deleted since. Re-decide from a
+      // view at least as fresh as the move (which has seen every event before the horizon).
+      const horizon = get(this.keys.horizon);
+      if (m.condition && horizon.mod > m.condition.after) {
+        this.stats.conflicts++;
+        m.reject(new AppendConditionFailed([HORIZON_FENCE], m.condition.after, horizon.mod));
         continue;
       }
       if (m.guard) {

@@ -1,5 +1,11 @@
 // Store errors: a code a caller can act on, a message a person can act on.
 
+/**
+ * Named in AppendConditionFailed.tags when the append's view is older than the last horizon move (the log's
+ * horizon key, not a tag): tags may have been deleted since that view, so the decision must be taken again.
+ */
+export const HORIZON_FENCE = '(horizon)';
+
 /** The append's condition did not hold: an event with one of these tags was written after `after`. */
 export class AppendConditionFailed extends Error {
   readonly code = 'AppendConditionFailed';
@@ -70,4 +76,19 @@ export function isEtcdNoSpace(e: unknown): e is EtcdNoSpace {
 /** Whether an etcd client error is etcd refusing a write for lack of space (by message: etcd3 has no class for it). */
 export function isNoSpaceAnswer(e: unknown): boolean {
   return e instanceof Error && e.message.includes(ETCD_NOSPACE_MESSAGE);
+}
+
+/**
+ * A read from etcd alone that starts at or before the log's horizon: those records may have been archived and
+ * deleted from etcd. Read through src/lifecycle/log-source.ts with the archive, or start from the horizon checkpoint.
+ */
+export class BeforeHorizon extends Error {
+  readonly code = 'BeforeHorizon';
+  readonly retryable = false;
+  constructor(
+    readonly after: number,
+    readonly horizon: number,
+  ) {
+    super(`reading the log after revision ${after} needs the archive: etcd holds only what follows the horizon at ${horizon} (pass --archive-dir, or start from the horizon checkpoint)`);
+  }
 }

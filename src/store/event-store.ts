@@ -200,7 +200,7 @@ export class EventStore {
   private async findCommitted(ids: readonly string[], after: number): Promise<number | undefined> {
     const want = new Set(ids);
     const minHint = Math.min(...ids.map(hintOfId).filter((h): h is number => h !== undefined), after);
-    for await (const page of this.readPages({ after: Math.max(0, minHint - REORDER_WINDOW), afterIsCommit: true, onMalformed: () => undefined })) {
+    for await (const page of this.readPages({ after: Math.max(0, minHint - REORDER_WINDOW), afterIsCommit: true, onMalformed: () => undefined, beforeHorizon: 'allow' })) {
       for (const e of page.events) if (want.has(e.event.id)) return e.revision;
     }
     return undefined;

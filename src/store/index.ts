@@ -6,3 +6,6 @@ export type { ReadOptions, ReadPage } from './reader.js';
 export type { SubscribeOptions, Subscription } from './subscription.js';
 export { KeyLayout } from './keys.js';
 export { REORDER_WINDOW } from './committer.js';
+export { HORIZON_FENCE } from './errors.js';
+export { readHorizon, moveHorizon, NotMaintainer, type Horizon, type HorizonState, type Holder } from './horizon.js';
+export { MaintenanceLease } from './lease.js';

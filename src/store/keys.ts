@@ -2,6 +2,8 @@
 //   <prefix>log/<hint>-<writer>-<seq>   one immutable commit record: the JSON array of the events one txn appended
 //   <prefix>tag/<tag>                   last event id carrying <tag>; its mod_revision is the guard
 //   <prefix>head                        touched by every commit; bounds how stale a record's <hint> may be
+//   <prefix>horizon                     the log's horizon H (JSON); its mod_revision fences every conditional append
+//   <prefix>lifecycle/...               maintenance lease/election keys (one maintaining daemon at a time)
 //   <prefix>checkpoint/<projection>     projection state at a revision
 // <hint> is a revision the writer had already seen, as 12 hex digits, so log keys sort roughly by commit revision:
 // a record committed at C has hint < C, and hint > (last commit before C) - reorderWindow (checked in the txn).
@@ -13,6 +15,8 @@ export class KeyLayout {
   readonly tagPrefix: string;
   readonly head: string;
   readonly checkpointPrefix: string;
+  readonly horizon: string;
+  readonly lifecyclePrefix: string;
 
   constructor(readonly prefix: string = '/ipam/') {
     if (!prefix.endsWith('/')) throw new Error(`key prefix must end with "/": ${JSON.stringify(prefix)}`);
@@ -20,6 +24,8 @@ export class KeyLayout {
     this.tagPrefix = `${prefix}tag/`;
     this.head = `${prefix}head`;
     this.checkpointPrefix = `${prefix}checkpoint/`;
+    this.horizon = `${prefix}horizon`;
+    this.lifecyclePrefix = `${prefix}lifecycle/`;
   }
 
   tag(tag: string): string {

@@ -6,6 +6,7 @@ import type { LoggedEvent as StoredEvent, DomainEvent } from '../../events/catal
 import { MalformedEventError, type EventCodec } from '../../events/codec.js';
 import { REORDER_WINDOW } from './committer.js';
 import { prefixEnd, type KeyLayout } from './keys.js';
+import { BeforeHorizon } from './errors.js';
 
 export interface ReadOptions {
   /** Only events committed after this revision (default 0: from the start). */
@@ -22,6 +23,11 @@ export interface ReadOptions {
   readonly onMalformed?: (e: MalformedEventError) => void;
   /** Skip the historical head lookup: the caller knows `after` is a commit revision (checkpoints, resumes). */
   readonly afterIsCommit?: boolean;
+  /**
+   * Read what etcd still holds even where it starts before the horizon (the archiver, the checker). Otherwise such a
+   * read fails with BeforeHorizon: records at or before the horizon may be gone (archived) and it would be incomplete.
+   */
+  readonly beforeHorizon?: 'allow';
 }
 
 export interface ReadPage {
@@ -30,30 +36,38 @@ export interface ReadPage {
   readonly through: number;
 }
 
-interface Pending {
-  readonly rev: number;
+export async function* readLog(client: Etcd3, keys: KeyLayout, codec: EventCodec, opts: ReadOptions = {}): AsyncGenerator<ReadPage> {
+  const tagSet = opts.tags ? new Set(opts.tags) : undefined;
+  const typeSet = opts.types ? new Set(opts.types) : undefined;
+  for await (const page of readRecords(client, keys, opts)) {
+    yield { events: page.records.flatMap((p) => decodeRecord(p.kv, p.revision, codec, tagSet, typeSet, opts.onMalformed)), through: page.through };
+  }
+}
+
+/** One commit record as etcd holds it (the archive keeps these bytes as they are). */
+export interface RawRecord {
+  readonly revision: number;
   readonly kv: IKeyValue;
 }
 
-export async function* readLog(client: Etcd3, keys: KeyLayout, codec: EventCodec, opts: ReadOptions = {}): AsyncGenerator<ReadPage> {
+/** Pages of raw commit records in commit order (see readLog; tags, types and onMalformed do not apply). */
+export async function* readRecords(client: Etcd3, keys: KeyLayout, opts: ReadOptions = {}): AsyncGenerator<{ records: RawRecord[]; through: number }> {
   const after = opts.after ?? 0;
   const until = opts.until ?? (await currentRevision(client, keys));
+  if (opts.beforeHorizon !== 'allow') await refuseBeforeHorizon(client, keys, after);
   let pageSize = opts.pageSize ?? 64;
-  const tagSet = opts.tags ? new Set(opts.tags) : undefined;
-  const typeSet = opts.types ? new Set(opts.types) : undefined;
   const startHint = after === 0 ? 0 : Math.max(0, (await lastCommitAtOrBefore(client, keys, after, opts.afterIsCommit ?? false)) - REORDER_WINDOW);
 
   let from: Buffer = Buffer.from(keys.logFrom(startHint));
   const end = prefixEnd(keys.logPrefix);
-  let buffer: Pending[] = [];
-  const decode = (p: Pending): StoredEvent[] => decodeRecord(p.kv, p.rev, codec, tagSet, typeSet, opts.onMalformed);
+  let buffer: RawRecord[] = [];
 
   if (after > 0 && startHint <= after) {
     // Keys with hint <= after may still hold later commits (a stale writer's); most do not. Let etcd filter that
     // bounded window by revision, so a resume does not pull back up to REORDER_WINDOW commits only to drop them.
     const windowEnd = Buffer.from(keys.logFrom(after + 1));
     const res = await client.kv.range({ key: from, range_end: windowEnd, min_mod_revision: after + 1, max_mod_revision: until });
-    for (const kv of res.kvs) buffer.push({ rev: Number(kv.mod_revision), kv });
+    for (const kv of res.kvs) buffer.push({ revision: Number(kv.mod_revision), kv });
     // Every key after the window has hint > after, hence commit revision > after: plain paging from here.
     from = windowEnd;
   }
@@ -73,24 +87,35 @@ export async function* readLog(client: Etcd3, keys: KeyLayout, codec: EventCodec
     if (kvs.length === 0) break;
     for (const kv of kvs) {
       const rev = Number(kv.mod_revision);
-      if (rev > after && rev <= until) buffer.push({ rev, kv });
+      if (rev > after && rev <= until) buffer.push({ revision: rev, kv });
     }
     const last = kvs[kvs.length - 1]!;
     const lastHint = keys.hintOf(last.key.toString());
     // Records not read yet have hint >= lastHint, so commit revision > lastHint.
-    buffer.sort((a, b) => a.rev - b.rev);
+    buffer.sort((a, b) => a.revision - b.revision);
     let n = 0;
-    while (n < buffer.length && buffer[n]!.rev <= lastHint) n++;
+    while (n < buffer.length && buffer[n]!.revision <= lastHint) n++;
     if (n > 0) {
       const ready = buffer.slice(0, n);
       buffer = buffer.slice(n);
-      yield { events: ready.flatMap(decode), through: Math.min(lastHint, until) };
+      yield { records: ready, through: Math.min(lastHint, until) };
     }
     if (!res.more || lastHint >= until) break;
     from = Buffer.concat([last.key, Buffer.from([0])]);
   }
-  buffer.sort((a, b) => a.rev - b.rev);
-  yield { events: buffer.flatMap(decode), through: until };
+  buffer.sort((a, b) => a.revision - b.revision);
+  // The horizon may have moved past `after` while we read (and records been deleted under us): say so, not "done".
+  if (opts.beforeHorizon !== 'allow') await refuseBeforeHorizon(client, keys, after);
+  yield { records: buffer, through: until };
+}
+
+/** Horizon revision from the horizon key (0: none); see src/store/horizon.ts. */
+async function refuseBeforeHorizon(client: Etcd3, keys: KeyLayout, after: number): Promise<void> {
+  const res = await client.kv.range({ key: Buffer.from(keys.horizon) });
+  const kv = res.kvs[0];
+  if (!kv) return;
+  const h = (JSON.parse(kv.value.toString()) as { revision: number }).revision;
+  if (after < h) throw new BeforeHorizon(after, h);
 }
 
 export function decodeRecord(

@@ -24,6 +24,11 @@ export interface TxnPlan {
   readonly absent: string[];
   /** Tag -> id of the last event in the txn carrying it. */
   readonly writes: Map<string, string>;
+  /**
+   * Oldest view (condition.after) among conditioned members: the txn also compares mod_revision(horizon) < fence + 1,
+   * so no decision taken on a view older than the last horizon move (before which tag keys may be deleted) lands.
+   */
+  fence: number | undefined;
   /** Each member's first position in the record. */
   readonly positions: number[];
   readonly bytes: number;
@@ -42,6 +47,7 @@ export function planTxn(queue: Member[], limits: TxnLimits): TxnPlan {
     modCompares: new Map(),
     absent: [],
     writes: new Map(),
+    fence: undefined,
     positions: [],
     bytes: 2,
   };
@@ -71,7 +77,10 @@ export function planTxn(queue: Member[], limits: TxnLimits): TxnPlan {
     events += m.events.length;
     (plan as { bytes: number }).bytes += m.bytes;
     for (const e of m.events) ids.add(e.id);
-    if (m.condition) for (const t of m.condition.tags) compareAfter(plan, t, m.condition.after);
+    if (m.condition) {
+      for (const t of m.condition.tags) compareAfter(plan, t, m.condition.after);
+      if (plan.fence === undefined || m.condition.after < plan.fence) plan.fence = m.condition.after;
+    }
     if (m.guard) compareAfter(plan, m.guard.tag, m.guard.after);
     for (const a of m.priorAttempts) plan.absent.push(a.key);
     for (const [t, id] of m.lastIdByTag) plan.writes.set(t, id);
@@ -96,7 +105,8 @@ function fits(plan: TxnPlan, m: Member, ids: Set<string>, limits: TxnLimits): bo
   let newCompares = m.priorAttempts.length;
   if (m.condition) for (const t of m.condition.tags) if (!plan.modCompares.has(t)) newCompares++;
   if (m.guard && !plan.modCompares.has(m.guard.tag)) newCompares++;
-  const compares = plan.modCompares.size + plan.absent.length + FIXED_COMPARES;
+  if (m.condition && plan.fence === undefined) newCompares++;
+  const compares = plan.modCompares.size + plan.absent.length + FIXED_COMPARES + (plan.fence === undefined ? 0 : 1);
   // Failure branch reads one key per distinct compared key, which is never more than the compares.
   return compares + newCompares <= limits.maxOps;
 }

@@ -4,18 +4,25 @@ import { exportLog, importLog } from '../../../projections/archive.js';
 import { history, type Holding } from '../../../projections/history.js';
 import { ALL_PROJECTIONS } from '../../../projections/index.js';
 import { CliError, openDirect, type GlobalOptions } from '../connection.js';
+import { ArchiveDir } from '../../lifecycle/archive.js';
+import { logSource } from '../../lifecycle/log-source.js';
+
+/** The daemon's archive directory (`--archive-dir`), for reads before the log's horizon. */
+export function archiveOf(g: GlobalOptions, dir: string | undefined): ArchiveDir | undefined {
+  return dir === undefined ? undefined : new ArchiveDir(dir, g.prefix);
+}
 import { formatTable, resourceInfo, RESOURCE_INFO } from '../resources.js';
 import { directReadModel } from './direct-read.js';
 import { printObjects, selectObjects } from './get.js';
 
-export async function historyCmd(g: GlobalOptions, what: string, key: string, o: { output?: 'json' }): Promise<void> {
+export async function historyCmd(g: GlobalOptions, what: string, key: string, o: { output?: 'json'; archiveDir?: string }): Promise<void> {
   const q = what === 'ip' ? { address: key } : what === 'pod' ? { pod: key } : what === 'pool' ? { pool: key } : undefined;
   if (!q) throw new CliError(`history ${what}: expected "ip ADDRESS", "pod NAMESPACE/NAME" or "pool NAME"`);
   if (what === 'pod' && !/^[^/]+\/[^/]+$/.test(key)) throw new CliError(`history pod ${key}: expected NAMESPACE/NAME`);
   const d = await openDirect(g);
   let rows: Holding[];
   try {
-    rows = await history(d.store, q);
+    rows = await history(d.store, q, logSource(d.store, archiveOf(g, o.archiveDir)));
   } finally {
     await d.close();
   }
@@ -34,9 +41,9 @@ export function parseAt(at: string): { until?: number; asOf?: Date } {
   return { asOf: new Date(t) };
 }
 
-export async function replayCmd(g: GlobalOptions, o: { at?: string; kind?: string; output?: 'wide' | 'yaml' | 'json' }): Promise<void> {
+export async function replayCmd(g: GlobalOptions, o: { at?: string; kind?: string; output?: 'wide' | 'yaml' | 'json'; archiveDir?: string }): Promise<void> {
   const when = o.at ? parseAt(o.at) : {};
-  const model = await directReadModel(g, when.until, when.asOf);
+  const model = await directReadModel(g, when.until, when.asOf, o.archiveDir);
   if (o.kind) {
     const r = resourceInfo(o.kind);
     await printObjects(r, selectObjects(model, r, undefined, undefined), { allNamespaces: true, ...(o.output ? { output: o.output } : {}) }, false);
@@ -51,10 +58,10 @@ export async function replayCmd(g: GlobalOptions, o: { at?: string; kind?: strin
   process.stderr.write(`as of revision ${model.revision}${o.at ? ` (--at ${o.at})` : ''}; show objects with --kind RESOURCE (${ALL_PROJECTIONS.length} projections replayed)\n`);
 }
 
-export async function exportCmd(g: GlobalOptions, file: string, o: { after?: number; until?: number }): Promise<void> {
+export async function exportCmd(g: GlobalOptions, file: string, o: { after?: number; until?: number; archiveDir?: string }): Promise<void> {
   const d = await openDirect(g);
   try {
-    const n = await exportLog(d.store, file, { ...(o.after !== undefined ? { after: o.after } : {}), ...(o.until !== undefined ? { until: o.until } : {}) });
+    const n = await exportLog(d.store, file, { ...(o.after !== undefined ? { after: o.after } : {}), ...(o.until !== undefined ? { until: o.until } : {}) }, logSource(d.store, archiveOf(g, o.archiveDir)));
     process.stderr.write(`exported ${n} events to ${file}\n`);
   } finally {
     await d.close();

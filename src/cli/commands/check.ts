@@ -9,6 +9,11 @@ import { checkAllocationLog } from '../../alloc/log-check.js';
 import { AllocatorModel } from '../../alloc/model.js';
 import type { MalformedEventError } from '../../../events/codec.js';
 import { openDirect, type GlobalOptions } from '../connection.js';
+import { logSource } from '../../lifecycle/log-source.js';
+import { COLLECTED_TAG_KINDS, guardsLive } from '../../lifecycle/tag-gc.js';
+import { verifyLifecycle } from '../../lifecycle/verify.js';
+import { readHorizon } from '../../store/horizon.js';
+import { archiveOf } from './audit.js';
 import { progress } from '../progress.js';
 import { formatTable } from '../resources.js';
 
@@ -20,20 +25,29 @@ export interface CheckFinding {
 
 const MAX_DETAILS = 20;
 
-export async function runChecks(g: GlobalOptions): Promise<{ findings: CheckFinding[]; events: number; revision: number }> {
+export async function runChecks(g: GlobalOptions, archiveDir?: string): Promise<{ findings: CheckFinding[]; events: number; revision: number }> {
   const d = await openDirect(g);
   try {
     const store = d.store;
+    const archive = archiveOf(g, archiveDir);
+    const pages = logSource(store, archive);
     const until = await store.currentRevision();
+    const { horizon } = await readHorizon(store.client, store.keys);
+    const h = horizon?.revision ?? 0;
+    // Archive + etcd continuity first: the rest reads through the archive.
+    const life = await verifyLifecycle(store, archive, ALL_PROJECTIONS, MAX_DETAILS);
+    const lifeFinding = { check: 'archive and etcd continuous (no gap, no overlap, checksums, checkpoint at the horizon)', problems: life.problems.length, details: life.problems };
+    // Without a sound archive the log before the horizon cannot be read: report that alone.
+    if ((h > 0 && !archive) || (h > 0 && life.problems.length > 0)) return { findings: [lifeFinding], events: 0, revision: until };
     const events: LoggedEvent[] = [];
     const malformed: string[] = [];
     const bar = progress('reading the log', 0);
-    for await (const page of store.readPages({ until, onMalformed: (e: MalformedEventError) => malformed.push(e.message) })) {
+    for await (const page of pages({ until, onMalformed: (e: MalformedEventError) => malformed.push(e.message) })) {
       for (const e of page.events) events.push(e as LoggedEvent);
       bar.update(events.length);
     }
     bar.stop();
-    const findings: CheckFinding[] = [];
+    const findings: CheckFinding[] = [lifeFinding];
     findings.push({ check: 'events readable', problems: malformed.length, details: malformed.slice(0, MAX_DETAILS) });
 
     const log = checkAllocationLog(events, MAX_DETAILS);
@@ -46,13 +60,15 @@ export async function runChecks(g: GlobalOptions): Promise<{ findings: CheckFind
     const leaks = [...model.byId.values()].filter((a) => !model.pools.has(a.pool));
     findings.push({ check: 'no allocation left in a removed pool', problems: leaks.length, details: leaks.slice(0, MAX_DETAILS).map((a) => `${a.address} in removed pool ${a.pool} held by ${a.endpoint.namespace}/${a.endpoint.name}`) });
 
-    // Tags: each tag key names the last event carrying that tag.
-    const expected = new Map<string, string>();
-    for (const e of events) for (const t of e.event.tags) expected.set(t, e.event.id);
+    // Tags: each tag key names the last event carrying that tag (tag GC may have deleted one last written at or
+    // before the horizon that guards nothing live).
+    const expected = new Map<string, { id: string; revision: number }>();
+    for (const e of events) for (const t of e.event.tags) expected.set(t, { id: e.event.id, revision: e.revision });
     const actual = await store.client.getAll().prefix(store.keys.tagPrefix).strings();
     const tagProblems: string[] = [];
-    for (const [t, id] of expected) {
+    for (const [t, { id, revision }] of expected) {
       const got = actual[store.keys.tag(t)];
+      if (got === undefined && revision <= h && COLLECTED_TAG_KINDS.some((k) => t.startsWith(k)) && !guardsLive(model, t)) continue;
       if (got !== id) tagProblems.push(`tag ${t}: key holds ${got ?? '(missing)'}, log says ${id}`);
     }
     for (const k of Object.keys(actual)) {
@@ -62,11 +78,11 @@ export async function runChecks(g: GlobalOptions): Promise<{ findings: CheckFind
     findings.push({ check: 'tag keys agree with the log', problems: tagProblems.length, details: tagProblems.slice(0, MAX_DETAILS) });
 
     // Projections: a full replay equals the checkpoint plus its tail; pool counts equal the allocator's view.
-    const full = readModelOf(await replay(store, ALL_PROJECTIONS, { until }));
+    const full = readModelOf(await replay(store, ALL_PROJECTIONS, { until, pages }));
     const projProblems: string[] = [];
     const cp = await loadAll(store, ALL_PROJECTIONS);
     if (cp && cp.revision <= until) {
-      const fromCp = readModelOf(await replay(store, ALL_PROJECTIONS, { from: cp, until }));
+      const fromCp = readModelOf(await replay(store, ALL_PROJECTIONS, { from: cp, until, pages }));
       for (const p of ALL_PROJECTIONS) {
         const a = [...full.list(p.name)];
         const b = [...fromCp.list(p.name)];
@@ -89,8 +105,8 @@ function sortByKey<T extends { metadata: { name: string; namespace?: string } }>
   return [...xs].sort((a, b) => `${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace ?? ''}/${b.metadata.name}`));
 }
 
-export async function check(g: GlobalOptions, o: { output?: 'json' }): Promise<void> {
-  const r = await runChecks(g);
+export async function check(g: GlobalOptions, o: { output?: 'json'; archiveDir?: string }): Promise<void> {
+  const r = await runChecks(g, o.archiveDir);
   const bad = r.findings.some((f) => f.problems > 0);
   if (o.output === 'json') process.stdout.write(JSON.stringify({ ok: !bad, ...r }, null, 2) + '\n');
   else {

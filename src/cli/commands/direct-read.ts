@@ -1,19 +1,22 @@
-// The projections rebuilt from etcd (checkpoint, then the log after it): loaded only by commands that read etcd.
-import { loadAll } from '../../../projections/checkpoint.js';
+// The projections rebuilt from etcd (and the archive before the horizon): loaded only by commands that read etcd.
+import { ArchiveDir } from '../../lifecycle/archive.js';
+import { replayStart } from '../../lifecycle/log-source.js';
 import { ALL_PROJECTIONS } from '../../../projections/index.js';
 import { readModelOf, replay } from '../../../projections/runtime.js';
 import type { ReadModel } from '../../../projections/read-model.js';
 import { openDirect, type GlobalOptions } from '../connection.js';
 import { progress } from '../progress.js';
 
-/** Rebuilds the projections from etcd: the newest checkpoint, then the log after it. */
-export async function directReadModel(g: GlobalOptions, until?: number, asOf?: Date): Promise<ReadModel> {
+/** Rebuilds the projections: the best starting checkpoint, then the log after it (archive + etcd). */
+export async function directReadModel(g: GlobalOptions, until?: number, asOf?: Date, archiveDir?: string): Promise<ReadModel> {
   const d = await openDirect(g);
   try {
-    const cp = until === undefined && asOf === undefined ? await loadAll(d.store, ALL_PROJECTIONS) : undefined;
+    const archive = archiveDir === undefined ? undefined : new ArchiveDir(archiveDir, g.prefix);
+    const { from, pages } = await replayStart(d.store, archive, { ...(until !== undefined ? { until } : {}), ...(asOf ? { asOf } : {}) }, ALL_PROJECTIONS);
     const bar = progress('replay', 0);
     const states = await replay(d.store, ALL_PROJECTIONS, {
-      ...(cp ? { from: cp } : {}),
+      ...(from ? { from } : {}),
+      pages,
       ...(until !== undefined ? { until } : {}),
       ...(asOf ? { asOf } : {}),
       onProgress: (_rev, n) => bar.update(n),

@@ -1,0 +1,204 @@
+// `bench soak`: churn through the engine for many cycles (a NEW pod allocated, the oldest live one released, as
+// Deployments and Jobs churn) with the log's lifecycle running beside it (from the second 10% on; the first is the baseline), retention compressed in time so the
+// horizon moves while it runs. Every 10% it records etcd's db size, the keys under the prefix and this process's
+// RSS; it compares throughput while archiving with the first 10%, and checks afterwards that the whole log (archive
+// + etcd) holds no address twice, every release matches an allocation, and a replay of the archive up to a revision
+// recorded mid-run equals the model as it was then.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Endpoint, LoggedEvent } from '../events/catalogue.js';
+import { ALL_PROJECTIONS } from '../projections/index.js';
+import { Allocator } from '../src/alloc/allocator.js';
+import { checkAllocationLog } from '../src/alloc/log-check.js';
+import { AllocatorModel } from '../src/alloc/model.js';
+import { ArchiveDir } from '../src/lifecycle/archive.js';
+import { readLogWithArchive } from '../src/lifecycle/log-source.js';
+import { Maintainer, MaintenanceLoop, type MaintenanceRun } from '../src/lifecycle/maintainer.js';
+import type { RetentionPolicy } from '../src/lifecycle/retention.js';
+import { openEtcd } from '../src/store/connect.js';
+import { EventStore } from '../src/store/event-store.js';
+import { readHorizon } from '../src/store/horizon.js';
+import { MaintenanceLease } from '../src/store/lease.js';
+import { prefixEnd } from '../src/store/keys.js';
+import { round } from './lib/stats.js';
+
+export interface SoakOptions {
+  readonly endpoints: string[];
+  readonly cycles: number;
+  readonly live: number;
+  readonly concurrency: number;
+  readonly policy: RetentionPolicy;
+  /** Revisions of etcd history kept at each 10% step (the bench compacts, as kube-apiserver or auto-compaction would). */
+  readonly compactKeep: number;
+  readonly progress?: (line: string) => void;
+}
+
+export interface FootprintPoint {
+  readonly cycles: number;
+  readonly dbSizeMB: number;
+  readonly dbSizeInUseMB: number;
+  readonly keys: number;
+  readonly rssMB: number;
+  readonly horizon: number;
+  readonly cyclesPerSec: number;
+}
+
+export interface SoakReport {
+  readonly scenario: 'soak';
+  readonly cycles: number;
+  readonly live: number;
+  readonly concurrency: number;
+  readonly policy: RetentionPolicy;
+  readonly footprint: FootprintPoint[];
+  readonly growth: { readonly dbSizeMB: number; readonly rssMB: number; readonly from: number; readonly to: number };
+  readonly throughput: { readonly first10pct: number; readonly whileArchiving: number; readonly ratio: number; readonly archivingDeciles: number };
+  readonly maintenance: { readonly runs: number; readonly archivedRecords: number; readonly segments: number; readonly tagsDeleted: number; readonly failures: number; readonly firstError?: string };
+  readonly invariants: { readonly duplicates: number; readonly badReleases: number; readonly events: number; readonly replayAtMatches: boolean; readonly replayAtRevision: number; readonly details: string[] };
+  readonly floors: { readonly dbGrowthUnder10MB: boolean; readonly rssGrowthUnder10MB: boolean; readonly archivingAtLeast80pct: boolean };
+}
+
+const POOL = { ipVersion: 4, subnet: '10.96.0.0/16', ips: ['10.96.0.1-10.96.255.254'], default: true } as const;
+
+function pod(n: number): Endpoint {
+  const name = `soak-${n.toString(36)}`;
+  return { namespace: 'soak', name, uid: `uid-${name}`, containerID: `ctr-${name}`, node: `node-${n % 50}`, nic: 'eth0', owner: { kind: 'ReplicaSet', name: 'soak-rs' } };
+}
+
+const picture = (m: AllocatorModel) => [...m.byId.values()].map((a) => `${a.address} ${a.allocationId}`).sort().join('\n');
+
+export async function runSoak(o: SoakOptions): Promise<SoakReport> {
+  const prefix = `/bench-soak-${randomBytes(4).toString('hex')}/`;
+  const dir = await mkdtemp(join(tmpdir(), 'ipam-soak-archive-'));
+  const client = openEtcd({ endpoints: o.endpoints, callTimeoutMs: 30_000 });
+  const store = new EventStore(client, { prefix });
+  await store.open();
+  const engine = new Allocator(store, { maxAttempts: 64 });
+  const mClient = openEtcd({ endpoints: o.endpoints, callTimeoutMs: 30_000 });
+  const mStore = new EventStore(mClient, { prefix });
+  await mStore.open();
+  const archive = new ArchiveDir(dir, prefix);
+  const lease = new MaintenanceLease(mClient, mStore.keys, 'bench-soak');
+  const maint = { runs: 0, archivedRecords: 0, segments: 0, tagsDeleted: 0, failures: 0, firstError: undefined as string | undefined, moving: false };
+  let movedInDecile = false;
+  const loop = new MaintenanceLoop(new Maintainer({ store: mStore, archive, lease, projections: ALL_PROJECTIONS, policy: o.policy }), o.policy.intervalMs, (r: MaintenanceRun | Error) => {
+    if (r instanceof Error) {
+      maint.failures++;
+      maint.firstError ??= r.message;
+      return;
+    }
+    maint.runs++;
+    maint.archivedRecords += r.archivedRecords;
+    maint.segments += r.segments;
+    maint.tagsDeleted += r.tags?.deleted ?? 0;
+    if (r.horizon > r.from) {
+      o.progress?.(`  maintenance: horizon ${r.from} -> ${r.horizon}, ${r.archivedRecords} records archived, ${r.deletedRecords} deleted, ${r.tags?.deleted ?? 0} tags deleted in ${Math.round(r.ms)} ms (${Object.entries(r.steps ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')})`);
+      movedInDecile = true;
+      compactions = compactions.then(compact); // etcd's history of the freed keys goes too (kube-apiserver compacts every 5 min; here in compressed time)
+    }
+  });
+  let compactions = Promise.resolve();
+  const compact = async () => {
+    const rev = await store.currentRevision();
+    if (rev > o.compactKeep) await client.kv.compact({ revision: rev - o.compactKeep, physical: false }).catch(() => undefined);
+  };
+  try {
+    await engine.start();
+    await engine.definePool('soak', POOL, { at: new Date().toISOString() });
+    const held: number[] = [];
+    let next = 0;
+    const cycle = async () => {
+      const n = next++;
+      const at = new Date().toISOString();
+      await engine.allocate({ endpoint: pod(n), at });
+      held.push(n);
+      if (held.length > o.live) await engine.releaseContainer(`ctr-${pod(held.shift()!).name}`, undefined, at);
+    };
+    const footprint: FootprintPoint[] = [];
+    const archiving: boolean[] = [];
+    const step = Math.max(1, Math.floor(o.cycles / 10));
+    let done = 0;
+    let replayAt: { revision: number; picture: string } | undefined;
+    while (done < o.cycles) {
+      const n = Math.min(step, o.cycles - done);
+      movedInDecile = false;
+      const t0 = performance.now();
+      let started = 0;
+      await Promise.all(
+        Array.from({ length: o.concurrency }, async () => {
+          while (started < n) {
+            started++;
+            await cycle();
+          }
+        }),
+      );
+      const rate = n / ((performance.now() - t0) / 1000);
+      done += n;
+      archiving.push(movedInDecile);
+      await engine.sync();
+      if (!replayAt && done >= o.cycles * 0.3) replayAt = { revision: engine.revision, picture: picture(engine.model) };
+      await (compactions = compactions.then(compact));
+      const st = await client.maintenance.status();
+      const keys = Number((await client.kv.range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), count_only: true })).count);
+      const { horizon } = await readHorizon(client, store.keys);
+      const point: FootprintPoint = {
+        cycles: done,
+        dbSizeMB: round(Number(st.dbSize) / 1e6, 1),
+        dbSizeInUseMB: round(Number((st as { dbSizeInUse?: string }).dbSizeInUse ?? st.dbSize) / 1e6, 1),
+        keys,
+        rssMB: round(process.memoryUsage().rss / 1e6, 1),
+        horizon: horizon?.revision ?? 0,
+        cyclesPerSec: round(rate),
+      };
+      footprint.push(point);
+      // The first 10% is the baseline: churn alone. Maintenance starts after it.
+      if (footprint.length === 1) loop.start();
+      o.progress?.(`${done}/${o.cycles} cycles: db ${point.dbSizeMB} MB (in use ${point.dbSizeInUseMB}), ${keys} keys under the prefix, RSS ${point.rssMB} MB, horizon ${point.horizon}, ${point.cyclesPerSec} cycles/s${movedInDecile ? ' (archiving)' : ''}`);
+    }
+    await loop.stop();
+    await engine.sync();
+
+    // Invariants over the whole log, archive + etcd.
+    const log: LoggedEvent[] = [];
+    for await (const p of readLogWithArchive(store, archive, { types: ['IPAllocated', 'IPReleased', 'PoolDefined', 'PoolChanged'] })) log.push(...p.events);
+    const check = checkAllocationLog(log);
+    let replayAtMatches = false;
+    if (replayAt) {
+      const m = new AllocatorModel();
+      for await (const p of readLogWithArchive(store, archive, { until: replayAt.revision })) for (const e of p.events) m.apply(e.event, e.revision);
+      replayAtMatches = picture(m) === replayAt.picture;
+    }
+    const half = footprint.find((f) => f.cycles >= o.cycles / 2) ?? footprint[0]!;
+    const last = footprint[footprint.length - 1]!;
+    const first = footprint[0]!.cyclesPerSec;
+    const during = footprint.filter((_, i) => i > 0 && archiving[i]).map((f) => f.cyclesPerSec).sort((a, b) => a - b);
+    const whileArchiving = during.length ? during[Math.floor(during.length / 2)]! : 0;
+    const growth = { dbSizeMB: round(last.dbSizeMB - half.dbSizeMB, 1), rssMB: round(last.rssMB - half.rssMB, 1), from: half.cycles, to: last.cycles };
+    const ratio = first > 0 ? round(whileArchiving / first, 3) : 0;
+    const { moving: _moving, ...maintenance } = maint;
+    return {
+      scenario: 'soak',
+      cycles: o.cycles,
+      live: o.live,
+      concurrency: o.concurrency,
+      policy: o.policy,
+      footprint,
+      growth,
+      throughput: { first10pct: first, whileArchiving, ratio, archivingDeciles: during.length },
+      maintenance,
+      invariants: { duplicates: check.duplicates, badReleases: check.badReleases, events: log.length, replayAtMatches, replayAtRevision: replayAt?.revision ?? 0, details: check.details.slice(0, 10) },
+      floors: { dbGrowthUnder10MB: growth.dbSizeMB < 10, rssGrowthUnder10MB: growth.rssMB < 10, archivingAtLeast80pct: ratio >= 0.8 },
+    };
+  } finally {
+    await loop.stop();
+    await lease.release();
+    await engine.stop();
+    await store.close();
+    await mStore.close();
+    await client.delete().prefix(prefix).catch(() => undefined);
+    mClient.close();
+    client.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,69 @@
+// The whole log, archive and etcd as one: records at or before the horizon come from the archive's segments, later
+// ones from etcd, so replay, history and check read the past exactly whatever etcd has dropped.
+import type { IKeyValue } from 'etcd3';
+import type { LoggedEvent } from '../../events/catalogue.js';
+import type { EventStore } from '../store/event-store.js';
+import { readHorizon } from '../store/horizon.js';
+import type { ReadOptions, ReadPage } from '../store/reader.js';
+import { decodeRecord } from '../store/reader.js';
+import type { ArchiveDir } from './archive.js';
+import { loadAll, loadHorizonCheckpoint, statesOfHorizon } from '../../projections/checkpoint.js';
+import type { AnyProjection, StatesAt } from '../../projections/runtime.js';
+
+/** The log before the horizon is only in the archive, and none was given. */
+export class ArchiveRequired extends Error {
+  readonly code = 'ArchiveRequired';
+  constructor(readonly horizon: number) {
+    super(`the log at or before revision ${horizon} has been archived out of etcd: pass --archive-dir DIR (the daemon's archive directory) to read it`);
+  }
+}
+
+export type PageSource = (opts: ReadOptions) => AsyncGenerator<ReadPage>;
+
+/** A page source over archive + etcd (etcd alone when the read starts after the horizon). */
+export function logSource(store: EventStore, archive: ArchiveDir | undefined): PageSource {
+  return (opts) => readLogWithArchive(store, archive, opts);
+}
+
+export async function* readLogWithArchive(store: EventStore, archive: ArchiveDir | undefined, opts: ReadOptions = {}): AsyncGenerator<ReadPage> {
+  const { horizon } = await readHorizon(store.client, store.keys);
+  const h = horizon?.revision ?? 0;
+  const after = opts.after ?? 0;
+  const until = opts.until ?? (await store.currentRevision());
+  if (after >= h) return yield* store.readPages({ ...opts, until });
+  if (!archive) throw new ArchiveRequired(h);
+  await archive.load();
+  if (archive.through < h) throw new Error(`archive ${archive.dir} ends at ${archive.through}, before the horizon ${h}`);
+  const tagSet = opts.tags ? new Set(opts.tags) : undefined;
+  const typeSet = opts.types ? new Set(opts.types) : undefined;
+  const end = Math.min(until, h);
+  for await (const page of archive.read(after, end)) {
+    const events: LoggedEvent[] = [];
+    for (const r of page.records) {
+      const kv = { key: Buffer.from(store.keys.prefix + r.key), value: Buffer.from(r.value) } as IKeyValue;
+      for (const e of decodeRecord(kv, r.revision, store.codec, tagSet, typeSet, opts.onMalformed)) events.push(e as LoggedEvent);
+    }
+    yield { events, through: page.through };
+  }
+  if (until > h) yield* store.readPages({ ...opts, after: h, until, afterIsCommit: true });
+}
+
+/**
+ * Where a replay to `until` / `asOf` starts and reads from: the newest checkpoint not after the point asked for
+ * (the projections' own, or the horizon's), then the log; before the horizon, the archive from the start.
+ */
+export async function replayStart(
+  store: EventStore,
+  archive: ArchiveDir | undefined,
+  at: { until?: number; asOf?: Date },
+  projections: readonly AnyProjection[],
+): Promise<{ from?: StatesAt; pages: PageSource }> {
+  const pages = logSource(store, archive);
+  const { horizon } = await readHorizon(store.client, store.keys);
+  const own = at.until === undefined && at.asOf === undefined ? await loadAll(store, projections) : undefined;
+  if (!horizon) return { ...(own ? { from: own } : {}), pages };
+  const afterHorizon = at.asOf !== undefined ? at.asOf.getTime() >= Date.parse(horizon.lastEventAt) : at.until === undefined || at.until >= horizon.revision;
+  if (!afterHorizon) return { pages }; // the archive from the start (ArchiveRequired without one)
+  if (own && own.revision >= horizon.revision) return { from: own, pages };
+  return { from: statesOfHorizon(await loadHorizonCheckpoint(store, horizon.checkpoint)), pages };
+}

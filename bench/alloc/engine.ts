@@ -58,7 +58,7 @@ export async function definePool(endpoints: string[], prefix: string, cidr: stri
     const c = parseCidr(cidr, '--pool', 4);
     const spec = { ipVersion: 4, subnet: c.text, ips: [`${formatAddress(4, c.first)}-${formatAddress(4, c.last)}`] };
     await a.engine.definePool(BENCH_POOL, spec, { at: AT });
-    return a.engine.model.pools.get(BENCH_POOL)!.offsets.size;
+    return Number(a.engine.model.pools.get(BENCH_POOL)!.offsets.total);
   } finally {
     await a.close();
   }

@@ -8,6 +8,7 @@ import type { Subscription } from '../store/subscription.js';
 import { decideAllocate, decideReleaseById, decideReleaseContainer, decideReleasePod, type DecideContext, type Decision } from './decide-alloc.js';
 import * as config from './decide-config.js';
 import { AllocError } from './errors.js';
+import type { Offset } from '../net/free-space.js';
 import { AllocatorModel, endpointKey, type PoolState } from './model.js';
 import type { AllocateRequest, AllocateResult, Allocation } from './types.js';
 
@@ -54,7 +55,7 @@ export class Allocator {
   readonly model = new AllocatorModel();
   readonly stats: AllocatorStats = { allocations: 0, releases: 0, conflicts: 0, reused: 0 };
   private sub: Subscription | undefined;
-  private readonly claims = new Map<string, Set<number>>();
+  private readonly claims = new Map<string, Set<Offset>>();
   private readonly perEndpoint = new Map<string, Promise<unknown>>();
   private readonly maxAttempts: number;
   private readonly rng: () => number;
@@ -211,7 +212,7 @@ export class Allocator {
     const sub = this.subscription;
     for (let attempt = 1; ; attempt++) {
       const after = sub.through;
-      const claimed: [Set<number>, number][] = [];
+      const claimed: [Set<Offset>, Offset][] = [];
       const pools: PoolState[] = [];
       const ctx: DecideContext = {
         at,
@@ -253,7 +254,7 @@ export class Allocator {
     }
   }
 
-  private pick(pool: PoolState, claimed: [Set<number>, number][]): number {
+  private pick(pool: PoolState, claimed: [Set<Offset>, Offset][]): Offset {
     let set = this.claims.get(pool.compiled.name);
     if (!set) this.claims.set(pool.compiled.name, (set = new Set()));
     const claims = set;

@@ -3,6 +3,7 @@
 import { makeEvent, ReleaseReason, type DomainEvent, type Endpoint, type IpVersion } from '../../events/catalogue.js';
 import { Tag } from '../../events/tags.js';
 import { formatAddress } from '../net/address.js';
+import type { Offset } from '../net/free-space.js';
 import { AllocError } from './errors.js';
 import { allocationView, endpointIdentity, endpointKey, type AllocationRecord, type AllocatorModel, type PoolState } from './model.js';
 import { poolMatches } from './selector.js';
@@ -12,7 +13,7 @@ export interface DecideContext {
   newId(label?: string): string;
   readonly at: string;
   /** Picks a free, unclaimed offset in the pool (claiming it), or -1. */
-  pick(pool: PoolState): number;
+  pick(pool: PoolState): Offset;
 }
 
 export interface Decision {
@@ -80,7 +81,7 @@ function wantedFamilies(m: AllocatorModel, req: AllocateRequest): IpVersion[] {
 }
 
 /** Chooses a pool and an address for one family; throws a clear error when none can serve. */
-function pickFor(m: AllocatorModel, req: AllocateRequest, family: IpVersion, ctx: DecideContext): { pool: PoolState; offset: number } {
+function pickFor(m: AllocatorModel, req: AllocateRequest, family: IpVersion, ctx: DecideContext): { pool: PoolState; offset: Offset } {
   const { names, field, explicit } = candidates(m, req, family);
   // A named pool of the other family is a mistake in the request, even when an earlier pool would serve it.
   names.forEach((name, i) => {
@@ -110,7 +111,7 @@ function pickFor(m: AllocatorModel, req: AllocateRequest, family: IpVersion, ctx
     const offset = ctx.pick(pool);
     if (offset < 0) {
       exhausted++;
-      reasons.push(`pool ${name} is exhausted (${pool.allocated}/${pool.offsets.size} allocated)`);
+      reasons.push(`pool ${name} is exhausted (${pool.allocated}/${pool.offsets.total} allocated)`);
       continue;
     }
     return { pool, offset };

@@ -18,6 +18,8 @@ export interface CompiledPool {
   /** owned minus network, broadcast and gateway addresses: what it may hand out (before reservations). */
   readonly usable: IntervalSet;
   readonly gateway?: string;
+  /** Allocation order (absent = 'scattered'); Whereabouts pools allocate 'lowest' first. */
+  readonly order?: 'scattered' | 'lowest';
 }
 
 export interface CompiledSubnet {

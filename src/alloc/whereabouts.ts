@@ -2,7 +2,6 @@
 import type { IpVersion, PoolSpec, Route } from '../../events/catalogue.js';
 import { broadcastAddress, formatAddress, parseAddress, parseCidr, type Cidr } from '../net/address.js';
 import { InputError } from '../net/errors.js';
-import { MAX_POOL_ADDRESSES } from '../net/offset-map.js';
 import { IntervalSet, parseIpOrCidrList } from '../net/ranges.js';
 
 interface RangeInput {
@@ -111,12 +110,6 @@ function parseRange({ field, o }: RangeInput): ParsedRange {
   const exclude = isAbsent(o.exclude) ? IntervalSet.empty : parseIpOrCidrList(stringList(o.exclude, `${field}.exclude`), family, `${field}.exclude`);
   const owned = ips.subtract(exclude);
   if (owned.isEmpty) throw new InputError(`${field}.exclude`, `excludes every address of the range ${ips.toStrings(family).join('')}`);
-  if (owned.size() > BigInt(MAX_POOL_ADDRESSES)) {
-    throw new InputError(
-      `${field}.range`,
-      `${ips.toStrings(family).join('')} holds ${owned.size()} addresses; at most ${MAX_POOL_ADDRESSES} fit one pool (narrow it with range_start/range_end)`,
-    );
-  }
   return { family, cidr, ips, exclude: exclude.intersect(ips) };
 }
 

@@ -1,6 +1,8 @@
-import { MAX_POOL_ADDRESSES } from './offset-map.js';
+import type { AllocationOrder } from './free-space.js';
 
-/** Release-queue entries pack `offset | generation << 24`; offsets fit in 24 bits because of MAX_POOL_ADDRESSES. */
+/** Largest size a FreeSet takes: release-queue entries pack `offset | generation << 24`. */
+export const FREE_SET_MAX = 1 << 24;
+/** Release-queue entries pack `offset | generation << 24`; offsets fit in 24 bits because of FREE_SET_MAX. */
 const OFFSET_MASK = 0xff_ffff;
 const GEN_SHIFT = 24;
 /** When only released offsets remain, pick at random among this many of the oldest. */
@@ -16,11 +18,13 @@ const clear = (bits: Uint32Array, o: number): void => {
 };
 
 /**
- * Allocator view of one pool's offsets 0..n-1. Never-used offsets are handed out first, scanning from a random
- * per-instance start (so independent allocators rarely collide); then released offsets, oldest release first
- * (a recreated pod should not get an address whose ARP entries may still be cached elsewhere).
+ * Allocator view of one pool's offsets 0..n-1, dense (bitsets over the range: for small pools). Order 'scattered':
+ * never-used offsets are handed out first, scanning from a random per-instance start (so independent allocators
+ * rarely collide); then released offsets, oldest release first (a recreated pod should not get an address whose ARP
+ * entries may still be cached elsewhere). Order 'lowest' (Whereabouts): the lowest free offset.
  */
 export class FreeSet {
+  readonly order: AllocationOrder;
   private readonly n: number;
   private readonly used: Uint32Array;
   /** Used at least once since construction; clear means "never used". */
@@ -42,11 +46,14 @@ export class FreeSet {
   private len = 0;
   private readonly maxRing: number;
   private readonly candidates = new Uint32Array(OLDEST_FEW);
+  /** 'lowest': every offset below this one is used. */
+  private low = 0;
 
-  constructor(size: number) {
-    if (!Number.isInteger(size) || size < 0 || size > MAX_POOL_ADDRESSES) {
-      throw new RangeError(`FreeSet size ${size} is outside 0..${MAX_POOL_ADDRESSES}`);
+  constructor(size: number, order: AllocationOrder = 'scattered') {
+    if (!Number.isInteger(size) || size < 0 || size > FREE_SET_MAX) {
+      throw new RangeError(`FreeSet size ${size} is outside 0..${FREE_SET_MAX}`);
     }
+    this.order = order;
     this.n = size;
     const words = (size + 31) >>> 5;
     this.used = new Uint32Array(words);
@@ -99,6 +106,8 @@ export class FreeSet {
     this.gen[offset] = g;
     clear(this.used, offset);
     this.usedN--;
+    if (offset < this.low) this.low = offset;
+    if (this.order === 'lowest') return; // no release line: the lowest free offset is next
     this.push((offset | (g << GEN_SHIFT)) >>> 0);
   }
 
@@ -117,11 +126,33 @@ export class FreeSet {
   /** A free offset not rejected by `exclude`, or -1. Does not mark it used. */
   pick(rng: () => number, exclude?: (offset: number) => boolean): number {
     if (this.usedN === this.n) return -1;
+    if (this.order === 'lowest') return this.pickLowest(exclude);
     if (this.freshN > 0) {
       const o = this.pickNeverUsed(rng, exclude);
       if (o >= 0) return o;
     }
     return this.pickReleased(rng, exclude);
+  }
+
+  /** Word by word over used ones; `low` moves past the used prefix, so a pick costs O(1) amortized. */
+  private pickLowest(exclude?: (offset: number) => boolean): number {
+    const n = this.n;
+    let prefixUsed = true;
+    for (let o = this.low; o < n; ) {
+      if ((o & 31) === 0 && this.used[o >>> 5] === 0xffff_ffff) {
+        o += 32;
+        if (prefixUsed) this.low = Math.min(o, n);
+        continue;
+      }
+      if (!has(this.used, o)) {
+        if (exclude === undefined || !exclude(o)) return o;
+        prefixUsed = false;
+      } else if (prefixUsed) {
+        this.low = o + 1;
+      }
+      o++;
+    }
+    return -1;
   }
 
   private pickNeverUsed(rng: () => number, exclude?: (offset: number) => boolean): number {

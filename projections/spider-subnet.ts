@@ -3,7 +3,7 @@ import type { EventType, IpVersion, LoggedEvent, ObjectMeta, SubnetSpec } from '
 import { compileSubnet } from '../src/alloc/spec.js';
 import { parseIpList } from '../src/net/ranges.js';
 import { Documents, own } from './documents.js';
-import { copyJson, userMetadata } from './pool-common.js';
+import { copyJson, ipCount, userMetadata } from './pool-common.js';
 import { SPIDERPOOL_API_VERSION } from './spider-ippool.js';
 import type { DocumentProjection, K8sObject } from './types.js';
 
@@ -15,7 +15,7 @@ export interface SpiderSubnetPoolIPs {
 export interface SpiderSubnetStatus {
   /** Pool name -> the subnet IPs carved to it. */
   readonly controlledIPPools: Readonly<Record<string, SpiderSubnetPoolIPs>>;
-  /** Addresses in spec.ips minus spec.excludeIPs (0 when the spec does not compile). */
+  /** Addresses in spec.ips minus spec.excludeIPs (0 when the spec does not compile); saturates at 2^53 - 1. */
   readonly totalIPCount: number;
   /** Addresses carved to pools. */
   readonly allocatedIPCount: number;
@@ -40,7 +40,7 @@ const HANDLES = ['SubnetDefined', 'SubnetChanged', 'SubnetRemoved', 'PoolCarved'
 
 export function subnetTotalIPCount(name: string, spec: SubnetSpec): number {
   try {
-    return Number(compileSubnet(name, spec).subnet.owned.size());
+    return ipCount(compileSubnet(name, spec).subnet.owned.size());
   } catch {
     return 0;
   }
@@ -49,7 +49,7 @@ export function subnetTotalIPCount(name: string, spec: SubnetSpec): number {
 /** How many addresses a Spiderpool ips list names; 0 when it does not parse. */
 export function countIps(ips: readonly string[], family: IpVersion): number {
   try {
-    return Number(parseIpList(ips, family, 'ips').size());
+    return ipCount(parseIpList(ips, family, 'ips').size());
   } catch {
     return 0;
   }
@@ -66,7 +66,7 @@ function status(spec: SubnetSpec, name: string, carved: Readonly<Record<string, 
   const family = familyOf(spec);
   for (const [pool, ips] of Object.entries(carved)) {
     controlledIPPools[pool] = { ips: [...ips] };
-    allocated += countIps(ips, family);
+    allocated = Math.min(Number.MAX_SAFE_INTEGER, allocated + countIps(ips, family));
   }
   return { controlledIPPools, totalIPCount: subnetTotalIPCount(name, spec), allocatedIPCount: allocated };
 }

@@ -3,7 +3,7 @@
 // one, see src/net/free-space.ts); evolve mutates in place.
 import type { DomainEvent, Endpoint, IpVersion } from '../../events/catalogue.js';
 import { DEFAULT_SCOPE } from '../../events/tags.js';
-import { parseAddress } from '../net/address.js';
+import { formatAddress, parseAddress } from '../net/address.js';
 import { createFreeSpace, type FreeSpace, type Offset } from '../net/free-space.js';
 import { OffsetMap } from '../net/offset-map.js';
 import type { SparseFreeSet } from '../net/sparse-free-set.js';
@@ -189,7 +189,10 @@ export class AllocatorModel {
     const pool = this.pools.get(d.pool);
     const scope = pool?.compiled.scope ?? DEFAULT_SCOPE;
     const value = parseAddress(d.address, 'address', d.ipVersion).value;
-    const addrKey = `${scope}/${d.address}`;
+    // One spelling per address (RFC 5952), whoever wrote the event: keys, tags and answers use it. IPv4 text that
+    // parses is canonical already (the parser refuses leading zeros).
+    const address = d.ipVersion === 6 ? formatAddress(6, value) : d.address;
+    const addrKey = `${scope}/${address}`;
     // The same endpoint taking its address again (StatefulSet, KubeVirt, new sandbox) replaces its old record.
     const holder = this.byAddress.get(addrKey);
     if (holder !== undefined) this.release(holder);
@@ -199,7 +202,7 @@ export class AllocatorModel {
       allocationId: d.allocationId,
       pool: d.pool,
       ipVersion: d.ipVersion,
-      address: d.address,
+      address,
       prefixLength: d.prefixLength,
       endpoint: d.endpoint,
       ...(d.gateway !== undefined ? { gateway: d.gateway } : {}),

@@ -25,6 +25,8 @@ export interface AllocScenarioOptions {
   readonly timeLimitMs: number;
   /** Unmeasured allocations per process before each round (default 2000). */
   readonly warmup: number;
+  /** Also run every round on this pool, back to back (order alternating), for a ratio from paired rounds. */
+  readonly comparePool?: string;
 }
 
 interface ProcessRun {
@@ -42,17 +44,17 @@ export async function warmUp(a: Awaited<ReturnType<typeof openEngine>>, o: { req
   await runAllocLoad(warm, { requesters: o.requesters, count: o.warmup, timeLimitMs: 60_000 });
 }
 
-async function oneRound(o: AllocScenarioOptions, r: number) {
+async function oneRound(o: AllocScenarioOptions, r: number, poolCidr = o.poolCidr) {
   const prefix = `/bench-alloc-${randomBytes(4).toString('hex')}/`;
-  const size = await definePool(o.endpoints, prefix, o.poolCidr);
-  if (size < o.count + o.warmup) throw new Error(`pool ${o.poolCidr} has ${size} usable addresses, fewer than --count ${o.count} + --warmup ${o.warmup}`);
+  const size = await definePool(o.endpoints, prefix, poolCidr);
+  if (size < o.count + o.warmup) throw new Error(`pool ${poolCidr} has ${size} usable addresses, fewer than --count ${o.count} + --warmup ${o.warmup}`);
   const share = (total: number, i: number) => Math.floor(total / o.processes) + (i < total % o.processes ? 1 : 0);
   let runs: ProcessRun[];
   const t0 = performance.now();
   if (o.processes === 1) {
     const a = await openEngine(o.endpoints, prefix, 'p0');
     await warmUp(a, o);
-    const bar = progress(`alloc round ${r + 1}`, o.count);
+    const bar = progress(`alloc round ${r + 1} ${poolCidr}`, o.count);
     const result = await runAllocLoad(a, { requesters: o.requesters, count: o.count, timeLimitMs: o.timeLimitMs, onProgress: (d) => bar.update(d) });
     bar.stop();
     runs = [{ result, tag: 'p0', conflicts: a.engine.stats.conflicts, txns: a.store.stats.txns, batchSizes: a.store.stats.batchSizes }];
@@ -92,18 +94,42 @@ async function oneRound(o: AllocScenarioOptions, r: number) {
   };
 }
 
+type Round = Awaited<ReturnType<typeof oneRound>>;
+
 export async function runAllocScenario(o: AllocScenarioOptions) {
-  const rounds: Awaited<ReturnType<typeof oneRound>>[] = [];
-  for (let r = 0; r < o.rounds; r++) rounds.push(await oneRound(o, r));
+  const rounds: Round[] = [];
+  const others: Round[] = [];
+  for (let r = 0; r < o.rounds; r++) {
+    // Paired rounds, the order alternating, so drift on a shared machine falls on both pools alike.
+    if (o.comparePool !== undefined && r % 2 === 1) others.push(await oneRound(o, r, o.comparePool));
+    rounds.push(await oneRound(o, r));
+    if (o.comparePool !== undefined && r % 2 === 0) others.push(await oneRound(o, r, o.comparePool));
+  }
+  const invariantsOf = (rs: Round[]) => ({
+    duplicates: rs.reduce((n, x) => n + x.invariants.duplicates, 0),
+    lost: rs.reduce((n, x) => n + x.invariants.lost, 0),
+    extra: rs.reduce((n, x) => n + x.invariants.extra, 0),
+  });
+  const compare =
+    o.comparePool === undefined
+      ? undefined
+      : {
+          pool: o.comparePool,
+          allocsPerSec: round(median(others.map((x) => x.allocsPerSec))),
+          rounds: others.map((x) => round(x.allocsPerSec)),
+          ratio: round(median(rounds.map((x, i) => x.allocsPerSec / others[i]!.allocsPerSec)), 3),
+          invariants: invariantsOf(others),
+        };
   const byRate = [...rounds].sort((a, b) => a.allocsPerSec - b.allocsPerSec);
   const mid = byRate[Math.floor((byRate.length - 1) / 2)]!;
   const bar = progress('baselines', 1);
   const baselines: BaselineResult = await runBaselines(o.endpoints, { requesters: o.requesters, count: o.count, poolCidr: '10.200.0.0/16', timeLimitMs: 20_000 });
   bar.stop();
   const allocsPerSec = median(rounds.map((x) => x.allocsPerSec));
-  const sum = (k: 'duplicates' | 'lost' | 'extra') => rounds.reduce((n, x) => n + x.invariants[k], 0);
   return {
     scenario: 'alloc',
+    pool: o.poolCidr,
+    ...(compare ? { compare } : {}),
     requesters: o.requesters,
     processes: o.processes,
     count: o.count,
@@ -112,7 +138,7 @@ export async function runAllocScenario(o: AllocScenarioOptions) {
     conflicts: mid.conflicts,
     retries: mid.conflicts,
     txnBatch: mid.txnBatch,
-    invariants: { duplicates: sum('duplicates'), lost: sum('lost'), extra: sum('extra') },
+    invariants: invariantsOf(rounds),
     baselines: {
       // The baseline's own check: an "extra" there is a call its time limit abandoned that committed later.
       poolCas: { allocsPerSec: baselines.poolCas.allocsPerSec, latencyMs: baselines.poolCas.latencyMs, conflicts: baselines.poolCas.conflicts, allocations: baselines.poolCas.allocations, invariants: baselines.poolCas.invariants },

@@ -13,6 +13,7 @@ import { REPLAY_BATCH } from './lib/synth.js';
 import { runCniBench } from './cni.js';
 import { runHttpBench } from './http/scenario.js';
 import { runChaos } from './chaos.js';
+import { runModelBench } from './model/scenario.js';
 
 const program = new Command().name('bench').description('benchmarks of the IPAM engine, each with its baseline measured in the same run');
 const int = (v: string) => {
@@ -117,6 +118,28 @@ common(program.command('alloc'))
     } finally {
       await target.close();
     }
+  });
+
+program
+  .command('model')
+  .description("the allocator's read model alone, in-process (no etcd): picks + applied allocations/s and the heap held by N live allocations in one pool, vs a baseline pool in the same run")
+  .option('--pool <cidr>', 'the pool', 'fd00:10::/64')
+  .option('--compare-pool <cidr>', 'the baseline pool (a /12 holds 1,048,574 usable addresses)', '10.64.0.0/12')
+  .option('--count <n>', 'live allocations at the end', int, 1_000_000)
+  .option('--rounds <n>', 'rounds per pool, each a fresh process (figures are medians)', int, 3)
+  .option('--json <file>', 'write every figure and the environment to this JSON file')
+  .action(async (o) => {
+    const r = await runModelBench({ pool: o.pool, comparePool: o.comparePool, count: o.count, rounds: o.rounds });
+    emit(
+      r,
+      [
+        ['figure', r.result.pool, r.compare.pool, 'ratio', 'notes'],
+        ['allocations/s (pick + apply)', r.result.allocsPerSec, r.compare.allocsPerSec, r.ratios.allocsPerSec, `rounds: ${r.result.rounds.map((x) => x.allocsPerSec).join(' ')} / ${r.compare.rounds.map((x) => x.allocsPerSec).join(' ')}`],
+        [`heap held MB, ${r.count} live`, r.result.heldMB, r.compare.heldMB, r.ratios.heldMB, 'after a full GC: records, indexes, free structure'],
+        ['bytes per live allocation', r.result.bytesPerAllocation, r.compare.bytesPerAllocation, '', ''],
+      ],
+      o.json,
+    );
   });
 
 program

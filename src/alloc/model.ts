@@ -3,7 +3,7 @@
 // one, see src/net/free-space.ts); evolve mutates in place.
 import type { DomainEvent, Endpoint, IpVersion } from '../../events/catalogue.js';
 import { DEFAULT_SCOPE } from '../../events/tags.js';
-import { formatAddress, parseAddress } from '../net/address.js';
+import { canonicalText, parseAddress } from '../net/address.js';
 import { createFreeSpace, type FreeSpace, type Offset } from '../net/free-space.js';
 import { OffsetMap } from '../net/offset-map.js';
 import type { SparseFreeSet } from '../net/sparse-free-set.js';
@@ -189,9 +189,8 @@ export class AllocatorModel {
     const pool = this.pools.get(d.pool);
     const scope = pool?.compiled.scope ?? DEFAULT_SCOPE;
     const value = parseAddress(d.address, 'address', d.ipVersion).value;
-    // One spelling per address (RFC 5952), whoever wrote the event: keys, tags and answers use it. IPv4 text that
-    // parses is canonical already (the parser refuses leading zeros).
-    const address = d.ipVersion === 6 ? formatAddress(6, value) : d.address;
+    // One spelling per address (RFC 5952), whoever wrote the event: keys, tags and answers use it.
+    const address = canonicalText(d.ipVersion, d.address, value);
     const addrKey = `${scope}/${address}`;
     // The same endpoint taking its address again (StatefulSet, KubeVirt, new sandbox) replaces its old record.
     const holder = this.byAddress.get(addrKey);

@@ -52,6 +52,9 @@ function parseV4(s: string): number {
 
 // Scratch for the hex-groups fast path (parsing is synchronous, so sharing is safe).
 const parsed = new Uint16Array(8);
+/** The text the fast path parsed last, and whether it was already RFC 5952 (see canonicalText). */
+let lastText = '';
+let lastCanonical = false;
 
 /**
  * The common form, hex groups with at most one "::" (no embedded IPv4), parsed by hand: ip-address takes ~20 us an
@@ -62,13 +65,17 @@ function parseV6Groups(s: string): bigint | undefined {
   if (len < 2 || len > 39) return undefined;
   let n = 0; // groups so far
   let gap = -1; // group index where "::" stands
+  let clean = true; // lower case, no leading zeros
   let i = 0;
+  lastText = '';
   if (s.charCodeAt(0) === 58 /* : */) {
     if (s.charCodeAt(1) !== 58) return undefined;
     gap = 0;
     i = 2;
     if (i === len) {
       parsed.fill(0);
+      lastText = s;
+      lastCanonical = true;
       return 0n;
     }
   }
@@ -81,6 +88,8 @@ function parseV6Groups(s: string): bigint | undefined {
       if (d === -2) return undefined; // "." (embedded IPv4) or junk: not this path
       if (d === -1) break;
       if (++digits > 4) return undefined;
+      if (c >= 65 && c <= 70) clean = false;
+      else if (digits === 2 && v === 0) clean = false; // a leading zero
       v = (v << 4) | d;
       i++;
     }
@@ -103,8 +112,40 @@ function parseV6Groups(s: string): bigint | undefined {
     for (let k = 0; k < move; k++) parsed[7 - k] = parsed[n - 1 - k]!;
     for (let k = gap; k < 8 - move; k++) parsed[k] = 0;
   }
+  lastText = s;
+  lastCanonical = clean && isCompressedAsRfc5952(gap, 8 - n);
   const w = (k: number) => parsed[k]! * 0x10000 + parsed[k + 1]!;
   return (BigInt(w(0)) << 96n) | (BigInt(w(2)) << 64n) | (BigInt(w(4)) << 32n) | BigInt(w(6));
+}
+
+/** "::" stands for the longest run of >= 2 zero groups, the first on ties, or is absent without one (RFC 5952 4.2). */
+function isCompressedAsRfc5952(gap: number, omitted: number): boolean {
+  // IPv4-mapped addresses print in mixed notation (formatV6): not this text.
+  if (parsed[0] === 0 && parsed[1] === 0 && parsed[2] === 0 && parsed[3] === 0 && parsed[4] === 0 && parsed[5] === 0xffff) return false;
+  let bestStart = -1;
+  let bestLen = 1;
+  let runStart = -1;
+  for (let i = 0; i < 8; i++) {
+    if (parsed[i] !== 0) {
+      runStart = -1;
+      continue;
+    }
+    if (runStart < 0) runStart = i;
+    if (i - runStart + 1 > bestLen) {
+      bestStart = runStart;
+      bestLen = i - runStart + 1;
+    }
+  }
+  return bestStart < 0 ? gap < 0 : gap === bestStart && omitted === bestLen;
+}
+
+/**
+ * The RFC 5952 text of an address just parsed from `text`: `text` itself when it already is (IPv4 text that parses
+ * is canonical: the parser refuses leading zeros), else formatted from `value`. Saves a format per applied event.
+ */
+export function canonicalText(family: Family, text: string, value: bigint): string {
+  if (family === 4 || (text === lastText && lastCanonical)) return text;
+  return formatAddress(family, value);
 }
 
 function parseV6(s: string): bigint | undefined {

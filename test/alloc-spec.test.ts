@@ -296,7 +296,12 @@ test('given an IPv6 Whereabouts range, when mapped, then it starts after the net
     ips: ['fd00:10::1-fd00:10::ff'],
     gateway: 'fd00:10::1',
   });
-  t.deepEqual(poolSpecFromWhereabouts({ range: 'fd00:10::/64' }).ips, ['fd00:10::1-fd00:10::ffff:ffff:ffff:ffff'], 'a whole /64');
+  // Whereabouts reads IPPool offsets as int64: of a /64 (or wider) only the first /65 is addressable.
+  t.deepEqual(poolSpecFromWhereabouts({ range: 'fd00:10::/64' }).ips, ['fd00:10::1-fd00:10::7fff:ffff:ffff:ffff'], 'a /64: its first /65');
+  t.deepEqual(poolSpecFromWhereabouts({ range: 'fd00:10::/48' }).ips, ['fd00:10::1-fd00:10::7fff:ffff:ffff:ffff']);
+  t.deepEqual(poolSpecFromWhereabouts({ range: 'fd00:10::/65' }).ips, ['fd00:10::1-fd00:10::7fff:ffff:ffff:ffff'], 'a /65 whole');
+  t.deepEqual(poolSpecFromWhereabouts({ range: 'fd00:10::/64', range_start: 'fd00:10::7fff:ffff:ffff:fff0' }).ips, ['fd00:10::7fff:ffff:ffff:fff0-fd00:10::7fff:ffff:ffff:ffff']);
+  throwsAt(t, () => poolSpecFromWhereabouts({ range: 'fd00:10::/64', range_start: 'fd00:10::8000:0:0:0' }), 'ipam.range_start', /at most the first 2\^63 \(offsets are int64\), up to fd00:10::7fff:ffff:ffff:ffff/);
   t.deepEqual(poolSpecFromWhereabouts({ range: 'fd00:10::/64', range_start: 'fd00:10::100', range_end: 'fd00:10::1ff' }).ips, ['fd00:10::100-fd00:10::1ff']);
 });
 

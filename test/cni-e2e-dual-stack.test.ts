@@ -69,7 +69,7 @@ test('bridge + ipam-es, an IPv4 /24 and an IPv6 /64: each pod gets one address o
     t.regex(v6[pod], /^fd00:124::[0-9a-f:]+\/64$/);
     t.is(new Address6(bare(v6[pod])).correctForm(), bare(v6[pod]), 'RFC 5952 text in the CNI result');
     const off = new Address6(bare(v6[pod])).bigInt() - new Address6('fd00:124::').bigInt();
-    t.true(off >= 0x10n && off < 1n << 64n, `${v6[pod]} is in the range`);
+    t.true(off >= 0x10n && off < 1n << 63n, `${v6[pod]} is in the range: its first /65, what Whereabouts addresses`);
     const shown = await ip('-n', pods[pod], '-o', '-6', 'addr', 'show', 'dev', 'eth0');
     t.true(shown.includes(`inet6 ${v6[pod]} scope global`), `${v6[pod]} on eth0 in ${pods[pod]}: ${shown}`);
   }

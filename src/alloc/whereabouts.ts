@@ -66,6 +66,9 @@ export function poolSpecsFromWhereabouts(cfg: unknown, field = 'ipam'): PoolSpec
   return specs;
 }
 
+/** Largest IPPool offset Whereabouts reads back (int64): 2^63 - 1. */
+export const WHEREABOUTS_MAX_OFFSET = (1n << 63n) - 1n;
+
 const holds = (r: ParsedRange, family: IpVersion, v: bigint): boolean => r.family === family && v >= r.cidr.first && v <= r.cidr.last;
 
 interface ParsedRange {
@@ -100,6 +103,16 @@ function parseRange({ field, o }: RangeInput): ParsedRange {
     start = boundary(o.range_start, `${field}.range_start`, cidr) ?? (cidr.hostBitsSet ? host : firstHost(cidr));
     end = boundary(o.range_end, `${field}.range_end`, cidr) ?? lastHost(cidr);
   }
+  // Whereabouts writes an IPPool offset with %d of a uint64 and reads it back with strconv.ParseInt(.., 64): offsets
+  // from 2^63 up are ignored on read, so only the first /65 of a wider range is addressable (its docs say so).
+  const addressable = cidr.first + WHEREABOUTS_MAX_OFFSET;
+  if (start > addressable) {
+    throw new InputError(
+      dash < 0 ? `${field}.range_start` : `${field}.range`,
+      `${formatAddress(family, start)} is ${start - cidr.first} addresses into ${cidr.text}; Whereabouts addresses at most the first 2^63 (offsets are int64), up to ${formatAddress(family, addressable)}`,
+    );
+  }
+  if (end > addressable) end = addressable;
   if (start > end) {
     throw new InputError(
       dash < 0 && isAbsent(o.range_end) ? `${field}.range_start` : `${field}.range_end`,

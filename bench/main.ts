@@ -17,6 +17,7 @@ import { ABUSE_FLOOR, runAbuse } from './abuse.js';
 import { runCliBench } from './cli.js';
 import { runSoak } from './soak.js';
 import { DEFAULT_RETENTION, parseBytes, parseDuration } from '../src/lifecycle/retention.js';
+import { runModelBench } from './model/scenario.js';
 
 const program = new Command().name('bench').description('benchmarks of the IPAM engine, each with its baseline measured in the same run');
 const int = (v: string) => {
@@ -82,7 +83,8 @@ common(program.command('alloc'))
   .option('--processes <n>', 'allocator processes', int, 1)
   .option('--count <n>', 'allocations per round', int, 30_000)
   .option('--rounds <n>', 'rounds (figures are medians)', int, 3)
-  .option('--pool <cidr>', 'the pool', '10.64.0.0/14')
+  .option('--pool <cidr>', 'the pool: any CIDR of either family (e.g. fd00:10::/64)', '10.64.0.0/14')
+  .option('--compare-pool <cidr>', 'also run each round on this pool, back to back, and report the ratio of paired rounds (e.g. 10.64.0.0/14)')
   .option('--time-limit <ms>', 'bound on one round', int, 120_000)
   .option('--warmup <n>', 'unmeasured allocations per round before measuring (JIT, connections)', (v) => Number(v), 2000)
   .option('--svg <file>', 'write a chart: throughput over time and latency percentiles')
@@ -92,13 +94,21 @@ common(program.command('alloc'))
     try {
       const orders = String(o.order).split(',').map((x) => x.trim());
       for (const x of orders) if (x !== 'scattered' && x !== 'lowest') throw new Error(`--order: expected scattered or lowest, got ${x}`);
-      const r = await runAllocScenario({ endpoints: target.endpoints, requesters: o.requesters, processes: o.processes, count: o.count, rounds: o.rounds, poolCidr: o.pool, timeLimitMs: o.timeLimit, warmup: o.warmup, orders: orders as ('scattered' | 'lowest')[] });
+      const r = await runAllocScenario({ endpoints: target.endpoints, requesters: o.requesters, processes: o.processes, count: o.count, rounds: o.rounds, poolCidr: o.pool, timeLimitMs: o.timeLimit, warmup: o.warmup, orders: orders as ('scattered' | 'lowest')[], ...(o.comparePool ? { comparePool: o.comparePool } : {}) });
       const { chart, ...doc } = r;
+      const c = r.compare;
       emit(
         { ...doc, etcdMembers: target.members },
         [
           ['figure', 'value', 'notes'],
-          ['allocations/s (median)', r.allocsPerSec, `rounds: ${r.rounds.map((x) => x.allocsPerSec).join(' ')}; ${r.requesters} requesters, ${r.processes} process(es)`],
+          ['allocations/s (median)', r.allocsPerSec, `${r.pool}; rounds: ${r.rounds.map((x) => x.allocsPerSec).join(' ')}; ${r.requesters} requesters, ${r.processes} process(es)`],
+          ...(c
+            ? [
+                [`allocations/s, ${c.pool}`, c.allocsPerSec, `rounds: ${c.rounds.join(' ')}; each next to a round above`],
+                [`ratio ${r.pool} / ${c.pool}`, c.ratio, 'median of paired rounds'],
+                [`invariants, ${c.pool}`, `duplicates ${c.invariants.duplicates}, lost ${c.invariants.lost}, extra ${c.invariants.extra}`, ''],
+              ]
+            : []),
           ['latency p50/p90/p99/max ms', `${r.latencyMs.p50}/${r.latencyMs.p90}/${r.latencyMs.p99}/${r.latencyMs.max}`, 'median round'],
           ['conflicts (re-decisions)', r.conflicts, `txns batch mean ${r.txnBatch.mean}, max ${r.txnBatch.max}`],
           ['pool-cas allocations/s', r.baselines.poolCas.allocsPerSec, `baseline, same etcd, ${r.requesters} requesters (${r.baselines.poolCas.conflicts} conflicts)`],
@@ -117,10 +127,33 @@ common(program.command('alloc'))
         o.json,
         { file: o.svg, chart: { title: `alloc: ${r.requesters} requesters, ${r.processes} process(es)`, ...chart } },
       );
-      if (r.invariants.duplicates + r.invariants.lost + r.invariants.extra > 0) process.exitCode = 1;
+      const bad = (i: { duplicates: number; lost: number; extra: number }) => i.duplicates + i.lost + i.extra > 0;
+      if (bad(r.invariants) || (c !== undefined && bad(c.invariants))) process.exitCode = 1;
     } finally {
       await target.close();
     }
+  });
+
+program
+  .command('model')
+  .description("the allocator's read model alone, in-process (no etcd): picks + applied allocations/s and the heap held by N live allocations in one pool, vs a baseline pool in the same run")
+  .option('--pool <cidr>', 'the pool', 'fd00:10::/64')
+  .option('--compare-pool <cidr>', 'the baseline pool (a /12 holds 1,048,574 usable addresses)', '10.64.0.0/12')
+  .option('--count <n>', 'live allocations at the end', int, 1_000_000)
+  .option('--rounds <n>', 'rounds per pool, each a fresh process (figures are medians)', int, 3)
+  .option('--json <file>', 'write every figure and the environment to this JSON file')
+  .action(async (o) => {
+    const r = await runModelBench({ pool: o.pool, comparePool: o.comparePool, count: o.count, rounds: o.rounds });
+    emit(
+      r,
+      [
+        ['figure', r.result.pool, r.compare.pool, 'ratio', 'notes'],
+        ['allocations/s (pick + apply)', r.result.allocsPerSec, r.compare.allocsPerSec, r.ratios.allocsPerSec, `rounds: ${r.result.rounds.map((x) => x.allocsPerSec).join(' ')} / ${r.compare.rounds.map((x) => x.allocsPerSec).join(' ')}`],
+        [`heap held MB, ${r.count} live`, r.result.heldMB, r.compare.heldMB, r.ratios.heldMB, 'after a full GC: records, indexes, free structure'],
+        ['bytes per live allocation', r.result.bytesPerAllocation, r.compare.bytesPerAllocation, '', ''],
+      ],
+      o.json,
+    );
   });
 
 program

@@ -63,6 +63,16 @@ function definitionOf(spec: PoolSpec, metadata: ObjectMeta | undefined): PoolDef
 }
 
 /** The labels and annotations a definition carries, as Kubernetes metadata fields (only those present). */
+/**
+ * An address count as Spiderpool's status carries it (`*int64`, a JSON number): exact up to 2^53 - 1, the largest
+ * integer a JSON number carries exactly into both JavaScript and Go; a larger pool (a /64 holds 2^64, more than even
+ * int64 holds) saturates there.
+ */
+export function ipCount(n: bigint): number {
+  return n > MAX_EXACT_COUNT ? Number.MAX_SAFE_INTEGER : Number(n);
+}
+const MAX_EXACT_COUNT = BigInt(Number.MAX_SAFE_INTEGER);
+
 export function userMetadata(d: PoolDefinition | { readonly metadata?: ObjectMeta }): { labels?: Record<string, string>; annotations?: Record<string, string> } {
   const m = d.metadata;
   if (m === undefined) return {};

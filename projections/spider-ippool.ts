@@ -2,7 +2,7 @@
 import type { PoolSpec } from '../events/catalogue.js';
 import { compilePool } from '../src/alloc/spec.js';
 import { encodeAllocatedIPs, poolIPAllocationJson } from '../src/upstream/spiderpool/status.js';
-import { poolDocumentProjection, userMetadata, type HeldAllocation, type PoolDefinition, type PoolDocuments, type PoolRecord } from './pool-common.js';
+import { ipCount, poolDocumentProjection, userMetadata, type HeldAllocation, type PoolDefinition, type PoolDocuments, type PoolRecord } from './pool-common.js';
 import type { DocumentProjection, K8sObject } from './types.js';
 
 export const SPIDERPOOL_API_VERSION = 'spiderpool.spidernet.io/v2beta1';
@@ -14,6 +14,7 @@ export interface SpiderIPPoolStatus {
    */
   readonly allocatedIPs?: string;
   readonly allocatedIPCount: number;
+  /** Saturates at 2^53 - 1 (see ipCount): a /64 pool reads 9007199254740991. */
   readonly totalIPCount: number;
 }
 
@@ -32,7 +33,7 @@ const totals = new WeakMap<PoolDefinition, number>();
 /** Addresses in spec.ips minus spec.excludeIPs; 0 when the spec does not compile. */
 export function poolTotalIPCount(name: string, spec: PoolSpec): number {
   try {
-    return Number(compilePool(name, spec).pool.owned.size());
+    return ipCount(compilePool(name, spec).pool.owned.size());
   } catch {
     return 0;
   }

@@ -4,7 +4,7 @@ import { compileSubnet } from '../src/alloc/spec.js';
 import { parseIpList } from '../src/net/ranges.js';
 import { encodeControlledIPPools } from '../src/upstream/spiderpool/status.js';
 import { Documents, own } from './documents.js';
-import { copyJson, userMetadata } from './pool-common.js';
+import { copyJson, ipCount, userMetadata } from './pool-common.js';
 import { SPIDERPOOL_API_VERSION } from './spider-ippool.js';
 import type { DocumentProjection, K8sObject } from './types.js';
 
@@ -14,7 +14,7 @@ export interface SpiderSubnetStatus {
    * sorted; absent when no pool is carved (src/upstream/spiderpool/status.ts).
    */
   readonly controlledIPPools?: string;
-  /** Addresses in spec.ips minus spec.excludeIPs (0 when the spec does not compile). */
+  /** Addresses in spec.ips minus spec.excludeIPs (0 when the spec does not compile); saturates at 2^53 - 1. */
   readonly totalIPCount: number;
   /** Addresses carved to pools. */
   readonly allocatedIPCount: number;
@@ -39,7 +39,7 @@ const HANDLES = ['SubnetDefined', 'SubnetChanged', 'SubnetRemoved', 'PoolCarved'
 
 export function subnetTotalIPCount(name: string, spec: SubnetSpec): number {
   try {
-    return Number(compileSubnet(name, spec).subnet.owned.size());
+    return ipCount(compileSubnet(name, spec).subnet.owned.size());
   } catch {
     return 0;
   }
@@ -48,7 +48,7 @@ export function subnetTotalIPCount(name: string, spec: SubnetSpec): number {
 /** How many addresses a Spiderpool ips list names; 0 when it does not parse. */
 export function countIps(ips: readonly string[], family: IpVersion): number {
   try {
-    return Number(parseIpList(ips, family, 'ips').size());
+    return ipCount(parseIpList(ips, family, 'ips').size());
   } catch {
     return 0;
   }
@@ -62,7 +62,7 @@ function familyOf(spec: SubnetSpec): IpVersion {
 function status(spec: SubnetSpec, name: string, carved: Readonly<Record<string, readonly string[]>>): SpiderSubnetStatus {
   let allocated = 0;
   const family = familyOf(spec);
-  for (const ips of Object.values(carved)) allocated += countIps(ips, family);
+  for (const ips of Object.values(carved)) allocated = Math.min(Number.MAX_SAFE_INTEGER, allocated + countIps(ips, family));
   const controlledIPPools = encodeControlledIPPools(Object.entries(carved).map(([pool, ips]) => [pool, { ips }] as const));
   return { ...(controlledIPPools !== undefined ? { controlledIPPools } : {}), totalIPCount: subnetTotalIPCount(name, spec), allocatedIPCount: allocated };
 }

@@ -33,7 +33,7 @@ test('a SpiderIPPool becomes PoolDefined with its labels; re-applying it unchang
   fake.put(ippool('p1', { ipVersion: 4, subnet: '10.1.0.0/24', ips: ['10.1.0.10-10.1.0.20'] }, { team: 'b' }));
   await until('label change', async () => (await allEvents(store)).some((e) => e.event.type === 'PoolChanged'));
   fake.put(ippool('p1', { ipVersion: 4, subnet: '10.1.0.0/24', ips: ['10.1.0.10-10.1.0.30'] }, { team: 'b' }));
-  await until('spec change', () => c.allocator.model.pools.get('p1')?.offsets.size === 21);
+  await until('spec change', () => c.allocator.model.pools.get('p1')?.offsets.total === 21n);
   const changed = (await allEvents(store)).filter((e) => e.event.type === 'PoolChanged');
   t.is(changed.length, 2);
 });

@@ -1,8 +1,10 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { isIP } from 'node:net';
+import { Address6 } from 'ip-address';
 import {
   broadcastAddress,
+  canonicalText,
   cidrContains,
   formatAddress,
   networkAddress,
@@ -209,4 +211,28 @@ test('given any address and prefix, when a CIDR is built, then it contains the a
       },
     ),
   );
+});
+
+test('given IPv6 text in every spelling (full, leading zeros, upper case, any valid "::"), when parsed, then the hand-written path agrees with ip-address and knows the canonical text', (t) => {
+  const spell = fc.tuple(sparse128, fc.boolean(), fc.boolean(), fc.nat(8)).map(([v, pad, upper, cut]) => {
+    const gs = Array.from({ length: 8 }, (_, i) => Number((v >> BigInt(112 - 16 * i)) & 0xffffn).toString(16)).map((g) => (pad ? g.padStart(4, '0') : g));
+    // Compress a run of zero groups starting at `cut`, if there is one there (any run, not only the longest).
+    let end = cut;
+    while (end < 8 && gs[end] !== undefined && Number.parseInt(gs[end]!, 16) === 0) end++;
+    const text = end > cut ? `${gs.slice(0, cut).join(':')}::${gs.slice(end).join(':')}` : gs.join(':');
+    return { v, text: upper ? text.toUpperCase() : text };
+  });
+  fc.assert(
+    fc.property(spell, ({ v, text }) => {
+      t.is(parseAddress(text, 'f', 6).value, v, text);
+      t.is(canonicalText(6, text, v), formatAddress(6, v), `the canonical text of ${text}`);
+      t.is(canonicalText(6, formatAddress(6, v), parseAddress(formatAddress(6, v), 'f', 6).value), formatAddress(6, v));
+      t.is(new Address6(text).bigInt(), v, `ip-address agrees on ${text}`);
+    }),
+    { numRuns: 2000 },
+  );
+  // Near misses are refused as before (the fast path hands anything unusual to ip-address).
+  for (const bad of ['1:2:3:4:5:6:7', '1:2:3:4:5:6:7:8:9', '1::2::3', ':1::', '1:::2', '12345::', '1:2:3:4:5:6:7:8::', '::g', '1:']) {
+    t.throws(() => parseAddress(bad, 'f', 6), { instanceOf: InputError }, bad);
+  }
 });

@@ -2,7 +2,8 @@ import test from 'ava';
 import fc from 'fast-check';
 import { parseAddress } from '../src/net/address.js';
 import { InputError } from '../src/net/errors.js';
-import { MAX_POOL_ADDRESSES, OffsetMap } from '../src/net/offset-map.js';
+import { DENSE_MAX } from '../src/net/free-space.js';
+import { OffsetMap } from '../src/net/offset-map.js';
 import { IntervalSet, parseIpList, parseIpOrCidrList, type Interval } from '../src/net/ranges.js';
 
 const MAX = 63n;
@@ -117,9 +118,10 @@ test('given a Whereabouts exclude list with CIDRs, when parsed, then CIDRs, rang
 test('given a pool, when offsets are mapped to addresses and back, then it is a dense ascending bijection', (t) => {
   fc.assert(
     fc.property(setArb, (s) => {
-      const m = new OffsetMap(s, 'spec.ips');
+      const m = new OffsetMap(s);
       const members = [...s.values()];
-      t.is(m.size, members.length);
+      t.is(m.total, BigInt(members.length));
+      t.true(m.dense);
       members.forEach((v, i) => {
         t.is(m.addressAt(i), v);
         t.is(m.offsetOf(v), i);
@@ -131,14 +133,26 @@ test('given a pool, when offsets are mapped to addresses and back, then it is a 
   );
 });
 
-test('given a pool beyond MAX_POOL_ADDRESSES, when an OffsetMap is built, then an InputError states the limit', (t) => {
-  const limit = BigInt(MAX_POOL_ADDRESSES);
-  const ok = new OffsetMap(IntervalSet.fromIntervals([[0n, limit - 1n]]), 'spec.ips');
-  t.is(ok.size, MAX_POOL_ADDRESSES);
-  t.is(ok.addressAt(MAX_POOL_ADDRESSES - 1), limit - 1n);
-  const huge = IntervalSet.fromIntervals([[0n, (1n << 64n) - 1n]]);
-  const err = t.throws(() => new OffsetMap(huge, 'spec.subnet'), { instanceOf: InputError });
-  t.is(err?.field, 'spec.subnet');
-  t.regex(err?.message ?? '', /^spec\.subnet: pool is too large: 18446744073709551616 addresses, the limit is 16777216$/);
-  t.throws(() => new OffsetMap(IntervalSet.fromIntervals([[0n, limit]]), 'f'), { instanceOf: InputError });
+test('given pools up to DENSE_MAX and beyond, when an OffsetMap is built, then offsets are numbers up to the limit and exact bigints past it', (t) => {
+  const limit = BigInt(DENSE_MAX);
+  const ok = new OffsetMap(IntervalSet.fromIntervals([[0n, limit - 1n]]));
+  t.true(ok.dense);
+  t.is(ok.addressAt(DENSE_MAX - 1), limit - 1n);
+  t.is(ok.offsetOf(limit - 1n), DENSE_MAX - 1);
+  t.false(new OffsetMap(IntervalSet.fromIntervals([[0n, limit]])).dense);
+  // A /64 in two intervals with a hole: offsets past 2^53 stay exact.
+  const base = 0xfd00_0000_0000_0000_0000_0000_0000_0000n;
+  const huge = new OffsetMap(IntervalSet.fromIntervals([[base + 1n, base + 10n], [base + 20n, base + (1n << 64n) - 1n]]));
+  t.false(huge.dense);
+  t.is(huge.total, (1n << 64n) - 10n);
+  t.is(huge.offsetOf(base + 1n), 0n);
+  t.is(huge.offsetOf(base + 10n), 9n);
+  t.is(huge.offsetOf(base + 15n), -1);
+  t.is(huge.offsetOf(base + 20n), 10n);
+  const last = base + (1n << 64n) - 1n;
+  t.is(huge.offsetOf(last), huge.total - 1n);
+  t.is(huge.addressAt(huge.total - 1n), last);
+  t.is(huge.addressAt((1n << 60n) + 3n), base + 20n + (1n << 60n) + 3n - 10n);
+  t.throws(() => huge.addressAt(huge.total), { instanceOf: RangeError });
+  t.throws(() => huge.addressAt(3), { instanceOf: RangeError }, 'a number offset in a bigint pool is a bug, not a lookup');
 });

@@ -22,10 +22,11 @@ export async function openEngine(endpoints: string[], prefix: string, tag = 'p0'
   await store.open();
   const engine = new Engine(store, { maxAttempts: 64 });
   await engine.start();
+  const pools = poolsOf(engine);
   return {
     engine,
     store,
-    allocate: (requester, seq) => allocateAs(engine, `${tag}-${podRef(requester, seq)}`, requester),
+    allocate: (requester, seq) => allocateAs(engine, pools, `${tag}-${podRef(requester, seq)}`, requester),
     async close() {
       await engine.stop();
       await store.close();
@@ -36,14 +37,22 @@ export async function openEngine(endpoints: string[], prefix: string, tag = 'p0'
 
 /** The same engine under another pod-name tag (warm-up allocations stay apart from measured ones). */
 export async function openEngineAlias(a: EngineAllocator, tag = 'warm'): Promise<Allocator> {
-  return { allocate: (r, s) => allocateAs(a.engine, `${tag}-${podRef(r, s)}`, r), close: async () => undefined };
+  const pools = poolsOf(a.engine);
+  return { allocate: (r, s) => allocateAs(a.engine, pools, `${tag}-${podRef(r, s)}`, r), close: async () => undefined };
 }
 
-async function allocateAs(engine: Engine, pod: string, requester: number): Promise<AllocOutcome | 'exhausted'> {
+type Pools = { ipv4: string[] } | { ipv6: string[] };
+
+/** The bench pool, under its family (definePool made it before the engine opened). */
+function poolsOf(engine: Engine): Pools {
+  return engine.model.pools.get(BENCH_POOL)?.compiled.ipVersion === 6 ? { ipv6: [BENCH_POOL] } : { ipv4: [BENCH_POOL] };
+}
+
+async function allocateAs(engine: Engine, pools: Pools, pod: string, requester: number): Promise<AllocOutcome | 'exhausted'> {
   try {
     const r = await engine.allocate({
       endpoint: { namespace: 'bench', name: pod, uid: `uid-${pod}`, containerID: `ctr-${pod}`, node: `node-${requester % 50}`, nic: 'eth0', owner: { kind: 'ReplicaSet', name: 'bench-rs' } },
-      pools: { ipv4: [BENCH_POOL] },
+      pools,
       at: AT,
     });
     return { address: r.allocations[0]!.address, conflicts: 0 };
@@ -53,14 +62,14 @@ async function allocateAs(engine: Engine, pod: string, requester: number): Promi
   }
 }
 
-/** `order`: the pool's spec.order (absent: the engine's default, 'scattered'). */
+/** The whole CIDR, of either family, as the bench pool; `order`: its spec.order (absent: 'scattered'). Returns its usable addresses. */
 export async function definePool(endpoints: string[], prefix: string, cidr: string, order?: PoolOrder): Promise<number> {
   const a = await openEngine(endpoints, prefix);
   try {
-    const c = parseCidr(cidr, '--pool', 4);
-    const spec = { ipVersion: 4, subnet: c.text, ips: [`${formatAddress(4, c.first)}-${formatAddress(4, c.last)}`], ...(order ? { order } : {}) };
+    const c = parseCidr(cidr, '--pool');
+    const spec = { ipVersion: c.family, subnet: c.text, ips: [`${formatAddress(c.family, c.first)}-${formatAddress(c.family, c.last)}`], ...(order ? { order } : {}) };
     await a.engine.definePool(BENCH_POOL, spec, { at: AT });
-    return a.engine.model.pools.get(BENCH_POOL)!.offsets.size;
+    return Number(a.engine.model.pools.get(BENCH_POOL)!.offsets.total);
   } finally {
     await a.close();
   }

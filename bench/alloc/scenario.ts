@@ -34,6 +34,8 @@ export interface AllocScenarioOptions {
   readonly warmup: number;
   /** Pool orders to measure, each round running every order (alternating which goes first); default scattered. */
   readonly orders?: readonly PoolOrder[];
+  /** Also run every round on this pool, back to back (order alternating), for a ratio from paired rounds. */
+  readonly comparePool?: string;
 }
 
 interface ProcessRun {
@@ -51,17 +53,17 @@ export async function warmUp(a: Awaited<ReturnType<typeof openEngine>>, o: { req
   await runAllocLoad(warm, { requesters: o.requesters, count: o.warmup, timeLimitMs: 60_000 });
 }
 
-async function oneRound(o: AllocScenarioOptions, r: number, order: PoolOrder) {
+async function oneRound(o: AllocScenarioOptions, r: number, order: PoolOrder, poolCidr = o.poolCidr) {
   const prefix = `/bench-alloc-${randomBytes(4).toString('hex')}/`;
-  const size = await definePool(o.endpoints, prefix, o.poolCidr, order);
-  if (size < o.count + o.warmup) throw new Error(`pool ${o.poolCidr} has ${size} usable addresses, fewer than --count ${o.count} + --warmup ${o.warmup}`);
+  const size = await definePool(o.endpoints, prefix, poolCidr, order);
+  if (size < o.count + o.warmup) throw new Error(`pool ${poolCidr} has ${size} usable addresses, fewer than --count ${o.count} + --warmup ${o.warmup}`);
   const share = (total: number, i: number) => Math.floor(total / o.processes) + (i < total % o.processes ? 1 : 0);
   let runs: ProcessRun[];
   const t0 = performance.now();
   if (o.processes === 1) {
     const a = await openEngine(o.endpoints, prefix, 'p0');
     await warmUp(a, o);
-    const bar = progress(`alloc round ${r + 1} (${order})`, o.count);
+    const bar = progress(`alloc round ${r + 1} ${poolCidr} (${order})`, o.count);
     const result = await runAllocLoad(a, { requesters: o.requesters, count: o.count, timeLimitMs: o.timeLimitMs, onProgress: (d) => bar.update(d) });
     bar.stop();
     runs = [{ result, tag: 'p0', conflicts: a.engine.stats.conflicts, txns: a.store.stats.txns, batchSizes: a.store.stats.batchSizes }];
@@ -126,6 +128,24 @@ export async function runAllocScenario(o: AllocScenarioOptions) {
     for (const order of r % 2 === 0 ? orders : [...orders].reverse()) byOrder.get(order)!.push(await oneRound(o, r, order));
   }
   const rounds = byOrder.get(orders[0]!)!;
+  // --compare-pool: the first order on another pool, each round back to back with the main pool's (paired rounds).
+  const others: Round[] = [];
+  if (o.comparePool !== undefined) for (let r = 0; r < o.rounds; r++) others.push(await oneRound(o, r, orders[0]!, o.comparePool));
+  const invariantsOf = (rs: Round[]) => ({
+    duplicates: rs.reduce((n, x) => n + x.invariants.duplicates, 0),
+    lost: rs.reduce((n, x) => n + x.invariants.lost, 0),
+    extra: rs.reduce((n, x) => n + x.invariants.extra, 0),
+  });
+  const compare =
+    o.comparePool === undefined
+      ? undefined
+      : {
+          pool: o.comparePool,
+          allocsPerSec: round(median(others.map((x) => x.allocsPerSec))),
+          rounds: others.map((x) => round(x.allocsPerSec)),
+          ratio: round(median(rounds.map((x, i) => x.allocsPerSec / others[i]!.allocsPerSec)), 3),
+          invariants: invariantsOf(others),
+        };
   const allRounds = [...byOrder.values()].flat();
   const orderFigures = Object.fromEntries(orders.map((x) => [x, orderSummary(byOrder.get(x)!)]));
   const byRate = [...rounds].sort((a, b) => a.allocsPerSec - b.allocsPerSec);
@@ -134,9 +154,10 @@ export async function runAllocScenario(o: AllocScenarioOptions) {
   const baselines: BaselineResult = await runBaselines(o.endpoints, { requesters: o.requesters, count: o.count, poolCidr: '10.200.0.0/16', timeLimitMs: 20_000 });
   bar.stop();
   const allocsPerSec = median(rounds.map((x) => x.allocsPerSec));
-  const sum = (k: 'duplicates' | 'lost' | 'extra') => allRounds.reduce((n, x) => n + x.invariants[k], 0);
   return {
     scenario: 'alloc',
+    pool: o.poolCidr,
+    ...(compare ? { compare } : {}),
     requesters: o.requesters,
     processes: o.processes,
     count: o.count,
@@ -149,7 +170,7 @@ export async function runAllocScenario(o: AllocScenarioOptions) {
     conflicts: mid.conflicts,
     retries: mid.conflicts,
     txnBatch: mid.txnBatch,
-    invariants: { duplicates: sum('duplicates'), lost: sum('lost'), extra: sum('extra') },
+    invariants: invariantsOf(allRounds),
     baselines: {
       // The baseline's own check: an "extra" there is a call its time limit abandoned that committed later.
       poolCas: { allocsPerSec: baselines.poolCas.allocsPerSec, latencyMs: baselines.poolCas.latencyMs, conflicts: baselines.poolCas.conflicts, allocations: baselines.poolCas.allocations, invariants: baselines.poolCas.invariants },

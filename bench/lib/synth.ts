@@ -2,6 +2,7 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { makeEvent, Tag, type DomainEvent, type LoggedEvent } from '../../events/index.js';
+import { formatAddress } from '../../src/net/address.js';
 
 export interface SynthOptions {
   /** Events in all (approximately; stops at the first commit boundary past it). */
@@ -24,6 +25,9 @@ export const EVENTS_PER_COMMIT = 60;
  */
 export const REPLAY_BATCH = 64 * EVENTS_PER_COMMIT;
 
+/** Where the synthetic IPv6 allocations start in each /64: past 2^53, so offsets need their bigints. */
+const V6_START = 0x9e37_79b9_7f4a_7c15n;
+
 /** Deterministic: the same options give the same log. */
 export function* synthLog(o: SynthOptions): Generator<LoggedEvent[]> {
   let seed = 12345;
@@ -39,7 +43,8 @@ export function* synthLog(o: SynthOptions): Generator<LoggedEvent[]> {
   const pools: DomainEvent[] = [];
   for (let p = 0; p < o.poolPairs; p++) {
     pools.push(makeEvent('PoolDefined', { name: `v4-${p}`, spec: { ipVersion: 4, subnet: `10.${p}.0.0/16`, ips: [`10.${p}.0.1-10.${p}.255.254`], gateway: `10.${p}.0.1`, default: p === 0 } }, { id: `pool-v4-${p}`, at: at(), tags: [Tag.poolConfig(`v4-${p}`)] }));
-    pools.push(makeEvent('PoolDefined', { name: `v6-${p}`, spec: { ipVersion: 6, subnet: `fd00:${p}::/64`, ips: [`fd00:${p}::1-fd00:${p}::ffff`], default: p === 0 } }, { id: `pool-v6-${p}`, at: at(), tags: [Tag.poolConfig(`v6-${p}`)] }));
+    // Whole /64s, as dual-stack clusters define them; the addresses sit where a scan from a random start puts them.
+    pools.push(makeEvent('PoolDefined', { name: `v6-${p}`, spec: { ipVersion: 6, subnet: `fd00:${p}::/64`, ips: [`fd00:${p}::1-fd00:${p}::ffff:ffff:ffff:ffff`], default: p === 0 } }, { id: `pool-v6-${p}`, at: at(), tags: [Tag.poolConfig(`v6-${p}`)] }));
   }
   yield commit(pools);
   const live: { pod: number; pair: number; v4: string; v6: string; id4: string; id6: string }[] = [];
@@ -61,7 +66,7 @@ export function* synthLog(o: SynthOptions): Generator<LoggedEvent[]> {
         const pair = Math.floor(rnd() * o.poolPairs);
         const k = next[pair]!++;
         const v4 = `10.${pair}.${(k >> 8) & 255}.${k & 255}`;
-        const v6 = `fd00:${pair}::${(k & 0xffff).toString(16)}`;
+        const v6 = formatAddress(6, (0xfd00n << 112n) | (BigInt(pair) << 96n) | (V6_START + BigInt(k)));
         const p = pod++;
         const endpoint = { namespace: 'bench', name: `pod-${p}`, uid: `uid-${p}`, containerID: `ctr-${p}`, node: `node-${p % 100}`, nic: 'eth0', owner: { kind: 'ReplicaSet', name: `rs-${p >> 4}` } };
         const id4 = `a4-${p}`;

@@ -9,6 +9,7 @@ import { decideAllocate, decideReleaseById, decideReleaseContainer, decideReleas
 import { decideAdopt, planAdoption, type AdoptClaim, type AdoptConflict } from './adopt.js';
 import * as config from './decide-config.js';
 import { AllocError } from './errors.js';
+import type { Offset } from '../net/free-space.js';
 import { AllocatorModel, endpointKey, type PoolState } from './model.js';
 import { restoreModel, type ModelCheckpoint } from './model-checkpoint.js';
 import type { AllocateRequest, AllocateResult, Allocation } from './types.js';
@@ -58,7 +59,7 @@ export class Allocator {
   readonly model = new AllocatorModel();
   readonly stats: AllocatorStats = { allocations: 0, releases: 0, conflicts: 0, reused: 0 };
   private sub: Subscription | undefined;
-  private readonly claims = new Map<string, Set<number>>();
+  private readonly claims = new Map<string, Set<Offset>>();
   private readonly perEndpoint = new Map<string, Promise<unknown>>();
   private readonly maxAttempts: number;
   private readonly rng: () => number;
@@ -249,7 +250,7 @@ export class Allocator {
     const sub = this.subscription;
     for (let attempt = 1; ; attempt++) {
       const after = sub.through;
-      const claimed: [Set<number>, number][] = [];
+      const claimed: [Set<Offset>, Offset][] = [];
       const pools: PoolState[] = [];
       const ctx: DecideContext = {
         at,
@@ -293,23 +294,23 @@ export class Allocator {
   }
 
   /** Claims one given offset (a requested address) if no concurrent decision here holds it. */
-  private take(pool: PoolState, offset: number, claimed: [Set<number>, number][]): boolean {
+  private take(pool: PoolState, offset: Offset, claimed: [Set<Offset>, Offset][]): boolean {
     const claims = this.claimsOf(pool.compiled.name);
     if (claims.has(offset) || pool.blocked.has(offset) || pool.shadowed.has(offset) || !pool.free.isFree(offset)) return false;
     this.claim(pool, offset, claims, claimed);
     return true;
   }
 
-  private pick(pool: PoolState, claimed: [Set<number>, number][], spans?: OffsetSpans): number {
+  private pick(pool: PoolState, claimed: [Set<Offset>, Offset][], spans?: OffsetSpans): Offset {
     const claims = this.claimsOf(pool.compiled.name);
     const { blocked, shadowed } = pool;
-    const taken = (x: number) => claims.has(x) || blocked.has(x) || shadowed.has(x);
+    const taken = (x: Offset) => claims.has(x) || blocked.has(x) || shadowed.has(x);
     const o = pickOffset(pool, this.rng, taken, spans);
     if (o >= 0) this.claim(pool, o, claims, claimed);
     return o;
   }
 
-  private claim(pool: PoolState, o: number, claims: Set<number>, claimed: [Set<number>, number][]): void {
+  private claim(pool: PoolState, o: Offset, claims: Set<Offset>, claimed: [Set<Offset>, Offset][]): void {
     claims.add(o);
     claimed.push([claims, o]);
     if (pool.peers.length === 0) return;
@@ -324,7 +325,7 @@ export class Allocator {
     }
   }
 
-  private claimsOf(pool: string): Set<number> {
+  private claimsOf(pool: string): Set<Offset> {
     let set = this.claims.get(pool);
     if (!set) this.claims.set(pool, (set = new Set()));
     return set;

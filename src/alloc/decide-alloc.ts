@@ -1,8 +1,10 @@
 // Pure deciders for allocate and release: given the model and a command, the events to append and the tags the
 // decision depends on. No I/O, no clock: ids, time and the address picker come in through `ctx`.
-import { makeEvent, PoolOrder, ReleaseReason, type DomainEvent, type Endpoint, type IpVersion } from '../../events/catalogue.js';
+import { makeEvent, ReleaseReason, type DomainEvent, type Endpoint, type IpVersion } from '../../events/catalogue.js';
 import { Tag } from '../../events/tags.js';
 import { formatAddress, parseAddress } from '../net/address.js';
+import type { Offset } from '../net/free-space.js';
+import type { OffsetSpans } from '../net/offset-spans.js';
 import { AllocError } from './errors.js';
 import { allocationView, endpointIdentity, endpointKey, type AllocationRecord, type AllocatorModel, type PoolState } from './model.js';
 import { poolMatches } from './selector.js';
@@ -13,31 +15,16 @@ export interface DecideContext {
   newId(label?: string): string;
   readonly at: string;
   /** Picks a free, unclaimed offset in the pool (within `spans` when given), claiming it, or -1. */
-  pick(pool: PoolState, spans?: OffsetSpans): number;
+  pick(pool: PoolState, spans?: OffsetSpans): Offset;
   /** Claims this offset if it is free and unclaimed (a requested address); false when it is not. */
-  take?(pool: PoolState, offset: number): boolean;
+  take?(pool: PoolState, offset: Offset): boolean;
 }
 
-/** Sorted, disjoint [lo, hi] offset intervals of one pool. */
-export type OffsetSpans = readonly (readonly [number, number])[];
+export type { OffsetSpans };
 
-export function inSpans(spans: OffsetSpans, o: number): boolean {
-  let lo = 0;
-  let hi = spans.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const [a, b] = spans[mid]!;
-    if (o < a) hi = mid - 1;
-    else if (o > b) lo = mid + 1;
-    else return true;
-  }
-  return false;
-}
-
-/** A free offset not `taken`, in the pool's order (spec.order), within `spans` when given; -1 if none. */
-export function pickOffset(pool: PoolState, rng: () => number, taken: (offset: number) => boolean, spans?: OffsetSpans): number {
-  if (pool.compiled.order === PoolOrder.Lowest) return pool.free.pickLowest(taken, spans);
-  return pool.free.pick(rng, spans ? (x) => !inSpans(spans, x) || taken(x) : taken);
+/** A free offset not `taken`, in the pool's order (spec.order, inside its free structure), within `spans`; -1 if none. */
+export function pickOffset(pool: PoolState, rng: () => number, taken: (offset: Offset) => boolean, spans?: OffsetSpans): Offset {
+  return pool.free.pick(rng, taken, spans);
 }
 
 /** The pool's offsets of the addresses in `within` (each interval of within ∩ usable is contiguous in offsets). */
@@ -46,7 +33,7 @@ function spansOf(pool: PoolState, within: IntervalSet): OffsetSpans {
 }
 
 /** Whereabouts' ipRanges: one address from each named pool, within the range's window. */
-function pickRange(m: AllocatorModel, r: RangeRequest, ctx: DecideContext): { pool: PoolState; offset: number } {
+function pickRange(m: AllocatorModel, r: RangeRequest, ctx: DecideContext): { pool: PoolState; offset: Offset } {
   const pool = m.pools.get(r.pool);
   if (!pool) throw new AllocError('PoolNotFound', r.field, `pool ${r.pool} does not exist`);
   if (pool.compiled.spec.disable) throw new AllocError('NoPoolMatches', r.field, `pool ${r.pool} is disabled`);
@@ -54,7 +41,7 @@ function pickRange(m: AllocatorModel, r: RangeRequest, ctx: DecideContext): { po
   const offset = spans?.length === 0 ? -1 : ctx.pick(pool, spans);
   if (offset < 0) {
     const where = r.within ? r.within.toStrings(pool.compiled.ipVersion).join(', ') : pool.compiled.usable.toStrings(pool.compiled.ipVersion).join(', ');
-    throw new AllocError('PoolExhausted', r.field, `could not allocate IP in range ${where} of pool ${r.pool} (${pool.allocated}/${pool.offsets.size} allocated)`, true);
+    throw new AllocError('PoolExhausted', r.field, `could not allocate IP in range ${where} of pool ${r.pool} (${pool.allocated}/${pool.offsets.total} allocated)`, true);
   }
   return { pool, offset };
 }
@@ -125,7 +112,7 @@ function wantedFamilies(m: AllocatorModel, req: AllocateRequest): IpVersion[] {
 }
 
 /** Chooses a pool and an address for one family; throws a clear error when none can serve. */
-function pickFor(m: AllocatorModel, req: AllocateRequest, family: IpVersion, ctx: DecideContext): { pool: PoolState; offset: number } {
+function pickFor(m: AllocatorModel, req: AllocateRequest, family: IpVersion, ctx: DecideContext): { pool: PoolState; offset: Offset } {
   const { names, field, explicit } = candidates(m, req, family);
   // A named pool of the other family is a mistake in the request, even when an earlier pool would serve it.
   names.forEach((name, i) => {
@@ -164,7 +151,7 @@ function pickFor(m: AllocatorModel, req: AllocateRequest, family: IpVersion, ctx
     const offset = ctx.pick(pool);
     if (offset < 0) {
       exhausted++;
-      reasons.push(`pool ${name} is exhausted (${pool.allocated}/${pool.offsets.size} allocated)`);
+      reasons.push(`pool ${name} is exhausted (${pool.allocated}/${pool.offsets.total} allocated)`);
       continue;
     }
     return { pool, offset };
@@ -180,7 +167,7 @@ function pickFor(m: AllocatorModel, req: AllocateRequest, family: IpVersion, ctx
 }
 
 /** The offset of a requested address in `pool`: undefined when the pool does not own it; throws when it cannot be given. */
-function takeRequested(m: AllocatorModel, pool: PoolState, address: string, ctx: DecideContext): number | undefined {
+function takeRequested(m: AllocatorModel, pool: PoolState, address: string, ctx: DecideContext): Offset | undefined {
   const c = pool.compiled;
   const field = `addresses.ipv${c.ipVersion}`;
   let value: bigint;
@@ -235,7 +222,7 @@ export function decideAllocate(m: AllocatorModel, req: AllocateRequest, ctx: Dec
       tags.add(Tag.ip(m.pools.get(r.pool)?.compiled.scope ?? 'default', r.address));
     }
   }
-  let picks: { pool: PoolState; offset: number }[];
+  let picks: { pool: PoolState; offset: Offset }[];
   if (req.ranges) {
     picks = req.ranges.map((r) => pickRange(m, r, ctx));
   } else {

@@ -1,10 +1,12 @@
 // The allocator's read model: what is allocated, what is free, per pool, kept current by applying events.
-// Hot structures are compact (a FreeSet bitset over each pool's usable offsets); evolve mutates in place.
+// Hot structures are compact (per pool: a bitset over a small pool's offsets, intervals of what is used in a large
+// one, see src/net/free-space.ts); evolve mutates in place.
 import type { DomainEvent, Endpoint, IpVersion } from '../../events/catalogue.js';
 import { DEFAULT_SCOPE } from '../../events/tags.js';
-import { parseAddress } from '../net/address.js';
-import { FreeSet } from '../net/free-set.js';
+import { canonicalText, parseAddress } from '../net/address.js';
+import { createFreeSpace, type FreeSpace, type Offset } from '../net/free-space.js';
 import { OffsetMap } from '../net/offset-map.js';
+import type { SparseFreeSet } from '../net/sparse-free-set.js';
 import { IntervalSet, parseIpList } from '../net/ranges.js';
 import { compilePool, compileSubnet } from './spec.js';
 import type { Allocation, CompiledPool, CompiledSubnet, Route } from './types.js';
@@ -40,13 +42,16 @@ export function allocationView(a: Allocation | AllocationRecord): Allocation {
 export interface PoolState {
   readonly compiled: CompiledPool;
   readonly offsets: OffsetMap;
-  readonly free: FreeSet;
-  /** Offsets no one may take: reserved addresses (network, broadcast and gateway are not in `usable` at all). */
-  readonly blocked: Set<number>;
+  readonly free: FreeSpace;
+  /**
+   * Offsets no one may take in a dense pool: reserved addresses (network, broadcast and gateway are not in `usable`
+   * at all). A large pool keeps its reservations as intervals inside `free` instead, and this stays empty.
+   */
+  readonly blocked: Set<Offset>;
   /** Overlapping pools of the same scope (sharedAddresses): an address one of them holds is taken here too. */
   readonly peers: PoolState[];
   /** Offsets whose address a peer holds. */
-  readonly shadowed: Set<number>;
+  readonly shadowed: Set<Offset>;
   allocated: number;
 }
 
@@ -83,7 +88,7 @@ export class AllocatorModel {
   /** Problems met while applying events (a spec that no longer compiles): reported, never silently dropped. */
   readonly problems: string[] = [];
   /** Called when an address becomes allocated in the view (the engine drops its in-flight claim). */
-  onAllocated?: (pool: string, offset: number) => void;
+  onAllocated?: (pool: string, offset: Offset) => void;
 
   apply(e: DomainEvent, revision: number): void {
     switch (e.type) {
@@ -152,8 +157,8 @@ export class AllocatorModel {
   }
 
   private setPool(c: CompiledPool): void {
-    const offsets = new OffsetMap(c.usable, 'spec.ips');
-    const free = new FreeSet(offsets.size);
+    const offsets = new OffsetMap(c.usable);
+    const free = createFreeSpace(offsets.total, c.order);
     const state: PoolState = { compiled: c, offsets, free, blocked: new Set(), peers: [], shadowed: new Set(), allocated: 0 };
     // Carry over the allocations the pool already had (a PoolChanged keeps them).
     for (const a of this.byId.values()) {
@@ -201,17 +206,24 @@ export class AllocatorModel {
 
   private refreshPoolBlocked(p: PoolState): void {
     p.blocked.clear();
-    for (const r of this.reservations.values()) {
-      if (r.ipVersion !== p.compiled.ipVersion) continue;
-      for (const v of r.set.intersect(p.compiled.usable).values()) p.blocked.add(p.offsets.offsetOf(v));
+    const sets = [...this.reservations.values()].filter((r) => r.ipVersion === p.compiled.ipVersion).map((r) => r.set.intersect(p.compiled.usable));
+    if (p.offsets.dense) {
+      for (const s of sets) for (const v of s.values()) p.blocked.add(p.offsets.offsetOf(v));
+      return;
     }
+    // Each interval of (reservation ∩ usable) lies inside one usable interval, so its offsets are contiguous too.
+    const intervals: [bigint, bigint][] = [];
+    for (const s of sets) for (const [lo, hi] of s.intervals) intervals.push([p.offsets.offsetOf(lo) as bigint, p.offsets.offsetOf(hi) as bigint]);
+    (p.free as SparseFreeSet).setBlocked(intervals);
   }
 
   private allocate(d: Extract<DomainEvent, { type: 'IPAllocated' }>['data'], revision: number): void {
     const pool = this.pools.get(d.pool);
     const scope = pool?.compiled.scope ?? DEFAULT_SCOPE;
     const value = parseAddress(d.address, 'address', d.ipVersion).value;
-    const addrKey = `${scope}/${d.address}`;
+    // One spelling per address (RFC 5952), whoever wrote the event: keys, tags and answers use it.
+    const address = canonicalText(d.ipVersion, d.address, value);
+    const addrKey = `${scope}/${address}`;
     // The same endpoint taking its address again (StatefulSet, KubeVirt, new sandbox) replaces its old record.
     const holder = this.byAddress.get(addrKey);
     if (holder !== undefined) this.release(holder);
@@ -221,7 +233,7 @@ export class AllocatorModel {
       allocationId: d.allocationId,
       pool: d.pool,
       ipVersion: d.ipVersion,
-      address: d.address,
+      address,
       prefixLength: d.prefixLength,
       endpoint: d.endpoint,
       ...(d.gateway !== undefined ? { gateway: d.gateway } : {}),

@@ -2,7 +2,6 @@
 import { PoolOrder, type IpVersion, type LabelSelector, type PoolSpec, type Route, type SubnetSpec } from '../../events/catalogue.js';
 import { broadcastAddress, formatAddress, parseAddress, parseCidr, type Cidr } from '../net/address.js';
 import { InputError } from '../net/errors.js';
-import { MAX_POOL_ADDRESSES } from '../net/offset-map.js';
 import { IntervalSet, parseIpList } from '../net/ranges.js';
 import { parseLabelSelector, type UnknownFieldsHandler } from './selector.js';
 import type { CompiledPool, CompiledSubnet } from './types.js';
@@ -65,13 +64,6 @@ export function compilePool(name: string, spec: unknown, opts: CompileOptions = 
   checkFields(s, POOL_FIELDS, 'spec', onUnknown);
   const c = parseCommon(s, onUnknown);
   const owned = c.ips.subtract(c.exclude);
-  const total = owned.size();
-  if (total > BigInt(MAX_POOL_ADDRESSES)) {
-    throw new InputError(
-      'spec.ips',
-      `the pool would own ${total} addresses; at most ${MAX_POOL_ADDRESSES} are allowed in one pool (split it, or narrow it with excludeIPs)`,
-    );
-  }
   const usable = owned.subtract(IntervalSet.fromIntervals(reservedAddresses(c.cidr, c.gateway).map((v) => [v, v] as const)));
   if (usable.isEmpty) {
     warnings.push('spec.ips: the pool has no usable address (all are excluded, or are the network, broadcast or gateway address)');

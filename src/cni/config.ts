@@ -3,7 +3,7 @@
 import { validateName } from '../alloc/spec.js';
 import { parseWhereaboutsIpam, WHEREABOUTS_KEYS, type WhereaboutsIpam } from '../upstream/whereabouts/config.js';
 import { whereaboutsPools, type WhereaboutsPool } from '../upstream/whereabouts/pools.js';
-import { parseAddress, parseCidr } from '../net/address.js';
+import { formatAddress, parseAddress, parseCidr } from '../net/address.js';
 import { isInputError } from '../net/errors.js';
 import { parseSpiderpoolIpam, SPIDERPOOL_IPAM_KEYS } from '../upstream/spiderpool/selection-netconf.js';
 import { CniError, CniErrorCode, isSupportedVersion, SUPPORTED_VERSIONS } from './protocol.js';
@@ -143,7 +143,11 @@ function parseRoutes(v: unknown): CniRoute[] {
     const f = `ipam.routes[${i}]`;
     if (!isRecord(r)) throw invalid(f, `must be an object {dst, gw}, got ${describe(r)}`);
     if (typeof r.dst !== 'string') throw invalid(`${f}.dst`, 'is required: a CIDR such as 10.0.0.0/8');
-    const dst = inputField(() => parseCidr(r.dst as string, `${f}.dst`));
+    const text = r.dst;
+    const cidr = inputField(() => parseCidr(text, `${f}.dst`));
+    // Printed as CNI's Go types print it: RFC 5952 text, host bits kept (types.ParseCIDR keeps them).
+    const host = inputField(() => parseAddress(text.slice(0, text.indexOf('/')), `${f}.dst`, cidr.family)).value;
+    const dst = `${formatAddress(cidr.family, host)}/${cidr.prefix}`;
     const extra: { -readonly [K in (typeof ROUTE_INTS)[number]]?: number } = {};
     for (const k of ROUTE_INTS) {
       const v = r[k];
@@ -151,10 +155,10 @@ function parseRoutes(v: unknown): CniRoute[] {
       if (typeof v !== 'number' || !Number.isInteger(v)) throw invalid(`${f}.${k}`, `must be an integer, got ${describe(v)}`);
       extra[k] = v;
     }
-    if (isAbsent(r.gw) || r.gw === '') return { dst: r.dst, ...extra };
+    if (isAbsent(r.gw) || r.gw === '') return { dst, ...extra };
     if (typeof r.gw !== 'string') throw invalid(`${f}.gw`, `must be an IP address, got ${describe(r.gw)}`);
-    inputField(() => parseAddress(r.gw as string, `${f}.gw`, dst.family));
-    return { dst: r.dst, gw: r.gw, ...extra };
+    const gw = inputField(() => parseAddress(r.gw as string, `${f}.gw`, cidr.family)).value;
+    return { dst, gw: formatAddress(cidr.family, gw), ...extra };
   });
 }
 

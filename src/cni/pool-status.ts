@@ -1,6 +1,7 @@
 // Which pools a network configuration uses, and whether they could serve an ADD now (STATUS).
 import type { AllocatorModel, PoolState } from '../alloc/model.js';
 import type { IpVersion } from '../alloc/types.js';
+import type { SparseFreeSet } from '../net/sparse-free-set.js';
 import type { IpamConf } from './config.js';
 
 /** Pool names this network allocates from: named, derived from its ranges, or the cluster's default pools. */
@@ -11,11 +12,12 @@ export function poolsInUse(m: AllocatorModel, ipam: IpamConf): string[] {
 }
 
 /** Addresses an ADD could take now: free and not reserved. */
-export function freeAddresses(p: PoolState): number {
+export function freeAddresses(p: PoolState): bigint {
+  if (!p.offsets.dense) return (p.free as SparseFreeSet).availableCount(); // reservations are inside the sparse set
   let blockedFree = 0;
   for (const o of p.blocked) if (p.free.isFree(o)) blockedFree++;
   for (const o of p.shadowed) if (p.free.isFree(o) && !p.blocked.has(o)) blockedFree++;
-  return p.free.freeCount - blockedFree;
+  return BigInt(p.free.freeCount) - BigInt(blockedFree);
 }
 
 /**
@@ -46,7 +48,7 @@ export function unavailableReason(m: AllocatorModel, ipam: IpamConf): string | u
         return false;
       }
       if (p.compiled.spec.disable) why.push(`${name} is disabled`);
-      else if (freeAddresses(p) <= 0) why.push(`${name} is exhausted (${p.allocated}/${p.offsets.size} allocated)`);
+      else if (freeAddresses(p) <= 0n) why.push(`${name} is exhausted (${p.allocated}/${p.offsets.total} allocated)`);
       else return true;
       return false;
     });

@@ -97,7 +97,7 @@ export class DaemonMetrics {
           for (const [pool, st] of src.allocator.model.pools) this.labels(pool).set(read(st));
         },
       });
-    poolGauge('ipam_pool_addresses', 'Usable addresses of a pool (its ips less network, broadcast, gateway and excludeIPs), reserved ones included', (p) => Number(p.offsets.size));
+    poolGauge('ipam_pool_addresses', 'Usable addresses of a pool (its ips less network, broadcast, gateway and excludeIPs), reserved ones included', (p) => Number(p.offsets.total));
     poolGauge('ipam_pool_reserved_addresses', 'Usable addresses of a pool that a SpiderReservedIP withholds', (p) => p.blocked.size);
     poolGauge('ipam_pool_allocated_addresses', 'Addresses of a pool held by endpoints now', (p) => p.allocated);
     new Gauge({

@@ -1,6 +1,9 @@
-import { MAX_POOL_ADDRESSES } from './offset-map.js';
+import type { AllocationOrder } from './free-space.js';
+import { inSpans, type OffsetSpans } from './offset-spans.js';
 
-/** Release-queue entries pack `offset | generation << 24`; offsets fit in 24 bits because of MAX_POOL_ADDRESSES. */
+/** Largest size a FreeSet takes: release-queue entries pack `offset | generation << 24`. */
+export const FREE_SET_MAX = 1 << 24;
+/** Release-queue entries pack `offset | generation << 24`; offsets fit in 24 bits because of FREE_SET_MAX. */
 const OFFSET_MASK = 0xff_ffff;
 const GEN_SHIFT = 24;
 /** When only released offsets remain, pick at random among this many of the oldest. */
@@ -16,11 +19,13 @@ const clear = (bits: Uint32Array, o: number): void => {
 };
 
 /**
- * Allocator view of one pool's offsets 0..n-1. Never-used offsets are handed out first, scanning from a random
- * per-instance start (so independent allocators rarely collide); then released offsets, oldest release first
- * (a recreated pod should not get an address whose ARP entries may still be cached elsewhere).
+ * Allocator view of one pool's offsets 0..n-1, dense (bitsets over the range: for small pools). Order 'scattered':
+ * never-used offsets are handed out first, scanning from a random per-instance start (so independent allocators
+ * rarely collide); then released offsets, oldest release first (a recreated pod should not get an address whose ARP
+ * entries may still be cached elsewhere). Order 'lowest' (Whereabouts): the lowest free offset.
  */
 export class FreeSet {
+  readonly order: AllocationOrder;
   private readonly n: number;
   private readonly used: Uint32Array;
   /** Used at least once since construction; clear means "never used". */
@@ -29,8 +34,6 @@ export class FreeSet {
   private readonly gen: Uint8Array;
   private usedN = 0;
   private freshN: number;
-  /** Every offset below this one is used ('lowest' order scans from here). */
-  private lowFree = 0;
 
   // Never-used scan: a cursor that goes round once, from a random start.
   private cursorStart = -1;
@@ -44,11 +47,14 @@ export class FreeSet {
   private len = 0;
   private readonly maxRing: number;
   private readonly candidates = new Uint32Array(OLDEST_FEW);
+  /** 'lowest': every offset below this one is used. */
+  private low = 0;
 
-  constructor(size: number) {
-    if (!Number.isInteger(size) || size < 0 || size > MAX_POOL_ADDRESSES) {
-      throw new RangeError(`FreeSet size ${size} is outside 0..${MAX_POOL_ADDRESSES}`);
+  constructor(size: number, order: AllocationOrder = 'scattered') {
+    if (!Number.isInteger(size) || size < 0 || size > FREE_SET_MAX) {
+      throw new RangeError(`FreeSet size ${size} is outside 0..${FREE_SET_MAX}`);
     }
+    this.order = order;
     this.n = size;
     const words = (size + 31) >>> 5;
     this.used = new Uint32Array(words);
@@ -101,7 +107,8 @@ export class FreeSet {
     this.gen[offset] = g;
     clear(this.used, offset);
     this.usedN--;
-    if (offset < this.lowFree) this.lowFree = offset;
+    if (offset < this.low) this.low = offset;
+    if (this.order === 'lowest') return; // no release line: the lowest free offset is next
     this.push((offset | (g << GEN_SHIFT)) >>> 0);
   }
 
@@ -118,8 +125,13 @@ export class FreeSet {
   }
 
   /** A free offset not rejected by `exclude`, or -1. Does not mark it used. */
-  pick(rng: () => number, exclude?: (offset: number) => boolean): number {
+  pick(rng: () => number, exclude?: (offset: number) => boolean, spans?: OffsetSpans): number {
     if (this.usedN === this.n) return -1;
+    if (spans) {
+      if (this.order === 'lowest') return this.pickLowestIn(spans, exclude);
+      return this.pick(rng, (o) => !inSpans(spans, o) || (exclude !== undefined && exclude(o)));
+    }
+    if (this.order === 'lowest') return this.pickLowest(exclude);
     if (this.freshN > 0) {
       const o = this.pickNeverUsed(rng, exclude);
       if (o >= 0) return o;
@@ -127,40 +139,39 @@ export class FreeSet {
     return this.pickReleased(rng, exclude);
   }
 
-  /**
-   * Whereabouts' order: the lowest free offset not rejected by `exclude`, within `spans` (sorted [lo, hi] offset
-   * intervals) when given, or -1. A released offset is at once the lowest candidate again. Does not mark it used.
-   */
-  pickLowest(exclude?: (offset: number) => boolean, spans?: readonly (readonly [number, number])[]): number {
-    if (this.usedN === this.n) return -1;
-    this.lowFree = this.nextFree(this.lowFree, this.n - 1);
-    if (spans === undefined) return this.scanLowest(this.lowFree, this.n - 1, exclude);
-    for (const [lo, hi] of spans) {
-      const o = this.scanLowest(Math.max(lo, this.lowFree), Math.min(hi, this.n - 1), exclude);
-      if (o >= 0) return o;
+  /** The lowest free offset inside the windows, each scanned from its start. */
+  private pickLowestIn(spans: OffsetSpans, exclude?: (offset: number) => boolean): number {
+    for (const [a, b] of spans) {
+      for (let o = Math.max(Number(a), 0), hi = Math.min(Number(b), this.n - 1); o <= hi; o++) {
+        if ((o & 31) === 0 && this.used[o >>> 5] === 0xffff_ffff && o + 31 <= hi) {
+          o += 31;
+          continue;
+        }
+        if (!has(this.used, o) && (exclude === undefined || !exclude(o))) return o;
+      }
     }
     return -1;
   }
 
-  private scanLowest(from: number, to: number, exclude?: (offset: number) => boolean): number {
-    for (let o = this.nextFree(from, to); o <= to; o = this.nextFree(o + 1, to)) {
-      if (exclude === undefined || !exclude(o)) return o;
-    }
-    return -1;
-  }
-
-  /** The first free offset in from..to, skipping whole used words; to + 1 when there is none. */
-  private nextFree(from: number, to: number): number {
-    let o = from;
-    while (o <= to) {
+  /** Word by word over used ones; `low` moves past the used prefix, so a pick costs O(1) amortized. */
+  private pickLowest(exclude?: (offset: number) => boolean): number {
+    const n = this.n;
+    let prefixUsed = true;
+    for (let o = this.low; o < n; ) {
       if ((o & 31) === 0 && this.used[o >>> 5] === 0xffff_ffff) {
         o += 32;
+        if (prefixUsed) this.low = Math.min(o, n);
         continue;
       }
-      if (!has(this.used, o)) return o;
+      if (!has(this.used, o)) {
+        if (exclude === undefined || !exclude(o)) return o;
+        prefixUsed = false;
+      } else if (prefixUsed) {
+        this.low = o + 1;
+      }
       o++;
     }
-    return to + 1;
+    return -1;
   }
 
   private pickNeverUsed(rng: () => number, exclude?: (offset: number) => boolean): number {

@@ -1,56 +1,68 @@
-import { InputError } from './errors.js';
+import { isDense, NO_OFFSET, type Offset } from './free-space.js';
 import type { IntervalSet } from './ranges.js';
 
-/** Largest pool we index densely; offsets then fit in 24 bits (FreeSet relies on that). */
-export const MAX_POOL_ADDRESSES = 1 << 24;
-
-/** Maps the N addresses of a pool to dense offsets 0..N-1 in ascending address order, and back. */
+/**
+ * Maps the N addresses of a pool to dense offsets 0..N-1 in ascending address order, and back. Offsets are numbers
+ * when the pool is small enough for a dense FreeSet (isDense), bigints otherwise (a /64 holds 2^64 addresses).
+ */
 export class OffsetMap {
   private readonly starts: bigint[];
   private readonly ends: bigint[];
   /** firstOffset[i] = number of addresses in intervals before i (prefix sums). */
   private readonly firstOffset: Float64Array;
-  private readonly count: number;
+  private readonly firstOffsetBig: bigint[];
+  /** Addresses in the pool. */
+  readonly total: bigint;
+  /** Offsets are numbers (true) or bigints (false). */
+  readonly dense: boolean;
 
-  constructor(set: IntervalSet, field: string) {
-    const total = set.size();
-    if (total > BigInt(MAX_POOL_ADDRESSES)) {
-      throw new InputError(field, `pool is too large: ${total} addresses, the limit is ${MAX_POOL_ADDRESSES}`);
-    }
+  constructor(set: IntervalSet) {
     const iv = set.intervals;
     this.starts = iv.map((x) => x[0]);
     this.ends = iv.map((x) => x[1]);
-    this.firstOffset = new Float64Array(iv.length);
-    let acc = 0;
-    for (let i = 0; i < iv.length; i++) {
-      this.firstOffset[i] = acc;
-      acc += Number(iv[i]![1] - iv[i]![0]) + 1;
+    this.firstOffsetBig = [];
+    let acc = 0n;
+    for (const [lo, hi] of iv) {
+      this.firstOffsetBig.push(acc);
+      acc += hi - lo + 1n;
     }
-    this.count = acc;
+    this.total = acc;
+    this.dense = isDense(acc);
+    this.firstOffset = Float64Array.from(this.dense ? this.firstOffsetBig.map(Number) : []);
   }
 
-  get size(): number {
-    return this.count;
-  }
-
-  addressAt(offset: number): bigint {
-    if (!Number.isInteger(offset) || offset < 0 || offset >= this.count) {
-      throw new RangeError(`offset ${offset} is outside 0..${this.count - 1}`);
+  addressAt(offset: Offset): bigint {
+    if (this.dense) {
+      const o = offset as number;
+      if (typeof o !== 'number' || !Number.isInteger(o) || o < 0 || o >= Number(this.total)) {
+        throw new RangeError(`offset ${String(offset)} is outside 0..${this.total - 1n}`);
+      }
+      // Last interval whose first offset is <= offset.
+      const fo = this.firstOffset;
+      let lo = 0;
+      let hi = fo.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >>> 1;
+        if (fo[mid]! <= o) lo = mid;
+        else hi = mid - 1;
+      }
+      return this.starts[lo]! + BigInt(o - fo[lo]!);
     }
-    // Last interval whose first offset is <= offset.
-    const fo = this.firstOffset;
+    const o = offset as bigint;
+    if (typeof o !== 'bigint' || o < 0n || o >= this.total) throw new RangeError(`offset ${String(offset)} is outside 0..${this.total - 1n}`);
+    const fo = this.firstOffsetBig;
     let lo = 0;
     let hi = fo.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
-      if (fo[mid]! <= offset) lo = mid;
+      if (fo[mid]! <= o) lo = mid;
       else hi = mid - 1;
     }
-    return this.starts[lo]! + BigInt(offset - fo[lo]!);
+    return this.starts[lo]! + (o - fo[lo]!);
   }
 
-  /** -1 when addr is not in the pool. */
-  offsetOf(addr: bigint): number {
+  /** NO_OFFSET (-1) when addr is not in the pool. */
+  offsetOf(addr: bigint): Offset {
     const s = this.starts;
     let lo = 0;
     let hi = s.length - 1;
@@ -58,8 +70,8 @@ export class OffsetMap {
       const mid = (lo + hi) >>> 1;
       if (addr < s[mid]!) hi = mid - 1;
       else if (addr > this.ends[mid]!) lo = mid + 1;
-      else return this.firstOffset[mid]! + Number(addr - s[mid]!);
+      else return this.dense ? this.firstOffset[mid]! + Number(addr - s[mid]!) : this.firstOffsetBig[mid]! + (addr - s[mid]!);
     }
-    return -1;
+    return NO_OFFSET;
   }
 }

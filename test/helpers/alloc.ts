@@ -53,6 +53,6 @@ export async function replay(store: EventStore): Promise<AllocatorModel> {
 /** A comparable picture of a model: allocations by address, and free counts per pool. */
 export function snapshot(m: AllocatorModel) {
   const allocations = [...m.byId.values()].map((a) => `${a.pool} ${a.address} ${a.allocationId} ${a.endpoint.namespace}/${a.endpoint.name}/${a.endpoint.nic}`).sort();
-  const pools = [...m.pools.values()].map((p) => `${p.compiled.name} ${p.allocated}/${p.offsets.size} free=${p.free.freeCount}`).sort();
+  const pools = [...m.pools.values()].map((p) => `${p.compiled.name} ${p.allocated}/${p.offsets.total} free=${p.free.freeCount}`).sort();
   return { allocations, pools };
 }

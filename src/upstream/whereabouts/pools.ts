@@ -6,7 +6,6 @@ import { validateName } from '../../alloc/spec.js';
 import type { RangeRequest } from '../../alloc/types.js';
 import { formatAddress } from '../../net/address.js';
 import { InputError } from '../../net/errors.js';
-import { MAX_POOL_ADDRESSES } from '../../net/offset-map.js';
 import { parseWhereaboutsIpam, type WhereaboutsIpam, type WhereaboutsRange } from './config.js';
 
 /** A range's pool: the name Whereabouts gives its IPPool and the spec a CNI call defines it with when it is new. */
@@ -46,14 +45,15 @@ export function whereaboutsPools(wb: WhereaboutsIpam): WhereaboutsPool[] {
 
 function poolSpecOf(name: string, r: WhereaboutsRange, wb: WhereaboutsIpam): PoolSpec {
   const fam = r.family;
-  let lo = r.cidr.first + 1n;
-  let hi = r.cidr.last - 1n;
-  // Until pools index more than 2^24 addresses, a larger range's pool holds only this configuration's window.
-  if (hi - lo + 1n > BigInt(MAX_POOL_ADDRESSES)) [lo, hi] = [r.first, r.last];
-  if (hi - lo + 1n > BigInt(MAX_POOL_ADDRESSES)) {
+  const lo = r.cidr.first + 1n;
+  // Whereabouts writes an IPPool offset with %d of a uint64 and reads it back with strconv.ParseInt(.., 64): offsets
+  // from 2^63 up are ignored on read, so only the first /65 of a wider range is addressable (its docs say so).
+  const addressable = r.cidr.first + WHEREABOUTS_MAX_OFFSET;
+  const hi = r.cidr.last - 1n < addressable ? r.cidr.last - 1n : addressable;
+  if (r.first > addressable) {
     throw new InputError(
-      `${r.field}.range`,
-      `${r.cidr.text} holds ${hi - lo + 1n} usable addresses; at most ${MAX_POOL_ADDRESSES} fit one pool (narrow it with range_start/range_end)`,
+      `${r.field}.range_start`,
+      `${formatAddress(fam, r.first)} is ${r.first - r.cidr.first} addresses into ${r.cidr.text}; Whereabouts addresses at most the first 2^63 (offsets are int64), up to ${formatAddress(fam, addressable)}`,
     );
   }
   const scope = scopeOf(name, wb);
@@ -66,6 +66,9 @@ function poolSpecOf(name: string, r: WhereaboutsRange, wb: WhereaboutsIpam): Poo
     ...(wb.overlappingRanges ? { sharedAddresses: true } : {}),
   };
 }
+
+/** Largest IPPool offset Whereabouts reads back (int64): 2^63 - 1. */
+export const WHEREABOUTS_MAX_OFFSET = (1n << 63n) - 1n;
 
 /** The allocation request's ranges: one address from each range's pool, inside the range's window. */
 export function rangeRequests(pools: readonly WhereaboutsPool[]): RangeRequest[] {

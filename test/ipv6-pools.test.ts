@@ -29,7 +29,7 @@ test('a /64 SpiderIPPool and an IPv4 /24: dual-stack pods through /v1, objects r
       apiVersion: 'spiderpool.spidernet.io/v2beta1',
       kind: 'SpiderIPPool',
       metadata: { name: 'v6-64' },
-      spec: { ipVersion: 6, subnet: 'FD00:10:0:0::/64', ips: ['fd00:0010::0-fd00:10:0:0:ffff:ffff:ffff:ffff'], gateway: 'fd00:10:0::1', routes: [{ dst: 'fd00:99:0::/48', gw: 'FD00:10::FE' }], default: true },
+      spec: { ipVersion: 6, subnet: 'fd00:10::/64', ips: ['fd00:0010::0-fd00:10:0:0:ffff:ffff:ffff:ffff'], gateway: 'fd00:10:0::1', excludeIPs: ['fd00:10::1'], routes: [{ dst: 'fd00:99:0::/48', gw: 'FD00:10::FE' }], default: true },
     },
   });
   t.is(created.status, 201, created.text);
@@ -69,7 +69,7 @@ test('a /64 SpiderIPPool and an IPv4 /24: dual-stack pods through /v1, objects r
   t.is(sp.spec.gateway, 'fd00:10::1');
   t.is(sp.status.totalIPCount, Number.MAX_SAFE_INTEGER, 'int64 upstream; 2^64 saturates at 2^53 - 1');
   t.is(sp.status.allocatedIPCount, pods);
-  t.deepEqual(Object.keys(sp.status.allocatedIPs).sort(), [...v6s].sort(), 'allocatedIPs: exactly what is allocated, canonical');
+  t.deepEqual(Object.keys(JSON.parse(sp.status.allocatedIPs) as Record<string, unknown>).sort(), [...v6s].sort(), 'allocatedIPs: exactly what is allocated, canonical');
 
   const wb = (await call(f, 'GET', `${WB}/namespaces/kube-system/ippools/v6-64`)).json();
   t.is(wb.spec.range, 'fd00:10::/64');

@@ -56,9 +56,10 @@ test('pools: Whereabouts IPPool names and scopes; spec is the whole range, lowes
   t.deepEqual(p!.spec, { ipVersion: 4, subnet: '10.0.0.0/24', ips: ['10.0.0.1-10.0.0.254'], scope: 'blue', order: 'lowest', sharedAddresses: true });
   const [off] = whereaboutsPools(parseWhereaboutsIpam({ range: '10.0.0.0/24', enable_overlapping_ranges: false, order: 'scattered' }));
   t.deepEqual(off!.spec, { ipVersion: 4, subnet: '10.0.0.0/24', ips: ['10.0.0.1-10.0.0.254'], scope: 'whereabouts-10.0.0.0-24', order: 'scattered' });
-  // Over 2^24 addresses: the pool holds only the window (until pools index more).
+  // A /64: the pool is the range's first /65 (Whereabouts reads IPPool offsets as int64); the window is per ADD.
   const [big] = whereaboutsPools(parseWhereaboutsIpam({ range: 'fd00:10::/64', range_start: 'fd00:10::100', range_end: 'fd00:10::1ff' }));
-  t.deepEqual(big!.spec.ips, ['fd00:10::100-fd00:10::1ff']);
+  t.deepEqual(big!.spec.ips, ['fd00:10::1-fd00:10::7fff:ffff:ffff:ffff']);
+  t.deepEqual(big!.range.window?.toStrings(6), ['fd00:10::100-fd00:10::1ff']);
   for (const spec of [p!.spec, off!.spec, big!.spec]) t.deepEqual(compilePool('wb', spec, { strict: true }).pool.spec, spec);
   t.deepEqual(poolSpecFromIPPool({ range: '192.168.2.225/28' }), { ipVersion: 4, subnet: '192.168.2.224/28', ips: ['192.168.2.225-192.168.2.238'], order: 'lowest', sharedAddresses: true });
 });
@@ -89,5 +90,5 @@ test('refusals name the field with Whereabouts\' message', (t) => {
   refused(t, { range: '10.0.0.0/24', kubernetes: 'k' }, 'ipam.kubernetes', /object/);
   refused(t, { ipRanges: [{ range: '10.0.0.0/24' }, { range: '10.0.0.7/24' }] }, 'ipam.ipRanges[1].range', /same IPPool \(10\.0\.0\.0-24\)/);
   refused(t, {}, 'ipam.range', /is required/);
-  refused(t, { range: 'fd00::/64' }, 'ipam.range', /fd00::\/64 holds \d+ usable addresses; at most 16777216/);
+  refused(t, { range: 'fd00::/64', range_start: 'fd00::8000:0:0:0' }, 'ipam.range_start', /Whereabouts addresses at most the first 2\^63 \(offsets are int64\), up to fd00::7fff:ffff:ffff:ffff/);
 });

@@ -14,8 +14,8 @@ const KUBECTL = '/usr/bin/kubectl';
 let s: KubeServer;
 let kc: Awaited<ReturnType<typeof kubeconfigFile>>;
 test.before(async () => {
-  s = await startKubeServer();
-  kc = await kubeconfigFile(s.url);
+  s = await startKubeServer({}, { tls: true });
+  kc = await kubeconfigFile(s.url, s.ca);
 });
 test.after.always(async () => {
   await kc?.cleanup();

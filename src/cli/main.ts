@@ -8,6 +8,7 @@ import { apply } from './commands/apply.js';
 import { historyCmd, replayCmd, exportCmd, importCmd } from './commands/audit.js';
 import { check } from './commands/check.js';
 import { get } from './commands/get.js';
+import { kubeconfig } from './commands/kubeconfig.js';
 import { CliError, type GlobalOptions } from './connection.js';
 import { DaemonError } from './daemon-client.js';
 import { serve } from './serve.js';
@@ -21,6 +22,7 @@ const program = new Command()
   .option('--server <url>', 'talk to the daemon at this URL (token from --token-file or $IPAM_TOKEN)')
   .option('--socket <path>', "talk to the daemon on this unix socket (default <data-dir>/ipam.sock)")
   .option('--token-file <file>', 'file holding the API token')
+  .option('--ca-file <file>', "CA of the daemon's serving certificate (default <data-dir>/tls/ca.crt)")
   .option('--data-dir <dir>', 'where `serve` keeps the local etcd, socket and generated token', '.run')
   .showHelpAfterError('(run with --help for usage)');
 
@@ -39,6 +41,16 @@ program
   .option('--no-tcp', 'serve only on the unix socket')
   .option('--node <name>', "this node's name (default: the host name)")
   .option('--kubeconfig [file]', "resolve pods' owner controllers from the Kubernetes API (file, or $KUBECONFIG / in-cluster when given without one)")
+  .option('--tls-cert <file>', 'serving certificate (PEM) of the TCP API (default: one issued by a CA generated into <data-dir>/tls)')
+  .option('--tls-key <file>', 'its private key (PEM, mode 0600)')
+  .option('--tls-ca <file>', 'the CA that signed --tls-cert, for `ipam kubeconfig`')
+  .option('--tls-san <names>', 'more DNS names or IPs for the generated serving certificate (repeatable or comma-separated)', collect)
+  .option('--insecure-http', 'serve plain HTTP on TCP (the token crosses the network in clear; for a TLS-terminating proxy on the same host)')
+  .option('--requestheader-client-ca-file <file>', 'trust X-Remote-User/-Group/-Extra-* from clients with a certificate of this CA (the aggregation layer\'s front proxy)')
+  .option('--requestheader-allowed-names <names>', 'common names of front-proxy certificates allowed (default: any the CA signed)', collect)
+  .option('--requestheader-username-headers <names>', 'user name headers (default X-Remote-User)', collect)
+  .option('--requestheader-group-headers <names>', 'group headers (default X-Remote-Group)', collect)
+  .option('--requestheader-extra-headers-prefix <prefixes>', 'extra-attribute header prefixes (default X-Remote-Extra-)', collect)
   .action((o: { listen: string; tcp: boolean; node?: string; kubeconfig?: string | boolean }) => {
     const g = globals();
     const kubeconfig = o.kubeconfig === undefined ? undefined : o.kubeconfig === true ? '' : String(o.kubeconfig);
@@ -141,6 +153,12 @@ program
   .description('load an export into an empty store (another cluster, another prefix) (needs --etcd)')
   .argument('<file>', 'a file written by `ipam export`')
   .action((file: string) => importCmd(globals(), file));
+
+program
+  .command('kubeconfig')
+  .description("print a kubeconfig for kubectl and client libraries: the daemon's URL (--server, default https://127.0.0.1:7475), its CA and the API token")
+  .option('--name <name>', 'cluster, user and context name', 'ipam-es')
+  .action((o: { name: string }) => kubeconfig(globals(), o));
 
 program
   .command('check')

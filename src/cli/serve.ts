@@ -8,6 +8,8 @@ import { loadKubeConfig } from '../k8s/kube.js';
 import { createOwnerResolver } from '../k8s/owner.js';
 import { createLogger } from '../daemon/logger.js';
 import { loadToken } from '../daemon/token.js';
+import { DEFAULT_REQUEST_HEADERS, loadServingTls, type RequestHeaderOptions } from '../daemon/tls.js';
+import { readFileSync } from 'node:fs';
 import { LocalEtcd } from '../local/etcd.js';
 import { connectionFromEnv, describeConnection, openEtcd, probeEtcd, type EtcdConnection } from '../store/connect.js';
 import { EventStore } from '../store/event-store.js';
@@ -23,6 +25,30 @@ export interface ServeOptions {
   readonly tcp: boolean;
   /** Kubeconfig for resolving pods' owner controllers; none: owners only as requests give them. */
   readonly kubeconfig?: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  readonly tlsCa?: string;
+  /** More names (DNS or IP) for the generated serving certificate (e.g. the Service's DNS name). */
+  readonly tlsSan?: readonly string[];
+  readonly insecureHttp?: boolean;
+  readonly requestheaderClientCaFile?: string;
+  readonly requestheaderAllowedNames?: readonly string[];
+  readonly requestheaderUsernameHeaders?: readonly string[];
+  readonly requestheaderGroupHeaders?: readonly string[];
+  readonly requestheaderExtraHeadersPrefix?: readonly string[];
+}
+
+/** Request-header authentication from the flags the Kubernetes extension API servers use. */
+function requestHeaderOptions(o: ServeOptions): RequestHeaderOptions | undefined {
+  if (!o.requestheaderClientCaFile) return undefined;
+  const or = (v: readonly string[] | undefined, d: readonly string[]) => (v && v.length > 0 ? v : d);
+  return {
+    clientCa: readFileSync(o.requestheaderClientCaFile, 'utf8'),
+    allowedNames: o.requestheaderAllowedNames ?? [],
+    usernameHeaders: or(o.requestheaderUsernameHeaders, DEFAULT_REQUEST_HEADERS.usernameHeaders),
+    groupHeaders: or(o.requestheaderGroupHeaders, DEFAULT_REQUEST_HEADERS.groupHeaders),
+    extraHeaderPrefixes: or(o.requestheaderExtraHeadersPrefix, DEFAULT_REQUEST_HEADERS.extraHeaderPrefixes),
+  };
 }
 
 export async function serve(opts: ServeOptions): Promise<void> {
@@ -47,6 +73,11 @@ export async function serve(opts: ServeOptions): Promise<void> {
   log.info({ etcd: describeConnection(conn), prefix: opts.prefix, revision: rev }, 'event store open');
   const token = opts.tcp ? loadToken({ ...(opts.tokenFile ? { tokenFile: opts.tokenFile } : {}), generatedPath: resolve(opts.dataDir, 'token') }) : undefined;
   if (token) log.info({ tokenFrom: token.source }, 'TCP API token loaded');
+  const tls = opts.tcp && !opts.insecureHttp
+    ? loadServingTls({ dir: resolve(opts.dataDir, 'tls'), ...(opts.tlsCert ? { certFile: opts.tlsCert } : {}), ...(opts.tlsKey ? { keyFile: opts.tlsKey } : {}), ...(opts.tlsCa ? { caFile: opts.tlsCa } : {}), extraNames: opts.tlsSan ?? [] })
+    : undefined;
+  if (tls) log.info({ certificate: tls.source }, 'TCP API serving certificate loaded');
+  const requestHeader = requestHeaderOptions(opts);
   const resolveOwner = opts.kubeconfig !== undefined ? createOwnerResolver(loadKubeConfig(opts.kubeconfig || undefined), { onError: (e) => log.warn({ err: (e as Error).message }, 'owner lookup failed') }) : undefined;
   const daemon = await Daemon.start({
     ...(resolveOwner ? { resolveOwner } : {}),
@@ -56,10 +87,12 @@ export async function serve(opts: ServeOptions): Promise<void> {
     socket: resolve(opts.socket ?? resolve(opts.dataDir, 'ipam.sock')),
     socketRoutes: [cniSocketRoute],
     ...(token ? { listen: opts.listen, token: token.token } : {}),
+    ...(tls ? { tls } : { insecureHttp: true }),
+    ...(requestHeader ? { requestHeader } : {}),
   });
   const addr = daemon.address;
   // One plain line for people and scripts waiting on start-up (the rest are JSON logs).
-  process.stderr.write(`ipam: ready${addr ? ` on http://${addr.host}:${addr.port}` : ''} and ${resolve(opts.socket ?? resolve(opts.dataDir, 'ipam.sock'))} (Ctrl-C to stop)\n`);
+  process.stderr.write(`ipam: ready${addr ? ` on ${tls ? 'https' : 'http'}://${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}` : ''} and ${resolve(opts.socket ?? resolve(opts.dataDir, 'ipam.sock'))} (Ctrl-C to stop)\n`);
 
   await new Promise<void>((done) => {
     const stop = (sig: string) => {

@@ -2,6 +2,7 @@
 // API on TCP (bearer token) and on a unix socket (file mode 0600, no token; for the node's CNI plugin).
 import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
@@ -14,11 +15,12 @@ import type { EventStore } from '../store/event-store.js';
 import { createKubeApi, type KubeApiHandler } from '../api/kube/index.js';
 import { createAllocApi } from './alloc-api.js';
 import { Checkpointer, DEFAULT_CHECKPOINTS, type CheckpointPolicy } from './checkpointer.js';
-import { hasBearerToken } from './auth.js';
+import { authenticate } from './auth.js';
 import { HttpError, errorAnswer, sendJson } from './http.js';
 import { DaemonMetrics } from './metrics.js';
 import { InFlight } from './in-flight.js';
 import { Readiness } from './readiness.js';
+import { createTlsServer, type RequestHeaderOptions, type ServingTls } from './tls.js';
 import { requestUrl, type RequestUrl } from './request-url.js';
 
 /** A handler that serves some paths and answers false for the others. */
@@ -40,6 +42,12 @@ export interface DaemonOptions {
   readonly listen?: string;
   /** Bearer token required on TCP. */
   readonly token?: string;
+  /** The TCP listener's certificate: HTTPS. Without it TCP is plain HTTP, only when `insecureHttp` says so. */
+  readonly tls?: ServingTls;
+  /** Serve plain HTTP on TCP (the token then crosses the network in clear; --insecure-http). */
+  readonly insecureHttp?: boolean;
+  /** Trust the aggregation layer's front proxy (X-Remote-User from a client certificate of this CA). */
+  readonly requestHeader?: RequestHeaderOptions;
   /** Unix socket path (created with mode 0600); none: no socket. */
   readonly socket?: string;
   readonly node: string;
@@ -62,7 +70,7 @@ export interface DaemonOptions {
 const COALESCE_MS = 100;
 
 export class Daemon {
-  private readonly servers: Server[] = [];
+  private readonly servers: (Server | HttpsServer)[] = [];
   private stopped = false;
   private kube: KubeApiHandler | undefined;
   private readonly inFlight: InFlight;
@@ -83,6 +91,8 @@ export class Daemon {
 
   static async start(opts: DaemonOptions): Promise<Daemon> {
     if (opts.listen !== undefined && !opts.token) throw new Error('a TCP listener needs a token (--token-file or IPAM_TOKEN)');
+    if (opts.listen !== undefined && !opts.tls && !opts.insecureHttp) throw new Error('a TCP listener carries a token, so it needs TLS (--tls-cert/--tls-key, or the generated CA); --insecure-http serves plain HTTP');
+    if (opts.requestHeader && !opts.tls) throw new Error('request-header (front proxy) authentication needs TLS: the client certificate is what proves the proxy');
     const { store, log } = opts;
     const allocator = new Allocator(store, opts.resolveOwner ? { resolveOwner: opts.resolveOwner } : {});
     const t0 = performance.now();
@@ -144,10 +154,11 @@ export class Daemon {
     const socketOnly = (o.socketRoutes ?? []).map((f) => f(parts));
     if (o.listen !== undefined) {
       const { host, port } = parseListen(o.listen);
-      const server = createServer((req, res) => void this.handle(req, res, shared, o.token));
+      const onRequest = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res, shared, o.token);
+      const server = o.tls ? createTlsServer(o.tls, o.requestHeader, onRequest) : createServer(onRequest);
       await new Promise<void>((ok, fail) => server.once('error', fail).listen(port, host, ok));
       this.servers.push(server);
-      o.log.info({ address: `${this.address!.host}:${this.address!.port}` }, 'HTTP API listening (bearer token required)');
+      o.log.info({ address: `${this.address!.host}:${this.address!.port}`, tls: Boolean(o.tls), frontProxy: Boolean(o.requestHeader) }, o.tls ? 'HTTPS API listening (bearer token required)' : 'plain HTTP API listening (--insecure-http; bearer token required)');
     }
     if (o.socket !== undefined) {
       mkdirSync(dirname(o.socket), { recursive: true });
@@ -179,7 +190,7 @@ export class Daemon {
         const r = this.readiness;
         return void res.writeHead(r.ready ? 200 : 503, { 'content-type': 'text/plain' }).end(r.ready ? 'ok\n' : `not ready: ${r.reason}\n`);
       }
-      if (token !== undefined && !hasBearerToken(req, token)) {
+      if (token !== undefined && !authenticate(req, token, this.opts.requestHeader)) {
         req.resume(); // drain, never read or act on the body
         throw new HttpError(401, 'Unauthorized', 'missing or wrong bearer token (send "Authorization: Bearer <token>")');
       }

@@ -109,7 +109,8 @@ export interface IPReleasedData {
 }
 
 /** SpiderReservedIP: addresses no pool may hand out. */
-export interface IPReservedData { readonly name: string; readonly ipVersion: IpVersion; readonly ips: readonly string[] }
+/** A reservation made, or (for a name already reserved) replaced: its full set of ips after the event. */
+export interface IPReservedData { readonly name: string; readonly ipVersion: IpVersion; readonly ips: readonly string[]; readonly metadata?: ObjectMeta }
 export interface IPUnreservedData { readonly name: string }
 
 export interface EventDataByType {

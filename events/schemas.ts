@@ -69,6 +69,6 @@ export const DATA_SCHEMAS: { readonly [T in EventType]: Check } = {
     reason: oneOf('cni-del', 'pod-gone', 'orphan', 'admin'),
     endpoint: obj({ namespace: str, name: str, nic: str, containerID: str }),
   }),
-  IPReserved: obj({ name: str, ipVersion, ips: arr(str) }),
+  IPReserved: obj({ name: str, ipVersion, ips: arr(str), metadata: meta }),
   IPUnreserved: named,
 };

@@ -4,6 +4,7 @@ import type { Allocator } from '../../alloc/allocator.js';
 import type { LiveReadModel } from '../../../projections/read-model.js';
 import type { K8sObject } from '../../../projections/types.js';
 import type { ChangeFeed } from './change-feed.js';
+import { originMeta } from '../../../events/object-origin.js';
 import { groupVersion, type ResourceDef } from './resources.js';
 
 export const objectKeyOf = (def: ResourceDef, namespace: string | undefined, name: string) => (def.namespaced ? `${namespace}/${name}` : name);
@@ -44,7 +45,8 @@ export class ObjectReader {
     if (def.source.kind === 'reservations') {
       const r = this.allocator.model.reservations.get(key);
       if (!r) return undefined;
-      const o: K8sObject = { apiVersion: groupVersion(def), kind: def.kind, metadata: { name: r.name }, spec: { ipVersion: r.ipVersion, ips: [...r.ips] } };
+      const meta = { name: r.name, ...originMeta(r.origin), ...(r.metadata?.labels ? { labels: { ...r.metadata.labels } } : {}), ...(r.metadata?.annotations ? { annotations: { ...r.metadata.annotations } } : {}) };
+      const o: K8sObject = { apiVersion: groupVersion(def), kind: def.kind, metadata: meta, spec: { ipVersion: r.ipVersion, ips: [...r.ips] } };
       return withVersion(o, this.allocator.revision);
     }
     const o = this.model.get(def.source.projection, key);

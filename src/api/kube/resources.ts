@@ -6,6 +6,7 @@ import {
   spiderSubnetProjection,
   whereaboutsIPPoolProjection,
 } from '../../../projections/index.js';
+import { crdKey, crds } from './crds.js';
 
 export const SPIDERPOOL_GROUP = 'spiderpool.spidernet.io';
 export const WHEREABOUTS_GROUP = 'whereabouts.cni.cncf.io';
@@ -13,7 +14,7 @@ export const CALICO_GROUP = 'projectcalico.org';
 
 export interface PrinterColumn {
   readonly name: string;
-  readonly type: 'string' | 'integer' | 'boolean';
+  readonly type: 'string' | 'integer' | 'number' | 'boolean' | 'date';
   readonly jsonPath: string;
   readonly description: string;
   /** 0: always shown; higher: only with -o wide. */
@@ -41,11 +42,11 @@ export interface ResourceDef {
   readonly categories: readonly string[];
   readonly source: ResourceSource;
   readonly writes?: WriteTarget;
-  /** Whether PUT and PATCH are served (SpiderReservedIP: create and delete only, as the allocator has no change). */
+  /** Whether PUT and PATCH are served. */
   readonly updatable: boolean;
   /** A read-only status subresource. */
   readonly statusSubresource: boolean;
-  /** additionalPrinterColumns, for kubectl's tables. */
+  /** additionalPrinterColumns, for kubectl's tables, when no CRD file declares the kind (printerColumns() reads the files). */
   readonly columns: readonly PrinterColumn[];
 }
 
@@ -122,7 +123,7 @@ export const RESOURCES: readonly ResourceDef[] = [
     shortNames: ['sr'],
     source: { kind: 'reservations' },
     writes: 'reservation',
-    updatable: false,
+    updatable: true,
     statusSubresource: false,
     columns: [{ name: 'VERSION', type: 'string', jsonPath: '.spec.ipVersion', description: 'ipVersion' }],
   },
@@ -172,6 +173,11 @@ export function verbsOf(r: ResourceDef): string[] {
   const reads = watchable ? ['get', 'list', 'watch'] : ['get', 'list'];
   if (r.writes === undefined) return reads;
   return [...(r.updatable ? ['create', 'delete', 'patch', 'update'] : ['create', 'delete']), ...reads].sort();
+}
+
+/** The printer columns kubectl's tables show: the CRD file's (with the API server's default Age), else the built-in ones. */
+export function printerColumns(r: ResourceDef): readonly PrinterColumn[] {
+  return crds().get(crdKey(r.group, r.version, r.kind))?.columns ?? r.columns;
 }
 
 export function findResource(group: string, version: string, plural: string): ResourceDef | undefined {

@@ -252,7 +252,9 @@ export async function remove(ctx: Ctx, req: IncomingMessage, res: ServerResponse
       if (opts.resourceVersion !== undefined && opts.resourceVersion !== current.metadata.resourceVersion) {
         throw conflict(s, `Precondition failed: ResourceVersion in precondition: ${opts.resourceVersion}, ResourceVersion in object meta: ${String(current.metadata.resourceVersion)}`);
       }
-      if (opts.uid !== undefined) throw conflict(s, `Precondition failed: UID in precondition: ${opts.uid}, this server does not assign UIDs`);
+      if (opts.uid !== undefined && opts.uid !== current.metadata.uid) {
+        throw conflict(s, `Precondition failed: UID in precondition: ${opts.uid}, UID in object meta: ${String(current.metadata.uid ?? '')}`);
+      }
       const result = await target.remove(ctx.deps.allocator, r.name, { at: ctx.deps.now(), dryRun });
       if (dryRun) return sendJson(res, 200, current);
       await within(ctx.deps.model.waitFor(result.revision), ctx.limits.waitTimeoutMs, `the delete committed at revision ${result.revision}, but this server's view has not caught up yet`);

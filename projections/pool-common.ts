@@ -66,10 +66,14 @@ function definitionOf(spec: PoolSpec, metadata: ObjectMeta | undefined, origin: 
 }
 
 /** The labels and annotations a definition carries, as Kubernetes metadata fields (only those present). */
-export function userMetadata(d: PoolDefinition | { readonly metadata?: ObjectMeta }): { labels?: Record<string, string>; annotations?: Record<string, string> } {
+export function userMetadata(d: PoolDefinition | { readonly metadata?: ObjectMeta }): { labels?: Record<string, string>; annotations?: Record<string, string>; managedFields?: ObjectMeta['managedFields'] } {
   const m = d.metadata;
   if (m === undefined) return {};
-  return { ...(m.labels !== undefined ? { labels: { ...m.labels } } : {}), ...(m.annotations !== undefined ? { annotations: { ...m.annotations } } : {}) };
+  return {
+    ...(m.labels !== undefined ? { labels: { ...m.labels } } : {}),
+    ...(m.annotations !== undefined ? { annotations: { ...m.annotations } } : {}),
+    ...(m.managedFields !== undefined ? { managedFields: m.managedFields } : {}),
+  };
 }
 
 /**

@@ -20,8 +20,14 @@ export interface ConfigContext {
 /** The metadata field of an event's data: only present when there is something to record. */
 function withMeta(ctx: ConfigContext): { metadata?: ObjectMeta } {
   const m = ctx.metadata;
-  if (!m || (!m.labels && !m.annotations)) return {};
-  return { metadata: { ...(m.labels ? { labels: { ...m.labels } } : {}), ...(m.annotations ? { annotations: { ...m.annotations } } : {}) } };
+  if (!m || (!m.labels && !m.annotations && !m.managedFields)) return {};
+  return {
+    metadata: {
+      ...(m.labels ? { labels: { ...m.labels } } : {}),
+      ...(m.annotations ? { annotations: { ...m.annotations } } : {}),
+      ...(m.managedFields && m.managedFields.length > 0 ? { managedFields: structuredClone(m.managedFields) } : {}),
+    },
+  };
 }
 
 export interface ConfigDecision {

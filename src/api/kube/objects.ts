@@ -45,7 +45,7 @@ export class ObjectReader {
     if (def.source.kind === 'reservations') {
       const r = this.allocator.model.reservations.get(key);
       if (!r) return undefined;
-      const meta = { name: r.name, ...originMeta(r.origin), ...(r.metadata?.labels ? { labels: { ...r.metadata.labels } } : {}), ...(r.metadata?.annotations ? { annotations: { ...r.metadata.annotations } } : {}) };
+      const meta = { name: r.name, ...originMeta(r.origin), ...(r.metadata?.labels ? { labels: { ...r.metadata.labels } } : {}), ...(r.metadata?.annotations ? { annotations: { ...r.metadata.annotations } } : {}), ...(r.metadata?.managedFields ? { managedFields: r.metadata.managedFields } : {}) };
       const o: K8sObject = { apiVersion: groupVersion(def), kind: def.kind, metadata: meta, spec: { ipVersion: r.ipVersion, ips: [...r.ips] } };
       return withVersion(o, this.allocator.revision);
     }

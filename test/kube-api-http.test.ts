@@ -305,8 +305,14 @@ test.serial('watch streams changes from a resourceVersion; the change feed answe
 
 test.serial('SpiderReservedIP: create, list, get, PUT without resourceVersion refused, merge patch of ips and labels (uid and creationTimestamp kept, generation bumped), delete', async (t) => {
   const rsv = { apiVersion: 'spiderpool.spidernet.io/v2beta1', kind: 'SpiderReservedIP', metadata: { name: 'rsv-a' }, spec: { ipVersion: 4, ips: ['10.20.0.11'] } };
+  const list0 = await api('GET', `${SP}/spiderreservedips`);
+  const w = await openWatch(s.url, `${SP}/spiderreservedips?watch=true&resourceVersion=${list0.json.metadata.resourceVersion}`);
+  t.teardown(() => w.close());
   const created = await api('POST', `${SP}/spiderreservedips`, rsv);
   t.is(created.status, 201, created.text);
+  const added = await w.next();
+  t.is(added.type, 'ADDED');
+  t.is(added.object.metadata.name, 'rsv-a');
   t.deepEqual(created.json.spec, { ipVersion: 4, ips: ['10.20.0.11'] });
   t.deepEqual((await api('GET', `${SP}/spiderreservedips`)).json.items.map((o: { metadata: { name: string } }) => o.metadata.name), ['rsv-a']);
   t.is((await api('PUT', `${SP}/spiderreservedips/rsv-a`, rsv)).status, 422, 'an update needs metadata.resourceVersion');

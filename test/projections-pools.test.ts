@@ -4,6 +4,7 @@ import { makeEvent, type DomainEvent, type IpVersion, type LoggedEvent, type Poo
 import { Tag } from '../events/tags.js';
 import { spiderIPPoolProjection, type SpiderIPPoolState } from '../projections/spider-ippool.js';
 import { spiderSubnetProjection, type SpiderSubnetState } from '../projections/spider-subnet.js';
+import { spiderReservedIPProjection } from '../projections/spider-reservedip.js';
 import {
   whereaboutsIPPoolProjection,
   whereaboutsKey,
@@ -665,4 +666,18 @@ test('ObjectMeta from the log: uid from the defining event id, creationTimestamp
   const sd = subnetDefined('sg');
   const ss = run(spiderSubnetProjection, [sd, makeEvent('SubnetChanged', { name: 'sg', spec: subnetSpec({ gateway: '10.6.0.253' }) }, meta(Tag.subnet('sg')))]);
   t.like(objects(ss).sg.metadata, { uid: uidOfEvent(sd.id), generation: 2 });
+});
+
+test('SpiderReservedIP: IPReserved makes or replaces (uid kept, generation +1 on new ips, labels recorded), IPUnreserved removes; checkpoints round-trip', (t) => {
+  const made = makeEvent('IPReserved', { name: 'r1', ipVersion: 4, ips: ['10.6.0.9'] }, meta(Tag.reservation('r1')));
+  const s = run(spiderReservedIPProjection, [made]);
+  t.deepEqual(objects(s), {
+    r1: { apiVersion: 'spiderpool.spidernet.io/v2beta1', kind: 'SpiderReservedIP', metadata: { name: 'r1', ...originOf(made) }, spec: { ipVersion: 4, ips: ['10.6.0.9'] } },
+  });
+  const replaced = makeEvent('IPReserved', { name: 'r1', ipVersion: 4, ips: ['10.6.0.9-10.6.0.10'], metadata: { labels: { team: 'net' } } }, meta(Tag.reservation('r1')));
+  const s2 = run(spiderReservedIPProjection, [replaced], s);
+  t.like(objects(s2).r1.metadata, { uid: uidOfEvent(made.id), generation: 2, labels: { team: 'net' } });
+  t.deepEqual(json(spiderReservedIPProjection.restore(json(s2))), json(s2));
+  const s3 = run(spiderReservedIPProjection, [makeEvent('IPUnreserved', { name: 'r1' }, meta(Tag.reservation('r1')))], s2);
+  t.deepEqual(objects(s3), {});
 });

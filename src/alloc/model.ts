@@ -1,7 +1,6 @@
 // The allocator's read model: what is allocated, what is free, per pool, kept current by applying events.
 // Hot structures are compact (a FreeSet bitset over each pool's usable offsets); evolve mutates in place.
-import type { DomainEvent, Endpoint, IpVersion, ObjectMeta } from '../../events/catalogue.js';
-import { nextOrigin, type ObjectOrigin } from '../../events/object-origin.js';
+import type { DomainEvent, Endpoint, IpVersion } from '../../events/catalogue.js';
 import { DEFAULT_SCOPE } from '../../events/tags.js';
 import { parseAddress } from '../net/address.js';
 import { FreeSet } from '../net/free-set.js';
@@ -52,9 +51,6 @@ export interface Reservation {
   readonly ipVersion: IpVersion;
   readonly set: IntervalSet;
   readonly ips: readonly string[];
-  readonly metadata?: ObjectMeta;
-  /** uid, creationTimestamp, generation (SpiderReservedIP's ObjectMeta), from the event that first reserved it. */
-  readonly origin: ObjectOrigin;
 }
 
 /** Endpoint identity: KubeVirt VMs keep their addresses by VM name across virt-launcher pods. */
@@ -120,10 +116,9 @@ export class AllocatorModel {
       case 'IPReserved':
         this.guard(e.id, () => {
           const set = parseIpList(e.data.ips, e.data.ipVersion, 'ips');
+          // A name already reserved is replaced (a SpiderReservedIP update): its old family's blocked set is redone too.
           const was = this.reservations.get(e.data.name);
-          const changed = was === undefined || was.ipVersion !== e.data.ipVersion || was.ips.join(',') !== e.data.ips.join(',');
-          const origin = nextOrigin(was?.origin, e, changed);
-          this.reservations.set(e.data.name, { name: e.data.name, ipVersion: e.data.ipVersion, set, ips: e.data.ips, ...(e.data.metadata ? { metadata: e.data.metadata } : {}), origin });
+          this.reservations.set(e.data.name, { name: e.data.name, ipVersion: e.data.ipVersion, set, ips: e.data.ips });
           if (was && was.ipVersion !== e.data.ipVersion) this.refreshBlocked(was.ipVersion);
           this.refreshBlocked(e.data.ipVersion);
         });

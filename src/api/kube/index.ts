@@ -142,7 +142,7 @@ async function route(ctx: Ctx, req: IncomingMessage, res: ServerResponse, url: U
 export function createKubeApi(deps: KubeApiDeps, limits: Partial<KubeApiLimits> = {}): KubeApiHandler {
   const l: KubeApiLimits = { ...DEFAULT_LIMITS, ...limits };
   const feed = new ChangeFeed(deps.model, l.feedCapacity);
-  const ctx: Ctx = { deps, reader: new ObjectReader(deps.allocator, deps.model, feed), locks: new KeyedLock(), limits: l };
+  const ctx: Ctx = { deps, reader: new ObjectReader(deps.model, feed), locks: new KeyedLock(), limits: l };
   const handler = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     let url: URL;
     try {

@@ -3,6 +3,7 @@ import {
   calicoWorkloadEndpointProjection,
   spiderEndpointProjection,
   spiderIPPoolProjection,
+  spiderReservedIPProjection,
   spiderSubnetProjection,
   whereaboutsIPPoolProjection,
 } from '../../../projections/index.js';
@@ -22,10 +23,7 @@ export interface PrinterColumn {
 }
 
 /** Where a resource's objects come from. */
-export type ResourceSource =
-  | { readonly kind: 'projection'; readonly projection: string }
-  /** The allocator's own model (SpiderReservedIP has no projection). */
-  | { readonly kind: 'reservations' };
+export type ResourceSource = { readonly kind: 'projection'; readonly projection: string };
 
 /** Which allocator object a writable resource is a view of. */
 export type WriteTarget = 'pool' | 'subnet' | 'whereabouts-pool' | 'reservation';
@@ -121,7 +119,7 @@ export const RESOURCES: readonly ResourceDef[] = [
     listKind: 'SpiderReservedIPList',
     namespaced: false,
     shortNames: ['sr'],
-    source: { kind: 'reservations' },
+    source: { kind: 'projection', projection: spiderReservedIPProjection.name },
     writes: 'reservation',
     updatable: true,
     statusSubresource: false,
@@ -169,8 +167,7 @@ export const groupVersion = (r: Pick<ResourceDef, 'group' | 'version'>) => `${r.
 
 /** The verbs discovery lists, and the ones the router serves. */
 export function verbsOf(r: ResourceDef): string[] {
-  const watchable = r.source.kind === 'projection';
-  const reads = watchable ? ['get', 'list', 'watch'] : ['get', 'list'];
+  const reads = ['get', 'list', 'watch'];
   if (r.writes === undefined) return reads;
   return [...(r.updatable ? ['create', 'delete', 'patch', 'update'] : ['create', 'delete']), ...reads].sort();
 }

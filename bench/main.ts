@@ -13,6 +13,7 @@ import { REPLAY_BATCH } from './lib/synth.js';
 import { runCniBench } from './cni.js';
 import { runHttpBench } from './http/scenario.js';
 import { runChaos } from './chaos.js';
+import { runCliBench } from './cli.js';
 
 const program = new Command().name('bench').description('benchmarks of the IPAM engine, each with its baseline measured in the same run');
 const int = (v: string) => {
@@ -82,10 +83,13 @@ common(program.command('alloc'))
   .option('--time-limit <ms>', 'bound on one round', int, 120_000)
   .option('--warmup <n>', 'unmeasured allocations per round before measuring (JIT, connections)', (v) => Number(v), 2000)
   .option('--svg <file>', 'write a chart: throughput over time and latency percentiles')
+  .option('--order <list>', "pool orders to measure in the same run, comma-separated: scattered (the engine's) and/or lowest (Whereabouts')", 'scattered')
   .action(async (o) => {
     const target = await openTarget(o);
     try {
-      const r = await runAllocScenario({ endpoints: target.endpoints, requesters: o.requesters, processes: o.processes, count: o.count, rounds: o.rounds, poolCidr: o.pool, timeLimitMs: o.timeLimit, warmup: o.warmup });
+      const orders = String(o.order).split(',').map((x) => x.trim());
+      for (const x of orders) if (x !== 'scattered' && x !== 'lowest') throw new Error(`--order: expected scattered or lowest, got ${x}`);
+      const r = await runAllocScenario({ endpoints: target.endpoints, requesters: o.requesters, processes: o.processes, count: o.count, rounds: o.rounds, poolCidr: o.pool, timeLimitMs: o.timeLimit, warmup: o.warmup, orders: orders as ('scattered' | 'lowest')[] });
       const { chart, ...doc } = r;
       emit(
         { ...doc, etcdMembers: target.members },
@@ -99,6 +103,13 @@ common(program.command('alloc'))
           ['ratio vs pool-cas', `${r.ratios.vsPoolCas}x`, ''],
           ['ratio vs etcd ceiling', r.ratios.vsEtcdCeiling, ''],
           ['invariants', `duplicates ${r.invariants.duplicates}, lost ${r.invariants.lost}, extra ${r.invariants.extra}`, 'engine log vs acknowledgements, all rounds'],
+          ...(orders.length > 1
+            ? Object.entries(r.orders).map(([name, f]) => [
+                `order ${name}: allocations/s, conflicts`,
+                `${f.allocsPerSec}, ${f.conflicts}`,
+                `rounds: ${f.perRound.map((x) => `${x.allocsPerSec}/${x.conflicts}`).join(' ')}${r.orderRatios?.[name] !== undefined ? `; ${r.orderRatios[name]}x ${orders[0]} (paired rounds)` : ''}`,
+              ])
+            : []),
         ],
         o.json,
         { file: o.svg, chart: { title: `alloc: ${r.requesters} requesters, ${r.processes} process(es)`, ...chart } },
@@ -205,6 +216,25 @@ common(program.command('http'))
       for (const c of [b, ...r.configs]) if (c.errorMessages.length) process.stderr.write(`errors: ${c.errorMessages.join(' | ')}\n`);
       // extraAllowed: allocations in flight when wrk stopped are logged but their answers were dropped by wrk.
       if ([b, ...r.configs].some((c) => c.invariants.duplicates + c.invariants.lost > 0 || c.invariants.extra > c.extraAllowed)) process.exitCode = 1;
+    } finally {
+      await target.close();
+    }
+  });
+
+common(program.command('cli'))
+  .description("start-up of `ipam --help`, `ipam get` and `ipam alloc` (through a real daemon's socket) next to `node -e 0`, same run")
+  .option('--rounds <n>', 'runs of each command (figures are medians)', int, 15)
+  .action(async (o) => {
+    const target = await openTarget(o);
+    try {
+      const r = await runCliBench({ endpoints: target.endpoints, rounds: o.rounds });
+      const rows: (string | number)[][] = [
+        ['command', 'p50 ms', 'vs node -e 0', 'per run ms'],
+        ['node -e 0', r.nodeP50Ms, '1', ''],
+        ...r.commands.map((c) => [c.name, c.p50Ms, `${c.ratioToNode}x`, c.perRoundMs.join(' ')]),
+        ['floor', `<= ${r.floor}x`, r.floorMet ? 'met' : 'NOT met', `medians of ${r.rounds} runs`],
+      ];
+      emit(r as unknown as Record<string, unknown>, rows, o.json);
     } finally {
       await target.close();
     }

@@ -46,7 +46,20 @@ export interface PoolSpec extends AddressSpec {
   readonly multusName?: readonly string[];
   /** Address space; pools in different scopes may reuse addresses (overlapping networks). Default "default". */
   readonly scope?: string;
+  /**
+   * Which free address is handed out first (absent: 'scattered'): 'scattered' = never-used first from a random
+   * start, released ones last; 'lowest' = Whereabouts' lowest free address, a released one at once again.
+   */
+  readonly order?: PoolOrder;
+  /**
+   * May overlap other pools of its scope that also say so (Whereabouts' enable_overlapping_ranges): an address is
+   * still held once per scope, whichever pool hands it out.
+   */
+  readonly sharedAddresses?: boolean;
 }
+
+export const PoolOrder = { Scattered: 'scattered', Lowest: 'lowest' } as const;
+export type PoolOrder = (typeof PoolOrder)[keyof typeof PoolOrder];
 
 export interface Owner {
   readonly kind: string;

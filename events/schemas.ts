@@ -29,6 +29,8 @@ const poolSpec = obj({
   podAffinity: opt(selector),
   multusName: opt(arr(str)),
   scope: opt(str),
+  order: opt(oneOf('scattered', 'lowest')),
+  sharedAddresses: opt(bool),
 });
 const endpoint = obj({
   namespace: str,

@@ -5,7 +5,9 @@ import { decideAllocate, decideReleaseById, decideReleaseContainer, type DecideC
 import * as config from '../src/alloc/decide-config.js';
 import { AllocError } from '../src/alloc/errors.js';
 import { AllocatorModel } from '../src/alloc/model.js';
-import { poolSpecFromWhereabouts } from '../src/alloc/whereabouts.js';
+import { pickOffset } from '../src/alloc/decide-alloc.js';
+import { parseWhereaboutsIpam } from '../src/upstream/whereabouts/config.js';
+import { rangeRequests, whereaboutsPools } from '../src/upstream/whereabouts/pools.js';
 import { InputError } from '../src/net/errors.js';
 import { AT, request } from './helpers/alloc.js';
 
@@ -15,8 +17,8 @@ function ctx(): DecideContext & config.ConfigContext {
   return {
     at: AT,
     newId: (l = '') => `id-${seq++}${l}`,
-    pick: (pool) => {
-      const o = pool.free.pick(() => 0, (x) => claims.has(`${pool.compiled.name}/${x}`) || pool.blocked.has(x));
+    pick: (pool, spans) => {
+      const o = pickOffset(pool, () => 0, (x) => claims.has(`${pool.compiled.name}/${x}`) || pool.blocked.has(x) || pool.shadowed.has(x), spans);
       if (o >= 0) claims.add(`${pool.compiled.name}/${o}`);
       return o;
     },
@@ -185,16 +187,37 @@ test('a pool in a SpiderSubnet is carved from it and must fit inside it', (t) =>
   t.throws(() => config.decideRemoveSubnet(m, 'sn', ctx()), { message: /still has pools: inside/ });
 });
 
-test('a Whereabouts range maps onto a pool and allocates inside range_start..range_end minus exclude', (t) => {
-  const spec = poolSpecFromWhereabouts({ range: '192.168.2.0/24', range_start: '192.168.2.10', range_end: '192.168.2.12', exclude: ['192.168.2.11/32'] });
-  const m = given(pool('wb', { ...spec, default: true }));
-  const got = new Set<string>();
+test('a Whereabouts range allocates the lowest free address inside range_start..range_end minus exclude, one per range', (t) => {
+  const wb = parseWhereaboutsIpam({ range: '192.168.2.0/24', range_start: '192.168.2.10', range_end: '192.168.2.12', exclude: ['192.168.2.11/32'], ipRanges: [{ range: 'fd00:2::/120' }, { range: '192.168.3.0/24' }] });
+  const pools = whereaboutsPools(wb);
+  const m = given(...pools.map((p) => pool(p.name, p.spec)));
+  const got: string[][] = [];
   for (const p of ['a', 'b']) {
-    const d = decideAllocate(m, request(p), ctx());
-    got.add(d.allocations[0]!.address);
+    const d = decideAllocate(m, request(p, { ranges: rangeRequests(pools) }), ctx());
+    got.push(d.allocations.map((a) => a.address));
     apply(m, d.events);
   }
-  t.deepEqual([...got].sort(), ['192.168.2.10', '192.168.2.12']);
+  t.deepEqual(got, [
+    ['192.168.2.10', 'fd00:2::1', '192.168.3.1'],
+    ['192.168.2.12', 'fd00:2::2', '192.168.3.2'],
+  ]);
+  const e = t.throws(() => decideAllocate(m, request('c', { ranges: rangeRequests(pools) }), ctx()), { instanceOf: AllocError });
+  t.is(e!.code, 'PoolExhausted');
+  t.is(e!.field, 'ipam.range');
+});
+
+test('given two overlapping Whereabouts pools of one scope, when both allocate, then an address is held once across them', (t) => {
+  const wide = whereaboutsPools(parseWhereaboutsIpam({ range: '10.10.0.0/24' }));
+  const narrow = whereaboutsPools(parseWhereaboutsIpam({ range: '10.10.0.0/28' }));
+  const m = given(pool(wide[0]!.name, wide[0]!.spec), pool(narrow[0]!.name, narrow[0]!.spec));
+  const a = decideAllocate(m, request('a', { ranges: rangeRequests(wide) }), ctx());
+  apply(m, a.events);
+  const b = decideAllocate(m, request('b', { ranges: rangeRequests(narrow) }), ctx());
+  apply(m, b.events);
+  t.deepEqual([a.allocations[0]!.address, b.allocations[0]!.address], ['10.10.0.1', '10.10.0.2']);
+  // Released in the wide pool: the narrow pool may hand it out again, lowest first.
+  apply(m, decideReleaseContainer(m, a.allocations[0]!.endpoint.containerID, undefined, ctx()).events);
+  t.is(decideAllocate(m, request('c', { ranges: rangeRequests(narrow) }), ctx()).allocations[0]!.address, '10.10.0.1');
 });
 
 test('given pools of both families, when a request names an IPv6 pool among its IPv4 candidates, then it is refused naming that entry', (t) => {

@@ -5,7 +5,8 @@ import type { Allocation } from '../src/alloc/types.js';
 import { AllocError } from '../src/alloc/errors.js';
 import { InputError } from '../src/net/errors.js';
 import { parseArgs, parseCall } from '../src/cni/call.js';
-import { parseIpam, parseNetConf, prevResultAddresses, validAttachments, whereaboutsPoolName } from '../src/cni/config.js';
+import { parseIpam, parseNetConf, prevResultAddresses, validAttachments } from '../src/cni/config.js';
+import { whereaboutsPoolName } from '../src/upstream/whereabouts/pools.js';
 import { toCniError } from '../src/cni/errors.js';
 import { CniError, errorResult } from '../src/cni/protocol.js';
 import { ipamResult } from '../src/cni/result.js';
@@ -77,36 +78,38 @@ test('pools mode: pool names per family, routes and dns', (t) => {
   cniError(t, () => ipamOf('pool-a'), 7, /ipam.*must be an object/);
 });
 
-test('range mode: Whereabouts settings become pools named as Whereabouts names its IPPools; its other keys are ignored', (t) => {
+test('range mode: a Whereabouts range is a pool of its whole normalised CIDR, named as Whereabouts names its IPPool; the window travels with the ADD', (t) => {
   const ipam = ipamOf({
     type: 'ipam-es',
-    range: '192.168.2.0/24',
+    range: '192.168.2.7/24',
     range_start: '192.168.2.10',
     range_end: '192.168.2.99',
     exclude: ['192.168.2.20/30'],
-    gateway: '192.168.2.1',
-    routes: [{ dst: '10.0.0.0/8', gw: '192.168.2.254' }],
+    gateway: '10.9.9.1',
+    routes: [{ dst: '10.0.0.0/8' }],
     log_file: '/tmp/whereabouts.log',
     kubernetes: { kubeconfig: '/etc/cni/net.d/whereabouts.d/whereabouts.kubeconfig' },
   });
   t.is(ipam.kind, 'range');
   if (ipam.kind !== 'range') return;
-  t.deepEqual(ipam.pools, [
-    {
-      name: '192.168.2.0-24',
-      spec: { ipVersion: 4, subnet: '192.168.2.0/24', ips: ['192.168.2.10-192.168.2.99'], excludeIPs: ['192.168.2.20-192.168.2.23'], gateway: '192.168.2.1', routes: [{ dst: '10.0.0.0/8', gw: '192.168.2.254' }] },
-    },
+  t.deepEqual(ipam.pools.map((p) => [p.name, p.spec]), [
+    ['192.168.2.0-24', { ipVersion: 4, subnet: '192.168.2.0/24', ips: ['192.168.2.1-192.168.2.254'], order: 'lowest', sharedAddresses: true }],
   ]);
-  t.deepEqual(ipam.routes, [{ dst: '10.0.0.0/8', gw: '192.168.2.254' }]);
-  const dual = ipamOf({ network_name: 'blue', ipRanges: [{ range: '10.1.0.0/24' }, { range: 'FD00:1::/120' }] });
+  t.deepEqual(ipam.pools[0]!.range.window.toStrings(4), ['192.168.2.10-192.168.2.19', '192.168.2.24-192.168.2.99']);
+  t.is(ipam.whereabouts.gateway, '10.9.9.1', 'the gateway is not checked against the range');
+  t.deepEqual(ipam.routes, [{ dst: '10.0.0.0/8' }], 'routes as given, without gw');
+  const dual = ipamOf({ network_name: 'blue', ipRanges: [{ range: '10.1.0.0/24' }, { range: 'FD00:1::/120' }], range: '' });
   t.deepEqual(dual.kind === 'range' ? dual.pools.map((p) => [p.name, p.spec.scope]) : [], [['blue-10.1.0.0-24', 'blue'], ['blue-fd00-1---120', 'blue']]);
-  t.is(whereaboutsPoolName({ ipVersion: 6, subnet: 'fd00::/64', ips: [] }, undefined), 'fd00---64');
+  t.is(whereaboutsPoolName('fd00::/64', undefined), 'fd00---64');
   cniError(t, () => ipamOf({ range: '10.0.0.0/24', network_name: 'Blue' }), 7, /ipam\.network_name.*uppercase/);
-  cniError(t, () => ipamOf({ range: '10.0.0.0/24', range_start: '10.0.1.1' }), 7, /ipam\.range_start.*not inside/);
-  cniError(t, () => ipamOf({ range: '10.0.0.0/33' }), 7, /ipam\.range/);
-  cniError(t, () => ipamOf({ range: '10.0.0.0/24', gateway: '10.9.0.1' }), 7, /ipam\.gateway.*not inside/);
-  cniError(t, () => ipamOf({ ipRanges: [{ range: '10.0.0.0/24' }, { range: '10.0.0.0/24', range_start: '10.0.0.100' }] }), 7, /ipam\.ipRanges.*share the subnet/);
-  cniError(t, () => ipamOf({ range: '10.0.0.0/24', addresses: [{ address: '10.0.0.5/24' }] }), 2, /ipam\.addresses/);
+  cniError(t, () => ipamOf({ range: '10.0.0.0/33' }), 7, /ipam\.range.*invalid CIDR/);
+  cniError(t, () => ipamOf({ range: '10.0.0.0/24', gateway: 'gw' }), 7, /ipam\.gateway.*couldn't parse gateway IP/);
+  cniError(t, () => ipamOf({ ipRanges: [{ range: '10.0.0.0/24' }, { range: '10.0.0.0/24', range_start: '10.0.0.100' }] }), 7, /ipam\.ipRanges\[1\]\.range.*same IPPool/);
+  cniError(t, () => ipamOf({ range: '10.0.0.0/24', addresses: [{ address: '10.0.0.5' }] }), 7, /ipam\.addresses\[0\]\.address.*invalid CIDR in addresses/);
+  cniError(t, () => ipamOf({ range: '10.0.0.0/24', order: 'random' }), 7, /ipam\.order/);
+  // CNI 1.1 route attributes (containernetworking/cni types.Route) are printed as given.
+  t.deepEqual(ipamOf({ range: '10.0.0.0/24', routes: [{ dst: '10.9.0.0/16', mtu: 1400, table: 100, scope: 253, priority: 5, advmss: 1360 }] }).routes, [{ dst: '10.9.0.0/16', mtu: 1400, advmss: 1360, priority: 5, table: 100, scope: 253 }]);
+  cniError(t, () => ipamOf({ range: '10.0.0.0/24', routes: [{ dst: '10.9.0.0/16', mtu: '1400' }] }), 7, /ipam\.routes\[0\]\.mtu.*integer/);
 });
 
 test('prevResult addresses (CHECK) and valid attachments (GC)', (t) => {
@@ -140,8 +143,13 @@ test('the abbreviated IPAM result: IPv4 first, gateway, routes once, dns; "versi
   });
   const old = ipamResult('0.4.0', [allocations[1]!], { kind: 'pools', routes: [] });
   t.deepEqual(old, { cniVersion: '0.4.0', ips: [{ version: '4', address: '10.6.0.5/16', gateway: '10.6.0.1' }], routes: [{ dst: '10.7.0.0/16', gw: '10.6.0.254' }], dns: {} });
-  const range = ipamResult('1.1.0', [allocations[1]!], { kind: 'range', pools: [], routes: [{ dst: '10.7.0.0/16', gw: '10.6.0.254' }] });
+  const wb = ipamOf({ range: '10.6.0.0/16', gateway: '10.6.0.1', addresses: [{ address: '10.10.0.1/24', gateway: '10.10.0.254' }], routes: [{ dst: '10.7.0.0/16', gw: '10.6.0.254' }] });
+  const range = ipamResult('0.3.1', [alloc('10.6.0.5', 4, 16, { pool: '10.6.0.0-16', routes: [{ dst: '10.7.0.0/16', gw: '10.6.0.254' }] })], wb);
   t.deepEqual(range.routes, [{ dst: '10.7.0.0/16', gw: '10.6.0.254' }], 'range mode prints ipam.routes as written, not again from the pool');
+  t.deepEqual(range.ips, [
+    { version: '4', address: '10.6.0.5/16', gateway: '10.6.0.1' },
+    { version: '4', address: '10.10.0.1/24', gateway: '10.10.0.254' },
+  ], 'Whereabouts: ranges in order with ipam.gateway, then the static addresses');
 });
 
 test('errors: allocator and input errors become CNI errors with the spec\'s codes, naming the field', (t) => {

@@ -92,7 +92,7 @@ test('bad input: a CNI error naming the field, and nothing written', async (t) =
   const s = await setup();
   t.teardown(() => s.server.close().then(() => s.fx.close()));
   const cases: [Record<string, unknown>, Record<string, string>, number, RegExp][] = [
-    [net({ range: '10.21.0.0/24', range_start: '10.22.0.5' }), attach('c1', 'p1'), 7, /ipam\.range_start/],
+    [net({ range: '10.21.0.0/24', range_start: 5 }), attach('c1', 'p1'), 7, /ipam\.range_start.*must be a string/],
     [net({ range: '10.21.0.0/24', bogus: true }), attach('c1', 'p1'), 2, /ipam\.bogus/],
     [net({ pools: { ipv4: ['missing-pool'] } }), attach('c1', 'p1'), 7, /ipam\.pools\.ipv4\[0\].*missing-pool does not exist/],
     [{ ...net({ range: '10.21.0.0/24' }), cniVersion: '0.2.0' }, attach('c1', 'p1'), 1, /0\.2\.0/],
@@ -110,12 +110,29 @@ test('bad input: a CNI error naming the field, and nothing written', async (t) =
   t.like(JSON.parse(garbled.stdout), { code: 6 });
   t.deepEqual(await s.log(), [], 'nothing written');
 
-  // A range whose pool exists with other settings is refused, not redefined.
-  t.is((await s.call('ADD', net({ range: '10.21.0.0/24' }), attach('c2', 'p2'))).code, 0);
+  // Two networks on one /24 with different windows share its IPPool (Whereabouts names the pool by its range).
+  t.like((await s.call('ADD', net({ range: '10.21.0.0/24' }), attach('c2', 'p2'))).out, { ips: [{ address: '10.21.0.1/24' }] });
   const other = await s.call('ADD', net({ range: '10.21.0.0/24', range_end: '10.21.0.50' }), attach('c3', 'p3'));
-  t.like(other.out, { code: 7, msg: 'invalid network configuration: ipam.range' });
-  t.regex(String(other.out?.details), /pool 10\.21\.0\.0-24 already exists.*network_name/);
-  t.deepEqual((await s.log()).map((e) => e.type), ['PoolDefined', 'IPAllocated']);
+  t.like(other.out, { ips: [{ address: '10.21.0.2/24' }] });
+  t.deepEqual((await s.log()).slice(0, 3).map((e) => e.type), ['PoolDefined', 'IPAllocated', 'IPAllocated']);
+  // Whereabouts' CNI_ARGS IP and GATEWAY: static addresses after the range's, each gateway on the addresses holding it.
+  const withArgs = await s.call('ADD', net({ range: '10.21.0.0/24' }), { ...attach('c5', 'p5'), CNI_ARGS: 'K8S_POD_NAMESPACE=team-a;K8S_POD_NAME=p5;IP=10.30.0.5/24,fd00:30::5/64;GATEWAY=10.30.0.1' });
+  t.deepEqual(withArgs.out?.ips, [{ address: '10.21.0.3/24' }, { address: '10.30.0.5/24', gateway: '10.30.0.1' }, { address: 'fd00:30::5/64' }]);
+  const badArgs = await s.call('ADD', net({ range: '10.21.0.0/24' }), { ...attach('c6', 'p6'), CNI_ARGS: 'K8S_POD_NAME=p6;IP=10.30.0.5' });
+  t.like(badArgs.out, { code: 4, details: 'CNI_ARGS IP[0]: invalid CIDR 10.30.0.5' });
+  // A Whereabouts range overlapping a SpiderIPPool of its scope is refused, with a hint that fits the config.
+  await s.fx.allocator.definePool('sp-a', { ipVersion: 4, subnet: '10.60.0.0/24', ips: ['10.60.0.10-10.60.0.20'] }, { at: AT });
+  await s.fx.allocator.definePool('sp-b', { ipVersion: 4, subnet: '10.61.0.0/24', ips: ['10.61.0.10-10.61.0.20'], scope: 'blue' }, { at: AT });
+  const unnamed = await s.call('ADD', net({ range: '10.60.0.0/24' }), attach('c7', 'p7'));
+  t.like(unnamed.out, { code: 7, msg: 'invalid network configuration: ipam.range' });
+  t.regex(String(unnamed.out?.details), /overlaps pool sp-a .* in address scope default \(that pool is not a Whereabouts pool.*set ipam\.network_name/);
+  const named = await s.call('ADD', net({ range: '10.61.0.0/24', network_name: 'blue' }), attach('c8', 'p8'));
+  t.regex(String(named.out?.details), /overlaps pool sp-b .* in address scope blue \(.*use another network_name than blue\)/);
+  // A pool of that name an admin defined for another subnet is never redefined from a CNI call.
+  await s.fx.allocator.definePool('10.23.0.0-24', { ipVersion: 4, subnet: '10.99.0.0/24', ips: ['10.99.0.1'] }, { at: AT });
+  const clash = await s.call('ADD', net({ range: '10.23.0.0/24' }), attach('c4', 'p4'));
+  t.like(clash.out, { code: 7, msg: 'invalid network configuration: ipam.range' });
+  t.regex(String(clash.out?.details), /pool 10\.23\.0\.0-24 already exists for subnet 10\.99\.0\.0\/24/);
 });
 
 test('named pools, dual stack: one address per family; exhausted pools give error 100 and fail STATUS with 50', async (t) => {

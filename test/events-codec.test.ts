@@ -2,6 +2,7 @@ import test from 'ava';
 import { createCodec, defaultCodec, MalformedEventError } from '../events/codec.js';
 import { makeEvent, EVENT_TYPES, EVENT_VERSIONS } from '../events/catalogue.js';
 import { allocated } from './helpers/events.js';
+import { compilePool } from '../src/alloc/spec.js';
 
 test('a valid event decodes to itself', (t) => {
   const e = allocated('id-1', '10.0.0.1', 'a');
@@ -43,4 +44,15 @@ test('an old version is upcast through the hook, and a missing upcaster is an er
   t.is(up.v, 1);
   t.is((up.data as { prefixLength: number }).prefixLength, 32);
   t.throws(() => defaultCodec.decode(old, 'k'), { message: /no upcaster for IPAllocated v0/ });
+});
+
+test('PoolDefined v1 with and without spec.order / spec.sharedAddresses: optional fields, old events read as scattered', (t) => {
+  const spec = { ipVersion: 4, subnet: '10.0.0.0/24', ips: ['10.0.0.1-10.0.0.254'] };
+  const at = { id: 'x', at: 'now', tags: ['pool:p'] };
+  t.notThrows(() => defaultCodec.decode(makeEvent('PoolDefined', { name: 'p', spec: { ...spec, ipVersion: 4 as const, order: 'lowest', sharedAddresses: true } }, at), 'k'));
+  t.notThrows(() => defaultCodec.decode(makeEvent('PoolDefined', { name: 'p', spec: { ...spec, ipVersion: 4 as const } }, at), 'k'));
+  const bad = { ...makeEvent('PoolDefined', { name: 'p', spec: { ...spec, ipVersion: 4 as const } }, at), data: { name: 'p', spec: { ...spec, order: 'random' } } };
+  t.throws(() => defaultCodec.decode(bad, 'k'), { instanceOf: MalformedEventError, message: /data\.spec\.order must be one of/ });
+  t.is(compilePool('p', spec).pool.order, 'scattered');
+  t.is(compilePool('p', { ...spec, order: 'lowest' }).pool.order, 'lowest');
 });

@@ -248,3 +248,38 @@ test('given a sequential scan, when it jumps, then the next pick comes from the 
   fs.jump(() => 0.5);
   t.is(fs.pick(zero), 500, 'after a jump it restarts at the drawn offset');
 });
+
+test("given the 'lowest' order, when picking after random uses and releases, then the pick is the lowest free offset not excluded, within the spans", (t) => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 300 }),
+      fc.array(fc.tuple(fc.boolean(), fc.nat()), { maxLength: 400 }),
+      fc.array(fc.tuple(fc.nat(), fc.nat()), { maxLength: 3 }),
+      (n, ops, rawSpans) => {
+        const s = new FreeSet(n);
+        const used = new Set<number>();
+        for (const [use, x] of ops) {
+          const o = x % n;
+          if (use) {
+            s.markUsed(o);
+            used.add(o);
+          } else {
+            s.markFree(o);
+            used.delete(o);
+          }
+        }
+        const excluded = (o: number) => o % 7 === 3;
+        const spans = rawSpans.map(([a, b]) => [Math.min(a % n, b % n), Math.max(a % n, b % n)] as const).sort((a, b) => a[0] - b[0]);
+        const disjoint = spans.filter((sp, i) => i === 0 || sp[0] > spans[i - 1]![1]);
+        let want = -1;
+        for (let o = 0; o < n && want < 0; o++) if (!used.has(o) && !excluded(o)) want = o;
+        if (s.pickLowest(excluded) !== want) return false;
+        let wantIn = -1;
+        for (const [lo, hi] of disjoint) for (let o = lo; o <= hi && wantIn < 0; o++) if (!used.has(o) && !excluded(o)) wantIn = o;
+        return s.pickLowest(excluded, disjoint) === wantIn;
+      },
+    ),
+    { numRuns: 300 },
+  );
+  t.pass();
+});

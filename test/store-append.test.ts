@@ -124,12 +124,18 @@ test('given etcd answered a txn but the answer was lost, when etcd3 resends it, 
   const { endpoints } = await sharedEtcd();
   const proxy = await FlakyProxy.start(endpoints[0]!);
   const client = openEtcd({ endpoints: [proxy.url], callTimeoutMs: 1500 });
-  const store = new EventStore(client, { prefix: freshPrefix() });
+  const prefix = freshPrefix();
+  const store = new EventStore(client, { prefix });
   const r0 = await store.open();
+  const direct = openEtcd({ endpoints });
+  t.teardown(() => direct.close());
   proxy.blackhole = true;
   const pending = store.append([allocated(store.newId(), '10.0.4.1', 'a')], allocationCondition('10.0.4.1', 'a', r0));
-  // Let etcd apply the txn while its answer is swallowed, then cut the connection: etcd3's retry policy resends.
-  await new Promise((r) => setTimeout(r, 300));
+  // Let etcd apply the txn while its answer is swallowed (waiting, past the client's back, until the record is in
+  // etcd and the proxy has swallowed bytes: a fixed delay was too short on a loaded machine), then cut the
+  // connection: etcd3's retry policy resends.
+  const committed = async () => (await direct.getAll().prefix(`${prefix}log/`).count()) > 0;
+  for (const deadline = Date.now() + 20_000; !(proxy.droppedBytes > 0 && (await committed())) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
   proxy.cutAll();
   proxy.blackhole = false;
   const res = await pending;

@@ -1,3 +1,4 @@
+import type { PoolOrder } from '../../events/catalogue.js';
 // The allocator under test, behind the benchmark's Allocator interface: one store, one allocator, one pool.
 import { Allocator as Engine } from '../../src/alloc/allocator.js';
 import { isAllocError } from '../../src/alloc/errors.js';
@@ -52,11 +53,12 @@ async function allocateAs(engine: Engine, pod: string, requester: number): Promi
   }
 }
 
-export async function definePool(endpoints: string[], prefix: string, cidr: string): Promise<number> {
+/** `order`: the pool's spec.order (absent: the engine's default, 'scattered'). */
+export async function definePool(endpoints: string[], prefix: string, cidr: string, order?: PoolOrder): Promise<number> {
   const a = await openEngine(endpoints, prefix);
   try {
     const c = parseCidr(cidr, '--pool', 4);
-    const spec = { ipVersion: 4, subnet: c.text, ips: [`${formatAddress(4, c.first)}-${formatAddress(4, c.last)}`] };
+    const spec = { ipVersion: 4, subnet: c.text, ips: [`${formatAddress(4, c.first)}-${formatAddress(4, c.last)}`], ...(order ? { order } : {}) };
     await a.engine.definePool(BENCH_POOL, spec, { at: AT });
     return a.engine.model.pools.get(BENCH_POOL)!.offsets.size;
   } finally {

@@ -11,6 +11,13 @@ import { definePool, openEngine, openEngineAlias } from './engine.js';
 import { checkInvariants, loggedAllocationsThenDrop } from './invariants.js';
 import { runBaselines, type BaselineResult } from './run-baselines.js';
 import { podRef } from './types.js';
+import { PoolOrder } from '../../events/catalogue.js';
+
+/** allocations/s of each order over the first order's, median of the rounds run back to back. */
+function pairedRatios(orders: readonly PoolOrder[], byOrder: ReadonlyMap<PoolOrder, readonly Round[]>): Record<string, number> {
+  const base = byOrder.get(orders[0]!)!;
+  return Object.fromEntries(orders.slice(1).map((x) => [x, round(median(byOrder.get(x)!.map((r, i) => r.allocsPerSec / base[i]!.allocsPerSec)), 3)]));
+}
 
 const exec = promisify(execFile);
 const workerPath = fileURLToPath(new URL('./worker.js', import.meta.url));
@@ -25,6 +32,8 @@ export interface AllocScenarioOptions {
   readonly timeLimitMs: number;
   /** Unmeasured allocations per process before each round (default 2000). */
   readonly warmup: number;
+  /** Pool orders to measure, each round running every order (alternating which goes first); default scattered. */
+  readonly orders?: readonly PoolOrder[];
 }
 
 interface ProcessRun {
@@ -42,9 +51,9 @@ export async function warmUp(a: Awaited<ReturnType<typeof openEngine>>, o: { req
   await runAllocLoad(warm, { requesters: o.requesters, count: o.warmup, timeLimitMs: 60_000 });
 }
 
-async function oneRound(o: AllocScenarioOptions, r: number) {
+async function oneRound(o: AllocScenarioOptions, r: number, order: PoolOrder) {
   const prefix = `/bench-alloc-${randomBytes(4).toString('hex')}/`;
-  const size = await definePool(o.endpoints, prefix, o.poolCidr);
+  const size = await definePool(o.endpoints, prefix, o.poolCidr, order);
   if (size < o.count + o.warmup) throw new Error(`pool ${o.poolCidr} has ${size} usable addresses, fewer than --count ${o.count} + --warmup ${o.warmup}`);
   const share = (total: number, i: number) => Math.floor(total / o.processes) + (i < total % o.processes ? 1 : 0);
   let runs: ProcessRun[];
@@ -52,7 +61,7 @@ async function oneRound(o: AllocScenarioOptions, r: number) {
   if (o.processes === 1) {
     const a = await openEngine(o.endpoints, prefix, 'p0');
     await warmUp(a, o);
-    const bar = progress(`alloc round ${r + 1}`, o.count);
+    const bar = progress(`alloc round ${r + 1} (${order})`, o.count);
     const result = await runAllocLoad(a, { requesters: o.requesters, count: o.count, timeLimitMs: o.timeLimitMs, onProgress: (d) => bar.update(d) });
     bar.stop();
     runs = [{ result, tag: 'p0', conflicts: a.engine.stats.conflicts, txns: a.store.stats.txns, batchSizes: a.store.stats.batchSizes }];
@@ -92,21 +101,49 @@ async function oneRound(o: AllocScenarioOptions, r: number) {
   };
 }
 
+type Round = Awaited<ReturnType<typeof oneRound>>;
+
+function orderSummary(rounds: readonly Round[]) {
+  const byRate = [...rounds].sort((a, b) => a.allocsPerSec - b.allocsPerSec);
+  const mid = byRate[Math.floor((byRate.length - 1) / 2)]!;
+  return {
+    allocsPerSec: round(median(rounds.map((x) => x.allocsPerSec))),
+    conflicts: median(rounds.map((x) => x.conflicts)),
+    latencyMs: mid.latencyMs,
+    perRound: rounds.map((x) => ({ allocsPerSec: round(x.allocsPerSec), conflicts: x.conflicts })),
+    invariants: {
+      duplicates: rounds.reduce((n, x) => n + x.invariants.duplicates, 0),
+      lost: rounds.reduce((n, x) => n + x.invariants.lost, 0),
+      extra: rounds.reduce((n, x) => n + x.invariants.extra, 0),
+    },
+  };
+}
+
 export async function runAllocScenario(o: AllocScenarioOptions) {
-  const rounds: Awaited<ReturnType<typeof oneRound>>[] = [];
-  for (let r = 0; r < o.rounds; r++) rounds.push(await oneRound(o, r));
+  const orders = o.orders?.length ? o.orders : [PoolOrder.Scattered];
+  const byOrder = new Map<PoolOrder, Round[]>(orders.map((x) => [x, []]));
+  for (let r = 0; r < o.rounds; r++) {
+    for (const order of r % 2 === 0 ? orders : [...orders].reverse()) byOrder.get(order)!.push(await oneRound(o, r, order));
+  }
+  const rounds = byOrder.get(orders[0]!)!;
+  const allRounds = [...byOrder.values()].flat();
+  const orderFigures = Object.fromEntries(orders.map((x) => [x, orderSummary(byOrder.get(x)!)]));
   const byRate = [...rounds].sort((a, b) => a.allocsPerSec - b.allocsPerSec);
   const mid = byRate[Math.floor((byRate.length - 1) / 2)]!;
   const bar = progress('baselines', 1);
   const baselines: BaselineResult = await runBaselines(o.endpoints, { requesters: o.requesters, count: o.count, poolCidr: '10.200.0.0/16', timeLimitMs: 20_000 });
   bar.stop();
   const allocsPerSec = median(rounds.map((x) => x.allocsPerSec));
-  const sum = (k: 'duplicates' | 'lost' | 'extra') => rounds.reduce((n, x) => n + x.invariants[k], 0);
+  const sum = (k: 'duplicates' | 'lost' | 'extra') => allRounds.reduce((n, x) => n + x.invariants[k], 0);
   return {
     scenario: 'alloc',
     requesters: o.requesters,
     processes: o.processes,
     count: o.count,
+    order: orders[0],
+    /** Per pool order, same run: medians over the rounds (the paired ratio compares rounds run back to back). */
+    orders: orderFigures,
+    ...(orders.length > 1 ? { orderRatios: pairedRatios(orders, byOrder) } : {}),
     allocsPerSec: round(allocsPerSec),
     latencyMs: mid.latencyMs,
     conflicts: mid.conflicts,

@@ -13,6 +13,8 @@ command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)                 # builds the CNI plugin's small C client
 command -v wrk >/dev/null 2>&1 || need+=(wrk)                           # `bench http`'s load generator
+command -v chromium >/dev/null 2>&1 || need+=(chromium)                 # the web console's tests drive it (playwright-core)
+command -v zsh >/dev/null 2>&1 || need+=(zsh)                           # `ipam completion zsh` is checked with zsh -n
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}" >&2
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

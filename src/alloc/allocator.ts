@@ -5,7 +5,7 @@ import type { LoggedEvent, ObjectMeta, Owner, ReleaseReason } from '../../events
 import { isAppendConditionFailed } from '../store/errors.js';
 import type { EventStore } from '../store/event-store.js';
 import type { Subscription } from '../store/subscription.js';
-import { decideAllocate, decideReleaseById, decideReleaseContainer, decideReleasePod, type DecideContext, type Decision } from './decide-alloc.js';
+import { decideAllocate, decideReleaseById, decideReleaseContainer, decideReleasePod, pickOffset, type DecideContext, type Decision, type OffsetSpans } from './decide-alloc.js';
 import * as config from './decide-config.js';
 import { AllocError } from './errors.js';
 import { AllocatorModel, endpointKey, type PoolState } from './model.js';
@@ -219,9 +219,9 @@ export class Allocator {
       const ctx: DecideContext = {
         at,
         newId: (label) => this.store.newId(label),
-        pick: (pool) => {
+        pick: (pool, spans) => {
           pools.push(pool);
-          return this.pick(pool, claimed);
+          return this.pick(pool, claimed, spans);
         },
       };
       const release = () => claimed.forEach(([set, o]) => set.delete(o));
@@ -256,17 +256,32 @@ export class Allocator {
     }
   }
 
-  private pick(pool: PoolState, claimed: [Set<number>, number][]): number {
-    let set = this.claims.get(pool.compiled.name);
-    if (!set) this.claims.set(pool.compiled.name, (set = new Set()));
-    const claims = set;
-    const blocked = pool.blocked;
-    const o = pool.free.pick(this.rng, (x) => claims.has(x) || blocked.has(x));
-    if (o >= 0) {
-      claims.add(o);
-      claimed.push([claims, o]);
+  private pick(pool: PoolState, claimed: [Set<number>, number][], spans?: OffsetSpans): number {
+    const claims = this.claimsOf(pool.compiled.name);
+    const { blocked, shadowed } = pool;
+    const taken = (x: number) => claims.has(x) || blocked.has(x) || shadowed.has(x);
+    const o = pickOffset(pool, this.rng, taken, spans);
+    if (o < 0) return o;
+    claims.add(o);
+    claimed.push([claims, o]);
+    if (pool.peers.length > 0) {
+      // Overlapping pools of the scope must not pick the same address meanwhile.
+      const value = pool.offsets.addressAt(o);
+      for (const q of pool.peers) {
+        const qo = q.offsets.offsetOf(value);
+        if (qo < 0) continue;
+        const qc = this.claimsOf(q.compiled.name);
+        qc.add(qo);
+        claimed.push([qc, qo]);
+      }
     }
     return o;
+  }
+
+  private claimsOf(pool: string): Set<number> {
+    let set = this.claims.get(pool);
+    if (!set) this.claims.set(pool, (set = new Set()));
+    return set;
   }
 
   /**

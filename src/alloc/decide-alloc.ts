@@ -1,18 +1,60 @@
 // Pure deciders for allocate and release: given the model and a command, the events to append and the tags the
 // decision depends on. No I/O, no clock: ids, time and the address picker come in through `ctx`.
-import { makeEvent, ReleaseReason, type DomainEvent, type Endpoint, type IpVersion } from '../../events/catalogue.js';
+import { makeEvent, PoolOrder, ReleaseReason, type DomainEvent, type Endpoint, type IpVersion } from '../../events/catalogue.js';
 import { Tag } from '../../events/tags.js';
 import { formatAddress } from '../net/address.js';
 import { AllocError } from './errors.js';
 import { allocationView, endpointIdentity, endpointKey, type AllocationRecord, type AllocatorModel, type PoolState } from './model.js';
 import { poolMatches } from './selector.js';
-import type { AllocateRequest, Allocation } from './types.js';
+import type { IntervalSet } from '../net/ranges.js';
+import type { AllocateRequest, Allocation, RangeRequest } from './types.js';
 
 export interface DecideContext {
   newId(label?: string): string;
   readonly at: string;
-  /** Picks a free, unclaimed offset in the pool (claiming it), or -1. */
-  pick(pool: PoolState): number;
+  /** Picks a free, unclaimed offset in the pool (within `spans` when given), claiming it, or -1. */
+  pick(pool: PoolState, spans?: OffsetSpans): number;
+}
+
+/** Sorted, disjoint [lo, hi] offset intervals of one pool. */
+export type OffsetSpans = readonly (readonly [number, number])[];
+
+export function inSpans(spans: OffsetSpans, o: number): boolean {
+  let lo = 0;
+  let hi = spans.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const [a, b] = spans[mid]!;
+    if (o < a) hi = mid - 1;
+    else if (o > b) lo = mid + 1;
+    else return true;
+  }
+  return false;
+}
+
+/** A free offset not `taken`, in the pool's order (spec.order), within `spans` when given; -1 if none. */
+export function pickOffset(pool: PoolState, rng: () => number, taken: (offset: number) => boolean, spans?: OffsetSpans): number {
+  if (pool.compiled.order === PoolOrder.Lowest) return pool.free.pickLowest(taken, spans);
+  return pool.free.pick(rng, spans ? (x) => !inSpans(spans, x) || taken(x) : taken);
+}
+
+/** The pool's offsets of the addresses in `within` (each interval of within ∩ usable is contiguous in offsets). */
+function spansOf(pool: PoolState, within: IntervalSet): OffsetSpans {
+  return within.intersect(pool.compiled.usable).intervals.map(([a, b]) => [pool.offsets.offsetOf(a), pool.offsets.offsetOf(b)] as const);
+}
+
+/** Whereabouts' ipRanges: one address from each named pool, within the range's window. */
+function pickRange(m: AllocatorModel, r: RangeRequest, ctx: DecideContext): { pool: PoolState; offset: number } {
+  const pool = m.pools.get(r.pool);
+  if (!pool) throw new AllocError('PoolNotFound', r.field, `pool ${r.pool} does not exist`);
+  if (pool.compiled.spec.disable) throw new AllocError('NoPoolMatches', r.field, `pool ${r.pool} is disabled`);
+  const spans = r.within ? spansOf(pool, r.within) : undefined;
+  const offset = spans?.length === 0 ? -1 : ctx.pick(pool, spans);
+  if (offset < 0) {
+    const where = r.within ? r.within.toStrings(pool.compiled.ipVersion).join(', ') : pool.compiled.usable.toStrings(pool.compiled.ipVersion).join(', ');
+    throw new AllocError('PoolExhausted', r.field, `could not allocate IP in range ${where} of pool ${r.pool} (${pool.allocated}/${pool.offsets.size} allocated)`, true);
+  }
+  return { pool, offset };
 }
 
 export interface Decision {
@@ -151,10 +193,15 @@ export function decideAllocate(m: AllocatorModel, req: AllocateRequest, ctx: Dec
       tags.add(Tag.ip(m.pools.get(r.pool)?.compiled.scope ?? 'default', r.address));
     }
   }
-  const families = wantedFamilies(m, req);
-  if (families.length === 0) throw new AllocError('NoPoolMatches', 'pools', 'no pool named and no default pool exists');
-  // Both families or neither: pick every family before writing anything.
-  const picks = families.map((f) => pickFor(m, req, f, ctx));
+  let picks: { pool: PoolState; offset: number }[];
+  if (req.ranges) {
+    picks = req.ranges.map((r) => pickRange(m, r, ctx));
+  } else {
+    const families = wantedFamilies(m, req);
+    if (families.length === 0) throw new AllocError('NoPoolMatches', 'pools', 'no pool named and no default pool exists');
+    // Both families or neither: pick every family before writing anything.
+    picks = families.map((f) => pickFor(m, req, f, ctx));
+  }
   const allocations: Allocation[] = [];
   for (const { pool, offset } of picks) {
     const c = pool.compiled;

@@ -5,7 +5,7 @@ import { InputError } from '../net/errors.js';
 import { parseIpList } from '../net/ranges.js';
 import { AllocError } from './errors.js';
 import type { AllocatorModel } from './model.js';
-import { compilePool, compileSubnet, describeOverlap, poolFitsSubnet, poolsOverlap } from './spec.js';
+import { compilePool, compileSubnet, describeOverlap, poolFitsSubnet, poolsOverlap, poolsShareAddresses } from './spec.js';
 import type { CompiledPool, CompiledSubnet } from './types.js';
 
 export interface ConfigContext {
@@ -48,7 +48,7 @@ function subnetOf(m: AllocatorModel, pool: CompiledPool): CompiledSubnet | undef
 function checkPlacement(m: AllocatorModel, pool: CompiledPool): CompiledSubnet | undefined {
   for (const other of m.pools.values()) {
     if (other.compiled.name === pool.name) continue;
-    if (poolsOverlap(pool, other.compiled)) {
+    if (poolsOverlap(pool, other.compiled) && !poolsShareAddresses(pool, other.compiled)) {
       throw new AllocError('Overlap', 'spec.ips', `overlaps pool ${other.compiled.name} at ${describeOverlap(pool, other.compiled)}`);
     }
   }

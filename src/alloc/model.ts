@@ -43,6 +43,10 @@ export interface PoolState {
   readonly free: FreeSet;
   /** Offsets no one may take: reserved addresses (network, broadcast and gateway are not in `usable` at all). */
   readonly blocked: Set<number>;
+  /** Overlapping pools of the same scope (sharedAddresses): an address one of them holds is taken here too. */
+  readonly peers: PoolState[];
+  /** Offsets whose address a peer holds. */
+  readonly shadowed: Set<number>;
   allocated: number;
 }
 
@@ -96,6 +100,7 @@ export class AllocatorModel {
         this.guard(e.id, () => this.setPool(compilePool(e.data.name, e.data.spec).pool));
         break;
       case 'PoolRemoved':
+        this.unlinkPeers(e.data.name);
         this.pools.delete(e.data.name);
         break;
       case 'PoolCarved': {
@@ -152,7 +157,7 @@ export class AllocatorModel {
   private setPool(c: CompiledPool): void {
     const offsets = new OffsetMap(c.usable, 'spec.ips');
     const free = new FreeSet(offsets.size);
-    const state: PoolState = { compiled: c, offsets, free, blocked: new Set(), allocated: 0 };
+    const state: PoolState = { compiled: c, offsets, free, blocked: new Set(), peers: [], shadowed: new Set(), allocated: 0 };
     // Carry over the allocations the pool already had (a PoolChanged keeps them).
     for (const a of this.byId.values()) {
       if (a.pool !== c.name) continue;
@@ -162,8 +167,35 @@ export class AllocatorModel {
         state.allocated++;
       }
     }
+    this.unlinkPeers(c.name);
     this.pools.set(c.name, state);
     this.refreshPoolBlocked(state);
+    this.linkPeers(state);
+  }
+
+  /** Overlapping pools sharing a scope see each other's allocations (only pools with sharedAddresses overlap). */
+  private linkPeers(p: PoolState): void {
+    const c = p.compiled;
+    for (const q of this.pools.values()) {
+      const d = q.compiled;
+      if (q === p || d.scope !== c.scope || d.ipVersion !== c.ipVersion || !d.usable.overlaps(c.usable)) continue;
+      p.peers.push(q);
+      q.peers.push(p);
+      for (const a of this.byId.values()) {
+        if (a.pool === d.name) shadow(p, a.value, true);
+        else if (a.pool === c.name) shadow(q, a.value, true);
+      }
+    }
+  }
+
+  private unlinkPeers(name: string): void {
+    const old = this.pools.get(name);
+    if (!old) return;
+    for (const q of old.peers) {
+      const i = q.peers.indexOf(old);
+      if (i >= 0) q.peers.splice(i, 1);
+      for (const a of this.byId.values()) if (a.pool === name) shadow(q, a.value, false);
+    }
   }
 
   private refreshBlocked(family: IpVersion): void {
@@ -217,6 +249,7 @@ export class AllocatorModel {
         pool.free.markUsed(o);
         this.onAllocated?.(d.pool, o);
       }
+      for (const q of pool.peers) shadow(q, value, true);
     }
   }
 
@@ -239,6 +272,14 @@ export class AllocatorModel {
         pool.free.markFree(o); // to the back of the line
         pool.allocated--;
       }
+      for (const q of pool.peers) shadow(q, rec.value, false);
     }
   }
+}
+
+function shadow(p: PoolState, value: bigint, held: boolean): void {
+  const o = p.offsets.offsetOf(value);
+  if (o < 0) return;
+  if (held) p.shadowed.add(o);
+  else p.shadowed.delete(o);
 }

@@ -1,5 +1,5 @@
 // Untrusted SpiderSubnet / SpiderIPPool specs in, checked and normalised address sets out.
-import type { IpVersion, LabelSelector, PoolSpec, Route, SubnetSpec } from '../../events/catalogue.js';
+import { PoolOrder, type IpVersion, type LabelSelector, type PoolSpec, type Route, type SubnetSpec } from '../../events/catalogue.js';
 import { broadcastAddress, formatAddress, parseAddress, parseCidr, type Cidr } from '../net/address.js';
 import { InputError } from '../net/errors.js';
 import { MAX_POOL_ADDRESSES } from '../net/offset-map.js';
@@ -16,6 +16,7 @@ const SUBNET_FIELDS = ['ipVersion', 'subnet', 'ips', 'excludeIPs', 'gateway', 'v
 const POOL_FIELDS = [
   ...SUBNET_FIELDS,
   'default', 'disable', 'namespaceAffinity', 'namespaceName', 'nodeAffinity', 'nodeName', 'podAffinity', 'multusName', 'scope',
+  'order', 'sharedAddresses',
 ];
 const ROUTE_FIELDS = ['dst', 'gw'];
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -81,6 +82,7 @@ export function compilePool(name: string, spec: unknown, opts: CompileOptions = 
     spec: normalised,
     ipVersion: c.family,
     scope: normalised.scope ?? DEFAULT_SCOPE,
+    order: normalised.order ?? PoolOrder.Scattered,
     subnet: c.cidr.text,
     prefixLength: c.cidr.prefix,
     owned,
@@ -103,6 +105,11 @@ function reservedAddresses(cidr: Cidr, gateway: bigint | undefined): bigint[] {
 /** Same scope and family, and the owned sets share an address. */
 export function poolsOverlap(a: CompiledPool, b: CompiledPool): boolean {
   return a.scope === b.scope && a.ipVersion === b.ipVersion && a.owned.overlaps(b.owned);
+}
+
+/** Overlapping pools that may coexist: both share their addresses (Whereabouts' overlapping ranges). */
+export function poolsShareAddresses(a: CompiledPool, b: CompiledPool): boolean {
+  return a.spec.sharedAddresses === true && b.spec.sharedAddresses === true;
 }
 
 /** The shared addresses, Spiderpool-style, for error messages: "10.6.0.10-10.6.0.20, 10.6.0.30 and 2 more". */
@@ -230,7 +237,7 @@ type PoolExtras = Omit<PoolSpec, keyof SubnetSpec>;
 
 function parsePoolExtras(s: Record<string, unknown>, onUnknown: UnknownFieldsHandler): PoolExtras {
   const out: { -readonly [K in keyof PoolExtras]: PoolExtras[K] } = {};
-  for (const k of ['default', 'disable'] as const) {
+  for (const k of ['default', 'disable', 'sharedAddresses'] as const) {
     const v = s[k];
     if (isAbsent(v)) continue;
     if (typeof v !== 'boolean') throw new InputError(`spec.${k}`, `must be true or false, got ${describe(v)}`);
@@ -254,6 +261,12 @@ function parsePoolExtras(s: Record<string, unknown>, onUnknown: UnknownFieldsHan
     if (scope === '') throw new InputError('spec.scope', `must not be empty (omit it for scope "${DEFAULT_SCOPE}")`);
     if (scope.includes('/')) throw new InputError('spec.scope', `${JSON.stringify(scope)} must not contain "/"`);
     out.scope = scope;
+  }
+  if (!isAbsent(s.order)) {
+    if (s.order !== PoolOrder.Scattered && s.order !== PoolOrder.Lowest) {
+      throw new InputError('spec.order', `must be "scattered" or "lowest", got ${describe(s.order)}`);
+    }
+    out.order = s.order;
   }
   return out;
 }

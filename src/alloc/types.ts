@@ -1,5 +1,5 @@
 // The allocator's public vocabulary: requests, results, compiled pools. Same words as the events.
-import type { Endpoint, IpVersion, LabelSelector, PoolSpec, Route, SubnetSpec } from '../../events/catalogue.js';
+import type { Endpoint, IpVersion, LabelSelector, PoolOrder, PoolSpec, Route, SubnetSpec } from '../../events/catalogue.js';
 import type { IntervalSet } from '../net/ranges.js';
 
 export type { Endpoint, IpVersion, LabelSelector, PoolSpec, Route, SubnetSpec };
@@ -10,6 +10,8 @@ export interface CompiledPool {
   readonly spec: PoolSpec;
   readonly ipVersion: IpVersion;
   readonly scope: string;
+  /** Which free address is handed out first (spec.order, default 'scattered'). */
+  readonly order: PoolOrder;
   /** The subnet CIDR, normalised (e.g. "10.6.0.0/16"). */
   readonly subnet: string;
   readonly prefixLength: number;
@@ -48,8 +50,21 @@ export interface AllocateRequest {
   /** Families wanted when no explicit pools are named (default: those of the default pools found). */
   readonly families?: readonly IpVersion[];
   readonly affinity?: AffinityContext;
+  /**
+   * One address from each of these pools, in this order, instead of one per family (Whereabouts' ipRanges: one
+   * address per range). `pools`, `namespaceDefaults` and `families` are then not read.
+   */
+  readonly ranges?: readonly RangeRequest[];
   /** When the decision is taken (RFC 3339), carried into the events. */
   readonly at: string;
+}
+
+export interface RangeRequest {
+  readonly pool: string;
+  /** Where the caller's request gave this range, for errors (e.g. "ipam.ipRanges[1]"). */
+  readonly field: string;
+  /** Addresses this range may take (Whereabouts' range_start..range_end minus exclude); absent: the whole pool. */
+  readonly within?: IntervalSet;
 }
 
 export interface Allocation {

@@ -2,11 +2,15 @@
 // (--server with a token, else the local unix socket).
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Allocator } from '../alloc/allocator.js';
-import { connectionFromEnv, describeConnection, openEtcd, probeEtcd } from '../store/connect.js';
-import { EventStore } from '../store/event-store.js';
+// The etcd side (etcd3, gRPC, the allocator) is loaded only by commands that go to etcd: a command that talks
+// to the daemon starts in about the time of `node -e 0`.
+import type { Allocator } from '../alloc/allocator.js';
+import type { EventStore } from '../store/event-store.js';
 import { DaemonClient } from './daemon-client.js';
 import { TLS_FILES } from '../daemon/tls.js';
+import { CliError } from './errors.js';
+
+export { CliError };
 
 export interface GlobalOptions {
   readonly etcd?: string;
@@ -26,9 +30,6 @@ export function daemonCa(g: GlobalOptions): string | undefined {
   return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
 }
 
-/** A CLI usage or connection problem: printed as is, with how to fix it. */
-export class CliError extends Error {}
-
 export interface DirectStore {
   readonly store: EventStore;
   close(): Promise<void>;
@@ -36,6 +37,7 @@ export interface DirectStore {
 
 /** The event store on etcd, for commands that read or write the log themselves. */
 export async function openDirect(g: GlobalOptions): Promise<DirectStore> {
+  const [{ connectionFromEnv, openEtcd, probeEtcd }, { EventStore }] = await Promise.all([import('../store/connect.js'), import('../store/event-store.js')]);
   const conn = connectionFromEnv(g.etcd ? { ...process.env, ETCD_ENDPOINTS: g.etcd } : process.env);
   if (!conn) throw new CliError('this command reads etcd directly: give --etcd http://HOST:2379 (or set ETCD_ENDPOINTS; ETCD_CACERT/ETCD_CERT/ETCD_KEY for TLS)');
   const client = openEtcd(conn);
@@ -58,6 +60,7 @@ export async function openDirect(g: GlobalOptions): Promise<DirectStore> {
 
 export async function openDirectAllocator(g: GlobalOptions): Promise<{ allocator: Allocator; store: EventStore; close(): Promise<void> }> {
   const d = await openDirect(g);
+  const { Allocator } = await import('../alloc/allocator.js');
   const allocator = new Allocator(d.store);
   await allocator.start();
   return {
@@ -88,5 +91,3 @@ export function daemonClient(g: GlobalOptions): DaemonClient {
   }
   return DaemonClient.unix(socket);
 }
-
-export { describeConnection };

@@ -1,18 +1,25 @@
 #!/usr/bin/env node
 // The `ipam` command line: the daemon, and commands that talk to it or straight to etcd.
-import { Command, Option } from 'commander';
+import { Argument, Command, Option } from 'commander';
 import { isAllocError } from '../alloc/errors.js';
 import { isInputError } from '../net/errors.js';
-import { alloc, release } from './commands/alloc.js';
-import { apply } from './commands/apply.js';
-import { historyCmd, replayCmd, exportCmd, importCmd } from './commands/audit.js';
-import { check } from './commands/check.js';
-import { get } from './commands/get.js';
-import { kubeconfig } from './commands/kubeconfig.js';
-import { CliError, type GlobalOptions } from './connection.js';
+import type { GlobalOptions } from './connection.js';
 import { DaemonError } from './daemon-client.js';
-import { serve } from './serve.js';
-import { runController } from '../k8s/controller.js';
+import { CliError } from './errors.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../daemon/log-options.js';
+
+// Each command loads its modules when it runs (the daemon, the controller, etcd3, BullMQ, client-node are heavy):
+// `ipam --help` or a command that talks to the daemon starts in about the time of `node -e 0`.
+const commands = {
+  alloc: () => import('./commands/alloc.js'),
+  apply: () => import('./commands/apply.js'),
+  audit: () => import('./commands/audit.js'),
+  check: () => import('./commands/check.js'),
+  get: () => import('./commands/get.js'),
+  kubeconfig: () => import('./commands/kubeconfig.js'),
+  serve: () => import('./serve.js'),
+  controller: () => import('../k8s/controller.js'),
+};
 
 const program = new Command()
   .name('ipam')
@@ -24,9 +31,12 @@ const program = new Command()
   .option('--token-file <file>', 'file holding the API token')
   .option('--ca-file <file>', "CA of the daemon's serving certificate (default <data-dir>/tls/ca.crt)")
   .option('--data-dir <dir>', 'where `serve` keeps the local etcd, socket and generated token', '.run')
+  .addOption(new Option('--log-level <level>', 'serve and controller: log level (default $IPAM_LOG_LEVEL or info)').choices(LOG_LEVELS))
+  .addOption(new Option('--log-format <format>', 'serve and controller: readable lines on a terminal, JSON otherwise (auto), or always one').choices(LOG_FORMATS))
   .showHelpAfterError('(run with --help for usage)');
 
-const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+const globals = (): GlobalOptions & { logLevel?: LogLevel; logFormat?: LogFormat } => program.opts();
+const loggerOptions = (g: { logLevel?: LogLevel; logFormat?: LogFormat }) => ({ ...(g.logLevel ? { level: g.logLevel } : {}), ...(g.logFormat ? { format: g.logFormat } : {}) });
 const output = (choices: string[]) => new Option('-o, --output <format>', 'output format').choices(choices);
 const revision = (v: string) => {
   if (!/^\d+$/.test(v)) throw new CliError(`expected a revision (a non-negative integer), got ${v}`);
@@ -39,6 +49,7 @@ program
   .description('run the daemon (starts a local single-node etcd when no endpoint is given)')
   .option('--listen <host:port>', 'TCP address of the HTTP API (bearer token required)', '127.0.0.1:7475')
   .option('--no-tcp', 'serve only on the unix socket')
+  .option('--no-console', 'do not serve the web console at /console/')
   .option('--node <name>', "this node's name (default: the host name)")
   .option('--kubeconfig [file]', "resolve pods' owner controllers from the Kubernetes API (file, or $KUBECONFIG / in-cluster when given without one)")
   .option('--tls-cert <file>', 'serving certificate (PEM) of the TCP API (default: one issued by a CA generated into <data-dir>/tls)')
@@ -51,10 +62,10 @@ program
   .option('--requestheader-username-headers <names>', 'user name headers (default X-Remote-User)', collect)
   .option('--requestheader-group-headers <names>', 'group headers (default X-Remote-Group)', collect)
   .option('--requestheader-extra-headers-prefix <prefixes>', 'extra-attribute header prefixes (default X-Remote-Extra-)', collect)
-  .action((o: { listen: string; tcp: boolean; node?: string; kubeconfig?: string | boolean }) => {
+  .action(async (o: { listen: string; tcp: boolean; console: boolean; node?: string; kubeconfig?: string | boolean }) => {
     const g = globals();
     const kubeconfig = o.kubeconfig === undefined ? undefined : o.kubeconfig === true ? '' : String(o.kubeconfig);
-    return serve({ ...o, kubeconfig, prefix: g.prefix, dataDir: g.dataDir, ...(g.etcd ? { etcd: g.etcd } : {}), ...(g.socket ? { socket: g.socket } : {}), ...(g.tokenFile ? { tokenFile: g.tokenFile } : {}) });
+    return (await commands.serve()).serve({ ...o, kubeconfig, logger: loggerOptions(g), prefix: g.prefix, dataDir: g.dataDir, ...(g.etcd ? { etcd: g.etcd } : {}), ...(g.socket ? { socket: g.socket } : {}), ...(g.tokenFile ? { tokenFile: g.tokenFile } : {}) });
   });
 
 const ms = (v: string) => {
@@ -76,9 +87,11 @@ program
   .option('--no-sources', 'do not watch CRs')
   .option('--no-status-writeback', 'do not write status back')
   .option('--no-gc', 'do not garbage-collect')
-  .action((o: Record<string, unknown>) => {
+  .action(async (o: Record<string, unknown>) => {
     const g = globals();
-    return runController({ ...o, prefix: g.prefix, ...(g.etcd ? { etcd: g.etcd } : {}) });
+    const logger = (await import('../daemon/logger.js')).createLogger(loggerOptions(g));
+    const log = (level: 'info' | 'warn', msg: string) => logger[level](msg);
+    return (await commands.controller()).runController({ ...o, log, prefix: g.prefix, ...(g.etcd ? { etcd: g.etcd } : {}) });
   });
 
 program
@@ -87,7 +100,7 @@ program
   .requiredOption('-f, --filename <file>', 'YAML or JSON file (- for stdin); several documents allowed')
   .option('--dry-run', 'validate and decide, write nothing')
   .addOption(new Option('--validate <mode>', 'unknown fields: strict (reject), warn, ignore').choices(['strict', 'warn', 'ignore']).default('strict'))
-  .action((o: { filename: string; dryRun?: boolean; validate: 'strict' | 'warn' | 'ignore' }) => apply(globals(), { file: o.filename, dryRun: Boolean(o.dryRun), validate: o.validate }));
+  .action(async (o: { filename: string; dryRun?: boolean; validate: 'strict' | 'warn' | 'ignore' }) => (await commands.apply()).apply(globals(), { file: o.filename, dryRun: Boolean(o.dryRun), validate: o.validate }));
 
 program
   .command('get')
@@ -97,8 +110,8 @@ program
   .option('-n, --namespace <ns>', 'namespace of namespaced resources', 'default')
   .option('-A, --all-namespaces', 'every namespace')
   .addOption(output(['wide', 'yaml', 'json']))
-  .action((resource: string, name: string | undefined, o: { namespace: string; allNamespaces?: boolean; output?: 'wide' | 'yaml' | 'json' }) =>
-    get(globals(), resource, name, { namespace: o.namespace, allNamespaces: Boolean(o.allNamespaces), ...(o.output ? { output: o.output } : {}) }),
+  .action(async (resource: string, name: string | undefined, o: { namespace: string; allNamespaces?: boolean; output?: 'wide' | 'yaml' | 'json' }) =>
+    (await commands.get()).get(globals(), resource, name, { namespace: o.namespace, allNamespaces: Boolean(o.allNamespaces), ...(o.output ? { output: o.output } : {}) }),
   );
 
 program
@@ -112,7 +125,7 @@ program
   .option('--ipv4-pool <names>', 'IPv4 pools to try, in order (repeatable or comma-separated)', collect)
   .option('--ipv6-pool <names>', 'IPv6 pools to try, in order', collect)
   .addOption(output(['json']))
-  .action((o) => alloc(globals(), o));
+  .action(async (o) => (await commands.alloc()).alloc(globals(), o));
 
 program
   .command('release')
@@ -122,7 +135,7 @@ program
   .option('--pod <namespace/name>', 'everything this pod holds')
   .option('--uid <uid>', 'only if the pod has this UID')
   .addOption(output(['json']))
-  .action((o) => release(globals(), o));
+  .action(async (o) => (await commands.alloc()).release(globals(), o));
 
 program
   .command('history')
@@ -130,7 +143,7 @@ program
   .argument('<what>', 'ip | pod | pool')
   .argument('<key>', 'ADDRESS | NAMESPACE/NAME | POOL')
   .addOption(output(['json']))
-  .action((what: string, key: string, o: { output?: 'json' }) => historyCmd(globals(), what, key, o));
+  .action(async (what: string, key: string, o: { output?: 'json' }) => (await commands.audit()).historyCmd(globals(), what, key, o));
 
 program
   .command('replay')
@@ -138,7 +151,7 @@ program
   .option('--at <revision|time>', 'a revision, or a time such as 2026-11-23T14:02:00Z')
   .option('--kind <resource>', 'print this resource\'s objects as they were')
   .addOption(output(['wide', 'yaml', 'json']))
-  .action((o: { at?: string; kind?: string; output?: 'wide' | 'yaml' | 'json' }) => replayCmd(globals(), o));
+  .action(async (o: { at?: string; kind?: string; output?: 'wide' | 'yaml' | 'json' }) => (await commands.audit()).replayCmd(globals(), o));
 
 program
   .command('export')
@@ -146,25 +159,34 @@ program
   .argument('<file>', 'output file')
   .option('--after <revision>', 'only commits after this revision', revision)
   .option('--until <revision>', 'only commits at or before this revision', revision)
-  .action((file: string, o: { after?: number; until?: number }) => exportCmd(globals(), file, o));
+  .action(async (file: string, o: { after?: number; until?: number }) => (await commands.audit()).exportCmd(globals(), file, o));
 
 program
   .command('import')
   .description('load an export into an empty store (another cluster, another prefix) (needs --etcd)')
   .argument('<file>', 'a file written by `ipam export`')
-  .action((file: string) => importCmd(globals(), file));
+  .action(async (file: string) => (await commands.audit()).importCmd(globals(), file));
 
 program
   .command('kubeconfig')
   .description("print a kubeconfig for kubectl and client libraries: the daemon's URL (--server, default https://127.0.0.1:7475), its CA and the API token")
   .option('--name <name>', 'cluster, user and context name', 'ipam-es')
-  .action((o: { name: string }) => kubeconfig(globals(), o));
+  .action(async (o: { name: string }) => (await commands.kubeconfig()).kubeconfig(globals(), o));
 
 program
   .command('check')
   .description('check that the log, the tag keys and the projections agree; exits 1 on any problem (needs --etcd)')
   .addOption(output(['json']))
-  .action((o: { output?: 'json' }) => check(globals(), o));
+  .action(async (o: { output?: 'json' }) => (await commands.check()).check(globals(), o));
+
+program
+  .command('completion')
+  .description('print a shell completion script: `source <(ipam completion bash)`, or zsh: `ipam completion zsh > "${fpath[1]}/_ipam"`')
+  .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh']))
+  .action(async (shell: 'bash' | 'zsh') => {
+    const { bashCompletion, zshCompletion } = await import('./completion.js');
+    process.stdout.write(shell === 'bash' ? bashCompletion(program) : zshCompletion(program));
+  });
 
 program.parseAsync().catch((e: unknown) => {
   const msg =

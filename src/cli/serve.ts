@@ -3,10 +3,11 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { cniSocketRoute } from '../cni/daemon-route.js';
+import { consoleApiRoute, consoleAssetsRoute } from '../console/route.js';
 import { Daemon } from '../daemon/daemon.js';
 import { loadKubeConfig } from '../k8s/kube.js';
 import { createOwnerResolver } from '../k8s/owner.js';
-import { createLogger } from '../daemon/logger.js';
+import { createLogger, type LoggerOptions } from '../daemon/logger.js';
 import { loadToken } from '../daemon/token.js';
 import { DEFAULT_REQUEST_HEADERS, loadServingTls, type RequestHeaderOptions } from '../daemon/tls.js';
 import { readFileSync } from 'node:fs';
@@ -25,6 +26,9 @@ export interface ServeOptions {
   readonly tcp: boolean;
   /** Kubeconfig for resolving pods' owner controllers; none: owners only as requests give them. */
   readonly kubeconfig?: string;
+  readonly logger?: LoggerOptions;
+  /** The web console at /console/ (default on). */
+  readonly console?: boolean;
   readonly tlsCert?: string;
   readonly tlsKey?: string;
   readonly tlsCa?: string;
@@ -52,7 +56,7 @@ function requestHeaderOptions(o: ServeOptions): RequestHeaderOptions | undefined
 }
 
 export async function serve(opts: ServeOptions): Promise<void> {
-  const log = createLogger();
+  const log = createLogger(opts.logger);
   let local: LocalEtcd | undefined;
   let conn: EtcdConnection | undefined = connectionFromEnv(opts.etcd ? { ...process.env, ETCD_ENDPOINTS: opts.etcd } : process.env);
   if (!conn) {
@@ -86,13 +90,17 @@ export async function serve(opts: ServeOptions): Promise<void> {
     node: opts.node ?? hostname(),
     socket: resolve(opts.socket ?? resolve(opts.dataDir, 'ipam.sock')),
     socketRoutes: [cniSocketRoute],
+    ...(opts.console === false ? {} : { routes: [consoleApiRoute], publicRoutes: [consoleAssetsRoute()] }),
     ...(token ? { listen: opts.listen, token: token.token } : {}),
     ...(tls ? { tls } : { insecureHttp: true }),
     ...(requestHeader ? { requestHeader } : {}),
   });
   const addr = daemon.address;
-  // One plain line for people and scripts waiting on start-up (the rest are JSON logs).
-  process.stderr.write(`ipam: ready${addr ? ` on ${tls ? 'https' : 'http'}://${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}` : ''} and ${resolve(opts.socket ?? resolve(opts.dataDir, 'ipam.sock'))} (Ctrl-C to stop)\n`);
+  // One plain line for people and scripts waiting on start-up (the rest are log records, readable or JSON).
+  const scheme = tls ? 'https' : 'http';
+  const host = addr && (addr.host.includes(':') ? `[${addr.host}]` : addr.host);
+  if (addr && opts.console !== false) log.info({ url: `${scheme}://${host}:${addr.port}/console/` }, 'web console (sign in with the API token)');
+  process.stderr.write(`ipam: ready${addr ? ` on ${scheme}://${host}:${addr.port}` : ''} and ${resolve(opts.socket ?? resolve(opts.dataDir, 'ipam.sock'))} (Ctrl-C to stop)\n`);
 
   await new Promise<void>((done) => {
     const stop = (sig: string) => {

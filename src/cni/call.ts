@@ -17,6 +17,9 @@ export interface CniArgs {
   readonly podNamespace?: string;
   readonly podName?: string;
   readonly podUid?: string;
+  /** Whereabouts' IPAMEnvArgs IP and GATEWAY: static addresses ("10.0.0.5/24,fd00::5/64") and their gateways. */
+  readonly ip?: string;
+  readonly gateway?: string;
 }
 
 const COMMANDS = new Set<string>(Object.values(CniCommand));
@@ -58,7 +61,7 @@ function checkIfname(name: string): void {
 
 /** "K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p;K8S_POD_UID=u;IgnoreUnknown=1" */
 export function parseArgs(text: string): CniArgs {
-  const out: { podNamespace?: string; podName?: string; podUid?: string } = {};
+  const out: { -readonly [K in keyof CniArgs]?: string } = {};
   if (text === '') return out;
   for (const pair of text.split(';')) {
     if (pair === '') continue;
@@ -69,6 +72,8 @@ export function parseArgs(text: string): CniArgs {
     if (key === 'K8S_POD_NAMESPACE') out.podNamespace = value;
     else if (key === 'K8S_POD_NAME') out.podName = value;
     else if (key === 'K8S_POD_UID') out.podUid = value;
+    else if (key === 'IP') out.ip = value;
+    else if (key === 'GATEWAY') out.gateway = value;
   }
   return out;
 }

@@ -1,8 +1,8 @@
 // The network configuration on stdin: its envelope (cniVersion, name, prevResult, GC's valid attachments) and the
 // `ipam` object, which names pools per family or gives Whereabouts-style ranges. Every rejection names the field.
-import type { PoolSpec } from '../../events/catalogue.js';
 import { validateName } from '../alloc/spec.js';
-import { poolSpecsFromWhereabouts } from '../alloc/whereabouts.js';
+import { parseWhereaboutsIpam, WHEREABOUTS_KEYS, type WhereaboutsIpam } from '../upstream/whereabouts/config.js';
+import { whereaboutsPools, type WhereaboutsPool } from '../upstream/whereabouts/pools.js';
 import { parseAddress, parseCidr } from '../net/address.js';
 import { isInputError } from '../net/errors.js';
 import { CniError, CniErrorCode, isSupportedVersion, SUPPORTED_VERSIONS } from './protocol.js';
@@ -17,7 +17,15 @@ export interface NetConf {
 export interface CniRoute {
   readonly dst: string;
   readonly gw?: string;
+  /** CNI 1.1 route attributes, printed as given. */
+  readonly mtu?: number;
+  readonly advmss?: number;
+  readonly priority?: number;
+  readonly table?: number;
+  readonly scope?: number;
 }
+
+const ROUTE_INTS = ['mtu', 'advmss', 'priority', 'table', 'scope'] as const;
 
 export interface CniDns {
   readonly nameservers?: readonly string[];
@@ -38,10 +46,11 @@ export interface PoolsIpam extends IpamCommon {
   readonly pools?: { readonly ipv4?: readonly string[]; readonly ipv6?: readonly string[] };
 }
 
-/** Whereabouts-style ranges, each a pool defined on first use under Whereabouts' IPPool name. */
+/** A Whereabouts configuration: each range a pool (its IPPool) defined on first use, one address per range. */
 export interface RangeIpam extends IpamCommon {
   readonly kind: 'range';
-  readonly pools: readonly { readonly name: string; readonly spec: PoolSpec }[];
+  readonly whereabouts: WhereaboutsIpam;
+  readonly pools: readonly WhereaboutsPool[];
 }
 
 export type IpamConf = PoolsIpam | RangeIpam;
@@ -51,14 +60,9 @@ export interface Attachment {
   readonly ifname: string;
 }
 
-const RANGE_KEYS = ['range', 'range_start', 'range_end', 'exclude', 'ipRanges', 'gateway', 'network_name'];
-const OWN_KEYS = new Set(['type', 'pools', 'routes', 'dns', ...RANGE_KEYS]);
-/** Whereabouts settings about its own datastore, logging and leader election: meaningless here, accepted and ignored. */
-const IGNORED_WHEREABOUTS_KEYS = new Set([
-  'datastore', 'etcd_host', 'etcd_username', 'etcd_password', 'etcd_key_file', 'etcd_cert_file', 'etcd_ca_cert_file',
-  'log_file', 'log_level', 'enable_overlapping_ranges', 'kubernetes', 'configuration_path', 'leader_lease_duration',
-  'leader_renew_deadline', 'leader_retry_period', 'sleep_for_race', 'reconciler_cron_expression', 'node_slice_size',
-]);
+/** Keys that make the ipam object a Whereabouts configuration (the others Whereabouts reads only go with these). */
+const RANGE_KEYS = ['range', 'range_start', 'range_end', 'exclude', 'ipRanges', 'gateway', 'network_name', 'addresses'];
+const OWN_KEYS = new Set(['type', 'pools', 'routes', 'dns']);
 
 export const invalid = (field: string, reason: string) => new CniError(CniErrorCode.InvalidConfig, `invalid network configuration: ${field}`, `${field}: ${reason}`);
 
@@ -86,14 +90,14 @@ export function parseIpam(raw: Readonly<Record<string, unknown>>): IpamConf {
   const ipam = raw.ipam;
   if (!isRecord(ipam)) throw invalid('ipam', `must be an object, got ${describe(ipam)}`);
   for (const [k, val] of Object.entries(ipam)) {
-    if (!OWN_KEYS.has(k) && !IGNORED_WHEREABOUTS_KEYS.has(k)) {
+    if (!OWN_KEYS.has(k) && !WHEREABOUTS_KEYS.has(k)) {
       throw new CniError(CniErrorCode.UnsupportedField, `unsupported field ipam.${k}`, `ipam.${k} = ${JSON.stringify(val)} is not a setting of this plugin`);
     }
   }
   const routes = parseRoutes(ipam.routes);
   const dns = parseDns(ipam.dns);
   const common = { routes, ...(dns ? { dns } : {}) };
-  const rangeKeys = RANGE_KEYS.filter((k) => !isAbsent(ipam[k]));
+  const rangeKeys = RANGE_KEYS.filter((k) => !isAbsent(ipam[k]) && ipam[k] !== '');
   if (!isAbsent(ipam.pools)) {
     const clash = rangeKeys[0];
     if (clash !== undefined) {
@@ -103,7 +107,8 @@ export function parseIpam(raw: Readonly<Record<string, unknown>>): IpamConf {
     return { kind: 'pools', pools: parsePools(ipam.pools), ...common };
   }
   if (rangeKeys.length === 0) return { kind: 'pools', ...common };
-  return { kind: 'range', pools: rangePools(ipam), ...common };
+  const whereabouts = inputField(() => parseWhereaboutsIpam(ipam, 'ipam'));
+  return { kind: 'range', whereabouts, pools: inputField(() => whereaboutsPools(whereabouts)), ...common };
 }
 
 function parsePools(v: unknown): PoolsIpam['pools'] {
@@ -119,27 +124,6 @@ function parsePools(v: unknown): PoolsIpam['pools'] {
   return out;
 }
 
-/** Whereabouts' IPPool name: "<network_name>-<range>" with ':' and '/' as '-' (NormalizeRange), e.g. "10.10.0.0-16". */
-export function whereaboutsPoolName(spec: PoolSpec, networkName: string | undefined): string {
-  const range = spec.subnet.replace(/[:/]/g, '-');
-  const name = networkName ? `${networkName}-${range}` : range;
-  return inputField(() => validateName(name, networkName ? 'ipam.network_name' : 'ipam.range'));
-}
-
-function rangePools(ipam: Record<string, unknown>): RangeIpam['pools'] {
-  // The range parser insists on type "whereabouts"; ours is this plugin's name, so leave it out.
-  const { type: _type, ...settings } = ipam;
-  const specs = inputField(() => poolSpecsFromWhereabouts(settings, 'ipam'));
-  const networkName = typeof ipam.network_name === 'string' && ipam.network_name !== '' ? ipam.network_name : undefined;
-  const pools = specs.map((spec) => ({ name: whereaboutsPoolName(spec, networkName), spec }));
-  const seen = new Set<string>();
-  for (const p of pools) {
-    if (seen.has(p.name)) throw invalid('ipam.ipRanges', `two ranges share the subnet ${p.spec.subnet}; give each subnet once`);
-    seen.add(p.name);
-  }
-  return pools;
-}
-
 function parseRoutes(v: unknown): CniRoute[] {
   if (isAbsent(v)) return [];
   if (!Array.isArray(v)) throw invalid('ipam.routes', `must be a list of {dst, gw}, got ${describe(v)}`);
@@ -148,10 +132,17 @@ function parseRoutes(v: unknown): CniRoute[] {
     if (!isRecord(r)) throw invalid(f, `must be an object {dst, gw}, got ${describe(r)}`);
     if (typeof r.dst !== 'string') throw invalid(`${f}.dst`, 'is required: a CIDR such as 10.0.0.0/8');
     const dst = inputField(() => parseCidr(r.dst as string, `${f}.dst`));
-    if (isAbsent(r.gw) || r.gw === '') return { dst: r.dst };
+    const extra: { -readonly [K in (typeof ROUTE_INTS)[number]]?: number } = {};
+    for (const k of ROUTE_INTS) {
+      const v = r[k];
+      if (isAbsent(v)) continue;
+      if (typeof v !== 'number' || !Number.isInteger(v)) throw invalid(`${f}.${k}`, `must be an integer, got ${describe(v)}`);
+      extra[k] = v;
+    }
+    if (isAbsent(r.gw) || r.gw === '') return { dst: r.dst, ...extra };
     if (typeof r.gw !== 'string') throw invalid(`${f}.gw`, `must be an IP address, got ${describe(r.gw)}`);
     inputField(() => parseAddress(r.gw as string, `${f}.gw`, dst.family));
-    return { dst: r.dst, gw: r.gw };
+    return { dst: r.dst, gw: r.gw, ...extra };
   });
 }
 

@@ -1,11 +1,14 @@
 // The CNI commands against the allocator: one call in (environment + stdin), the plugin's exit code and stdout out.
 import type { AllocateRequest, Endpoint } from '../alloc/types.js';
 import { parseCall, type CniCall, type CniEnv } from './call.js';
-import { parseIpam, parseNetConf, prevResultAddresses, validAttachments, type IpamConf, type NetConf } from './config.js';
+import { parseIpam, parseNetConf, prevResultAddresses, validAttachments, type NetConf, type RangeIpam } from './config.js';
 import { toCniError } from './errors.js';
 import { poolsInUse, unavailableReason } from './pool-status.js';
 import { CNI_VERSION, CniCommand, CniError, CniErrorCode, errorResult, SUPPORTED_VERSIONS } from './protocol.js';
 import { RangePools } from './range-pools.js';
+import { rangeRequests } from '../upstream/whereabouts/pools.js';
+import { withEnvArgs } from '../upstream/whereabouts/config.js';
+import { isInputError } from '../net/errors.js';
 import type { CniDeps } from './route.js';
 import { ipamResult } from './result.js';
 
@@ -78,14 +81,22 @@ export class CniHandler {
   }
 
   private async add(call: CniCall, conf: NetConf, at: string): Promise<CniOutcome> {
-    const ipam = parseIpam(conf.raw);
-    if (ipam.kind === 'range') await this.rangePools.ensure(ipam.pools, at);
+    let ipam = parseIpam(conf.raw);
+    if (ipam.kind === 'range') {
+      const { ip, gateway } = call.args;
+      if (ip || gateway) ipam = { ...ipam, whereabouts: inputToCni(() => withEnvArgs((ipam as RangeIpam).whereabouts, ip, gateway)) };
+      await this.rangePools.ensure(ipam.pools, at);
+      // Lowest free first: an address this node released a moment ago must be seen free (DEL then ADD gets it back).
+      if ((ipam as RangeIpam).whereabouts.order === 'lowest') await this.deps.allocator.awaitOwnWrites();
+    }
     const req: AllocateRequest = {
       endpoint: this.endpoint(call),
       at,
       affinity: { multusName: conf.name },
-      ...(ipam.kind === 'pools' ? (ipam.pools ? { pools: ipam.pools } : {}) : { pools: rangePoolsByFamily(ipam) }),
+      ...(ipam.kind === 'pools' ? (ipam.pools ? { pools: ipam.pools } : {}) : { ranges: rangeRequests(ipam.pools) }),
     };
+    // Static addresses only (Whereabouts' `addresses` without a range): nothing to allocate.
+    if (req.ranges?.length === 0) return answer(ipamResult(conf.cniVersion, [], ipam));
     const { allocations } = await this.deps.allocator.allocate(req);
     return answer(ipamResult(conf.cniVersion, allocations, ipam));
   }
@@ -98,6 +109,10 @@ export class CniHandler {
 
   /** The attachment still holds addresses here, and every one of them is in the previous result. */
   private async check(call: CniCall, conf: NetConf): Promise<CniOutcome> {
+    // SPEC.md (and libcni's skel): CHECK exists from 0.4.0 on.
+    if (conf.cniVersion.startsWith('0.') && conf.cniVersion !== '0.4.0') {
+      throw new CniError(CniErrorCode.IncompatibleVersion, 'config version does not allow CHECK', `cniVersion ${conf.cniVersion}: CHECK needs 0.4.0 or later`);
+    }
     parseIpam(conf.raw);
     const expected = prevResultAddresses(conf.raw);
     const { allocator } = this.deps;
@@ -166,6 +181,16 @@ export class CniHandler {
   }
 }
 
+/** A bad CNI_ARGS value is the environment's fault: error 4, naming the argument. */
+function inputToCni<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (isInputError(e)) throw new CniError(CniErrorCode.InvalidEnvironment, `invalid environment variable ${e.field}`, `${e.field}: ${e.reason}`);
+    throw e;
+  }
+}
+
 function answer(body: unknown): CniOutcome {
   return { exitCode: 0, stdout: JSON.stringify(body) };
 }
@@ -180,10 +205,4 @@ function versionAnswer(stdin: string): CniOutcome {
     // no configuration: answer in the newest version
   }
   return answer({ cniVersion: version, supportedVersions: SUPPORTED_VERSIONS });
-}
-
-function rangePoolsByFamily(ipam: IpamConf & { kind: 'range' }): NonNullable<AllocateRequest['pools']> {
-  const ipv4 = ipam.pools.filter((p) => p.spec.ipVersion === 4).map((p) => p.name);
-  const ipv6 = ipam.pools.filter((p) => p.spec.ipVersion === 6).map((p) => p.name);
-  return { ...(ipv4.length ? { ipv4 } : {}), ...(ipv6.length ? { ipv6 } : {}) };
 }

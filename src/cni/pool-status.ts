@@ -14,6 +14,7 @@ export function poolsInUse(m: AllocatorModel, ipam: IpamConf): string[] {
 export function freeAddresses(p: PoolState): number {
   let blockedFree = 0;
   for (const o of p.blocked) if (p.free.isFree(o)) blockedFree++;
+  for (const o of p.shadowed) if (p.free.isFree(o) && !p.blocked.has(o)) blockedFree++;
   return p.free.freeCount - blockedFree;
 }
 

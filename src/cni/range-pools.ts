@@ -1,43 +1,30 @@
-// Whereabouts-style ranges become pools on first use, under Whereabouts' IPPool name. A pool of that name defined
-// differently (another network config, or an admin) is never changed from a CNI call: the ADD fails, naming the field.
-import type { PoolSpec } from '../../events/catalogue.js';
+// Whereabouts ranges become pools on first use, under Whereabouts' IPPool name. An IPPool is its range (network
+// and CIDR); the window a configuration hands out from travels with each ADD, so a pool that exists is used as it
+// is, whoever defined it, as long as it is the same range.
 import type { Allocator } from '../alloc/allocator.js';
 import { isAllocError } from '../alloc/errors.js';
-import { compilePool } from '../alloc/spec.js';
+import type { WhereaboutsPool } from '../upstream/whereabouts/pools.js';
 import { invalid } from './config.js';
-
-export interface RangePool {
-  readonly name: string;
-  readonly spec: PoolSpec;
-}
-
-const MAX_CACHED = 1024;
 
 export class RangePools {
   /** Definitions in flight, so concurrent ADDs on a new range define its pool once. */
   private readonly defining = new Map<string, Promise<void>>();
-  /** name + input spec -> the normalised spec as the model holds it (compiling per ADD would cost more than the ADD). */
-  private readonly normalised = new Map<string, string>();
 
   constructor(private readonly allocator: Allocator) {}
 
-  async ensure(pools: readonly RangePool[], at: string): Promise<void> {
+  async ensure(pools: readonly WhereaboutsPool[], at: string): Promise<void> {
     await Promise.all(pools.map((p) => this.ensureOne(p, at)));
   }
 
-  private async ensureOne(p: RangePool, at: string): Promise<void> {
-    const want = this.normalisedSpec(p);
-    // Two rounds: define if missing, then compare with what the model holds (ours, or a concurrent writer's).
+  private async ensureOne(p: WhereaboutsPool, at: string): Promise<void> {
+    // Two rounds: define if missing, then check what the model holds (ours, or a concurrent writer's).
     for (let round = 0; round < 2; round++) {
       const have = this.allocator.model.pools.get(p.name);
       if (have) {
-        if (JSON.stringify(have.compiled.spec) === want) return;
+        if (have.compiled.subnet === p.spec.subnet && have.compiled.ipVersion === p.spec.ipVersion) return;
         throw invalid(
-          'ipam.range',
-          `pool ${p.name} already exists for subnet ${have.compiled.subnet} with ips ${have.compiled.spec.ips.join(', ')}` +
-            `${have.compiled.spec.excludeIPs?.length ? ` excluding ${have.compiled.spec.excludeIPs.join(', ')}` : ''}; this network asks for ` +
-            `ips ${p.spec.ips.join(', ')}${p.spec.excludeIPs?.length ? ` excluding ${p.spec.excludeIPs.join(', ')}` : ''}` +
-            ' (and its gateway and routes must match too). Use the same range settings, set ipam.network_name for a separate pool, or have an admin change the pool',
+          `${p.range.field}.range`,
+          `pool ${p.name} already exists for subnet ${have.compiled.subnet}, not ${p.spec.subnet}; an admin defined it differently: rename or remove it`,
         );
       }
       let defining = this.defining.get(p.name);
@@ -47,28 +34,23 @@ export class RangePools {
       }
       await defining;
     }
-    throw invalid('ipam.range', `pool ${p.name} could not be defined; try again`);
+    throw invalid(`${p.range.field}.range`, `pool ${p.name} could not be defined; try again`);
   }
 
-  private async define(p: RangePool, at: string): Promise<void> {
+  private async define(p: WhereaboutsPool, at: string): Promise<void> {
     try {
       await this.allocator.definePool(p.name, p.spec, { at });
     } catch (e) {
       if (!isAllocError(e)) throw e;
       if (e.code === 'AlreadyExists') return this.allocator.sync(); // another daemon was first: read its definition
-      if (e.code === 'Overlap') throw invalid('ipam.range', `cannot define pool ${p.name}: it ${e.message.replace(/^spec\.ips: /, '')} in the same address scope (set ipam.network_name for a separate scope)`);
+      if (e.code === 'Overlap') {
+        const scope = p.spec.scope ?? 'default';
+        const hint = p.spec.sharedAddresses
+          ? `that pool is not a Whereabouts pool, so it does not share its addresses; ${p.spec.scope === undefined ? 'set ipam.network_name for a separate address scope' : `use another network_name than ${scope}`}`
+          : 'set ipam.network_name for a separate address scope';
+        throw invalid(`${p.range.field}.range`, `cannot define pool ${p.name}: it ${e.message.replace(/^spec\.ips: /, '')} in address scope ${scope} (${hint})`);
+      }
       throw e;
     }
-  }
-
-  private normalisedSpec(p: RangePool): string {
-    const key = `${p.name}\n${JSON.stringify(p.spec)}`;
-    let s = this.normalised.get(key);
-    if (s === undefined) {
-      s = JSON.stringify(compilePool(p.name, p.spec).pool.spec);
-      if (this.normalised.size >= MAX_CACHED) this.normalised.clear();
-      this.normalised.set(key, s);
-    }
-    return s;
   }
 }

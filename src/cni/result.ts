@@ -10,25 +10,39 @@ export interface IpamResult {
   readonly dns: Readonly<Record<string, unknown>>;
 }
 
-/** IPv4 first; routes: the pools' own routes (pools mode) and then `ipam.routes` as written, each once. */
+/**
+ * Pools: IPv4 first, each with its pool's gateway. Whereabouts: its cmdAdd's order (the ranges, then the static
+ * `addresses`), every range's address with ipam.gateway. Routes: the pools' own routes (pools mode) and then
+ * `ipam.routes` as written, each once.
+ */
 export function ipamResult(version: string, allocations: readonly Allocation[], ipam: IpamConf): IpamResult {
   const withVersion = ipsCarryVersion(version);
-  const ips = [...allocations]
-    .sort((a, b) => a.ipVersion - b.ipVersion)
-    .map((a) => ({
-      ...(withVersion ? { version: String(a.ipVersion) as '4' | '6' } : {}),
-      address: `${a.address}/${a.prefixLength}`,
-      ...(a.gateway ? { gateway: a.gateway } : {}),
-    }));
+  const ver = (v: '4' | '6') => (withVersion ? { version: v } : {});
+  let ips: IpamResult['ips'];
+  if (ipam.kind === 'range') {
+    const wb = ipam.whereabouts;
+    const order = new Map(ipam.pools.map((p, i) => [p.name, i]));
+    const gw = wb.gateway !== undefined ? { gateway: wb.gateway } : {};
+    ips = [
+      ...[...allocations]
+        .sort((a, b) => (order.get(a.pool) ?? order.size) - (order.get(b.pool) ?? order.size))
+        .map((a) => ({ ...ver(String(a.ipVersion) as '4' | '6'), address: `${a.address}/${a.prefixLength}`, ...gw })),
+      ...wb.addresses.map((s) => ({ ...ver(s.version), address: s.address, ...(s.gateway !== undefined ? { gateway: s.gateway } : {}) })),
+    ];
+  } else {
+    ips = [...allocations]
+      .sort((a, b) => a.ipVersion - b.ipVersion)
+      .map((a) => ({ ...ver(String(a.ipVersion) as '4' | '6'), address: `${a.address}/${a.prefixLength}`, ...(a.gateway ? { gateway: a.gateway } : {}) }));
+  }
   // In range mode the pools' routes were derived from ipam.routes, so printing both would repeat them.
   const poolRoutes = ipam.kind === 'pools' ? allocations.flatMap((a) => a.routes ?? []) : [];
   const routes: CniRoute[] = [];
   const seen = new Set<string>();
   for (const r of [...poolRoutes, ...ipam.routes]) {
-    const key = `${r.dst} ${r.gw ?? ''}`;
+    const key = JSON.stringify(r);
     if (seen.has(key)) continue;
     seen.add(key);
-    routes.push(r.gw ? { dst: r.dst, gw: r.gw } : { dst: r.dst });
+    routes.push(r);
   }
   return { cniVersion: version, ips, ...(routes.length > 0 ? { routes } : {}), dns: { ...(ipam.dns ?? {}) } };
 }

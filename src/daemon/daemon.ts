@@ -64,6 +64,8 @@ export interface DaemonOptions {
   readonly routes?: readonly ((parts: DaemonParts) => RouteHandler)[];
   /** Routes served on the unix socket only (the CNI plugin's). */
   readonly socketRoutes?: readonly ((parts: DaemonParts) => RouteHandler)[];
+  /** GET routes served on both listeners without the token (static files that hold no data: the console's page). */
+  readonly publicRoutes?: readonly ((parts: DaemonParts) => RouteHandler)[];
 }
 
 /** Watch streams and status write-back hear of changes at most this late; reads never see stale projections. */
@@ -73,6 +75,7 @@ export class Daemon {
   private readonly servers: (Server | HttpsServer)[] = [];
   private stopped = false;
   private kube: KubeApiHandler | undefined;
+  private publicRoutes: readonly RouteHandler[] = [];
   private readonly inFlight: InFlight;
 
   private constructor(
@@ -151,6 +154,7 @@ export class Daemon {
     // Kubernetes-style REST (discovery, list/get/watch, pool and subnet writes) for kubectl and client libraries.
     this.kube = createKubeApi({ allocator: this.allocator, model: this.projections, now: parts.now });
     const shared = [own, this.kube, ...(o.routes ?? []).map((f) => f(parts))];
+    this.publicRoutes = (o.publicRoutes ?? []).map((f) => f(parts));
     const socketOnly = (o.socketRoutes ?? []).map((f) => f(parts));
     if (o.listen !== undefined) {
       const { host, port } = parseListen(o.listen);
@@ -190,6 +194,7 @@ export class Daemon {
         const r = this.readiness;
         return void res.writeHead(r.ready ? 200 : 503, { 'content-type': 'text/plain' }).end(r.ready ? 'ok\n' : `not ready: ${r.reason}\n`);
       }
+      if ((req.method === 'GET' || req.method === 'HEAD') && this.publicRoutes.length > 0 && (await firstRoute(this.publicRoutes, req, res, url))) return;
       if (token !== undefined && !authenticate(req, token, this.opts.requestHeader)) {
         req.resume(); // drain, never read or act on the body
         throw new HttpError(401, 'Unauthorized', 'missing or wrong bearer token (send "Authorization: Bearer <token>")');

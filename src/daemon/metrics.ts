@@ -1,6 +1,7 @@
 // Prometheus metrics of one daemon (its own registry, so several daemons can live in one test process).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Allocator } from '../alloc/allocator.js';
+import type { PoolState } from '../alloc/model.js';
 import type { EventStore } from '../store/event-store.js';
 
 export interface MetricsSources {
@@ -67,6 +68,21 @@ export class DaemonMetrics {
         this.set(Math.max(0, src.store.seenRevision - src.projectionRevision()));
       },
     });
+    // One series per pool (bounded by the pools defined): what an operator alerts on before a pool runs dry.
+    const poolGauge = (name: string, help: string, read: (pool: PoolState) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['pool'],
+        registers: [r],
+        collect() {
+          this.reset();
+          for (const [pool, st] of src.allocator.model.pools) this.labels(pool).set(read(st));
+        },
+      });
+    poolGauge('ipam_pool_addresses', 'Usable addresses of a pool (its ips less network, broadcast, gateway and excludeIPs), reserved ones included', (p) => Number(p.offsets.size));
+    poolGauge('ipam_pool_reserved_addresses', 'Usable addresses of a pool that a SpiderReservedIP withholds', (p) => p.blocked.size);
+    poolGauge('ipam_pool_allocated_addresses', 'Addresses of a pool held by endpoints now', (p) => p.allocated);
     new Gauge({
       name: 'ipam_ready',
       help: '1 when the daemon is caught up with etcd and serving',

@@ -2,7 +2,7 @@
 import type { IpVersion, ObjectMeta } from '../../events/catalogue.js';
 import type { AllocatorModel } from '../alloc/model.js';
 import { compilePool, compileSubnet } from '../alloc/spec.js';
-import { poolSpecFromWhereabouts } from '../alloc/whereabouts.js';
+import { poolSpecFromIPPool } from '../upstream/whereabouts/pools.js';
 import { InputError } from '../net/errors.js';
 import { parseIpList } from '../net/ranges.js';
 import { sameJson } from './canonical.js';
@@ -57,7 +57,7 @@ export function desiredFromObject(kind: ResourceKind, o: KubeObject): DesiredCon
   if (kind.kind === 'IPPool') {
     // A Whereabouts IPPool names only its range; allocations in it are Whereabouts' own and are not imported.
     const s = specRecord(o);
-    return { target, name, spec: poolSpecFromWhereabouts({ range: s.range }, 'spec'), metadata };
+    return { target, name, spec: poolSpecFromIPPool({ range: s.range }, 'spec'), metadata };
   }
   return { target, name, spec: o.spec, metadata };
 }

@@ -29,6 +29,8 @@ export class FreeSet {
   private readonly gen: Uint8Array;
   private usedN = 0;
   private freshN: number;
+  /** Every offset below this one is used ('lowest' order scans from here). */
+  private lowFree = 0;
 
   // Never-used scan: a cursor that goes round once, from a random start.
   private cursorStart = -1;
@@ -99,6 +101,7 @@ export class FreeSet {
     this.gen[offset] = g;
     clear(this.used, offset);
     this.usedN--;
+    if (offset < this.lowFree) this.lowFree = offset;
     this.push((offset | (g << GEN_SHIFT)) >>> 0);
   }
 
@@ -122,6 +125,42 @@ export class FreeSet {
       if (o >= 0) return o;
     }
     return this.pickReleased(rng, exclude);
+  }
+
+  /**
+   * Whereabouts' order: the lowest free offset not rejected by `exclude`, within `spans` (sorted [lo, hi] offset
+   * intervals) when given, or -1. A released offset is at once the lowest candidate again. Does not mark it used.
+   */
+  pickLowest(exclude?: (offset: number) => boolean, spans?: readonly (readonly [number, number])[]): number {
+    if (this.usedN === this.n) return -1;
+    this.lowFree = this.nextFree(this.lowFree, this.n - 1);
+    if (spans === undefined) return this.scanLowest(this.lowFree, this.n - 1, exclude);
+    for (const [lo, hi] of spans) {
+      const o = this.scanLowest(Math.max(lo, this.lowFree), Math.min(hi, this.n - 1), exclude);
+      if (o >= 0) return o;
+    }
+    return -1;
+  }
+
+  private scanLowest(from: number, to: number, exclude?: (offset: number) => boolean): number {
+    for (let o = this.nextFree(from, to); o <= to; o = this.nextFree(o + 1, to)) {
+      if (exclude === undefined || !exclude(o)) return o;
+    }
+    return -1;
+  }
+
+  /** The first free offset in from..to, skipping whole used words; to + 1 when there is none. */
+  private nextFree(from: number, to: number): number {
+    let o = from;
+    while (o <= to) {
+      if ((o & 31) === 0 && this.used[o >>> 5] === 0xffff_ffff) {
+        o += 32;
+        continue;
+      }
+      if (!has(this.used, o)) return o;
+      o++;
+    }
+    return to + 1;
   }
 
   private pickNeverUsed(rng: () => number, exclude?: (offset: number) => boolean): number {

@@ -12,7 +12,7 @@ import { WHEREABOUTS_NAMESPACE } from '../../../projections/whereabouts-ippool.j
 import type { K8sObject } from '../../../projections/types.js';
 import type { Allocator, ConfigOptions, ConfigResult } from '../../alloc/allocator.js';
 import { compilePool, compileSubnet } from '../../alloc/spec.js';
-import { poolSpecFromWhereabouts } from '../../alloc/whereabouts.js';
+import { poolSpecFromIPPool } from '../../upstream/whereabouts/pools.js';
 import { parseCidr } from '../../net/address.js';
 import { InputError } from '../../net/errors.js';
 import { isRecord, stableJson, unknownFields } from './meta.js';
@@ -145,7 +145,7 @@ function whereaboutsSpec(spec: Record<string, unknown>, current: PoolSpec | unde
     const cidr = parseCidr(spec.range, 'spec.range');
     if (cidr.text === current.subnet && !cidr.hostBitsSet) return current;
   }
-  const addresses = poolSpecFromWhereabouts({ range: spec.range, ...(current?.scope ? { network_name: current.scope } : {}) }, 'spec');
+  const addresses = poolSpecFromIPPool({ range: spec.range }, 'spec', current?.scope);
   const kept: Record<string, unknown> = {};
   for (const k of POOL_ONLY_FIELDS) if (current?.[k] !== undefined) kept[k] = current[k];
   const sameSubnet = current?.subnet === addresses.subnet;

@@ -1,7 +1,5 @@
 // `ipam alloc` and `ipam release`: one allocation or release, through the daemon or straight on etcd.
 import { ReleaseReason } from '../../../events/catalogue.js';
-import { parseAllocateBody, parseReleaseBody } from '../../daemon/allocate-body.js';
-import { allocationView } from '../../alloc/model.js';
 import type { Allocation } from '../../alloc/types.js';
 import { CliError, daemonClient, openDirectAllocator, wantsDirect, type GlobalOptions } from '../connection.js';
 import { formatTable } from '../resources.js';
@@ -39,6 +37,7 @@ export async function alloc(g: GlobalOptions, o: AllocOptions): Promise<void> {
     ...(Object.keys(pools).length ? { pools } : {}),
   };
   if (wantsDirect(g)) {
+    const [{ parseAllocateBody }, { allocationView }] = await Promise.all([import('../../daemon/allocate-body.js'), import('../../alloc/model.js')]);
     const req = parseAllocateBody(body, { node: o.node ?? 'cli', at: new Date().toISOString() });
     const d = await openDirectAllocator(g);
     try {
@@ -67,6 +66,7 @@ export async function release(g: GlobalOptions, o: ReleaseOptions): Promise<void
     ? { containerID: o.containerId, ...(o.nic ? { nic: o.nic } : {}) }
     : { ...splitPod(o.pod!, '--pod'), ...(o.uid ? { uid: o.uid } : {}), reason: ReleaseReason.Admin };
   if (wantsDirect(g)) {
+    const [{ parseReleaseBody }, { allocationView }] = await Promise.all([import('../../daemon/allocate-body.js'), import('../../alloc/model.js')]);
     const b = parseReleaseBody(body);
     const d = await openDirectAllocator(g);
     try {

@@ -5,7 +5,7 @@ import type { Allocator, ConfigOptions } from '../../alloc/allocator.js';
 import { replay } from '../../../projections/runtime.js';
 import { compilePool, compileSubnet } from '../../alloc/spec.js';
 import { configMetadataProjection, type ConfigMetadataState } from '../../k8s/config-metadata.js';
-import { poolSpecFromWhereabouts } from '../../alloc/whereabouts.js';
+import { poolSpecFromIPPool } from '../../upstream/whereabouts/pools.js';
 import { parseIpList } from '../../net/ranges.js';
 import { daemonClient, openDirectAllocator, wantsDirect, type GlobalOptions } from '../connection.js';
 import { DaemonError, type DaemonClient } from '../daemon-client.js';
@@ -39,7 +39,7 @@ async function applyDirect(a: Allocator, m: Manifest, o: ApplyOptions, meta: Map
     }
     case 'SpiderIPPool':
     case 'IPPool': {
-      const spec = m.kind === 'IPPool' ? poolSpecFromWhereabouts(m.spec, 'spec') : m.spec;
+      const spec = m.kind === 'IPPool' ? poolSpecFromIPPool(m.spec, 'spec') : m.spec;
       const current = a.model.pools.get(m.name);
       if (!current) return { outcome: 'created', warnings: (await a.definePool(m.name, spec, opts)).warnings };
       if (isDeepStrictEqual(compilePool(m.name, spec).pool.spec, current.compiled.spec) && sameMeta(meta.get(key), m.metadata)) return { outcome: 'unchanged', warnings: [] };

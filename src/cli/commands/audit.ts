@@ -5,7 +5,8 @@ import { history, type Holding } from '../../../projections/history.js';
 import { ALL_PROJECTIONS } from '../../../projections/index.js';
 import { CliError, openDirect, type GlobalOptions } from '../connection.js';
 import { formatTable, resourceInfo, RESOURCE_INFO } from '../resources.js';
-import { directReadModel, printObjects, selectObjects } from './get.js';
+import { directReadModel } from './direct-read.js';
+import { printObjects, selectObjects } from './get.js';
 
 export async function historyCmd(g: GlobalOptions, what: string, key: string, o: { output?: 'json' }): Promise<void> {
   const q = what === 'ip' ? { address: key } : what === 'pod' ? { pod: key } : what === 'pool' ? { pool: key } : undefined;
@@ -38,7 +39,7 @@ export async function replayCmd(g: GlobalOptions, o: { at?: string; kind?: strin
   const model = await directReadModel(g, when.until, when.asOf);
   if (o.kind) {
     const r = resourceInfo(o.kind);
-    printObjects(r, selectObjects(model, r, undefined, undefined), { allNamespaces: true, ...(o.output ? { output: o.output } : {}) }, false);
+    await printObjects(r, selectObjects(model, r, undefined, undefined), { allNamespaces: true, ...(o.output ? { output: o.output } : {}) }, false);
     return;
   }
   const counts = RESOURCE_INFO.map((r) => [r.plural, String([...model.list(r.projection)].length)]);

@@ -1,37 +1,13 @@
 // `ipam get RESOURCE [NAME]`: the projections' objects, from a daemon or rebuilt from etcd, as a table, YAML or JSON.
-import { stringify } from 'yaml';
-import { loadAll } from '../../../projections/checkpoint.js';
-import { ALL_PROJECTIONS } from '../../../projections/index.js';
-import { readModelOf, replay } from '../../../projections/runtime.js';
 import type { ReadModel } from '../../../projections/read-model.js';
 import type { K8sObject } from '../../../projections/types.js';
-import { CliError, daemonClient, openDirect, wantsDirect, type GlobalOptions } from '../connection.js';
-import { progress } from '../progress.js';
+import { CliError, daemonClient, wantsDirect, type GlobalOptions } from '../connection.js';
 import { formatTable, resourceInfo, type ResourceInfo } from '../resources.js';
 
 export interface GetOptions {
   readonly namespace?: string;
   readonly allNamespaces: boolean;
   readonly output?: 'wide' | 'yaml' | 'json';
-}
-
-/** Rebuilds the projections from etcd: the newest checkpoint, then the log after it. */
-export async function directReadModel(g: GlobalOptions, until?: number, asOf?: Date): Promise<ReadModel> {
-  const d = await openDirect(g);
-  try {
-    const cp = until === undefined && asOf === undefined ? await loadAll(d.store, ALL_PROJECTIONS) : undefined;
-    const bar = progress('replay', 0);
-    const states = await replay(d.store, ALL_PROJECTIONS, {
-      ...(cp ? { from: cp } : {}),
-      ...(until !== undefined ? { until } : {}),
-      ...(asOf ? { asOf } : {}),
-      onProgress: (_rev, n) => bar.update(n),
-    });
-    bar.stop();
-    return readModelOf(states);
-  } finally {
-    await d.close();
-  }
 }
 
 async function fromDaemon(g: GlobalOptions, r: ResourceInfo, name: string | undefined, ns: string | undefined): Promise<K8sObject[]> {
@@ -48,12 +24,13 @@ export function selectObjects(model: ReadModel, r: ResourceInfo, name: string | 
   return all.sort((a, b) => `${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace ?? ''}/${b.metadata.name}`));
 }
 
-export function printObjects(r: ResourceInfo, objects: readonly K8sObject[], o: GetOptions, single: boolean): void {
+export async function printObjects(r: ResourceInfo, objects: readonly K8sObject[], o: GetOptions, single: boolean): Promise<void> {
   if (o.output === 'json') {
     process.stdout.write(JSON.stringify(single ? objects[0] : { apiVersion: 'v1', kind: 'List', items: objects }, null, 2) + '\n');
     return;
   }
   if (o.output === 'yaml') {
+    const { stringify } = await import('yaml'); // only -o yaml pays for the YAML library
     process.stdout.write(stringify(single ? objects[0] : { apiVersion: 'v1', kind: 'List', items: objects }));
     return;
   }
@@ -73,7 +50,7 @@ export async function get(g: GlobalOptions, kind: string, name: string | undefin
     throw new CliError((e as Error).message);
   }
   const ns = r.namespaced && !o.allNamespaces ? (o.namespace ?? 'default') : undefined;
-  const objects = wantsDirect(g) ? selectObjects(await directReadModel(g), r, name, ns) : await fromDaemon(g, r, name, ns);
+  const objects = wantsDirect(g) ? selectObjects(await (await import('./direct-read.js')).directReadModel(g), r, name, ns) : await fromDaemon(g, r, name, ns);
   if (name && objects.length === 0) throw new CliError(`${r.plural} "${name}" not found${ns ? ` in namespace ${ns}` : ''}`);
-  printObjects(r, objects, o, Boolean(name));
+  await printObjects(r, objects, o, Boolean(name));
 }

@@ -89,6 +89,20 @@ export type ReleaseReason = (typeof ReleaseReason)[keyof typeof ReleaseReason];
 export interface ObjectMeta {
   readonly labels?: Readonly<Record<string, string>>;
   readonly annotations?: Readonly<Record<string, string>>;
+  /** Server-side apply's field ownership, as the Kubernetes API server keeps it (src/api/kube/managed-fields.ts). */
+  readonly managedFields?: readonly ManagedFieldsEntry[];
+}
+/** metadata.managedFields[]: which manager owns which fields (FieldsV1: nested {"f:<field>": {...}}). */
+export interface FieldsV1 {
+  readonly [field: string]: FieldsV1;
+}
+export interface ManagedFieldsEntry {
+  readonly manager: string;
+  readonly operation: 'Apply' | 'Update';
+  readonly apiVersion: string;
+  readonly time: string;
+  readonly fieldsType: 'FieldsV1';
+  readonly fieldsV1: FieldsV1;
 }
 export interface SubnetDefinedData { readonly name: string; readonly spec: SubnetSpec; readonly metadata?: ObjectMeta }
 export interface SubnetChangedData { readonly name: string; readonly spec: SubnetSpec; readonly metadata?: ObjectMeta }
@@ -129,7 +143,8 @@ export interface IPReleasedData {
 }
 
 /** SpiderReservedIP: addresses no pool may hand out. */
-export interface IPReservedData { readonly name: string; readonly ipVersion: IpVersion; readonly ips: readonly string[] }
+/** A reservation made, or (for a name already reserved) replaced: its full set of ips after the event. */
+export interface IPReservedData { readonly name: string; readonly ipVersion: IpVersion; readonly ips: readonly string[]; readonly metadata?: ObjectMeta }
 export interface IPUnreservedData { readonly name: string }
 
 export interface EventDataByType {

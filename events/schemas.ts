@@ -42,7 +42,9 @@ const endpoint = obj({
   owner: opt(obj({ kind: str, name: str })),
 });
 const named = obj({ name: str });
-const meta = opt(obj({ labels: opt(record(str)), annotations: opt(record(str)) }));
+const fieldsV1: Check = (v, p) => record(fieldsV1)(v, p);
+const managedFields = arr(obj({ manager: str, operation: oneOf('Apply', 'Update'), apiVersion: str, time: str, fieldsType: oneOf('FieldsV1'), fieldsV1 }));
+const meta = opt(obj({ labels: opt(record(str)), annotations: opt(record(str)), managedFields: opt(managedFields) }));
 
 export const DATA_SCHEMAS: { readonly [T in EventType]: Check } = {
   SubnetDefined: obj({ name: str, spec: subnetSpec, metadata: meta }),
@@ -73,6 +75,6 @@ export const DATA_SCHEMAS: { readonly [T in EventType]: Check } = {
     reason: oneOf('cni-del', 'pod-gone', 'orphan', 'admin'),
     endpoint: obj({ namespace: str, name: str, nic: str, containerID: str }),
   }),
-  IPReserved: obj({ name: str, ipVersion, ips: arr(str) }),
+  IPReserved: obj({ name: str, ipVersion, ips: arr(str), metadata: meta }),
   IPUnreserved: named,
 };

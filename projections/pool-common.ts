@@ -3,6 +3,7 @@
 // object renders from) is an O(1) snapshot and an event costs O(log n) whatever the pool's size.
 import type { EventType, IPAllocatedData, IPReleasedData, LoggedEvent, ObjectMeta, PoolSpec } from '../events/catalogue.js';
 import { Documents } from './documents.js';
+import { nextOrigin, sameJson, type ObjectOrigin } from '../events/object-origin.js';
 import { MapSnapshot, PersistentMap } from './persistent-map.js';
 import type { DocumentProjection, K8sObject, StateGroup } from './types.js';
 
@@ -21,6 +22,8 @@ export interface HeldAllocation {
 export interface PoolDefinition {
   readonly spec: PoolSpec;
   readonly metadata?: ObjectMeta;
+  /** uid, creationTimestamp and generation, from the defining event (absent in checkpoints older than origins). */
+  readonly origin?: ObjectOrigin;
 }
 
 /** What one pool's object renders from, as of one moment. Immutable. */
@@ -58,8 +61,8 @@ function copyHeld(h: HeldAllocation): HeldAllocation {
   return { allocationId: h.allocationId, address: h.address, namespace: h.namespace, name: h.name, uid: h.uid, containerID: h.containerID, nic: h.nic };
 }
 
-function definitionOf(spec: PoolSpec, metadata: ObjectMeta | undefined): PoolDefinition {
-  return metadata === undefined ? { spec: copyJson(spec) } : { spec: copyJson(spec), metadata: copyJson(metadata) };
+function definitionOf(spec: PoolSpec, metadata: ObjectMeta | undefined, origin: ObjectOrigin | undefined): PoolDefinition {
+  return { spec: copyJson(spec), ...(metadata !== undefined ? { metadata: copyJson(metadata) } : {}), ...(origin !== undefined ? { origin } : {}) };
 }
 
 /** The labels and annotations a definition carries, as Kubernetes metadata fields (only those present). */
@@ -73,10 +76,14 @@ export function ipCount(n: bigint): number {
 }
 const MAX_EXACT_COUNT = BigInt(Number.MAX_SAFE_INTEGER);
 
-export function userMetadata(d: PoolDefinition | { readonly metadata?: ObjectMeta }): { labels?: Record<string, string>; annotations?: Record<string, string> } {
+export function userMetadata(d: PoolDefinition | { readonly metadata?: ObjectMeta }): { labels?: Record<string, string>; annotations?: Record<string, string>; managedFields?: ObjectMeta['managedFields'] } {
   const m = d.metadata;
   if (m === undefined) return {};
-  return { ...(m.labels !== undefined ? { labels: { ...m.labels } } : {}), ...(m.annotations !== undefined ? { annotations: { ...m.annotations } } : {}) };
+  return {
+    ...(m.labels !== undefined ? { labels: { ...m.labels } } : {}),
+    ...(m.annotations !== undefined ? { annotations: { ...m.annotations } } : {}),
+    ...(m.managedFields !== undefined ? { managedFields: m.managedFields } : {}),
+  };
 }
 
 /**
@@ -137,11 +144,12 @@ export class PoolIndex {
     p.record = undefined;
   }
 
-  define(name: string, spec: PoolSpec, metadata: ObjectMeta | undefined): void {
+  define(name: string, spec: PoolSpec, metadata: ObjectMeta | undefined, event: { readonly id: string; readonly at: string }): void {
     const p = this.entry(name);
     this.changing(p, true);
     if (p.definition === undefined) this.defined++;
-    p.definition = definitionOf(spec, metadata);
+    const was = p.definition;
+    p.definition = definitionOf(spec, metadata, nextOrigin(was?.origin, event, was === undefined || !sameJson(was.spec, spec)));
   }
 
   remove(name: string): void {
@@ -202,7 +210,7 @@ export class PoolIndex {
     for (const pj of pools as readonly PoolJson[]) {
       const p = index.entry(pj.name);
       if (pj.definition !== undefined) {
-        p.definition = definitionOf(pj.definition.spec, pj.definition.metadata);
+        p.definition = definitionOf(pj.definition.spec, pj.definition.metadata, pj.definition.origin);
         index.defined++;
       }
       for (const h of pj.held) {
@@ -301,7 +309,7 @@ export function poolDocumentProjection(rules: PoolDocumentRules): DocumentProjec
         switch (e.type) {
           case 'PoolDefined':
           case 'PoolChanged':
-            state.define(e.data.name, e.data.spec, e.data.metadata);
+            state.define(e.data.name, e.data.spec, e.data.metadata, e);
             break;
           case 'PoolRemoved':
             state.remove(e.data.name);

@@ -1,4 +1,5 @@
 // SpiderIPPool documents (spiderpool.spidernet.io/v2beta1): the pool's spec and which addresses are allocated.
+import { originMeta } from '../events/object-origin.js';
 import type { PoolSpec } from '../events/catalogue.js';
 import { compilePool } from '../src/alloc/spec.js';
 import { encodeAllocatedIPs, poolIPAllocationJson } from '../src/upstream/spiderpool/status.js';
@@ -65,7 +66,7 @@ function render(r: PoolRecord): SpiderIPPoolObject {
   return {
     apiVersion: SPIDERPOOL_API_VERSION,
     kind: 'SpiderIPPool',
-    metadata: { name: r.name, ...userMetadata(r.definition) },
+    metadata: { name: r.name, ...originMeta(r.definition.origin), ...userMetadata(r.definition) },
     spec: r.definition.spec,
     status: { ...(allocatedIPs !== undefined ? { allocatedIPs } : {}), allocatedIPCount: r.held.size, totalIPCount: total },
   };

@@ -1,4 +1,5 @@
 // SpiderSubnet documents (spiderpool.spidernet.io/v2beta1): the subnet's spec and the IPs carved to its pools.
+import { nextOrigin, originMeta, sameJson, type ObjectOrigin } from '../events/object-origin.js';
 import type { EventType, IpVersion, LoggedEvent, ObjectMeta, SubnetSpec } from '../events/catalogue.js';
 import { compileSubnet } from '../src/alloc/spec.js';
 import { parseIpList } from '../src/net/ranges.js';
@@ -31,6 +32,8 @@ export interface SubnetRecord {
   readonly name: string;
   readonly spec?: SubnetSpec;
   readonly metadata?: ObjectMeta;
+  /** uid, creationTimestamp and generation from the defining event (absent in checkpoints older than origins). */
+  readonly origin?: ObjectOrigin;
   /** pool -> its full set of IPs in this subnet; kept for subnets not (yet) defined too. */
   readonly carved: Readonly<Record<string, readonly string[]>>;
 }
@@ -72,7 +75,7 @@ function render(r: SubnetRecord): SpiderSubnetObject {
   return {
     apiVersion: SPIDERPOOL_API_VERSION,
     kind: 'SpiderSubnet',
-    metadata: { name: r.name, ...userMetadata(r) },
+    metadata: { name: r.name, ...originMeta(r.origin), ...userMetadata(r) },
     spec,
     status: status(spec, r.name, r.carved),
   };
@@ -81,7 +84,7 @@ function render(r: SubnetRecord): SpiderSubnetObject {
 function copyRecord(r: SubnetRecord): SubnetRecord {
   const carved: Record<string, readonly string[]> = {};
   for (const [pool, ips] of Object.entries(r.carved)) carved[pool] = [...ips];
-  return { name: r.name, ...(r.spec !== undefined ? { spec: copyJson(r.spec) } : {}), ...(r.metadata !== undefined ? { metadata: copyJson(r.metadata) } : {}), carved };
+  return { name: r.name, ...(r.spec !== undefined ? { spec: copyJson(r.spec) } : {}), ...(r.metadata !== undefined ? { metadata: copyJson(r.metadata) } : {}), ...(r.origin !== undefined ? { origin: r.origin } : {}), carved };
 }
 
 /** SpiderSubnet state: one record per subnet that is defined or has carves. Config events only: small. */
@@ -130,9 +133,12 @@ export class SpiderSubnets extends Documents<SubnetRecord> {
     this.subnets.set(name, r);
   }
 
-  define(name: string, spec: SubnetSpec, metadata: ObjectMeta | undefined): void {
-    const carved = this.subnets.get(name)?.carved ?? {};
-    this.put(name, { name, spec: copyJson(spec), ...(metadata !== undefined ? { metadata: copyJson(metadata) } : {}), carved });
+  define(name: string, spec: SubnetSpec, metadata: ObjectMeta | undefined, event: { readonly id: string; readonly at: string }): void {
+    const was = this.subnets.get(name);
+    const carved = was?.carved ?? {};
+    const defined = was?.spec !== undefined ? was : undefined;
+    const origin = nextOrigin(defined?.origin, event, defined === undefined || !sameJson(defined.spec, spec));
+    this.put(name, { name, spec: copyJson(spec), ...(metadata !== undefined ? { metadata: copyJson(metadata) } : {}), origin, carved });
   }
 
   remove(name: string): void {
@@ -165,7 +171,7 @@ export const spiderSubnetProjection: DocumentProjection<SpiderSubnets> = {
       switch (e.type) {
         case 'SubnetDefined':
         case 'SubnetChanged':
-          state.define(e.data.name, e.data.spec, e.data.metadata);
+          state.define(e.data.name, e.data.spec, e.data.metadata, e);
           break;
         case 'SubnetRemoved':
           state.remove(e.data.name);

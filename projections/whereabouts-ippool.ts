@@ -1,5 +1,6 @@
 // Whereabouts IPPool documents (whereabouts.cni.cncf.io/v1alpha1), one per pool: the pool's subnet as the range,
 // allocations keyed by the decimal offset of the address from the range's first (network) address.
+import { originMeta } from '../events/object-origin.js';
 import type { PoolSpec } from '../events/catalogue.js';
 import { parseAddress, parseCidr, type Cidr } from '../src/net/address.js';
 import { poolDocumentProjection, userMetadata, type HeldAllocation, type PoolDocuments, type PoolRecord } from './pool-common.js';
@@ -101,7 +102,7 @@ function render(r: PoolRecord): WhereaboutsIPPoolObject {
   return {
     apiVersion: WHEREABOUTS_API_VERSION,
     kind: 'IPPool',
-    metadata: { name: r.name, namespace: WHEREABOUTS_NAMESPACE, ...userMetadata(r.definition) },
+    metadata: { name: r.name, namespace: WHEREABOUTS_NAMESPACE, ...originMeta(r.definition.origin), ...userMetadata(r.definition) },
     spec: { range, allocations },
   };
 }

@@ -9,6 +9,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { consoleApiRoute, consoleAssetsRoute, CONSOLE_CSP } from '../src/console/route.js';
 import { AT } from './helpers/alloc.js';
 import { call, startDaemon, TOKEN, type DaemonFixture } from './helpers/daemon.js';
+import { testTls } from './helpers/tls.js';
+import { createHash, X509Certificate } from 'node:crypto';
 
 const SHOTS = resolve(fileURLToPath(import.meta.url), '../../../test-output/console');
 const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
@@ -33,7 +35,9 @@ test.before(async () => {
   await a.definePool('web24', { ipVersion: 4, subnet: '10.72.0.0/24', ips: ['10.72.0.1-10.72.0.254'], excludeIPs: ['10.72.0.200-10.72.0.209'], gateway: '10.72.0.1', default: true }, { at: AT });
   await a.definePool('tiny', { ipVersion: 4, subnet: '10.73.0.0/29', ips: ['10.73.0.2-10.73.0.3'] }, { at: AT });
   await a.reserve('keep', 4, ['10.72.0.250-10.72.0.251'], { at: AT });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  // The daemon's TCP API is HTTPS with the test CA: Chromium accepts exactly that certificate (by its SPKI hash).
+  const spki = createHash('sha256').update(new X509Certificate(testTls().cert).publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', `--ignore-certificate-errors-spki-list=${spki}`] });
   page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   page.on('console', (m) => {
     if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
@@ -56,7 +60,7 @@ test.serial('the page is served with its content types and a strict CSP, without
 });
 
 test.serial('sign in: a wrong token is refused, the right one shows the pools, and the token is never in the URL', async (t) => {
-  await page.goto(`http://127.0.0.1:${f.port}/console/`);
+  await page.goto(`https://127.0.0.1:${f.port}/console/`);
   await page.getByTestId('token').fill('wrong-token');
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByText('That token was refused.').waitFor();
@@ -112,7 +116,7 @@ test.serial('history of an address after allocate, release, allocate', async (t)
   const rel = await call(f, 'POST', '/v1/releases', { body: { containerID: 'c-hist-a' } });
   t.is(rel.status, 200, rel.text);
   t.is((await alloc('hist-b', 'c-hist-b', 'solo')).allocations[0]!.address, ip);
-  await page.goto(`http://127.0.0.1:${f.port}/console/#/history?ip=${ip}`);
+  await page.goto(`https://127.0.0.1:${f.port}/console/#/history?ip=${ip}`);
   await page.getByTestId('holding').nth(1).waitFor();
   const rows = page.getByTestId('holdings').locator('tbody tr');
   t.is(await rows.count(), 2);
@@ -125,7 +129,7 @@ test.serial('history of an address after allocate, release, allocate', async (t)
 test.serial('the time slider shows the pool as it was at an earlier revision, and goes back to live', async (t) => {
   const earlier = await alloc('slider-a', 'c-slider-a');
   t.is((await call(f, 'POST', '/v1/releases', { body: { containerID: 'c-slider-a' } })).status, 200);
-  await page.goto(`http://127.0.0.1:${f.port}/console/#/pool/web24`);
+  await page.goto(`https://127.0.0.1:${f.port}/console/#/pool/web24`);
   await page.locator('[data-count="Allocated"]', { hasText: /^5$/ }).waitFor();
   await page.locator('[data-testid="map-revision"]', { hasText: `revision ${earlier.revision + 1}` }).waitFor();
   // A range input cannot be typed into: set it as a drag would, and fire the input event the page listens to.
@@ -142,7 +146,7 @@ test.serial('the time slider shows the pool as it was at an earlier revision, an
 });
 
 test.serial('a live allocation appears without reloading', async (t) => {
-  await page.goto(`http://127.0.0.1:${f.port}/console/#/pools`);
+  await page.goto(`https://127.0.0.1:${f.port}/console/#/pools`);
   const allocated = page.locator('tr[data-pool="web24"] [data-field="allocated"]');
   await allocated.getByText(/^5$/).waitFor();
   await page.waitForTimeout(300); // the watch is open
@@ -153,7 +157,7 @@ test.serial('a live allocation appears without reloading', async (t) => {
 
 test.serial('a hostile pod name is shown as text, never run', async (t) => {
   await alloc(HOSTILE, 'c-hostile');
-  await page.goto(`http://127.0.0.1:${f.port}/console/#/endpoints`);
+  await page.goto(`https://127.0.0.1:${f.port}/console/#/endpoints`);
   await page.getByTestId('endpoint-search').fill('onerror');
   await page.getByTestId('endpoints').getByText(HOSTILE, { exact: true }).waitFor();
   t.is(await page.getByTestId('endpoints').locator('img').count(), 0);

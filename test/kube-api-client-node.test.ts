@@ -1,9 +1,9 @@
-// @kubernetes/client-node 1.x (a client no one here wrote) against the Kubernetes-style API: CustomObjectsApi list,
+// @kubernetes/client-node 1.x (a client no one here wrote) against the Kubernetes-style API over HTTPS (CA-verified): CustomObjectsApi list,
 // get, create, merge patch, JSON patch, delete, and the Watch class. Real allocator and projections on real etcd.
 import { ApiException, CustomObjectsApi, KubeConfig, PatchStrategy, Watch, setHeaderOptions } from '@kubernetes/client-node';
 import test from 'ava';
 import { request } from './helpers/alloc.js';
-import { startKubeServer, type KubeServer } from './helpers/kube-server.js';
+import { KUBE_TOKEN, startKubeServer, type KubeServer } from './helpers/kube-server.js';
 
 const group = 'spiderpool.spidernet.io';
 const version = 'v2beta1';
@@ -19,11 +19,12 @@ let s: KubeServer;
 let kc: KubeConfig;
 let api: CustomObjectsApi;
 test.before(async () => {
-  s = await startKubeServer();
+  s = await startKubeServer({}, { tls: true });
   kc = new KubeConfig();
   kc.loadFromOptions({
-    clusters: [{ name: 'ipam', server: s.url, skipTLSVerify: true }],
-    users: [{ name: 'admin', token: 'test-token' }],
+    // HTTPS verified with the server's CA (never skipTLSVerify), and the bearer token it requires.
+    clusters: [{ name: 'ipam', server: s.url, caData: Buffer.from(s.ca!).toString('base64'), skipTLSVerify: false }],
+    users: [{ name: 'admin', token: KUBE_TOKEN }],
     contexts: [{ name: 'ipam', cluster: 'ipam', user: 'admin' }],
     currentContext: 'ipam',
   });

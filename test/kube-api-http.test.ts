@@ -311,13 +311,29 @@ test.serial('watch streams changes from a resourceVersion; the change feed answe
   fromStart.close();
 });
 
-test.serial('SpiderReservedIP: create, list, get, delete through the allocator', async (t) => {
+test.serial('SpiderReservedIP: create, list, get, PUT without resourceVersion refused, merge patch of ips and labels (uid and creationTimestamp kept, generation bumped), delete', async (t) => {
   const rsv = { apiVersion: 'spiderpool.spidernet.io/v2beta1', kind: 'SpiderReservedIP', metadata: { name: 'rsv-a' }, spec: { ipVersion: 4, ips: ['10.20.0.11'] } };
+  const list0 = await api('GET', `${SP}/spiderreservedips`);
+  const w = await openWatch(s.url, `${SP}/spiderreservedips?watch=true&resourceVersion=${list0.json.metadata.resourceVersion}`);
+  t.teardown(() => w.close());
   const created = await api('POST', `${SP}/spiderreservedips`, rsv);
   t.is(created.status, 201, created.text);
+  const added = await w.next();
+  t.is(added.type, 'ADDED');
+  t.is(added.object.metadata.name, 'rsv-a');
   t.deepEqual(created.json.spec, { ipVersion: 4, ips: ['10.20.0.11'] });
   t.deepEqual((await api('GET', `${SP}/spiderreservedips`)).json.items.map((o: { metadata: { name: string } }) => o.metadata.name), ['rsv-a']);
-  t.is((await api('PUT', `${SP}/spiderreservedips/rsv-a`, rsv)).status, 405);
-  t.is((await api('DELETE', `${SP}/spiderreservedips/rsv-a`)).status, 200);
+  t.is((await api('PUT', `${SP}/spiderreservedips/rsv-a`, rsv)).status, 422, 'an update needs metadata.resourceVersion');
+  const before = created.json.metadata;
+  t.regex(before.uid, /^[0-9a-f-]{36}$/);
+  t.is(before.generation, 1);
+  const patched = await api('PATCH', `${SP}/spiderreservedips/rsv-a`, { metadata: { labels: { team: 'net' } }, spec: { ips: ['10.20.0.11', '10.20.0.12'] } }, { 'content-type': 'application/merge-patch+json' });
+  t.is(patched.status, 200, patched.text);
+  t.deepEqual(patched.json.spec, { ipVersion: 4, ips: ['10.20.0.11-10.20.0.12'] });
+  t.like(patched.json.metadata, { uid: before.uid, creationTimestamp: before.creationTimestamp, generation: 2, labels: { team: 'net' } });
+  t.deepEqual(s.fx.allocator.model.reservations.get('rsv-a')!.ips, ['10.20.0.11-10.20.0.12'], 'the allocator holds the new reservation');
+  t.is((await api('PATCH', `${SP}/spiderreservedips/rsv-a`, { spec: {} }, { 'content-type': 'application/strategic-merge-patch+json' })).status, 415, 'strategic merge patch is refused for custom resources, as the API server does');
+  t.is((await api('DELETE', `${SP}/spiderreservedips/rsv-a`, { preconditions: { uid: 'not-its-uid' } })).status, 409);
+  t.is((await api('DELETE', `${SP}/spiderreservedips/rsv-a`, { preconditions: { uid: before.uid } })).status, 200);
   t.is((await api('GET', `${SP}/spiderreservedips/rsv-a`)).status, 404);
 });

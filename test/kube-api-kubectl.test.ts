@@ -7,15 +7,16 @@ import { join } from 'node:path';
 import test from 'ava';
 import { parse } from 'yaml';
 import { request } from './helpers/alloc.js';
-import { kubeconfigFile, startKubeServer, type KubeServer } from './helpers/kube-server.js';
+import { KUBE_TOKEN, kubeconfigFile, startKubeServer, type KubeServer } from './helpers/kube-server.js';
+import { httpsText } from './helpers/tls.js';
 
 const KUBECTL = '/usr/bin/kubectl';
 
 let s: KubeServer;
 let kc: Awaited<ReturnType<typeof kubeconfigFile>>;
 test.before(async () => {
-  s = await startKubeServer();
-  kc = await kubeconfigFile(s.url);
+  s = await startKubeServer({}, { tls: true });
+  kc = await kubeconfigFile(s.url, s.ca);
 });
 test.after.always(async () => {
   await kc?.cleanup();
@@ -108,4 +109,41 @@ test.serial('apply of a manifest with an unknown field fails under kubectl\'s de
   const lax = await kubectl('apply', '--validate=warn', '-f', file);
   t.is(lax.code, 0, lax.stderr);
   t.regex(lax.stderr, /Warning: unknown field "spec.colour"/);
+});
+
+test.serial('discovery and OpenAPI from the CRD files: api-resources exits 0, explain lists the CRD fields, AGE from creationTimestamp, /openapi/v2 as JSON (406 for protobuf only)', async (t) => {
+  const resources = await kubectl('api-resources');
+  t.is(resources.code, 0, resources.stderr);
+  t.regex(resources.stdout, /spiderippools\s+sp\s+spiderpool\.spidernet\.io\/v2beta1\s+false\s+SpiderIPPool/);
+  const explain = await kubectl('explain', 'spiderippool.spec');
+  t.is(explain.code, 0, explain.stderr);
+  for (const field of ['ips', 'subnet', 'gateway', 'excludeIPs', 'routes']) t.regex(explain.stdout, new RegExp(`^\\s+${field}\\s+<`, 'm'), field);
+  const sr = await kubectl('explain', 'spiderreservedip.spec.ips');
+  t.is(sr.code, 0, sr.stderr);
+  t.regex(sr.stdout, /ips\s+<\[\]string>/);
+
+  const file = join(kc.dir, 'wb.yaml');
+  await writeFile(file, 'apiVersion: whereabouts.cni.cncf.io/v1alpha1\nkind: IPPool\nmetadata: {name: kc-age, namespace: kube-system}\nspec: {range: 10.51.0.0/24, allocations: {}}\n');
+  const applied = await kubectl('apply', '-f', file);
+  t.is(applied.code, 0, applied.stderr);
+  // Whereabouts' CRD declares no printer columns: the API server's default is NAME and AGE.
+  const table = await kubectl('get', 'ippools.whereabouts.cni.cncf.io', '-n', 'kube-system');
+  t.is(table.code, 0, table.stderr);
+  const [header, ...rows] = table.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/));
+  t.deepEqual(header, ['NAME', 'AGE']);
+  const row = rows.find((r) => r[0] === 'kc-age');
+  t.regex(row![1]!, /^\d+s$/);
+  const sorted = await kubectl('get', 'ippools.whereabouts.cni.cncf.io', '-n', 'kube-system', '--sort-by=.metadata.creationTimestamp', '-o', 'name');
+  t.is(sorted.code, 0, sorted.stderr);
+  t.is(sorted.stdout.trim().split('\n').at(-1), 'ippool.whereabouts.cni.cncf.io/kc-age', 'the newest last');
+  t.is((await kubectl('delete', '-f', file)).code, 0);
+
+  const headers = { authorization: `Bearer ${KUBE_TOKEN}` };
+  const v2 = await httpsText(`${s.url}/openapi/v2`, { ca: s.ca!, headers: { ...headers, accept: 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf, application/json' } });
+  t.is(v2.status, 200);
+  const doc = JSON.parse(v2.text) as { swagger: string; definitions: Record<string, { properties?: Record<string, unknown> }> };
+  t.is(doc.swagger, '2.0');
+  t.truthy(doc.definitions['io.spidernet.spiderpool.v2beta1.SpiderIPPool']?.properties?.spec);
+  const pb = await httpsText(`${s.url}/openapi/v2`, { ca: s.ca!, headers: { ...headers, accept: 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf' } });
+  t.is(pb.status, 406);
 });

@@ -4,6 +4,7 @@ import { makeEvent, type DomainEvent, type IpVersion, type LoggedEvent, type Poo
 import { Tag } from '../events/tags.js';
 import { spiderIPPoolProjection, type SpiderIPPoolState } from '../projections/spider-ippool.js';
 import { spiderSubnetProjection, type SpiderSubnetState } from '../projections/spider-subnet.js';
+import { spiderReservedIPProjection } from '../projections/spider-reservedip.js';
 import {
   whereaboutsIPPoolProjection,
   whereaboutsKey,
@@ -11,6 +12,7 @@ import {
   type WhereaboutsIPPoolState,
 } from '../projections/whereabouts-ippool.js';
 import { mapStats } from '../projections/persistent-map.js';
+import { nextOrigin, originMeta, uidOfEvent } from '../events/object-origin.js';
 import { objectKey } from '../projections/read-model.js';
 import type { DocumentProjection, ProjectionState } from '../projections/types.js';
 
@@ -33,6 +35,8 @@ const poolSpec = (o: Partial<PoolSpec> = {}): PoolSpec => ({
   ...o,
 });
 
+/** uid, creationTimestamp and generation 1 as the defining event `e` gives them. */
+const originOf = (e: { id: string; at: string }) => originMeta(nextOrigin(undefined, e, true));
 const poolDefined = (name: string, spec: PoolSpec = poolSpec()) => makeEvent('PoolDefined', { name, spec }, meta(Tag.poolConfig(name)));
 const poolChanged = (name: string, spec: PoolSpec) => makeEvent('PoolChanged', { name, spec }, meta(Tag.poolConfig(name)));
 const poolRemoved = (name: string) => makeEvent('PoolRemoved', { name }, meta(Tag.poolConfig(name)));
@@ -160,12 +164,13 @@ test('a state restored from its checkpoint form renders the same objects and con
 
 test('SpiderIPPool: a defined pool is a complete object with totalIPCount = ips minus excludeIPs', (t) => {
   const spec = poolSpec();
-  const s = run(spiderIPPoolProjection, [poolDefined('p1', spec)]);
+  const def = poolDefined('p1', spec);
+  const s = run(spiderIPPoolProjection, [def]);
   t.deepEqual(objects(s), {
     p1: {
       apiVersion: 'spiderpool.spidernet.io/v2beta1',
       kind: 'SpiderIPPool',
-      metadata: { name: 'p1' },
+      metadata: { name: 'p1', ...originOf(def) },
       spec,
       status: { allocatedIPCount: 0, totalIPCount: 99 },
     },
@@ -274,12 +279,13 @@ test('SpiderIPPool: an empty batch returns the same state', (t) => {
 
 test('SpiderSubnet: defined subnet, carves and returns', (t) => {
   const spec = subnetSpec();
-  const s1 = run(spiderSubnetProjection, [subnetDefined('s1', spec)]);
+  const def = subnetDefined('s1', spec);
+  const s1 = run(spiderSubnetProjection, [def]);
   t.deepEqual(objects(s1), {
     s1: {
       apiVersion: 'spiderpool.spidernet.io/v2beta1',
       kind: 'SpiderSubnet',
-      metadata: { name: 's1' },
+      metadata: { name: 's1', ...originOf(def) },
       spec,
       status: { totalIPCount: 250, allocatedIPCount: 0 },
     },
@@ -331,8 +337,9 @@ test('whereaboutsOffset: decimal offset from the first address of the range', (t
 });
 
 test('Whereabouts: IPv4 pool with excludeIPs, offsets from the subnet start', (t) => {
+  const def = poolDefined('p1');
   const s = run(whereaboutsIPPoolProjection, [
-    poolDefined('p1'),
+    def,
     allocated('a1', 'p1', '10.6.1.51', 'web-0', { containerID: 'ctr-0' }),
     allocated('a2', 'p1', '10.6.1.1', 'web-1', { ns: 'shop', nic: 'net1', containerID: 'ctr-1' }),
   ]);
@@ -340,7 +347,7 @@ test('Whereabouts: IPv4 pool with excludeIPs, offsets from the subnet start', (t
     [whereaboutsKey('p1')]: {
       apiVersion: 'whereabouts.cni.cncf.io/v1alpha1',
       kind: 'IPPool',
-      metadata: { name: 'p1', namespace: 'kube-system' },
+      metadata: { name: 'p1', namespace: 'kube-system', ...originOf(def) },
       spec: {
         range: '10.6.0.0/16',
         allocations: {
@@ -585,25 +592,28 @@ test('labels and annotations of pool and subnet events render into metadata; a P
   const annotations = { 'kubectl.kubernetes.io/last-applied-configuration': '{"kind":"SpiderIPPool"}' };
   const defined = makeEvent('PoolDefined', { name: 'p1', spec: poolSpec(), metadata: { labels, annotations } }, meta(Tag.poolConfig('p1')));
   const sp = run(spiderIPPoolProjection, [defined]);
-  t.deepEqual(objects(sp).p1.metadata, { name: 'p1', labels, annotations });
+  const o = originOf(defined);
+  t.deepEqual(objects(sp).p1.metadata, { name: 'p1', ...o, labels, annotations });
   const wa = run(whereaboutsIPPoolProjection, [defined]);
-  t.deepEqual(objects(wa)[whereaboutsKey('p1')].metadata, { name: 'p1', namespace: 'kube-system', labels, annotations });
+  t.deepEqual(objects(wa)[whereaboutsKey('p1')].metadata, { name: 'p1', namespace: 'kube-system', ...o, labels, annotations });
   t.false(Object.isFrozen(labels), 'the event keeps its own objects');
 
   // A change replaces them: new labels, no annotations.
   const changed = makeEvent('PoolChanged', { name: 'p1', spec: poolSpec(), metadata: { labels: { team: 'db' } } }, meta(Tag.poolConfig('p1')));
-  t.deepEqual(objects(run(spiderIPPoolProjection, [changed], sp)).p1.metadata, { name: 'p1', labels: { team: 'db' } });
-  t.deepEqual(objects(run(whereaboutsIPPoolProjection, [changed], wa))[whereaboutsKey('p1')].metadata, { name: 'p1', namespace: 'kube-system', labels: { team: 'db' } });
+  // The same spec: uid, creationTimestamp and generation stay (labels are not the spec).
+  t.deepEqual(objects(run(spiderIPPoolProjection, [changed], sp)).p1.metadata, { name: 'p1', ...o, labels: { team: 'db' } });
+  t.deepEqual(objects(run(whereaboutsIPPoolProjection, [changed], wa))[whereaboutsKey('p1')].metadata, { name: 'p1', namespace: 'kube-system', ...o, labels: { team: 'db' } });
   // And a change without metadata drops them.
-  t.deepEqual(objects(run(spiderIPPoolProjection, [poolChanged('p1', poolSpec())], sp)).p1.metadata, { name: 'p1' });
+  t.deepEqual(objects(run(spiderIPPoolProjection, [poolChanged('p1', poolSpec())], sp)).p1.metadata, { name: 'p1', ...o });
   t.deepEqual(json(spiderIPPoolProjection.restore(json(sp))), json(sp), 'metadata survives a checkpoint');
 
   const sub = makeEvent('SubnetDefined', { name: 's1', spec: subnetSpec(), metadata: { labels, annotations } }, meta(Tag.subnet('s1')));
   const ss = run(spiderSubnetProjection, [sub, carved('s1', 'p1', ['10.6.0.10'])]);
-  t.deepEqual(objects(ss).s1.metadata, { name: 's1', labels, annotations });
+  const so = originOf(sub);
+  t.deepEqual(objects(ss).s1.metadata, { name: 's1', ...so, labels, annotations });
   const subChanged = makeEvent('SubnetChanged', { name: 's1', spec: subnetSpec(), metadata: { annotations: { note: 'x' } } }, meta(Tag.subnet('s1')));
   const ss2 = run(spiderSubnetProjection, [subChanged], ss);
-  t.deepEqual(objects(ss2).s1.metadata, { name: 's1', annotations: { note: 'x' } });
+  t.deepEqual(objects(ss2).s1.metadata, { name: 's1', ...so, annotations: { note: 'x' } });
   t.is(objects(ss2).s1.status.controlledIPPools, '{"p1":{"ips":["10.6.0.10"]}}', 'carves are kept');
 });
 
@@ -630,4 +640,40 @@ test('live path: one commit into a pool of 30,000 allocations copies O(log n) an
   t.falsy(held[addr(7)]);
   t.is((state.get('big') as Loose).status.allocatedIPCount, 29_999);
   t.true(Object.isFrozen(first) && Object.isFrozen(first.status), 'rendered objects are frozen: readers share them');
+});
+
+test('ObjectMeta from the log: uid from the defining event id, creationTimestamp from its time (seconds), generation +1 per spec change only; a re-created object gets a new uid', (t) => {
+  const def = poolDefined('g1');
+  const s1 = run(spiderIPPoolProjection, [def]);
+  const m1 = objects(s1).g1.metadata;
+  t.is(m1.uid, uidOfEvent(def.id));
+  t.regex(String(m1.uid), /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  t.is(m1.creationTimestamp, new Date(Math.floor(Date.parse(AT) / 1000) * 1000).toISOString().replace('.000Z', 'Z'));
+  t.is(m1.generation, 1);
+  const s2 = run(spiderIPPoolProjection, [poolChanged('g1', poolSpec({ gateway: '10.6.0.254' }))], s1);
+  t.like(objects(s2).g1.metadata, { uid: m1.uid, creationTimestamp: m1.creationTimestamp, generation: 2 });
+  const s3 = run(spiderIPPoolProjection, [poolChanged('g1', poolSpec({ gateway: '10.6.0.254' }))], s2);
+  t.is(objects(s3).g1.metadata.generation, 2, 'the same spec again is no new generation');
+  t.deepEqual(json(spiderIPPoolProjection.restore(json(s3))), json(s3), 'origins survive a checkpoint');
+  const again = poolDefined('g1');
+  const s4 = run(spiderIPPoolProjection, [poolRemoved('g1'), again], s3);
+  t.like(objects(s4).g1.metadata, { uid: uidOfEvent(again.id), generation: 1 });
+  t.not(objects(s4).g1.metadata.uid, m1.uid);
+  const sd = subnetDefined('sg');
+  const ss = run(spiderSubnetProjection, [sd, makeEvent('SubnetChanged', { name: 'sg', spec: subnetSpec({ gateway: '10.6.0.253' }) }, meta(Tag.subnet('sg')))]);
+  t.like(objects(ss).sg.metadata, { uid: uidOfEvent(sd.id), generation: 2 });
+});
+
+test('SpiderReservedIP: IPReserved makes or replaces (uid kept, generation +1 on new ips, labels recorded), IPUnreserved removes; checkpoints round-trip', (t) => {
+  const made = makeEvent('IPReserved', { name: 'r1', ipVersion: 4, ips: ['10.6.0.9'] }, meta(Tag.reservation('r1')));
+  const s = run(spiderReservedIPProjection, [made]);
+  t.deepEqual(objects(s), {
+    r1: { apiVersion: 'spiderpool.spidernet.io/v2beta1', kind: 'SpiderReservedIP', metadata: { name: 'r1', ...originOf(made) }, spec: { ipVersion: 4, ips: ['10.6.0.9'] } },
+  });
+  const replaced = makeEvent('IPReserved', { name: 'r1', ipVersion: 4, ips: ['10.6.0.9-10.6.0.10'], metadata: { labels: { team: 'net' } } }, meta(Tag.reservation('r1')));
+  const s2 = run(spiderReservedIPProjection, [replaced], s);
+  t.like(objects(s2).r1.metadata, { uid: uidOfEvent(made.id), generation: 2, labels: { team: 'net' } });
+  t.deepEqual(json(spiderReservedIPProjection.restore(json(s2))), json(s2));
+  const s3 = run(spiderReservedIPProjection, [makeEvent('IPUnreserved', { name: 'r1' }, meta(Tag.reservation('r1')))], s2);
+  t.deepEqual(objects(s3), {});
 });

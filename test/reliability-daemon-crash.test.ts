@@ -43,7 +43,7 @@ test('kill -9 a daemon mid-batch: retries on the second daemon get the same addr
   const port = Number(new URL(b!.url).port);
   for (const x of early) {
     const pod = podName('C', x.requester, x.seq);
-    const r = await call({ port, socket: b!.socket }, 'POST', '/v1/allocations', {
+    const r = await call({ port, socket: b!.socket, ca: b!.ca }, 'POST', '/v1/allocations', {
       token: b!.token,
       body: { endpoint: { namespace: 'chaos', name: pod, uid: `uid-${pod}`, containerID: `ctr-${pod}`, node: `node-${x.requester % 16}`, owner: { kind: 'ReplicaSet', name: 'chaos-rs' } }, pools: { ipv4: ['bench'] } },
     });

@@ -29,7 +29,7 @@ test('etcd stopped: requests fail fast with a retryable 503, /readyz is 503; etc
   await definePool(etcd.endpoints, prefix, '10.83.0.0/24');
   const d = await startServe({ endpoints: etcd.endpoints, prefix, node: 'down-0' });
   t.teardown(() => d.stop());
-  const f = { port: Number(new URL(d.url).port), socket: d.socket };
+  const f = { port: Number(new URL(d.url).port), socket: d.socket, ca: d.ca };
   const opts = (name: string) => ({ token: d.token, body: body(name) });
   const first = await call(f, 'POST', '/v1/allocations', opts('before'));
   t.is(first.status, 201);

@@ -12,6 +12,7 @@ import { Daemon } from '../src/daemon/daemon.js';
 import { freePort } from '../src/local/ports.js';
 import { openStore } from './helpers/store.js';
 import { TOKEN } from './helpers/daemon.js';
+import { testTls } from './helpers/tls.js';
 
 /** Whether something accepts connections at a socket path or a loopback port. */
 function accepts(to: { path: string } | { port: number; host: string }): Promise<boolean> {
@@ -36,7 +37,7 @@ test.serial('a socket left with group/other bits is refused at start; the TCP li
   fs.chmodSync = () => undefined; // the chmod to 0600 silently does nothing
   syncBuiltinESMExports();
   try {
-    const err = await t.throwsAsync(Daemon.start({ store: f.store, listen: `127.0.0.1:${port}`, token: TOKEN, socket, node: 'n1', log: pino({ level: 'silent' }) }));
+    const err = await t.throwsAsync(Daemon.start({ store: f.store, listen: `127.0.0.1:${port}`, token: TOKEN, tls: testTls(), socket, node: 'n1', log: pino({ level: 'silent' }) }));
     t.regex(err!.message, /unix socket .*ipam\.sock has mode 77[5-7]; refusing to serve it without a token \(want 600\)/);
   } finally {
     fs.chmodSync = realChmod;

@@ -51,7 +51,7 @@ test('daemon and CLI over TLS with client certificates; missing or foreign certi
 
   const daemon = await startServe({ endpoints: etcd.endpoints, prefix, node: 'tls-0', env: e.good });
   t.teardown(() => daemon.stop());
-  const r = await call({ port: Number(new URL(daemon.url).port), socket: daemon.socket }, 'POST', '/v1/allocations', {
+  const r = await call({ port: Number(new URL(daemon.url).port), socket: daemon.socket, ca: daemon.ca }, 'POST', '/v1/allocations', {
     token: daemon.token,
     body: { endpoint: { namespace: 'default', name: 'tls-pod', uid: 'u1', containerID: 'ctr-tls' } },
   });

@@ -1,5 +1,5 @@
-// The benchmark's Allocator over the daemon's HTTP API: keep-alive connections, one POST per allocation.
-import { Agent, request } from 'node:http';
+// The benchmark's Allocator over the daemon's HTTPS API: keep-alive connections, one POST per allocation.
+import { Agent, request } from 'node:https';
 import type { Allocator } from '../alloc/types.js';
 import { podRef } from '../alloc/types.js';
 import { BENCH_POOL } from '../alloc/engine.js';
@@ -7,7 +7,7 @@ import type { ServeProcess } from '../../src/local/serve-process.js';
 
 /** Requester r talks to daemon r % daemons.length, over `connections` keep-alive sockets per daemon. */
 export function httpAllocator(daemons: readonly ServeProcess[], tag: string, connections: number): Allocator & { agents: Agent[] } {
-  const agents = daemons.map(() => new Agent({ keepAlive: true, maxSockets: connections }));
+  const agents = daemons.map((d) => new Agent({ keepAlive: true, maxSockets: connections, ca: d.ca }));
   const targets = daemons.map((d) => new URL(d.url));
   const post = (i: number, body: string): Promise<{ status: number; text: string }> =>
     new Promise((ok, fail) => {

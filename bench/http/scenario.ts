@@ -1,6 +1,7 @@
 // `bench http`: allocations through the daemon's HTTP API (64 clients by default), on one daemon and split over two
 // daemons sharing one etcd; baseline: the same allocator in-process with the same number of requesters, same run.
 import { randomBytes } from 'node:crypto';
+import { get as httpsGet } from 'node:https';
 import { runAllocLoad, type LoadResult } from '../alloc/driver.js';
 import { definePool, openEngine } from '../alloc/engine.js';
 import { checkInvariants, loggedAllocationsThenDrop } from '../alloc/invariants.js';
@@ -70,9 +71,21 @@ function sum(xs: readonly (number | undefined)[]): number | undefined {
   return n;
 }
 
+function metricsText(d: ServeProcess): Promise<string> {
+  return new Promise((ok, fail) => {
+    const req = httpsGet(`${d.url}/metrics`, { headers: { authorization: `Bearer ${d.token}` }, ca: d.ca }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => ok(text));
+    });
+    req.on('error', fail);
+  });
+}
+
 /** Running totals from one daemon's /metrics. */
 async function daemonTotals(d: ServeProcess): Promise<DaemonTotals> {
-  const text = await (await fetch(`${d.url}/metrics`, { headers: { authorization: `Bearer ${d.token}` } })).text();
+  const text = await metricsText(d);
   const num = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
   return {
     members: num('ipam_txn_batch_members_sum'),

@@ -181,6 +181,9 @@ export class Allocator {
   reserve(name: string, ipVersion: unknown, ips: unknown, o: ConfigOptions) {
     return this.configure(o, (ctx) => config.decideReserve(this.model, name, ipVersion, ips, ctx));
   }
+  changeReservation(name: string, ipVersion: unknown, ips: unknown, o: ConfigOptions) {
+    return this.configure(o, (ctx) => config.decideChangeReservation(this.model, name, ipVersion, ips, ctx));
+  }
   unreserve(name: string, o: ConfigOptions) {
     return this.configure(o, (ctx) => config.decideUnreserve(this.model, name, ctx));
   }

@@ -37,8 +37,14 @@ export interface ReservationInput {
 /** The metadata field of an event's data: only present when there is something to record. */
 function withMeta(ctx: ConfigContext): { metadata?: ObjectMeta } {
   const m = ctx.metadata;
-  if (!m || (!m.labels && !m.annotations)) return {};
-  return { metadata: { ...(m.labels ? { labels: { ...m.labels } } : {}), ...(m.annotations ? { annotations: { ...m.annotations } } : {}) } };
+  if (!m || (!m.labels && !m.annotations && !m.managedFields)) return {};
+  return {
+    metadata: {
+      ...(m.labels ? { labels: { ...m.labels } } : {}),
+      ...(m.annotations ? { annotations: { ...m.annotations } } : {}),
+      ...(m.managedFields && m.managedFields.length > 0 ? { managedFields: structuredClone(m.managedFields) } : {}),
+    },
+  };
 }
 
 export interface ConfigDecision {
@@ -192,13 +198,25 @@ export function decideReserve(m: AllocatorModel, name: string, version: unknown,
   const { ipVersion, ips } = ctx.admission ? ctx.admission.reservation({ ipVersion: version, ips: list }, undefined) : { ipVersion: version, ips: list };
   if (ipVersion !== 4 && ipVersion !== 6) throw new InputError('spec.ipVersion', 'must be 4 or 6');
   if (!Array.isArray(ips) || ips.length === 0 || !ips.every((x) => typeof x === 'string')) throw new InputError('spec.ips', 'must be a non-empty list of addresses or ranges');
+  return reserveDecision(name, ipVersion, ips, ctx);
+}
+
+function reserveDecision(name: string, ipVersion: unknown, ips: unknown, ctx: ConfigContext): ConfigDecision {
+  if (ipVersion !== 4 && ipVersion !== 6) throw new InputError('spec.ipVersion', 'must be 4 or 6');
+  if (!Array.isArray(ips) || ips.length === 0 || !ips.every((x) => typeof x === 'string')) throw new InputError('spec.ips', 'must be a non-empty list of addresses or ranges');
   const set = parseIpList(ips as string[], ipVersion as IpVersion, 'spec.ips');
-  const data = { name, ipVersion: ipVersion as IpVersion, ips: set.toStrings(ipVersion as IpVersion) };
+  const data = { name, ipVersion: ipVersion as IpVersion, ips: set.toStrings(ipVersion as IpVersion), ...withMeta(ctx) };
   return {
     events: [ev('IPReserved', data, { id: ctx.newId('rsv'), at: ctx.at, tags: [Tag.reservation(name), Tag.reservations()] })],
     conditionTags: [Tag.reservation(name)],
     warnings: [],
   };
+}
+
+/** A reservation's new ips, ipVersion or labels: one IPReserved replacing it (its uid and creation time stay). */
+export function decideChangeReservation(m: AllocatorModel, name: string, ipVersion: unknown, ips: unknown, ctx: ConfigContext): ConfigDecision {
+  if (!m.reservations.has(name)) throw new AllocError('ReservationNotFound', 'metadata.name', `reservation ${name} does not exist`);
+  return reserveDecision(name, ipVersion, ips, ctx);
 }
 
 export function decideUnreserve(m: AllocatorModel, name: string, ctx: ConfigContext): ConfigDecision {

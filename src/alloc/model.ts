@@ -126,7 +126,10 @@ export class AllocatorModel {
       case 'IPReserved':
         this.guard(e.id, () => {
           const set = parseIpList(e.data.ips, e.data.ipVersion, 'ips');
+          // A name already reserved is replaced (a SpiderReservedIP update): its old family's blocked set is redone too.
+          const was = this.reservations.get(e.data.name);
           this.reservations.set(e.data.name, { name: e.data.name, ipVersion: e.data.ipVersion, set, ips: e.data.ips });
+          if (was && was.ipVersion !== e.data.ipVersion) this.refreshBlocked(was.ipVersion);
           this.refreshBlocked(e.data.ipVersion);
         });
         break;

@@ -1,12 +1,13 @@
 // How a CLI command reaches the engine: straight to etcd (--etcd / ETCD_ENDPOINTS) or through a running daemon
 // (--server with a token, else the local unix socket).
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 // The etcd side (etcd3, gRPC, the allocator) is loaded only by commands that go to etcd: a command that talks
 // to the daemon starts in about the time of `node -e 0`.
 import type { Allocator } from '../alloc/allocator.js';
 import type { EventStore } from '../store/event-store.js';
 import { DaemonClient } from './daemon-client.js';
+import { TLS_FILES } from '../daemon/tls.js';
 import { CliError } from './errors.js';
 
 export { CliError };
@@ -17,7 +18,16 @@ export interface GlobalOptions {
   readonly server?: string;
   readonly socket?: string;
   readonly tokenFile?: string;
+  /** CA of the daemon's serving certificate (default: <data-dir>/tls/ca.crt when it exists). */
+  readonly caFile?: string;
   readonly dataDir: string;
+}
+
+/** The CA a client of this data dir's daemon verifies it with: --ca-file, else the generated one, else none. */
+export function daemonCa(g: GlobalOptions): string | undefined {
+  const file = g.caFile ?? resolve(g.dataDir, 'tls', TLS_FILES.caCert);
+  if (g.caFile && !existsSync(g.caFile)) throw new CliError(`--ca-file ${g.caFile}: no such file`);
+  return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
 }
 
 export interface DirectStore {
@@ -73,7 +83,7 @@ export function daemonClient(g: GlobalOptions): DaemonClient {
   if (g.server) {
     const token = DaemonClient.tokenFrom(g.tokenFile, resolve(g.dataDir, 'token'));
     if (!token) throw new CliError(`--server ${g.server} needs a token: --token-file FILE or IPAM_TOKEN`);
-    return DaemonClient.tcp(g.server, token);
+    return DaemonClient.tcp(g.server, token, daemonCa(g));
   }
   const socket = resolve(g.socket ?? resolve(g.dataDir, 'ipam.sock'));
   if (!existsSync(socket)) {

@@ -24,13 +24,17 @@ export class DaemonClient {
   private constructor(
     private readonly target: { socketPath: string } | { url: URL },
     private readonly token: string | undefined,
+    /** CA (PEM) that signed the daemon's serving certificate (https); none: the system's CAs. */
+    private readonly ca?: string,
   ) {}
 
   static unix(socketPath: string): DaemonClient {
     return new DaemonClient({ socketPath }, undefined);
   }
-  static tcp(url: string, token: string): DaemonClient {
-    return new DaemonClient({ url: new URL(url) }, token);
+  static tcp(url: string, token: string, ca?: string): DaemonClient {
+    const u = new URL(url);
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new DaemonError(0, `--server ${url}: expected an https:// URL`);
+    return new DaemonClient({ url: u }, token, ca);
   }
   static tokenFrom(file: string | undefined, fallback: string): string | undefined {
     if (file) return readFileSync(file, 'utf8').trim();
@@ -66,7 +70,7 @@ export class DaemonClient {
     const opts =
       'socketPath' in t
         ? { socketPath: t.socketPath, path, method, headers }
-        : { host: t.url.hostname, port: t.url.port, path: `${t.url.pathname.replace(/\/$/, '')}${path}`, method, headers };
+        : { host: t.url.hostname.replace(/^\[|\]$/g, ''), port: t.url.port, path: `${t.url.pathname.replace(/\/$/, '')}${path}`, method, headers, ...(this.ca ? { ca: this.ca } : {}) };
     const send = 'url' in t && t.url.protocol === 'https:' ? httpsRequest : request;
     return new Promise((resolve, reject) => {
       const req = send(opts, (res) => {

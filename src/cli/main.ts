@@ -18,6 +18,7 @@ const commands = {
   audit: () => import('./commands/audit.js'),
   check: () => import('./commands/check.js'),
   get: () => import('./commands/get.js'),
+  kubeconfig: () => import('./commands/kubeconfig.js'),
   serve: () => import('./serve.js'),
   controller: () => import('../k8s/controller.js'),
 };
@@ -31,6 +32,7 @@ const program = new Command()
   .option('--server <url>', 'talk to the daemon at this URL (token from --token-file or $IPAM_TOKEN)')
   .option('--socket <path>', "talk to the daemon on this unix socket (default <data-dir>/ipam.sock)")
   .option('--token-file <file>', 'file holding the API token')
+  .option('--ca-file <file>', "CA of the daemon's serving certificate (default <data-dir>/tls/ca.crt)")
   .option('--data-dir <dir>', 'where `serve` keeps the local etcd, socket and generated token', '.run')
   .addOption(new Option('--log-level <level>', 'serve and controller: log level (default $IPAM_LOG_LEVEL or info)').choices(LOG_LEVELS))
   .addOption(new Option('--log-format <format>', 'serve and controller: readable lines on a terminal, JSON otherwise (auto), or always one').choices(LOG_FORMATS))
@@ -61,6 +63,16 @@ program
   .option('--retain-min-revisions <n>', 'keep at least this many etcd revisions behind the head', '10000')
   .option('--retain-max-bytes <size>', "byte budget of the prefix in etcd; past it the age is waived ('none': no budget)", '512MiB')
   .option('--maintain-interval <duration>', 'how often the maintaining daemon considers moving the horizon', '60s')
+  .option('--tls-cert <file>', 'serving certificate (PEM) of the TCP API (default: one issued by a CA generated into <data-dir>/tls)')
+  .option('--tls-key <file>', 'its private key (PEM, mode 0600)')
+  .option('--tls-ca <file>', 'the CA that signed --tls-cert, for `ipam kubeconfig`')
+  .option('--tls-san <names>', 'more DNS names or IPs for the generated serving certificate (repeatable or comma-separated)', collect)
+  .option('--insecure-http', 'serve plain HTTP on TCP (the token crosses the network in clear; for a TLS-terminating proxy on the same host)')
+  .option('--requestheader-client-ca-file <file>', 'trust X-Remote-User/-Group/-Extra-* from clients with a certificate of this CA (the aggregation layer\'s front proxy)')
+  .option('--requestheader-allowed-names <names>', 'common names of front-proxy certificates allowed (default: any the CA signed)', collect)
+  .option('--requestheader-username-headers <names>', 'user name headers (default X-Remote-User)', collect)
+  .option('--requestheader-group-headers <names>', 'group headers (default X-Remote-Group)', collect)
+  .option('--requestheader-extra-headers-prefix <prefixes>', 'extra-attribute header prefixes (default X-Remote-Extra-)', collect)
   .action(
     async (o: {
       listen: string;
@@ -76,6 +88,16 @@ program
       retainMinRevisions: string;
       retainMaxBytes: string;
       maintainInterval: string;
+      tlsCert?: string;
+      tlsKey?: string;
+      tlsCa?: string;
+      tlsSan?: string[];
+      insecureHttp?: boolean;
+      requestheaderClientCaFile?: string;
+      requestheaderAllowedNames?: string[];
+      requestheaderUsernameHeaders?: string[];
+      requestheaderGroupHeaders?: string[];
+      requestheaderExtraHeadersPrefix?: string[];
     }) => {
       const g = globals();
       const kubeconfig = o.kubeconfig === undefined ? undefined : o.kubeconfig === true ? '' : String(o.kubeconfig);
@@ -89,6 +111,7 @@ program
         quotaWarnFraction: o.quotaWarnFraction,
         footprintIntervalMs: o.footprintIntervalMs,
         lifecycle,
+        ...tlsFlags(o),
         kubeconfig,
         logger: loggerOptions(g),
         prefix: g.prefix,
@@ -112,6 +135,12 @@ function retentionFlags(o: { retainMinAge: string; retainMinRevisions: string; r
   } catch (e) {
     throw new CliError((e as Error).message);
   }
+}
+
+/** The TLS and front-proxy flags as given (absent ones left out). */
+function tlsFlags(o: Record<string, unknown>): Record<string, unknown> {
+  const keys = ['tlsCert', 'tlsKey', 'tlsCa', 'tlsSan', 'insecureHttp', 'requestheaderClientCaFile', 'requestheaderAllowedNames', 'requestheaderUsernameHeaders', 'requestheaderGroupHeaders', 'requestheaderExtraHeadersPrefix'];
+  return Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
 }
 
 function positive(v: string, flag: string): number {
@@ -232,6 +261,12 @@ program
   .description('load an export into an empty store (another cluster, another prefix) (needs --etcd)')
   .argument('<file>', 'a file written by `ipam export`')
   .action(async (file: string) => (await commands.audit()).importCmd(globals(), file));
+
+program
+  .command('kubeconfig')
+  .description("print a kubeconfig for kubectl and client libraries: the daemon's URL (--server, default https://127.0.0.1:7475), its CA and the API token")
+  .option('--name <name>', 'cluster, user and context name', 'ipam-es')
+  .action(async (o: { name: string }) => (await commands.kubeconfig()).kubeconfig(globals(), o));
 
 program
   .command('check')

@@ -13,6 +13,8 @@ import { createOwnerResolver } from '../k8s/owner.js';
 import { createLogger, type LoggerOptions } from '../daemon/logger.js';
 import { PathLock } from '../daemon/lock.js';
 import { loadToken } from '../daemon/token.js';
+import { DEFAULT_REQUEST_HEADERS, loadServingTls, type RequestHeaderOptions } from '../daemon/tls.js';
+import { readFileSync } from 'node:fs';
 import { LocalEtcd } from '../local/etcd.js';
 import { connectionFromEnv, describeConnection, openEtcd, probeEtcd, type EtcdConnection } from '../store/connect.js';
 import { EventStore } from '../store/event-store.js';
@@ -42,6 +44,30 @@ export interface ServeOptions {
    * daemon that may hold the maintenance lease reaches is named.
    */
   readonly lifecycle?: { readonly archiveDir?: string; readonly policy: RetentionPolicy };
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  readonly tlsCa?: string;
+  /** More names (DNS or IP) for the generated serving certificate (e.g. the Service's DNS name). */
+  readonly tlsSan?: readonly string[];
+  readonly insecureHttp?: boolean;
+  readonly requestheaderClientCaFile?: string;
+  readonly requestheaderAllowedNames?: readonly string[];
+  readonly requestheaderUsernameHeaders?: readonly string[];
+  readonly requestheaderGroupHeaders?: readonly string[];
+  readonly requestheaderExtraHeadersPrefix?: readonly string[];
+}
+
+/** Request-header authentication from the flags the Kubernetes extension API servers use. */
+function requestHeaderOptions(o: ServeOptions): RequestHeaderOptions | undefined {
+  if (!o.requestheaderClientCaFile) return undefined;
+  const or = (v: readonly string[] | undefined, d: readonly string[]) => (v && v.length > 0 ? v : d);
+  return {
+    clientCa: readFileSync(o.requestheaderClientCaFile, 'utf8'),
+    allowedNames: o.requestheaderAllowedNames ?? [],
+    usernameHeaders: or(o.requestheaderUsernameHeaders, DEFAULT_REQUEST_HEADERS.usernameHeaders),
+    groupHeaders: or(o.requestheaderGroupHeaders, DEFAULT_REQUEST_HEADERS.groupHeaders),
+    extraHeaderPrefixes: or(o.requestheaderExtraHeadersPrefix, DEFAULT_REQUEST_HEADERS.extraHeaderPrefixes),
+  };
 }
 
 /** Longest a stopping daemon may take before it exits anyway. */
@@ -90,6 +116,11 @@ async function run(opts: ServeOptions, log: Logger): Promise<void> {
   const node = opts.node ?? hostname();
   // Pool selection's inputs (pods on this node, namespaces, this node): the CNI route reads them, never the API server.
   const cluster = kc ? new ClusterCache(kc, { node, onError: (what, e) => log.warn({ cache: what, err: (e as Error).message }, 'cluster cache restarting') }) : undefined;
+  const tls = opts.tcp && !opts.insecureHttp
+    ? loadServingTls({ dir: resolve(opts.dataDir, 'tls'), ...(opts.tlsCert ? { certFile: opts.tlsCert } : {}), ...(opts.tlsKey ? { keyFile: opts.tlsKey } : {}), ...(opts.tlsCa ? { caFile: opts.tlsCa } : {}), extraNames: opts.tlsSan ?? [] })
+    : undefined;
+  if (tls) log.info({ certificate: tls.source }, 'TCP API serving certificate loaded');
+  const requestHeader = requestHeaderOptions(opts);
   const daemon = await Daemon.start({
     ...(resolveOwner ? { resolveOwner } : {}),
     store,
@@ -107,11 +138,15 @@ async function run(opts: ServeOptions, log: Logger): Promise<void> {
     // The byte budget is judged on the footprint the daemon measures (src/store/footprint.ts).
     ...(archiveDir && opts.lifecycle ? { lifecycle: { archiveDir, policy: opts.lifecycle.policy } } : {}),
     ...(token ? { listen: opts.listen, token: token.token } : {}),
+    ...(tls ? { tls } : { insecureHttp: true }),
+    ...(requestHeader ? { requestHeader } : {}),
   });
   const addr = daemon.address;
   // One plain line for people and scripts waiting on start-up (the rest are log records, readable or JSON).
-  if (addr && opts.console !== false) log.info({ url: `http://${addr.host}:${addr.port}/console/` }, 'web console (sign in with the API token)');
-  process.stderr.write(`ipam: ready${addr ? ` on http://${addr.host}:${addr.port}` : ''} and ${resolve(opts.socket ?? resolve(opts.dataDir, 'ipam.sock'))} (Ctrl-C to stop)\n`);
+  const scheme = tls ? 'https' : 'http';
+  const host = addr && (addr.host.includes(':') ? `[${addr.host}]` : addr.host);
+  if (addr && opts.console !== false) log.info({ url: `${scheme}://${host}:${addr.port}/console/` }, 'web console (sign in with the API token)');
+  process.stderr.write(`ipam: ready${addr ? ` on ${scheme}://${host}:${addr.port}` : ''} and ${resolve(opts.socket ?? resolve(opts.dataDir, 'ipam.sock'))} (Ctrl-C to stop)\n`);
 
   await new Promise<void>((done) => {
     const stop = (sig: string) => {

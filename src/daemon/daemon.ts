@@ -22,7 +22,7 @@ import type { FootprintFn, RetentionPolicy } from '../lifecycle/retention.js';
 import { createKubeApi, type KubeApiHandler, type KubeApiLimits } from '../api/kube/index.js';
 import { createAllocApi } from './alloc-api.js';
 import { Checkpointer, DEFAULT_CHECKPOINTS, type CheckpointPolicy } from './checkpointer.js';
-import { hasBearerToken } from './auth.js';
+import { authenticate } from './auth.js';
 import { HttpError, errorAnswer, sendJson } from './http.js';
 import { DaemonMetrics } from './metrics.js';
 import { DEFAULT_FOOTPRINT, FootprintMonitor, type FootprintPolicy } from './footprint-monitor.js';
@@ -30,6 +30,7 @@ import { InFlight } from './in-flight.js';
 import { PathLock } from './lock.js';
 import { createApiServer, SOCKET_LIMITS, TCP_LIMITS, type ConnectionLimits } from './listener.js';
 import { Readiness } from './readiness.js';
+import { tlsServerOptions, type RequestHeaderOptions, type ServingTls } from './tls.js';
 import { requestUrl, type RequestUrl } from './request-url.js';
 
 /** A handler that serves some paths and answers false for the others. */
@@ -55,6 +56,12 @@ export interface DaemonOptions {
   readonly listen?: string;
   /** Bearer token required on TCP. */
   readonly token?: string;
+  /** The TCP listener's certificate: HTTPS. Without it TCP is plain HTTP, only when `insecureHttp` says so. */
+  readonly tls?: ServingTls;
+  /** Serve plain HTTP on TCP (the token then crosses the network in clear; --insecure-http). */
+  readonly insecureHttp?: boolean;
+  /** Trust the aggregation layer's front proxy (X-Remote-User from a client certificate of this CA). */
+  readonly requestHeader?: RequestHeaderOptions;
   /** Unix socket path (created with mode 0600); none: no socket. */
   readonly socket?: string;
   readonly node: string;
@@ -120,6 +127,8 @@ export class Daemon {
 
   static async start(opts: DaemonOptions): Promise<Daemon> {
     if (opts.listen !== undefined && !opts.token) throw new Error('a TCP listener needs a token (--token-file or IPAM_TOKEN)');
+    if (opts.listen !== undefined && !opts.tls && !opts.insecureHttp) throw new Error('a TCP listener carries a token, so it needs TLS (--tls-cert/--tls-key, or the generated CA); --insecure-http serves plain HTTP');
+    if (opts.requestHeader && !opts.tls) throw new Error('request-header (front proxy) authentication needs TLS: the client certificate is what proves the proxy');
     const socketLock = opts.socket !== undefined ? await claimSocket(opts.socket) : undefined;
     try {
       return await Daemon.open(opts, socketLock);
@@ -220,11 +229,12 @@ export class Daemon {
     const socketOnly = (o.socketRoutes ?? []).map((f) => f(parts));
     if (o.listen !== undefined) {
       const { host, port } = parseListen(o.listen);
-      const server = createApiServer('tcp', (req, res) => void this.handle(req, res, shared, o.token), { ...TCP_LIMITS, ...o.connections?.tcp }, o.log);
+      const tls = o.tls ? tlsServerOptions(o.tls, o.requestHeader) : undefined;
+      const server = createApiServer('tcp', (req, res) => void this.handle(req, res, shared, o.token), { ...TCP_LIMITS, ...o.connections?.tcp }, o.log, tls);
       await new Promise<void>((ok, fail) => server.once('error', fail).listen(port, host, ok));
       this.servers.push(server);
       this.tcpServer = server;
-      o.log.info({ address: `${this.address!.host}:${this.address!.port}` }, 'HTTP API listening (bearer token required)');
+      o.log.info({ address: `${this.address!.host}:${this.address!.port}`, tls: Boolean(o.tls), frontProxy: Boolean(o.requestHeader) }, o.tls ? 'HTTPS API listening (bearer token required)' : 'plain HTTP API listening (--insecure-http; bearer token required)');
     }
     if (o.socket !== undefined) {
       const server = createApiServer('socket', (req, res) => void this.handle(req, res, [...socketOnly, ...shared], undefined), { ...SOCKET_LIMITS, ...o.connections?.socket }, o.log);
@@ -257,7 +267,7 @@ export class Daemon {
         return void res.writeHead(r.ready ? 200 : 503, { 'content-type': 'text/plain' }).end(r.ready ? 'ok\n' : `not ready: ${r.reason}\n`);
       }
       if ((req.method === 'GET' || req.method === 'HEAD') && this.publicRoutes.length > 0 && (await firstRoute(this.publicRoutes, req, res, url))) return;
-      if (token !== undefined && !hasBearerToken(req, token)) {
+      if (token !== undefined && !authenticate(req, token, this.opts.requestHeader)) {
         // Never read or act on the body; the connection ends with the answer (a slow drip of body cannot hold it).
         closeAfter(res);
         throw new HttpError(401, 'Unauthorized', 'missing or wrong bearer token (send "Authorization: Bearer <token>")');

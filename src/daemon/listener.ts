@@ -1,6 +1,8 @@
 // The one place the daemon's HTTP servers are made (TLS plugs in here): each listener is its own server, with its
 // own connection limits (in total and per peer address) and timeouts, so a flood of one cannot starve the other.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { TlsOptions } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 
@@ -40,17 +42,17 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 /** How often refused connections are reported (one line with counts, not one per connection). */
 const REPORT_MS = 10_000;
 
-export function createApiServer(kind: ListenerKind, handler: Handler, limits: ConnectionLimits, log: Logger): Server {
-  const server = createServer(
-    {
-      headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
-      keepAliveTimeout: limits.keepAliveTimeoutMs,
-      maxHeaderSize: limits.maxHeaderBytes,
-      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
-    },
-    handler,
-  );
+/** `tls`: serve HTTPS (the TCP listener carries a token); the limits count raw connections, before the handshake. */
+export function createApiServer(kind: ListenerKind, handler: Handler, limits: ConnectionLimits, log: Logger, tls?: TlsOptions): Server {
+  const http = {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    maxHeaderSize: limits.maxHeaderBytes,
+    connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+  };
+  // An https.Server is an http.Server over TLS: the same events and limits apply.
+  const server: Server = tls ? (createHttpsServer({ ...http, ...tls }, handler) as unknown as Server) : createServer(http, handler);
   server.maxConnections = limits.maxConnections;
   let refused = { total: 0, perPeer: 0 };
   let reporter: NodeJS.Timeout | undefined;

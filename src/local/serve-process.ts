@@ -2,18 +2,20 @@
 // benchmarks: clients reach it over its unix socket (no token) or its TCP API (url + token).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TLS_FILES } from '../daemon/tls.js';
 
 const MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '../cli/main.js');
 
 export interface ServeProcess {
   readonly socket: string;
-  /** The TCP API (http://127.0.0.1:PORT); its bearer token is `token`. */
+  /** The TCP API (https://127.0.0.1:PORT); its bearer token is `token`, its certificate's CA `ca` (PEM). */
   readonly url: string;
   readonly token: string;
+  readonly ca: string;
   readonly pid: number;
   readonly child: ChildProcess;
   /** Everything the daemon wrote to stderr so far (its logs), for failure messages. */
@@ -66,7 +68,7 @@ export async function startServe(opts: ServeOptions): Promise<ServeProcess> {
       child.stderr!.on('data', (b: Buffer) => {
         log += b.toString('utf8');
         if (log.length > 200_000) log = log.slice(-100_000);
-        const m = /^ipam: ready on (http:\/\/[\d.]+:\d+)/m.exec(log);
+        const m = /^ipam: ready on (https:\/\/[\d.]+:\d+)/m.exec(log);
         if (m) {
           url = m[1]!;
           clearTimeout(timer);
@@ -82,5 +84,7 @@ export async function startServe(opts: ServeOptions): Promise<ServeProcess> {
     await stop();
     throw e;
   }
-  return { socket, url, token, pid: child.pid!, child, output: () => log, stop };
+  // The CA the daemon generated into its data dir (src/daemon/tls.ts).
+  const ca = readFileSync(join(dir, 'tls', TLS_FILES.caCert), 'utf8');
+  return { socket, url, token, ca, pid: child.pid!, child, output: () => log, stop };
 }

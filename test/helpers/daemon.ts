@@ -1,6 +1,7 @@
 // Daemon fixtures: an in-process daemon on a real etcd (fresh prefix), and a tiny HTTP client over TCP or its socket.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -8,6 +9,7 @@ import { Daemon, type DaemonOptions } from '../../src/daemon/daemon.js';
 import { openEtcd } from '../../src/store/connect.js';
 import { EventStore } from '../../src/store/event-store.js';
 import { freshPrefix, sharedEtcd } from './store.js';
+import { testTls } from './tls.js';
 
 export const TOKEN = 'test-token-0123456789abcdef';
 
@@ -16,6 +18,8 @@ export interface DaemonFixture {
   readonly store: EventStore;
   readonly socket: string;
   readonly port: number;
+  /** The CA of the TCP listener's certificate (HTTPS). */
+  readonly ca: string;
   readonly prefix: string;
   close(): Promise<void>;
 }
@@ -28,12 +32,13 @@ export async function startDaemon(opts: { prefix?: string; node?: string; extra?
   await store.open();
   const dir = mkdtempSync(join(tmpdir(), 'ipam-daemon-'));
   const socket = join(dir, 'ipam.sock');
-  const daemon = await Daemon.start({ store, listen: '127.0.0.1:0', token: TOKEN, socket, node: opts.node ?? 'node-1', log: pino({ level: 'silent' }), ...opts.extra });
+  const daemon = await Daemon.start({ store, listen: '127.0.0.1:0', token: TOKEN, tls: testTls(), socket, node: opts.node ?? 'node-1', log: pino({ level: 'silent' }), ...opts.extra });
   return {
     daemon,
     store,
     socket,
     port: daemon.address!.port,
+    ca: testTls().ca,
     prefix,
     async close() {
       await daemon.stop();
@@ -51,9 +56,9 @@ export interface Answer {
   json<T = any>(): T; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-/** One HTTP request to the daemon: over its socket (`via: 'socket'`) or TCP (with `token`, if given). */
+/** One request to the daemon: HTTP over its socket (`via: 'socket'`) or HTTPS on TCP (with `token`, if given), verified with `f.ca` (default: the test CA). */
 export function call(
-  f: Pick<DaemonFixture, 'socket' | 'port'>,
+  f: Pick<DaemonFixture, 'socket' | 'port'> & { ca?: string },
   method: string,
   path: string,
   o: { body?: unknown; raw?: string | Buffer; token?: string | null; via?: 'socket' | 'tcp'; headers?: Record<string, string> } = {},
@@ -64,8 +69,9 @@ export function call(
   const token = o.token === undefined ? TOKEN : o.token;
   if (via === 'tcp' && token !== null) headers.authorization = `Bearer ${token}`;
   return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      { method, path, headers, ...(via === 'socket' ? { socketPath: f.socket } : { host: '127.0.0.1', port: f.port }) },
+    const send = via === 'socket' ? httpRequest : httpsRequest;
+    const req = send(
+      { method, path, headers, ...(via === 'socket' ? { socketPath: f.socket } : { host: '127.0.0.1', port: f.port, ca: f.ca ?? testTls().ca }) },
       (res) => {
         const parts: Buffer[] = [];
         res.on('data', (c: Buffer) => parts.push(c));

@@ -1,6 +1,6 @@
 // A load client that behaves like a careful CNI plugin: it retries network failures and retryable errors (503
 // {retryable: true}) with the same containerID, moving to the next daemon, until an answer or a deadline.
-import { Agent, request } from 'node:http';
+import { Agent, request } from 'node:https';
 import type { Allocator } from '../../bench/alloc/types.js';
 import { podRef } from '../../bench/alloc/types.js';
 import { BENCH_POOL } from '../../bench/alloc/engine.js';
@@ -9,6 +9,8 @@ import { sleep } from '../../src/local/ports.js';
 export interface DaemonTarget {
   readonly url: string;
   readonly token: string;
+  /** CA of the daemon's serving certificate (its TCP API is HTTPS). */
+  readonly ca: string;
 }
 
 export interface RetryStats {
@@ -35,9 +37,9 @@ export const podName = (tag: string, requester: number, seq: number) => `${tag}-
  */
 export function retryingAllocator(targets: () => readonly DaemonTarget[], o: { tag: string; giveUpMs?: number; attemptTimeoutMs?: number }): RetryingAllocator {
   const agents = new Map<string, Agent>();
-  const agentFor = (url: string) => {
-    let a = agents.get(url);
-    if (!a) agents.set(url, (a = new Agent({ keepAlive: true, maxSockets: 64 })));
+  const agentFor = (t: DaemonTarget) => {
+    let a = agents.get(t.url);
+    if (!a) agents.set(t.url, (a = new Agent({ keepAlive: true, maxSockets: 64, ca: t.ca })));
     return a;
   };
   const stats: RetryStats = { retries: 0, reasons: new Map(), reused: 0 };
@@ -54,7 +56,7 @@ export function retryingAllocator(targets: () => readonly DaemonTarget[], o: { t
           port: u.port,
           method: 'POST',
           path: '/v1/allocations',
-          agent: agentFor(t.url),
+          agent: agentFor(t),
           headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${t.token}` },
         },
         (res) => {

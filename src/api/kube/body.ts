@@ -11,6 +11,8 @@ export const MediaType = {
   Yaml: 'application/yaml',
   MergePatch: 'application/merge-patch+json',
   JsonPatch: 'application/json-patch+json',
+  /** Server-side apply (kubectl apply --server-side, Flux): a YAML (or JSON) configuration. */
+  ApplyPatch: 'application/apply-patch+yaml',
 } as const;
 export type MediaType = (typeof MediaType)[keyof typeof MediaType];
 

@@ -19,13 +19,12 @@ export function versionInfo() {
   };
 }
 
-/** The core group: served (so clients that assume it find it) but empty. */
+/**
+ * The core group is not served: /api answers APIVersions with no versions, which client-go's discovery (kubectl
+ * api-resources, get, apply) reads as "no legacy group" (an empty /api/v1 made api-resources fail with exit 1).
+ */
 export function coreVersions() {
-  return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: '' }] };
-}
-
-export function coreResources() {
-  return { kind: 'APIResourceList', groupVersion: 'v1', resources: [] };
+  return { kind: 'APIVersions', versions: [], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: '' }] };
 }
 
 function group(g: { group: string; version: string }) {

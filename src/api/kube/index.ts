@@ -3,9 +3,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ChangeFeed } from './change-feed.js';
 import { DEFAULT_LIMITS, KeyedLock, sendJson, sendStatus, type Ctx, type KubeApiDeps, type KubeApiLimits } from './context.js';
-import { coreResources, coreVersions, groupDoc, groupList, resourceList, versionInfo } from './discovery.js';
+import { coreVersions, groupDoc, groupList, resourceList, versionInfo } from './discovery.js';
 import { ObjectReader } from './objects.js';
-import { openApi } from './openapi.js';
+import { acceptsJson, openApi } from './openapi.js';
 import * as reads from './reads.js';
 import { findResource, verbsOf, type ResourceDef } from './resources.js';
 import { badRequest, StatusError, toStatusError } from './status.js';
@@ -125,13 +125,16 @@ async function route(ctx: Ctx, req: IncomingMessage, res: ServerResponse, url: U
     only(req.method, 'GET', path);
     const doc = openApi(parts.slice(1));
     if (doc === undefined) throw notFoundPath(path);
+    if (!acceptsJson(req.headers.accept)) {
+      throw new StatusError(406, 'NotAcceptable', `only the following media types are accepted: application/json (asked for ${req.headers.accept})`);
+    }
     sendJson(res, 200, doc);
     return true;
   }
   if (head === 'api') {
     only(req.method, 'GET', path);
+    // No core (legacy) group is served: /api lists no versions, as client-go's discovery then skips the group.
     if (parts.length === 1) sendJson(res, 200, coreVersions());
-    else if (parts.length === 2 && parts[1] === 'v1') sendJson(res, 200, coreResources());
     else throw notFoundPath(path);
     return true;
   }
@@ -151,7 +154,7 @@ export function createKubeApi(deps: KubeApiDeps, limits: Partial<KubeApiLimits> 
   const l: KubeApiLimits = { ...DEFAULT_LIMITS, ...limits };
   const feed = new ChangeFeed(deps.model, l.feedCapacity);
   const watches = new WatchBudget(l);
-  const ctx: Ctx = { deps, reader: new ObjectReader(deps.allocator, deps.model, feed), locks: new KeyedLock(), limits: l, watches };
+  const ctx: Ctx = { deps, reader: new ObjectReader(deps.model, feed), locks: new KeyedLock(), limits: l, watches };
   const handler = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     let url: URL;
     try {

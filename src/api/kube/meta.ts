@@ -77,5 +77,6 @@ export function stableJson(v: unknown): string {
 /** Whether two objects carry the same labels and annotations (absent and empty are the same). */
 export function sameMeta(a: ObjectMeta, b: Record<string, unknown>): boolean {
   const norm = (m: unknown) => stableJson(isRecord(m) && Object.keys(m).length > 0 ? m : {});
-  return norm(a.labels) === norm(b.labels) && norm(a.annotations) === norm(b.annotations);
+  const fields = (m: unknown) => stableJson(Array.isArray(m) ? m : []);
+  return norm(a.labels) === norm(b.labels) && norm(a.annotations) === norm(b.annotations) && fields(a.managedFields) === fields(b.managedFields);
 }

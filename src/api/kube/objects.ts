@@ -1,10 +1,9 @@
-// Reading a resource's objects: from its projection (or, for SpiderReservedIP, the allocator's model), each with
-// metadata.resourceVersion set to the revision of its last change.
-import type { Allocator } from '../../alloc/allocator.js';
+// Reading a resource's objects from its projection, each with metadata.resourceVersion set to the revision of its
+// last change.
 import type { LiveReadModel } from '../../../projections/read-model.js';
 import type { K8sObject } from '../../../projections/types.js';
 import type { ChangeFeed } from './change-feed.js';
-import { groupVersion, type ResourceDef } from './resources.js';
+import type { ResourceDef } from './resources.js';
 
 export const objectKeyOf = (def: ResourceDef, namespace: string | undefined, name: string) => (def.namespaced ? `${namespace}/${name}` : name);
 
@@ -15,23 +14,18 @@ export function withVersion(o: K8sObject, revision: number): K8sObject {
 
 export class ObjectReader {
   constructor(
-    private readonly allocator: Allocator,
     private readonly model: LiveReadModel,
     readonly feed: ChangeFeed,
   ) {}
 
   /** The revision a list of this resource reflects. */
-  revisionOf(def: ResourceDef): number {
-    return def.source.kind === 'projection' ? this.model.revision : this.allocator.revision;
+  revisionOf(_def: ResourceDef): number {
+    return this.model.revision;
   }
 
   /** Every object, or those of one namespace. */
   list(def: ResourceDef, namespace?: string): K8sObject[] {
     const out: K8sObject[] = [];
-    if (def.source.kind === 'reservations') {
-      for (const name of this.allocator.model.reservations.keys()) out.push(this.get(def, name)!);
-      return out;
-    }
     const p = def.source.projection;
     for (const o of this.model.list(p)) {
       if (namespace !== undefined && o.metadata.namespace !== namespace) continue;
@@ -41,12 +35,6 @@ export class ObjectReader {
   }
 
   get(def: ResourceDef, key: string): K8sObject | undefined {
-    if (def.source.kind === 'reservations') {
-      const r = this.allocator.model.reservations.get(key);
-      if (!r) return undefined;
-      const o: K8sObject = { apiVersion: groupVersion(def), kind: def.kind, metadata: { name: r.name }, spec: { ipVersion: r.ipVersion, ips: [...r.ips] } };
-      return withVersion(o, this.allocator.revision);
-    }
     const o = this.model.get(def.source.projection, key);
     return o && withVersion(o, this.feed.versionOf(def.source.projection, key));
   }

@@ -3,9 +3,11 @@ import {
   calicoWorkloadEndpointProjection,
   spiderEndpointProjection,
   spiderIPPoolProjection,
+  spiderReservedIPProjection,
   spiderSubnetProjection,
   whereaboutsIPPoolProjection,
 } from '../../../projections/index.js';
+import { crdKey, crds } from './crds.js';
 
 export const SPIDERPOOL_GROUP = 'spiderpool.spidernet.io';
 export const WHEREABOUTS_GROUP = 'whereabouts.cni.cncf.io';
@@ -13,7 +15,7 @@ export const CALICO_GROUP = 'projectcalico.org';
 
 export interface PrinterColumn {
   readonly name: string;
-  readonly type: 'string' | 'integer' | 'boolean';
+  readonly type: 'string' | 'integer' | 'number' | 'boolean' | 'date';
   readonly jsonPath: string;
   readonly description: string;
   /** 0: always shown; higher: only with -o wide. */
@@ -21,10 +23,7 @@ export interface PrinterColumn {
 }
 
 /** Where a resource's objects come from. */
-export type ResourceSource =
-  | { readonly kind: 'projection'; readonly projection: string }
-  /** The allocator's own model (SpiderReservedIP has no projection). */
-  | { readonly kind: 'reservations' };
+export type ResourceSource = { readonly kind: 'projection'; readonly projection: string };
 
 /** Which allocator object a writable resource is a view of. */
 export type WriteTarget = 'pool' | 'subnet' | 'whereabouts-pool' | 'reservation';
@@ -41,11 +40,11 @@ export interface ResourceDef {
   readonly categories: readonly string[];
   readonly source: ResourceSource;
   readonly writes?: WriteTarget;
-  /** Whether PUT and PATCH are served (SpiderReservedIP: create and delete only, as the allocator has no change). */
+  /** Whether PUT and PATCH are served. */
   readonly updatable: boolean;
   /** A read-only status subresource. */
   readonly statusSubresource: boolean;
-  /** additionalPrinterColumns, for kubectl's tables. */
+  /** additionalPrinterColumns, for kubectl's tables, when no CRD file declares the kind (printerColumns() reads the files). */
   readonly columns: readonly PrinterColumn[];
 }
 
@@ -120,9 +119,9 @@ export const RESOURCES: readonly ResourceDef[] = [
     listKind: 'SpiderReservedIPList',
     namespaced: false,
     shortNames: ['sr'],
-    source: { kind: 'reservations' },
+    source: { kind: 'projection', projection: spiderReservedIPProjection.name },
     writes: 'reservation',
-    updatable: false,
+    updatable: true,
     statusSubresource: false,
     columns: [{ name: 'VERSION', type: 'string', jsonPath: '.spec.ipVersion', description: 'ipVersion' }],
   },
@@ -168,10 +167,14 @@ export const groupVersion = (r: Pick<ResourceDef, 'group' | 'version'>) => `${r.
 
 /** The verbs discovery lists, and the ones the router serves. */
 export function verbsOf(r: ResourceDef): string[] {
-  const watchable = r.source.kind === 'projection';
-  const reads = watchable ? ['get', 'list', 'watch'] : ['get', 'list'];
+  const reads = ['get', 'list', 'watch'];
   if (r.writes === undefined) return reads;
   return [...(r.updatable ? ['create', 'delete', 'patch', 'update'] : ['create', 'delete']), ...reads].sort();
+}
+
+/** The printer columns kubectl's tables show: the CRD file's (with the API server's default Age), else the built-in ones. */
+export function printerColumns(r: ResourceDef): readonly PrinterColumn[] {
+  return crds().get(crdKey(r.group, r.version, r.kind))?.columns ?? r.columns;
 }
 
 export function findResource(group: string, version: string, plural: string): ResourceDef | undefined {

@@ -218,6 +218,10 @@ const reservationTarget: Target = {
     const spec = w.spec as Record<string, unknown>;
     return a.reserve(name, spec.ipVersion, spec.ips, { ...o, ...admitted });
   },
+  change: (a, name, w, o) => {
+    const spec = w.spec as Record<string, unknown>;
+    return a.changeReservation(name, spec.ipVersion, spec.ips, o);
+  },
   remove: (a, name, o) => a.unreserve(name, o),
 };
 

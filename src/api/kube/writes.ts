@@ -15,15 +15,29 @@ import { groupVersion, type ResourceDef } from './resources.js';
 import { badRequest, conflict, fieldInvalid, notFound, StatusError, toStatusError, type Subject } from './status.js';
 import { valueAt } from './table.js';
 import { isUnknownFieldWarning, TARGETS, type CompiledWrite, type Target } from './targets.js';
+import { ApplyConflict, MAX_MANAGER_LENGTH, recordUpdate, serverSideApply, type ManagedFieldsEntry } from './managed-fields.js';
 
 export type FieldValidation = 'Ignore' | 'Warn' | 'Strict';
 
 interface WriteParams {
   readonly dryRun: boolean;
   readonly validation: FieldValidation;
+  /** fieldManager, or the API server's default: the user agent up to its first '/' (128 characters at most). */
+  readonly manager: string;
+  readonly managerGiven: boolean;
+  readonly force: boolean;
 }
 
-export function writeParams(q: URLSearchParams): WriteParams {
+const MANAGER = /^[\x20-\x7e]*$/;
+
+export function writeParams(q: URLSearchParams, userAgent?: string): WriteParams {
+  const fm = q.get('fieldManager');
+  if (fm !== null && (fm.length > MAX_MANAGER_LENGTH || !MANAGER.test(fm))) {
+    throw new StatusError(422, 'Invalid', `PatchOptions.meta.k8s.io "" is invalid: fieldManager: Invalid value: ${JSON.stringify(fm)}: must be at most ${MAX_MANAGER_LENGTH} printable characters`);
+  }
+  const force = q.get('force');
+  if (force !== null && force !== 'true' && force !== 'false') throw badRequest(`force: Invalid value: ${JSON.stringify(force)}: must be true or false`);
+  const manager = fm ?? ((userAgent ?? 'unknown').split('/')[0]!.slice(0, MAX_MANAGER_LENGTH) || 'unknown');
   const dry = q.getAll('dryRun');
   for (const d of dry) if (d !== 'All') throw badRequest(`dryRun: Unsupported value: ${JSON.stringify(d)}: supported values: "All"`);
   const fv = q.getAll('fieldValidation');
@@ -32,7 +46,7 @@ export function writeParams(q: URLSearchParams): WriteParams {
   if (v !== 'Ignore' && v !== 'Warn' && v !== 'Strict') {
     throw badRequest(`fieldValidation: Unsupported value: ${JSON.stringify(v)}: supported values: "Ignore", "Warn", "Strict"`);
   }
-  return { dryRun: dry.length > 0, validation: v };
+  return { dryRun: dry.length > 0, validation: v, manager, managerGiven: fm !== null && fm !== '', force: force === 'true' };
 }
 
 export interface WriteRoute {
@@ -100,6 +114,19 @@ function prepare(ctx: Ctx, target: Target, name: string, body: Record<string, un
   return { compiled, meta, warnings: [...warnings, ...compiled.warnings] };
 }
 
+/** The managed fields after an Update (create, PUT, merge or JSON patch) of `before` into `after`. */
+function updateFields(ctx: Ctx, def: ResourceDef, p: WriteParams, before: K8sObject | undefined, after: unknown): ManagedFieldsEntry[] {
+  const entries = (before?.metadata.managedFields ?? []) as ManagedFieldsEntry[];
+  return recordUpdate(entries, p.manager, groupVersion(def), seconds(ctx.deps.now()), before, after);
+}
+
+const seconds = (iso: string) => `${iso.slice(0, 19)}Z`;
+
+function withFields(meta: ObjectMeta, fields: readonly ManagedFieldsEntry[]): ObjectMeta {
+  const { managedFields: _ignored, ...rest } = meta;
+  return fields.length > 0 ? { ...rest, managedFields: fields } : rest;
+}
+
 function options(ctx: Ctx, p: WriteParams, meta: ObjectMeta): ConfigOptions {
   return { at: ctx.deps.now(), strict: p.validation === 'Strict', dryRun: p.dryRun, metadata: meta };
 }
@@ -148,7 +175,7 @@ async function guarded<T>(s: Subject, body: unknown, fn: () => Promise<T>): Prom
 }
 
 export async function create(ctx: Ctx, req: IncomingMessage, res: ServerResponse, r: WriteRoute, q: URLSearchParams): Promise<void> {
-  const p = writeParams(q);
+  const p = writeParams(q, req.headers['user-agent']);
   const target = targetOf(r.def);
   const { body, duplicates } = await readObject(ctx, req);
   checkEnvelope(r.def, body);
@@ -159,7 +186,9 @@ export async function create(ctx: Ctx, req: IncomingMessage, res: ServerResponse
   const key = objectKeyOf(r.def, r.namespace, name);
   await guarded(s, body, () =>
     ctx.locks.run(target.lockKey(name), async () => {
-      const { compiled, meta, warnings } = prepare(ctx, target, name, body, duplicates, p);
+      const prepared = prepare(ctx, target, name, body, duplicates, p);
+      const { compiled, warnings } = prepared;
+      const meta = withFields(prepared.meta, updateFields(ctx, r.def, p, undefined, body));
       const result = await target.define(ctx.deps.allocator, name, compiled, options(ctx, p, meta));
       const preview = compiled.preview(r.def, name, r.namespace, metadata);
       if (p.dryRun) return sendJson(res, 201, preview, merged(warnings, result.warnings));
@@ -177,14 +206,26 @@ function currentOrNotFound(ctx: Ctx, def: ResourceDef, key: string, s: Subject):
 const STALE = 'the object has been modified; please apply your changes to the latest version and try again';
 
 /** PUT and PATCH after the new object is known: no change is no event; otherwise the allocator's change. */
-async function update(ctx: Ctx, res: ServerResponse, r: WriteRoute & { name: string }, target: Target, current: K8sObject, next: Record<string, unknown>, duplicates: readonly string[], p: WriteParams): Promise<void> {
+async function update(
+  ctx: Ctx,
+  res: ServerResponse,
+  r: WriteRoute & { name: string },
+  target: Target,
+  current: K8sObject,
+  next: Record<string, unknown>,
+  duplicates: readonly string[],
+  p: WriteParams,
+  fields: readonly ManagedFieldsEntry[] = updateFields(ctx, r.def, p, current, next),
+): Promise<void> {
   const s = subjectOf(r.def, r.name);
   checkEnvelope(r.def, next);
   const metadata = metadataOf(next);
   if (metadata.name !== undefined && metadata.name !== r.name) throw badRequest(`the name of the object (${String(metadata.name)}) does not match the name on the URL (${r.name})`);
   checkNamespace(r.def, target, r.namespace, metadata, s);
   if (metadata.resourceVersion !== undefined && metadata.resourceVersion !== current.metadata.resourceVersion) throw conflict(s, STALE);
-  const { compiled, meta, warnings } = prepare(ctx, target, r.name, next, duplicates, p);
+  const prepared = prepare(ctx, target, r.name, next, duplicates, p);
+  const { compiled, warnings } = prepared;
+  const meta = withFields(prepared.meta, fields);
   if (compiled.same(current) && sameMeta(meta, current.metadata)) return sendJson(res, 200, current, warnings);
   if (!target.change) throw new StatusError(405, 'MethodNotAllowed', `${r.def.plural}.${r.def.group} cannot be changed: delete it and create it again`);
   const result = await target.change(ctx.deps.allocator, r.name, compiled, options(ctx, p, meta));
@@ -194,7 +235,7 @@ async function update(ctx: Ctx, res: ServerResponse, r: WriteRoute & { name: str
 }
 
 export async function replace(ctx: Ctx, req: IncomingMessage, res: ServerResponse, r: WriteRoute & { name: string }, q: URLSearchParams): Promise<void> {
-  const p = writeParams(q);
+  const p = writeParams(q, req.headers['user-agent']);
   const target = targetOf(r.def);
   const s = subjectOf(r.def, r.name);
   const { body, duplicates } = await readObject(ctx, req);
@@ -212,12 +253,13 @@ export async function replace(ctx: Ctx, req: IncomingMessage, res: ServerRespons
 const patchLimits = (ctx: Ctx): PatchLimits => ({ maxResultBytes: ctx.limits.maxBodyBytes, maxWorkBytes: 16 * ctx.limits.maxBodyBytes });
 
 export async function patch(ctx: Ctx, req: IncomingMessage, res: ServerResponse, r: WriteRoute & { name: string }, q: URLSearchParams): Promise<void> {
-  const p = writeParams(q);
+  const p = writeParams(q, req.headers['user-agent']);
   const target = targetOf(r.def);
   const s = subjectOf(r.def, r.name);
   const type = contentType(req);
+  if (type === MediaType.ApplyPatch) return apply(ctx, req, res, r, p, target, s);
   if (type !== MediaType.MergePatch && type !== MediaType.JsonPatch) {
-    throw new StatusError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format (${type}) - accepted media types include: application/json-patch+json, application/merge-patch+json`);
+    throw new StatusError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format (${type}) - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`);
   }
   const { value: doc, duplicates } = decode(await readBody(req, ctx.limits.maxBodyBytes), MediaType.Json);
   if (type === MediaType.MergePatch && !isRecord(doc)) throw badRequest('a merge patch must be a JSON object');
@@ -227,6 +269,55 @@ export async function patch(ctx: Ctx, req: IncomingMessage, res: ServerResponse,
       const next = type === MediaType.MergePatch ? mergePatch(current, doc) : jsonPatch(current, doc, patchLimits(ctx));
       if (!isRecord(next)) throw new InputError('', 'the patched object is not an object');
       await update(ctx, res, r, target, current, next, duplicates, p);
+    }),
+  );
+}
+
+/** Server-side apply: create or update with field ownership; conflicts answered as the API server words them. */
+async function apply(ctx: Ctx, req: IncomingMessage, res: ServerResponse, r: WriteRoute & { name: string }, p: WriteParams, target: Target, s: Subject): Promise<void> {
+  if (!p.managerGiven) {
+    throw new StatusError(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch', {
+      causes: [{ reason: 'FieldValueRequired', message: 'Required value: is required for apply patch', field: 'fieldManager' }],
+    });
+  }
+  const { value: config, duplicates } = decode(await readBody(req, ctx.limits.maxBodyBytes), MediaType.Yaml);
+  if (!isRecord(config)) throw badRequest('an apply patch must be an object with apiVersion, kind, metadata and spec');
+  checkEnvelope(r.def, config);
+  const metadata = metadataOf(config);
+  if (metadata.name !== undefined && metadata.name !== r.name) throw badRequest(`the name of the object (${String(metadata.name)}) does not match the name on the URL (${r.name})`);
+  await guarded(s, config, () =>
+    ctx.locks.run(target.lockKey(r.name), async () => {
+      const key = objectKeyOf(r.def, r.namespace, r.name);
+      const current = ctx.reader.get(r.def, key);
+      const time = seconds(ctx.deps.now());
+      let result;
+      try {
+        result = serverSideApply({
+          live: current as unknown as Record<string, unknown> | undefined,
+          config,
+          entries: (current?.metadata.managedFields ?? []) as ManagedFieldsEntry[],
+          manager: p.manager,
+          apiVersion: groupVersion(r.def),
+          time,
+          force: p.force,
+        });
+      } catch (e) {
+        if (!(e instanceof ApplyConflict)) throw e;
+        throw new StatusError(409, 'Conflict', e.message, {
+          name: r.name,
+          group: r.def.group,
+          kind: r.def.plural,
+          causes: e.conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with "${c.manager}" using ${c.apiVersion}`, field: c.field })),
+        });
+      }
+      const next = { ...result.object, metadata: { ...(isRecord(result.object.metadata) ? result.object.metadata : {}), name: r.name } };
+      if (current) return update(ctx, res, r, target, current, next, duplicates, p, result.managedFields);
+      const prepared = prepare(ctx, target, r.name, next, duplicates, p);
+      const meta = withFields(prepared.meta, result.managedFields);
+      const defined = await target.define(ctx.deps.allocator, r.name, prepared.compiled, options(ctx, p, meta));
+      const preview = prepared.compiled.preview(r.def, r.name, r.namespace, metadataOf(next));
+      if (p.dryRun) return sendJson(res, 201, preview, merged(prepared.warnings, defined.warnings));
+      await answer(ctx, res, r.def, key, 201, defined, preview, prepared.warnings);
     }),
   );
 }
@@ -246,7 +337,7 @@ function deleteOptions(text: string): { dryRun: boolean; resourceVersion?: strin
 }
 
 export async function remove(ctx: Ctx, req: IncomingMessage, res: ServerResponse, r: WriteRoute & { name: string }, q: URLSearchParams): Promise<void> {
-  const p = writeParams(q);
+  const p = writeParams(q, req.headers['user-agent']);
   const target = targetOf(r.def);
   const s = subjectOf(r.def, r.name);
   const opts = deleteOptions(await readBody(req, ctx.limits.maxBodyBytes));
@@ -258,7 +349,9 @@ export async function remove(ctx: Ctx, req: IncomingMessage, res: ServerResponse
       if (opts.resourceVersion !== undefined && opts.resourceVersion !== current.metadata.resourceVersion) {
         throw conflict(s, `Precondition failed: ResourceVersion in precondition: ${opts.resourceVersion}, ResourceVersion in object meta: ${String(current.metadata.resourceVersion)}`);
       }
-      if (opts.uid !== undefined) throw conflict(s, `Precondition failed: UID in precondition: ${opts.uid}, this server does not assign UIDs`);
+      if (opts.uid !== undefined && opts.uid !== current.metadata.uid) {
+        throw conflict(s, `Precondition failed: UID in precondition: ${opts.uid}, UID in object meta: ${String(current.metadata.uid ?? '')}`);
+      }
       const result = await target.remove(ctx.deps.allocator, r.name, { at: ctx.deps.now(), dryRun });
       if (dryRun) return sendJson(res, 200, current);
       await within(ctx.deps.model.waitFor(result.revision), ctx.limits.waitTimeoutMs, `the delete committed at revision ${result.revision}, but this server's view has not caught up yet`);

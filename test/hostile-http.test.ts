@@ -3,17 +3,22 @@
 // socket keeps answering during a TCP flood; idle connections are closed; each cause gets its own answer.
 import test from 'ava';
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { AT } from './helpers/alloc.js';
 import { call, startDaemon, TOKEN, type DaemonFixture } from './helpers/daemon.js';
 import { allocationLoad, sleep } from './helpers/hostile.js';
 
-/** A connection from `from` (an address on lo) to the daemon's TCP port that sends nothing. */
-function idleFrom(port: number, from: string): Promise<Socket> {
+/**
+ * A connection from `from` (an address on lo) to the daemon's TCP port that sends nothing: bare TCP (not even a TLS
+ * handshake), or with `tls` a finished handshake (the test's self-signed certificate is not what is tested here).
+ */
+function idleFrom(port: number, from: string, o: { tls?: boolean } = {}): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = connect({ port, host: '127.0.0.1', localAddress: from });
-    s.once('connect', () => {
+    const tcp = connect({ port, host: '127.0.0.1', localAddress: from });
+    const s: Socket = o.tls ? tlsConnect({ socket: tcp, rejectUnauthorized: false }) : tcp;
+    s.once(o.tls ? 'secureConnect' : 'connect', () => {
       s.removeAllListeners('error');
       s.on('error', () => undefined);
       resolve(s);
@@ -68,7 +73,7 @@ test.serial('a body dripped after a 401 does not hold the connection; a slow aut
   await withPool(f);
   const before = await f.store.headRevision();
 
-  const drip = await idleFrom(f.port, '127.0.0.1');
+  const drip = await idleFrom(f.port, '127.0.0.1', { tls: true });
   let answer = '';
   drip.on('data', (d: Buffer) => (answer += d.toString()));
   drip.write('POST /v1/allocations HTTP/1.1\r\nHost: d\r\nAuthorization: Bearer wrong-token-0123456789\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{');
@@ -78,7 +83,7 @@ test.serial('a body dripped after a 401 does not hold the connection; a slow aut
   t.regex(answer, /^HTTP\/1.1 401/);
   t.regex(answer, /connection: close/i);
 
-  const slow = await idleFrom(f.port, '127.0.0.1');
+  const slow = await idleFrom(f.port, '127.0.0.1', { tls: true });
   let slowAnswer = '';
   slow.on('data', (d: Buffer) => (slowAnswer += d.toString()));
   slow.write(`POST /v1/allocations HTTP/1.1\r\nHost: d\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{"endpoint":`);
@@ -89,7 +94,7 @@ test.serial('a body dripped after a 401 does not hold the connection; a slow aut
   t.regex(slowAnswer, /"code":"RequestTimeout"/);
   t.notRegex(slowAnswer, /etcd/, 'not blamed on etcd');
 
-  const aborted = await idleFrom(f.port, '127.0.0.1');
+  const aborted = await idleFrom(f.port, '127.0.0.1', { tls: true });
   aborted.write(`POST /v1/allocations HTTP/1.1\r\nHost: d\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{"endpoint":`);
   await sleep(200);
   aborted.destroy();

@@ -52,7 +52,8 @@ export function createApiServer(kind: ListenerKind, handler: Handler, limits: Co
     connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
   };
   // An https.Server is an http.Server over TLS: the same events and limits apply.
-  const server: Server = tls ? (createHttpsServer({ ...http, ...tls }, handler) as unknown as Server) : createServer(http, handler);
+  // A TLS connection that never completes its handshake is cut at the same bound as one that never sends a request.
+  const server: Server = tls ? (createHttpsServer({ ...http, handshakeTimeout: limits.headersTimeoutMs, ...tls }, handler) as unknown as Server) : createServer(http, handler);
   server.maxConnections = limits.maxConnections;
   let refused = { total: 0, perPeer: 0 };
   let reporter: NodeJS.Timeout | undefined;
@@ -70,8 +71,9 @@ export function createApiServer(kind: ListenerKind, handler: Handler, limits: Co
   const perPeer = new Map<string, number>();
   // Node's headersTimeout starts with a request's first byte: a connection that never sends one is timed out here.
   server.on('request', (req: IncomingMessage) => req.socket.setTimeout(0));
+  // The HTTP layer's socket (the TLS one over TCP) times out a connection that sends no request.
+  server.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => socket.setTimeout(limits.headersTimeoutMs));
   server.on('connection', (socket: Socket) => {
-    socket.setTimeout(limits.headersTimeoutMs);
     const peer = socket.remoteAddress;
     if (peer === undefined) return;
     const n = (perPeer.get(peer) ?? 0) + 1;

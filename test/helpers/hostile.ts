@@ -1,16 +1,23 @@
 // Tools of the hostile-client suite: raw connections that send what they like and never read, a legitimate
 // allocation load whose rate and latency are measured, and the process's memory.
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { call, TOKEN, type DaemonFixture } from './daemon.js';
 
 export type Target = { readonly port: number } | { readonly socket: string };
 
-/** A raw connection that writes `text` (if any) and then never reads; resolves once connected. */
-export function rawConnection(target: Target, text = ''): Promise<Socket> {
+/**
+ * A raw connection that writes `text` (if any) and then never reads; resolves once connected (over TCP: once its
+ * TLS handshake is done, the daemon's TCP API being HTTPS; `handshake: false` leaves it a bare TCP connection).
+ */
+export function rawConnection(target: Target, text = '', o: { handshake?: boolean } = {}): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = 'port' in target ? connect(target.port, '127.0.0.1') : connect(target.socket);
+    const tcp = 'port' in target;
+    const tls = tcp && o.handshake !== false;
+    // The test's own self-signed certificate: what is tested here is the daemon's handling of the connection.
+    const s: Socket = tls ? tlsConnect({ port: target.port, host: '127.0.0.1', rejectUnauthorized: false }) : tcp ? connect(target.port, '127.0.0.1') : connect((target as { socket: string }).socket);
     s.once('error', reject);
-    s.once('connect', () => {
+    s.once(tls ? 'secureConnect' : 'connect', () => {
       s.removeListener('error', reject);
       s.on('error', () => undefined); // the server may cut us off: that is the point
       if (text) s.write(text);

@@ -62,3 +62,33 @@ export function samplesOf(path: string, root: string, kinds: ReadonlySet<string>
   }
   return out;
 }
+
+/**
+ * Samples Spiderpool's webhook refuses too, with the field it names and why (each checked against
+ * pkg/ippoolmanager/ippool_validate.go at the fixtures' commit).
+ */
+const unformatted = { field: 'spec.subnet', why: /unformatted subnet .*, please change it to / }; // IsFormatCIDR
+const notInteger = { field: 'spec.ipVersion', why: /Unsupported value: "ipv4"/ }; // the CRD: integer, enum [4, 6]
+export const UPSTREAM_REFUSED: Readonly<Record<string, { field: string; why: RegExp }>> = {
+  'docs/example/multi-interfaces-annotation/different-segment-ipv4-ippools.yaml#1': unformatted, // 10.6.0.1/16
+  'docs/example/multi-interfaces-annotation/different-segment-ipv4-ippools.yaml#2': unformatted,
+  'docs/example/multi-interfaces-annotation/different-segment-ipv4-subnets.yaml#1': unformatted,
+  'docs/example/multi-interfaces-annotation/different-segment-ipv4-subnets.yaml#2': unformatted,
+  'docs/example/spider-subnet/multiple-interfaces.yaml#2': unformatted, // 2002::ac0f:0/64
+  'docs/usage/install/ai/get-started-macvlan.md#1': unformatted, // 172.16.11.0/16
+  'docs/usage/install/ai/get-started-macvlan.md#2': unformatted,
+  'docs/usage/install/ai/get-started-sriov-infiniband.md#1': unformatted,
+  'docs/usage/install/ai/get-started-sriov-roce.md#1': unformatted,
+  'docs/usage/install/ai/get-started-sriov-roce.md#10': unformatted,
+  ...Object.fromEntries([2, 3, 4, 5, 6, 7, 8, 9].map((i) => [`docs/usage/install/ai/get-started-sriov-roce.md#${i}`, notInteger])),
+  // multusName: a string where the CRD says array (the API server's schema check refuses it at the same field).
+  'docs/usage/install/underlay/get-started-sriov.md#1': { field: 'spec.multusName', why: /must be a list of strings/ },
+  // The page shows alternatives; applied in order, the second shares 10.6.168.151-160 with the first (ippool_validate.go
+  // validateIPPoolAvailableIPs).
+  'docs/usage/spider-affinity.md#7': { field: 'spec.ips', why: /Forbidden: overlap with IPPool test-pod-ippool in IP ranges \[10\.6\.168\.151-10\.6\.168\.160\]/ },
+  // A fragment ("spec: {default: true}" then "..."): the CRD requires spec.subnet.
+  'docs/usage/spider-ippool.md#1': { field: 'spec.subnet', why: /Required value/ },
+  // gateway 172.110.0.1 outside subnet 172.110.1.0/24 (validateIPPoolGateway -> ValidateContainsIP).
+  'docs/usage/submariner.md#1': { field: 'spec.gateway', why: /not pertains to the 'spec.subnet' 172\.110\.1\.0\/24 of IPPool/ },
+  'docs/usage/submariner.md#2': { field: 'spec.gateway', why: /not pertains to the 'spec.subnet' 172\.111\.1\.0\/24 of IPPool/ },
+};

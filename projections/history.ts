@@ -2,18 +2,9 @@
 import type { LoggedEvent } from '../events/catalogue.js';
 import type { EventStore } from '../src/store/event-store.js';
 import type { ReadOptions, ReadPage } from '../src/store/reader.js';
+import type { Holding } from './holding.js';
 
-export interface Holding {
-  readonly address: string;
-  readonly pool: string;
-  readonly allocationId: string;
-  readonly pod: string;
-  readonly nic: string;
-  readonly containerID: string;
-  readonly from: { readonly revision: number; readonly at: string };
-  /** Absent while still held. */
-  readonly until?: { readonly revision: number; readonly at: string; readonly reason: string };
-}
+export type { Holding } from './holding.js';
 
 export interface HistoryQuery {
   readonly address?: string;

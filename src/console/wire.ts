@@ -87,16 +87,8 @@ export interface EndpointSearch {
   readonly truncated: boolean;
 }
 
-export interface Holding {
-  readonly address: string;
-  readonly pool: string;
-  readonly allocationId: string;
-  readonly pod: string;
-  readonly nic: string;
-  readonly containerID: string;
-  readonly from: { readonly revision: number; readonly at: string };
-  readonly until?: { readonly revision: number; readonly at: string; readonly reason: string };
-}
+export type { Holding } from '../../projections/holding.js';
+import type { Holding } from '../../projections/holding.js';
 
 export interface HistoryAnswer {
   readonly revision: number;

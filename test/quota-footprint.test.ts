@@ -2,6 +2,7 @@
 // and quota, as Prometheus metrics refreshed on an interval, and a warning once the db passes a fraction of the quota.
 import { Writable } from 'node:stream';
 import test from 'ava';
+import { testTls } from './helpers/tls.js';
 import { pino } from 'pino';
 import { definePool } from '../bench/alloc/engine.js';
 import { Daemon } from '../src/daemon/daemon.js';
@@ -31,12 +32,13 @@ test('footprint: prefix keys and bytes match etcd, db size and quota come from e
     store,
     listen: '127.0.0.1:0',
     token: TOKEN,
+    tls: testTls(),
     node: 'fp-0',
     log: pino({ level: 'warn' }, sink),
     footprint: { intervalMs: 200, warnFraction: 0.5, metricsEndpoints: etcd.endpoints },
   });
   t.teardown(() => daemon.stop());
-  const f = { port: daemon.address!.port, socket: '' };
+  const f = { port: daemon.address!.port, socket: '', ca: testTls().ca };
   for (let i = 0; i < 20; i++) {
     const a = await call(f, 'POST', '/v1/allocations', { body: { endpoint: { namespace: 'fp', name: `p${i}`, uid: `u${i}`, containerID: `c${i}` }, pools: { ipv4: ['bench'] } } });
     t.is(a.status, 201, a.text);

@@ -50,7 +50,7 @@ test('NOSPACE: every door names the alarm, nothing is half-written, and the daem
 
   const d = await startServe({ endpoints: etcd.endpoints, prefix, node: 'full-0' });
   t.teardown(() => d.stop());
-  const f = { port: Number(new URL(d.url).port), socket: d.socket };
+  const f = { port: Number(new URL(d.url).port), socket: d.socket, ca: d.ca };
   const alloc = (name: string) => call(f, 'POST', '/v1/allocations', { token: d.token, body: { endpoint: { namespace: 'full', name, uid: `uid-${name}`, containerID: `ctr-${name}` }, pools: { ipv4: ['bench'] } } });
   const release = (name: string) => call(f, 'POST', '/v1/releases', { token: d.token, body: { containerID: `ctr-${name}` } });
 

@@ -215,7 +215,7 @@ async function update(
   next: Record<string, unknown>,
   duplicates: readonly string[],
   p: WriteParams,
-  fields: readonly ManagedFieldsEntry[] = updateFields(ctx, r.def, p, current, next),
+  applied?: readonly ManagedFieldsEntry[],
 ): Promise<void> {
   const s = subjectOf(r.def, r.name);
   checkEnvelope(r.def, next);
@@ -225,8 +225,12 @@ async function update(
   if (metadata.resourceVersion !== undefined && metadata.resourceVersion !== current.metadata.resourceVersion) throw conflict(s, STALE);
   const prepared = prepare(ctx, target, r.name, next, duplicates, p);
   const { compiled, warnings } = prepared;
+  const fields = applied ?? updateFields(ctx, r.def, p, current, next);
   const meta = withFields(prepared.meta, fields);
   if (compiled.same(current) && sameMeta(meta, current.metadata)) return sendJson(res, 200, current, warnings);
+  // An Update that changes no value (a PUT of what is stored, less what defaulting fills in) is a no-op, as on the
+  // API server: ownership moves only with a change. Server-side apply records its manager even then.
+  if (!applied && compiled.same(current) && sameMeta(withFields(prepared.meta, (current.metadata.managedFields ?? []) as ManagedFieldsEntry[]), current.metadata)) return sendJson(res, 200, current, warnings);
   if (!target.change) throw new StatusError(405, 'MethodNotAllowed', `${r.def.plural}.${r.def.group} cannot be changed: delete it and create it again`);
   const result = await target.change(ctx.deps.allocator, r.name, compiled, options(ctx, p, meta));
   const preview = compiled.preview(r.def, r.name, r.namespace, metadata, current);

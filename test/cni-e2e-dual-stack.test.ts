@@ -2,37 +2,19 @@
 // an IPv4 /24 and a whole IPv6 /64), which forwards to the real daemon over its unix socket. The /64 sits on the
 // bridge (isGateway); two pod namespaces ping each other over IPv6 and IPv4. Namespaces made here, removed after.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { Address6 } from 'ip-address';
 import type { DomainEvent } from '../events/catalogue.js';
-import { startServe } from '../src/local/serve-process.js';
-import { pluginBinary, runPlugin } from './helpers/cni.js';
-import { ip, Netns } from './helpers/netns.js';
-import { freshPrefix, openStore, sharedEtcd } from './helpers/store.js';
+import { bridgeRig } from './helpers/bridge-rig.js';
+import { runPlugin } from './helpers/cni.js';
+import { ip } from './helpers/netns.js';
 
 const run = promisify(execFile);
-const DEBIAN_CNI = '/usr/lib/cni';
 
 test('bridge + ipam-es, an IPv4 /24 and an IPv6 /64: each pod gets one address of each, ping6 and ping across the bridge, DEL releases both', async (t) => {
-  const { endpoints } = await sharedEtcd();
-  const prefix = freshPrefix();
-  const daemon = await startServe({ endpoints, prefix, node: 'e2e-node' });
-  t.teardown(() => daemon.stop());
-  const reader = await openStore({ prefix });
-  t.teardown(() => reader.close());
-  const ns = new Netns();
-  t.teardown(() => ns.removeAll());
-  const binDir = mkdtempSync(join(tmpdir(), 'ipam-cni-bin-'));
-  t.teardown(() => rmSync(binDir, { recursive: true, force: true }));
-  symlinkSync(join(DEBIAN_CNI, 'bridge'), join(binDir, 'bridge'));
-  symlinkSync(pluginBinary(), join(binDir, 'ipam-es'));
-
-  const host = await ns.add('h');
-  const pods = { a: await ns.add('a'), b: await ns.add('b') };
+  const { daemon, reader, ns, binDir, host, pods } = await bridgeRig(t);
   const conf = {
     cniVersion: '1.0.0',
     name: `e2e6-${ns.tag}`,

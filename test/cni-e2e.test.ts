@@ -2,36 +2,18 @@
 // (`ipam serve`, its own process) over its unix socket. Everything network-side happens in namespaces made here: the
 // bridge lives in a "host" namespace, the pods are two more; all are removed afterwards, even on failure.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
 import type { DomainEvent } from '../events/catalogue.js';
-import { pluginBinary, runPlugin } from './helpers/cni.js';
-import { ip, Netns } from './helpers/netns.js';
-import { startServe } from '../src/local/serve-process.js';
-import { freshPrefix, openStore, sharedEtcd } from './helpers/store.js';
+import { bridgeRig } from './helpers/bridge-rig.js';
+import { runPlugin } from './helpers/cni.js';
+import { ip } from './helpers/netns.js';
 
 const run = promisify(execFile);
-const DEBIAN_CNI = '/usr/lib/cni';
 
 test('bridge + ipam-es: ADD into two namespaces, ping across the bridge, CHECK, DEL releases, GC releases the never-deleted', async (t) => {
-  const { endpoints } = await sharedEtcd();
-  const prefix = freshPrefix();
-  const daemon = await startServe({ endpoints, prefix, node: 'e2e-node' });
-  t.teardown(() => daemon.stop());
-  const reader = await openStore({ prefix });
-  t.teardown(() => reader.close());
-  const ns = new Netns();
-  t.teardown(() => ns.removeAll());
-  const binDir = mkdtempSync(join(tmpdir(), 'ipam-cni-bin-'));
-  t.teardown(() => rmSync(binDir, { recursive: true, force: true }));
-  symlinkSync(join(DEBIAN_CNI, 'bridge'), join(binDir, 'bridge'));
-  symlinkSync(pluginBinary(), join(binDir, 'ipam-es'));
-
-  const host = await ns.add('h');
-  const pods = { a: await ns.add('a'), b: await ns.add('b') };
+  const { daemon, reader, ns, binDir, host, pods } = await bridgeRig(t);
   const bridge = `br${ns.tag}`;
   const conf = {
     cniVersion: '1.0.0', // Debian's bridge plugin speaks up to 1.0.0

@@ -118,15 +118,16 @@ function parseV6Groups(s: string): bigint | undefined {
   return (BigInt(w(0)) << 96n) | (BigInt(w(2)) << 64n) | (BigInt(w(4)) << 32n) | BigInt(w(6));
 }
 
-/** "::" stands for the longest run of >= 2 zero groups, the first on ties, or is absent without one (RFC 5952 4.2). */
-function isCompressedAsRfc5952(gap: number, omitted: number): boolean {
-  // IPv4-mapped addresses print in mixed notation (formatV6): not this text.
-  if (parsed[0] === 0 && parsed[1] === 0 && parsed[2] === 0 && parsed[3] === 0 && parsed[4] === 0 && parsed[5] === 0xffff) return false;
+/**
+ * The longest run of >= 2 zero groups, the first on ties (RFC 5952 4.2), packed as (start + 1) * 16 + length (start -1,
+ * length 1 without one): a number, not a tuple, since every IPv6 format asks (no allocation on that path).
+ */
+function longestZeroRun(groups: ArrayLike<number>): number {
   let bestStart = -1;
   let bestLen = 1;
   let runStart = -1;
   for (let i = 0; i < 8; i++) {
-    if (parsed[i] !== 0) {
+    if (groups[i] !== 0) {
       runStart = -1;
       continue;
     }
@@ -136,6 +137,16 @@ function isCompressedAsRfc5952(gap: number, omitted: number): boolean {
       bestLen = i - runStart + 1;
     }
   }
+  return (bestStart + 1) * 16 + bestLen;
+}
+
+/** "::" stands for the longest run of >= 2 zero groups, the first on ties, or is absent without one (RFC 5952 4.2). */
+function isCompressedAsRfc5952(gap: number, omitted: number): boolean {
+  // IPv4-mapped addresses print in mixed notation (formatV6): not this text.
+  if (parsed[0] === 0 && parsed[1] === 0 && parsed[2] === 0 && parsed[3] === 0 && parsed[4] === 0 && parsed[5] === 0xffff) return false;
+  const run = longestZeroRun(parsed);
+  const bestStart = (run >> 4) - 1;
+  const bestLen = run & 15;
   return bestStart < 0 ? gap < 0 : gap === bestStart && omitted === bestLen;
 }
 
@@ -209,21 +220,9 @@ function formatV6(v: bigint): string {
   groups[5] = w2;
   groups[6] = w3 >>> 16;
   groups[7] = w3;
-  // Longest run of >= 2 zero groups, the first one on ties (RFC 5952 4.2).
-  let bestStart = -1;
-  let bestLen = 1;
-  let runStart = -1;
-  for (let i = 0; i < 8; i++) {
-    if (groups[i] !== 0) {
-      runStart = -1;
-      continue;
-    }
-    if (runStart < 0) runStart = i;
-    if (i - runStart + 1 > bestLen) {
-      bestStart = runStart;
-      bestLen = i - runStart + 1;
-    }
-  }
+  const run = longestZeroRun(groups);
+  const bestStart = (run >> 4) - 1;
+  const bestLen = run & 15;
   // Joined, not `+=`: concatenation leaves a rope of small strings (~340 bytes an address, held by every record).
   parts.length = 0;
   for (let i = 0; i < 8; i++) {

@@ -44,7 +44,8 @@ export function defaultIPPool(m: AllocatorModel, spec: unknown): unknown {
   return out;
 }
 
-function validateIPVersion(v: unknown): IpVersion {
+/** validateIPPoolIPVersion / validateSubnetIPVersion (the same rule): 4 or 6, after defaulting from spec.subnet. */
+export function validateIPVersion(v: unknown): IpVersion {
   if (isAbsent(v)) throw fieldInvalid('spec.ipVersion', null, "is not generated correctly, 'spec.subnet' may be invalid");
   if (v !== 4 && v !== 6) throw fieldNotSupported('spec.ipVersion', v, ['4', '6']);
   return v;

@@ -4,8 +4,8 @@
 import type { IpVersion } from '../../../events/catalogue.js';
 import type { AllocatorModel } from '../../alloc/model.js';
 import type { CompiledSubnet } from '../../alloc/types.js';
-import { fieldForbidden, fieldInvalid, fieldNotSupported, fieldRequired } from '../field-error.js';
-import { validateGateway, validateRoutes } from './ippool-webhook.js';
+import { fieldForbidden, fieldInvalid, fieldRequired } from '../field-error.js';
+import { validateGateway, validateIPVersion, validateRoutes } from './ippool-webhook.js';
 import { cidrError, cidrOf, goList, isAbsent, isRecord, rangeIn, stringsOf, totalOf, versionOfCidr } from './ip.js';
 
 type Spec = Record<string, unknown>;
@@ -19,12 +19,6 @@ export function defaultSubnet(spec: unknown): unknown {
     if (v !== undefined) out.ipVersion = v;
   }
   return out;
-}
-
-function validateIPVersion(v: unknown): IpVersion {
-  if (isAbsent(v)) throw fieldInvalid('spec.ipVersion', null, "is not generated correctly, 'spec.subnet' may be invalid");
-  if (v !== 4 && v !== 6) throw fieldNotSupported('spec.ipVersion', v, ['4', '6']);
-  return v;
 }
 
 /** validateSubnetCIDR + validateOrphanIPPool: no overlap with another subnet; existing pools of the CIDR fit. */

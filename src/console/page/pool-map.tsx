@@ -2,6 +2,7 @@
 // address and its holder, clicking pins it. The time slider replays the pool to any earlier revision.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { CellState, type CellName, type Holder, type PoolMap } from '../wire.js';
+import { formatAddress, parseAddress } from '../../net/address.js';
 import { getJson } from './api.js';
 
 
@@ -27,28 +28,9 @@ function decodeCells(b64: string): Uint8Array {
   return out;
 }
 
-/** The address of cell i, from the page's first address (IPv4 dotted or IPv6 text, either family). */
+/** The address of cell i, from the page's first address: the engine's own parser and RFC 5952 formatter. */
 function addressAt(first: string, i: number, family: 4 | 6): string {
-  if (family === 4) {
-    const n = first.split('.').reduce((acc, o) => acc * 256 + Number(o), 0) + i;
-    return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
-  }
-  const [head, tail = ''] = first.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = [...h, ...Array(8 - h.length - t.length).fill('0'), ...t].map((g) => BigInt(`0x${g || '0'}`));
-  let v = groups.reduce((acc, g) => (acc << 16n) | g, 0n) + BigInt(i);
-  const parts: string[] = [];
-  for (let k = 0; k < 8; k++, v >>= 16n) parts.unshift((v & 0xffffn).toString(16));
-  // RFC 5952: the longest run (2+) of zero groups becomes ::
-  let best = -1;
-  let len = 0;
-  for (let s = 0; s < 8; s++) {
-    let e = s;
-    while (e < 8 && parts[e] === '0') e++;
-    if (e - s > len && e - s > 1) [best, len] = [s, e - s];
-  }
-  return best < 0 ? parts.join(':') : `${parts.slice(0, best).join(':')}::${parts.slice(best + len).join(':')}`;
+  return formatAddress(family, parseAddress(first, 'first', family).value + BigInt(i));
 }
 
 export function PoolMapPage({ pool, liveRevision, historyOf }: { pool: string; liveRevision: number; historyOf: (ip: string) => void }) {

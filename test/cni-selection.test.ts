@@ -295,7 +295,9 @@ test('malformed or unknown: the ADD fails with CNI error 7 naming the annotation
     ['unknown-pool', { 'ipam.spidernet.io/ippool': '{"ipv4": ["no-such-pool"]}' }, /ipam\.spidernet\.io\/ippool: failed to get original IPPool no-such-pool: pool no-such-pool does not exist/],
     ['mixed-nics', { 'ipam.spidernet.io/ippools': '[{"interface":"eth0","ipv4":["custom-ipv4-ippool"]},{"ipv4":["custom-ipv4-ippool"]}]' }, /NIC should be either all specified or all unspecified/],
     ['dup-pool', { 'ipam.spidernet.io/ippool': '{"ipv4": ["custom-ipv4-ippool", "custom-*"]}' }, /duplicate IPv4 IPPool custom-ipv4-ippool specified/],
-    ['subnet', { 'ipam.spidernet.io/subnet': '{"ipv4":["subnet-a"]}' }, /ipam\.spidernet\.io\/subnet: it's invalid to use .* when Auto-Pool feature is disabled/],
+    // Auto pools are per workload (test/cni-auto-pool): a pod without a controller naming a subnet is refused as upstream refuses it.
+    ['subnet', { 'ipam.spidernet.io/subnet': '{"ipv4":["subnet-a"]}' }, /ipam\.spidernet\.io\/subnet: SpiderSubnet feature doesn't support no-controller pod/],
+    ['subnet-bad-number', { 'ipam.spidernet.io/subnet': '{"ipv4":["subnet-a"]}', 'ipam.spidernet.io/ippool-ip-number': '+x' }, /ipam\.spidernet\.io\/ippool-ip-number: invalid input '\+x'/],
     ['calico-no-ipam', { 'cni.projectcalico.org/ipAddrsNoIpam': '["172.18.41.44"]' }, /cni\.projectcalico\.org\/ipAddrsNoIpam: bypasses IPAM/],
     ['calico-two-v4', { 'cni.projectcalico.org/ipAddrs': '["172.18.41.44","172.18.41.45"]' }, /cannot have more than one IPv4 address/],
   ];

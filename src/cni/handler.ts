@@ -24,6 +24,8 @@ export interface CniHandlerOptions {
   readonly deadlineMs?: number;
   /** The clock, for the time recorded in events. */
   readonly now?: () => Date;
+  /** How long an ADD of a pod naming a SpiderSubnet waits for its workload's auto pool (ms, default 15000). */
+  readonly autoPoolWaitMs?: number;
 }
 
 const OK_EMPTY: CniOutcome = { exitCode: 0, stdout: '' };
@@ -32,6 +34,7 @@ export class CniHandler {
   private readonly rangePools: RangePools;
   private readonly deadlineMs: number;
   private readonly now: () => Date;
+  private readonly autoPoolWaitMs: number | undefined;
 
   constructor(
     private readonly deps: CniDeps,
@@ -40,6 +43,7 @@ export class CniHandler {
     this.rangePools = new RangePools(deps.allocator);
     this.deadlineMs = opts.deadlineMs ?? 25_000;
     this.now = opts.now ?? (() => new Date());
+    this.autoPoolWaitMs = opts.autoPoolWaitMs;
   }
 
   async handle(env: CniEnv, stdin: string): Promise<CniOutcome> {
@@ -87,7 +91,7 @@ export class CniHandler {
     let ipam = parseIpam(conf.raw);
     // Pools, affinity labels, owner and requested addresses, from the caches and annotations: refusals write nothing
     // (so this comes before a range's pool is defined).
-    const sel = await selectForAdd(this.deps.allocator.model, this.deps.cluster, call, conf, ipam);
+    const sel = await selectForAdd(this.deps.allocator.model, this.deps.cluster, call, conf, ipam, this.autoPoolWaitMs);
     if (ipam.kind === 'range') {
       // Whereabouts reads CNI_ARGS IP and GATEWAY as static addresses (its handleEnvArgs), not as addresses to allocate.
       const { ip, gateway } = call.args;

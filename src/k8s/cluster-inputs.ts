@@ -190,7 +190,7 @@ export class ClusterCache implements ClusterInputs {
     const what = `pod ${namespace}/${name}${uid ? ` (uid ${uid})` : ''}`;
     const got = await this.fetchOnce(`pod:${namespace}/${name}`, what, hit ? 'is cached with another uid' : 'is not in this daemon\'s cache of pods on its node', async () => {
       const obj = await this.core.readNamespacedPod({ namespace, name });
-      return this.pods.remember(obj);
+      return this.pods.remember(obj) ?? slimPod(obj);
     });
     if (uid && got.uid !== uid) throw new ClusterLookupError(what, `the API server has uid ${got.uid}: the pod was replaced; the runtime will call again for the new one`);
     return got;
@@ -199,13 +199,19 @@ export class ClusterCache implements ClusterInputs {
   async namespace(name: string): Promise<NamespaceFacts> {
     const hit = this.namespaces.get(name);
     if (hit) return hit;
-    return this.fetchOnce(`ns:${name}`, `namespace ${name}`, 'is not in this daemon\'s cache of namespaces', async () => this.namespaces.remember(await this.core.readNamespace({ name })));
+    return this.fetchOnce(`ns:${name}`, `namespace ${name}`, 'is not in this daemon\'s cache of namespaces', async () => {
+      const obj = await this.core.readNamespace({ name });
+      return this.namespaces.remember(obj) ?? slimNamespace(obj);
+    });
   }
 
   async node(): Promise<NodeFacts> {
     const hit = this.nodes.get(this.o.node);
     if (hit) return hit;
-    return this.fetchOnce(`node:${this.o.node}`, `node ${this.o.node}`, 'is not in this daemon\'s cache', async () => this.nodes.remember(await this.core.readNode({ name: this.o.node })));
+    return this.fetchOnce(`node:${this.o.node}`, `node ${this.o.node}`, 'is not in this daemon\'s cache', async () => {
+      const obj = await this.core.readNode({ name: this.o.node });
+      return this.nodes.remember(obj) ?? slimNode(obj);
+    });
   }
 
   async stop(): Promise<void> {

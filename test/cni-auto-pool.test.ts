@@ -315,3 +315,30 @@ test('two controllers on one etcd: each workload gets exactly one pool and no IP
   for (const s of sets) t.is(s.size(), 3n);
   t.false(sets[0]!.overlaps(sets[1]!) || sets[0]!.overlaps(sets[2]!) || sets[1]!.overlaps(sets[2]!), 'carves are disjoint');
 });
+
+test('a pod beyond its auto pool\'s size (a scale-up the controller has not carved yet) waits, and gets the new IP once the pool grows', async (t) => {
+  const page = heredocs('docs/usage/spider-subnet.md');
+  const r = await rig(t, [find(page, 'SpiderSubnet', 'subnet-6')]);
+  await until('subnet defined', () => r.daemon.allocator.model.subnets.has('subnet-6'));
+  const app = find(page, 'Deployment', 'test-app-1');
+  const uid = '6f1c2b0e-3d4a-4b5c-9e8f-a5bd3c7e9f10';
+  r.deploy(app, uid);
+  const name = 'auto4-test-app-1-eth0-a5bd3';
+  await until('pool of 3', () => r.size(name) === 3);
+  const got: string[] = [];
+  for (const p of ['p1', 'p2', 'p3']) {
+    await r.pod(app, `test-app-1-${HASH}-${p}`);
+    const a = await r.add(`test-app-1-${HASH}-${p}`);
+    t.is(a.code, 0, JSON.stringify(a.out));
+    got.push(addr(a));
+  }
+  await r.pod(app, `test-app-1-${HASH}-p4`);
+  const fourth = r.add(`test-app-1-${HASH}-p4`);
+  await new Promise((res) => setTimeout(res, 700));
+  t.is(r.size(name), 3, 'still 3 while the fourth ADD waits');
+  r.deploy(app, uid, 3);
+  const a4 = await fourth;
+  t.is(a4.code, 0, JSON.stringify(a4.out));
+  t.is(addr(a4), '10.6.168.104');
+  t.deepEqual([...got].sort(), ['10.6.168.101', '10.6.168.102', '10.6.168.103']);
+});

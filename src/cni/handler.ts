@@ -3,7 +3,9 @@ import type { AllocateRequest, Endpoint } from '../alloc/types.js';
 import { parseCall, type CniCall, type CniEnv } from './call.js';
 import { parseIpam, parseNetConf, prevResultAddresses, validAttachments, type NetConf, type RangeIpam } from './config.js';
 import { toCniError } from './errors.js';
-import { explainRefusal, selectForAdd } from './pod-selection.js';
+import { isAllocError } from '../alloc/errors.js';
+import { SelectionLevel } from '../upstream/spiderpool/selection.js';
+import { AUTO_POOL_WAIT_MS, explainRefusal, selectForAdd } from './pod-selection.js';
 import { poolsInUse, unavailableReason } from './pool-status.js';
 import { CNI_VERSION, CniCommand, CniError, CniErrorCode, errorResult, SUPPORTED_VERSIONS } from './protocol.js';
 import { RangePools } from './range-pools.js';
@@ -110,10 +112,26 @@ export class CniHandler {
     };
     // Static addresses only (Whereabouts' `addresses` without a range): nothing to allocate.
     if (req.ranges?.length === 0) return answer(ipamResult(conf.cniVersion, [], ipam));
-    const { allocations } = await this.deps.allocator.allocate(req).catch((e: unknown) => {
+    const { allocations } = await this.allocateWaiting(req, sel.level === SelectionLevel.SubnetAutoPool).catch((e: unknown) => {
       throw explainRefusal(e, sel);
     });
     return answer(ipamResult(conf.cniVersion, allocations, sel.cleanGateway ? { ...ipam, cleanGateway: true } : ipam));
+  }
+
+  /**
+   * An auto pool still smaller than its workload (the controller grows it moments after a scale-up) is waited for, as
+   * Spiderpool's agent waits for the pool's desired size (isPoolIPsDesired), within the auto-pool wait.
+   */
+  private async allocateWaiting(req: AllocateRequest, autoPool: boolean) {
+    const deadline = Date.now() + (this.autoPoolWaitMs ?? AUTO_POOL_WAIT_MS);
+    for (;;) {
+      try {
+        return await this.deps.allocator.allocate(req);
+      } catch (e) {
+        if (!autoPool || !isAllocError(e) || e.code !== 'PoolExhausted' || Date.now() >= deadline) throw e;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
   }
 
   /** Releases what the attachment holds; holding nothing is success (DEL may be repeated). The ipam settings are not read. */

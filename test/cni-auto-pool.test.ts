@@ -14,6 +14,7 @@ import { readModelOf, replay } from '../projections/runtime.js';
 import { spiderIPPoolProjection, spiderSubnetProjection } from '../projections/index.js';
 import { configMetadataProjection } from '../src/k8s/config-metadata.js';
 import { ClusterCache } from '../src/k8s/cluster-inputs.js';
+import { AutoPoolController } from '../src/k8s/auto-pools.js';
 import type { RunningController } from '../src/k8s/controller.js';
 import { openAllocator, type AllocFixture } from './helpers/alloc.js';
 import { pluginBinary, ROOT, runPlugin, startCniServer } from './helpers/cni.js';
@@ -61,14 +62,14 @@ interface Rig {
   log(): Promise<LoggedEvent[]>;
 }
 
-async function rig(t: ExecutionContext, subnets: FakeObject[]): Promise<Rig> {
+async function rig(t: ExecutionContext, subnets: FakeObject[], o: { autoPools?: boolean } = {}): Promise<Rig> {
   const bin = pluginBinary();
   const fake = await FakeApiServer.start();
   fake.put({ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE, labels: { 'kubernetes.io/hostname': NODE } } });
   fake.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default', labels: { 'kubernetes.io/metadata.name': 'default' } } });
   for (const s of subnets) fake.put(s);
   const prefix = freshPrefix();
-  const ctl = await controller(fake, { prefix, queuePrefix: freshQueuePrefix(), gc: false, statusWriteback: false, crdRetryMs: 200, autoPoolRetryMs: 200 });
+  const ctl = await controller(fake, { prefix, queuePrefix: freshQueuePrefix(), gc: false, statusWriteback: false, crdRetryMs: 200, autoPoolRetryMs: 200, ...(o.autoPools === false ? { autoPools: false } : {}) });
   // The daemon: its own allocator on the same etcd prefix, its own caches; it never creates pools.
   const daemon = await openAllocator(prefix);
   const cache = new ClusterCache(fake.kubeConfig(), { node: NODE, backoffMs: 50 });
@@ -341,4 +342,39 @@ test('a pod beyond its auto pool\'s size (a scale-up the controller has not carv
   t.is(a4.code, 0, JSON.stringify(a4.out));
   t.is(addr(a4), '10.6.168.104');
   t.deepEqual([...got].sort(), ['10.6.168.101', '10.6.168.102', '10.6.168.103']);
+});
+
+test('bounded: beyond maxWorkloads per kind a workload is not kept (counted as overflow) and gets no pool; the start-up sweep then reclaims nothing (a workload it cannot see is not gone)', async (t) => {
+  const page = heredocs('docs/usage/spider-subnet.md');
+  const r = await rig(t, [find(page, 'SpiderSubnet', 'subnet-6')], { autoPools: false });
+  await until('subnet defined', () => r.daemon.allocator.model.subnets.has('subnet-6'));
+  const app = find(page, 'Deployment', 'test-app-1');
+  const tpl = (app.spec as any).template;
+  const reclaiming = { ...app, spec: { ...(app.spec as object), template: { ...tpl, metadata: { ...tpl.metadata, annotations: { ...tpl.metadata.annotations, 'ipam.spidernet.io/ippool-reclaim': 'true' } } } } };
+  for (const i of [1, 2]) r.deploy({ ...reclaiming, metadata: { ...app.metadata, name: `app-${i}` } }, `00000000-0000-0000-0000-00000000000${i}`);
+  const opts = {
+    kc: r.fake.kubeConfig(),
+    allocator: r.ctl.allocator,
+    recorded: () => r.ctl.projections.state(configMetadataProjection),
+    waitFor: (rev: number) => r.ctl.projections.waitFor(rev),
+    retryMs: 200,
+  };
+  // Unbounded first: both apps get their pool (ippool-reclaim "false" here is beside the point: made "true").
+  const first = new AutoPoolController(opts);
+  await first.start();
+  await first.stop();
+  const autos = () => [...r.ctl.allocator.model.pools.keys()].filter((p) => p.startsWith('auto4-app-')).sort();
+  t.deepEqual(autos(), ['auto4-app-1-eth0-00000', 'auto4-app-2-eth0-00000']);
+  // Bounded to one Deployment: the second is not kept; its pool is not reclaimed as if it were gone.
+  const apc = new AutoPoolController({ ...opts, maxWorkloads: 1 });
+  t.teardown(() => apc.stop());
+  await apc.start();
+  t.is(apc.stats().Deployment.size, 1);
+  t.is(apc.stats().Deployment.overflow, 1);
+  t.deepEqual(autos(), ['auto4-app-1-eth0-00000', 'auto4-app-2-eth0-00000']);
+  t.false(autos().some((p) => r.ctl.allocator.model.pools.get(p)!.compiled.spec.disable === true), 'none disabled');
+  r.deploy({ ...reclaiming, metadata: { ...app.metadata, name: 'app-3' } }, '00000000-0000-0000-0000-000000000003');
+  await until('overflow counted', () => apc.stats().Deployment.overflow === 2);
+  await apc.idle();
+  t.deepEqual(autos(), ['auto4-app-1-eth0-00000', 'auto4-app-2-eth0-00000'], 'app-3 gets no pool');
 });

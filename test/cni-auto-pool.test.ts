@@ -54,7 +54,7 @@ interface Rig {
   /** The Deployment as the API server holds it (namespace default, a uid, the replicas asked). */
   deploy(d: FakeObject, uid: string, replicas?: number): void;
   /** A pod of that Deployment on this node, as its ReplicaSet makes it: the template's labels and annotations. */
-  pod(d: FakeObject, name: string): Promise<void>;
+  pod(d: FakeObject, name: string, owner?: { apiVersion: string; kind: string; name: string }): Promise<void>;
   pool(name: string): { ips: readonly string[]; disable?: boolean; gateway?: string; podAffinity?: unknown } | undefined;
   /** How many IPs the pool owns (undefined: no such pool). */
   size(name: string): number | undefined;
@@ -108,8 +108,8 @@ async function rig(t: ExecutionContext, subnets: FakeObject[], o: { autoPools?: 
     deploy(d, uid, replicas) {
       fake.put({ ...d, metadata: { ...d.metadata, namespace: d.metadata.namespace ?? 'default', uid }, spec: { ...(d.spec as object), ...(replicas !== undefined ? { replicas } : {}) } });
     },
-    async pod(d, name) {
-      const tpl = (d.spec as any).template;
+    async pod(d, name, owner) {
+      const tpl = d.kind === 'CronJob' ? (d.spec as any).jobTemplate.spec.template : (d.spec as any).template;
       fake.put({
         apiVersion: 'v1',
         kind: 'Pod',
@@ -119,7 +119,7 @@ async function rig(t: ExecutionContext, subnets: FakeObject[], o: { autoPools?: 
           uid: `uid-${name}`,
           labels: { ...tpl.metadata.labels, 'pod-template-hash': HASH },
           annotations: { ...tpl.metadata.annotations },
-          ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${d.metadata.name}-${HASH}`, uid: `uid-rs-${d.metadata.name}`, controller: true }],
+          ownerReferences: [{ ...(owner ?? { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${d.metadata.name}-${HASH}` }), uid: `uid-owner-${d.metadata.name}`, controller: true }],
         },
         spec: { nodeName: NODE, ...tpl.spec },
       });
@@ -377,4 +377,20 @@ test('bounded: beyond maxWorkloads per kind a workload is not kept (counted as o
   await until('overflow counted', () => apc.stats().Deployment.overflow === 2);
   await apc.idle();
   t.deepEqual(autos(), ['auto4-app-1-eth0-00000', 'auto4-app-2-eth0-00000'], 'app-3 gets no pool');
+});
+
+test('a CronJob (its pod template: test-app-1\'s from the page) gets one auto pool; its pods, whose controller is a Job "<cronjob>-<minutes>", are served from it', async (t) => {
+  const page = heredocs('docs/usage/spider-subnet.md');
+  const r = await rig(t, [find(page, 'SpiderSubnet', 'subnet-6')]);
+  await until('subnet defined', () => r.daemon.allocator.model.subnets.has('subnet-6'));
+  const tpl = (find(page, 'Deployment', 'test-app-1').spec as any).template;
+  const cron: FakeObject = { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'nightly', namespace: 'default', uid: 'c0c0c0c0-0000-0000-0000-abcdef012345' }, spec: { schedule: '0 3 * * *', jobTemplate: { spec: { template: tpl } } } };
+  r.fake.put(cron);
+  // One pod per run (no completions, no parallelism), "+1": 2 IPs.
+  await until('cron pool', () => r.size('auto4-nightly-eth0-abcde') === 2);
+  await r.pod(cron, 'nightly-29163525-x7k2p', { apiVersion: 'batch/v1', kind: 'Job', name: 'nightly-29163525' });
+  const a = await r.add('nightly-29163525-x7k2p');
+  t.is(a.code, 0, JSON.stringify(a.out));
+  t.regex(addr(a), /^10\.6\.168\.10[12]$/);
+  t.is((await r.log()).filter((e) => e.event.type === 'IPAllocated').map((e) => (e.event.data as { pool: string }).pool).join(), 'auto4-nightly-eth0-abcde');
 });

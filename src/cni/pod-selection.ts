@@ -85,11 +85,17 @@ export async function selectForAdd(model: AllocatorModel, cluster: ClusterInputs
   }
 }
 
-/** The pod's top controller as Spiderpool names it (a Deployment's ReplicaSet is the Deployment). */
-function appOf(pod: PodFacts): App | undefined {
+/**
+ * The pod's top controller as Spiderpool names it, most likely first: a Deployment's ReplicaSet is the Deployment; a
+ * Job named "<cronjob>-<minutes>" (the CronJob controller's naming) may be a CronJob's, tried after the Job itself.
+ */
+function appsOf(pod: PodFacts): App[] {
   const owner = ownerOf(pod);
-  if (!owner || !pod.controller) return undefined;
-  return { apiVersion: pod.controller.apiVersion, kind: owner.kind, namespace: pod.namespace, name: owner.name };
+  if (!owner || !pod.controller) return [];
+  const apps: App[] = [{ apiVersion: pod.controller.apiVersion, kind: owner.kind, namespace: pod.namespace, name: owner.name }];
+  const cron = owner.kind === 'Job' && pod.controller.apiVersion === 'batch/v1' ? /^(.+)-[0-9]+$/.exec(owner.name) : null;
+  if (cron) apps.push({ apiVersion: 'batch/v1', kind: 'CronJob', namespace: pod.namespace, name: cron[1]! });
+  return apps;
 }
 
 /**
@@ -99,22 +105,28 @@ function appOf(pod: PodFacts): App | undefined {
 function autoPools(model: AllocatorModel, pod: PodFacts, nic: string): { pools: PoolNames; app: App; source: string } {
   const cfg = parseSubnetAnnotation(pod.annotations)!;
   const source = pod.annotations[SpiderpoolAnnotation.Subnets] !== undefined ? SpiderpoolAnnotation.Subnets : SpiderpoolAnnotation.Subnet;
-  const app = appOf(pod);
-  if (!app) throw new SelectionError(source, "SpiderSubnet feature doesn't support no-controller pod");
+  const apps = appsOf(pod);
+  if (apps.length === 0) throw new SelectionError(source, "SpiderSubnet feature doesn't support no-controller pod");
   const item = cfg.items.find((i) => i.interface === nic);
   if (!item) throw new SelectionError(source, `no subnet is named for interface ${nic} (it names ${cfg.items.map((i) => i.interface).join(', ')})`);
-  const find = (family: 4 | 6, subnet: string): string => {
+  const poolOf = (app: App, family: 4 | 6, subnet: string): string | undefined => {
     const s = model.subnets.get(subnet);
     if (!s) throw new AutoPoolPending(`SpiderSubnet ${subnet} does not exist`);
     for (const p of model.pools.values()) {
       const c = p.compiled;
       if (c.ipVersion === family && c.subnet === s.subnet && !c.spec.disable && isAppAutoPool({ name: c.name, ...(c.spec.podAffinity ? { podAffinity: c.spec.podAffinity } : {}) }, app, nic, family)) return c.name;
     }
-    throw new AutoPoolPending(`no auto pool of ${app.kind} ${app.namespace}/${app.name} for interface ${nic} from SpiderSubnet ${subnet}`);
+    return undefined;
   };
-  const ipv4 = item.ipv4 !== undefined ? [find(4, item.ipv4)] : undefined;
-  const ipv6 = item.ipv6 !== undefined ? [find(6, item.ipv6)] : undefined;
-  return { pools: { ...(ipv4 ? { ipv4 } : {}), ...(ipv6 ? { ipv6 } : {}) }, app, source: `annotation ${source}` };
+  const named = [[4, item.ipv4], [6, item.ipv6]] as const;
+  for (const app of apps) {
+    const found = named.map(([family, subnet]) => (subnet === undefined ? null : poolOf(app, family, subnet)));
+    if (found.some((f) => f === undefined)) continue; // not (all) there for this app
+    const [ipv4, ipv6] = found;
+    return { pools: { ...(ipv4 ? { ipv4: [ipv4] } : {}), ...(ipv6 ? { ipv6: [ipv6] } : {}) }, app, source: `annotation ${source}` };
+  }
+  const app = apps[0]!;
+  throw new AutoPoolPending(`no auto pool of ${app.kind} ${app.namespace}/${app.name}${apps.length > 1 ? ` (or ${apps[1]!.kind} ${apps[1]!.name})` : ''} for interface ${nic} from SpiderSubnet ${[item.ipv4, item.ipv6].filter(Boolean).join(' and ')}`);
 }
 
 function decide(model: AllocatorModel, call: CniCall, conf: NetConf, ipam: IpamConf, facts: ClusterFacts): PodSelection {

@@ -199,7 +199,7 @@ test('docs/usage/spider-subnet.md test-app-1: auto pool created (3 IPs for 2 rep
 
   // Deleted with ippool-reclaim "false": the pool stays.
   r.fake.remove('apps/v1', 'Deployment', 'test-app-1', 'default');
-  await new Promise((res) => setTimeout(res, 600));
+  await until('the controller saw the deletion', () => r.ctl.autoPools!.stats().Deployment.size === 0);
   await r.ctl.autoPools!.idle();
   t.truthy(r.pool(name), 'kept');
   t.false(poolEvents(await r.log(), name).includes('PoolRemoved'));

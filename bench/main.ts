@@ -303,7 +303,14 @@ program
       if (s) {
         rows.push(
           ['ADD today (pool in config) p50/p90/p99 ms', `${s.base.addP50Ms}/${s.base.addP90Ms}/${s.base.addP99Ms}`, '', '', 'serve without --kubeconfig'],
-          ['ADD with caches + annotations p50/p90/p99 ms', `${s.withCaches.addP50Ms}/${s.withCaches.addP90Ms}/${s.withCaches.addP99Ms}`, '', `${s.addP50Ratio}x`, `vs today; floor <= ${s.floor}x (${s.floorMet ? 'met' : 'NOT met'}); ippool annotation + pod/namespace/node affinity; API requests during rounds: ${s.apiRequestsDuringRounds}${s.apiRequestsDuringRounds ? ` (${s.apiRequestKinds.join(', ')})` : ''}`],
+          ['ADD with caches + annotations p50/p90/p99 ms', `${s.withCaches.addP50Ms}/${s.withCaches.addP90Ms}/${s.withCaches.addP99Ms}`, '', '', `ippool annotation + pod/namespace/node affinity; API requests during rounds: ${s.apiRequestsDuringRounds}${s.apiRequestsDuringRounds ? ` (${s.apiRequestKinds.join(', ')})` : ''}`],
+          [
+            'SELECTION FLOOR: ADD p50 with caches / today',
+            `${s.addP50Ratio}x`,
+            '',
+            `<= ${s.floor}x`,
+            `${s.floorMet ? 'MET' : 'NOT MET'}; median over ${s.perRoundAddP50Ratios.length} rounds of each round's ratio (per round: ${s.perRoundAddP50Ratios.map((x) => `${x}x`).join(' ')}); the p50 rows above are medians over rounds, their quotient ${s.ratioOfMedianAddP50}x is not the floor's figure`,
+          ],
         );
       }
       if (o.json === true) {

@@ -4,6 +4,7 @@
 // precedence, multi-NIC, node/namespace/pod affinity from the real labels, requested addresses granted and refused,
 // malformed annotations refused with nothing written, and a warm ADD that never asks the API server.
 import { readFileSync, rmSync } from 'node:fs';
+import https from 'node:https';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { parseAllDocuments } from 'yaml';
@@ -179,7 +180,7 @@ test('a warm ADD reads the caches only: no request reaches the API server', asyn
   const r = await s.add({ pod: 'warm-1' });
   t.is(r.code, 0, JSON.stringify(r.out));
   t.deepEqual(s.fake.requests.slice(before), []);
-  t.is(s.cache.misses, 0);
+  t.is(s.cache.misses(), 0);
 });
 
 test('multi-NIC: ipam.spidernet.io/ippools gives each interface its own pool; an interface it does not name is refused, nothing written', async (t) => {
@@ -295,7 +296,9 @@ test('malformed or unknown: the ADD fails with CNI error 7 naming the annotation
     ['unknown-pool', { 'ipam.spidernet.io/ippool': '{"ipv4": ["no-such-pool"]}' }, /ipam\.spidernet\.io\/ippool: failed to get original IPPool no-such-pool: pool no-such-pool does not exist/],
     ['mixed-nics', { 'ipam.spidernet.io/ippools': '[{"interface":"eth0","ipv4":["custom-ipv4-ippool"]},{"ipv4":["custom-ipv4-ippool"]}]' }, /NIC should be either all specified or all unspecified/],
     ['dup-pool', { 'ipam.spidernet.io/ippool': '{"ipv4": ["custom-ipv4-ippool", "custom-*"]}' }, /duplicate IPv4 IPPool custom-ipv4-ippool specified/],
-    ['subnet', { 'ipam.spidernet.io/subnet': '{"ipv4":["subnet-a"]}' }, /ipam\.spidernet\.io\/subnet: it's invalid to use .* when Auto-Pool feature is disabled/],
+    // Auto pools are per workload (test/cni-auto-pool): a pod without a controller naming a subnet is refused as upstream refuses it.
+    ['subnet', { 'ipam.spidernet.io/subnet': '{"ipv4":["subnet-a"]}' }, /ipam\.spidernet\.io\/subnet: SpiderSubnet feature doesn't support no-controller pod/],
+    ['subnet-bad-number', { 'ipam.spidernet.io/subnet': '{"ipv4":["subnet-a"]}', 'ipam.spidernet.io/ippool-ip-number': '+x' }, /ipam\.spidernet\.io\/ippool-ip-number: invalid input '\+x'/],
     ['calico-no-ipam', { 'cni.projectcalico.org/ipAddrsNoIpam': '["172.18.41.44"]' }, /cni\.projectcalico\.org\/ipAddrsNoIpam: bypasses IPAM/],
     ['calico-two-v4', { 'cni.projectcalico.org/ipAddrs': '["172.18.41.44","172.18.41.45"]' }, /cannot have more than one IPv4 address/],
   ];
@@ -375,4 +378,53 @@ test('the real `ipam serve --kubeconfig`: its CNI route asks its caches (pod ann
   // Without --kubeconfig: no cluster is read; the config's pools serve as before.
   const p = JSON.parse((await runPlugin(pluginBinary(), env(plain.socket, 'anything'), conf({ type: 'ipam-es', pools: { ipv4: ['plain-v4'] } }))).stdout);
   t.regex(p.ips[0].address, /^10\.77\.0\.\d+\/24$/, JSON.stringify(p));
+});
+
+/** GET on a daemon's HTTPS API with its token and CA. */
+function httpsGet(d: { url: string; ca: string; token: string }, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((ok, fail) => {
+    https
+      .get(`${d.url}${path}`, { ca: d.ca, headers: { authorization: `Bearer ${d.token}` } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => (body += c));
+        res.on('end', () => ok({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', fail);
+  });
+}
+
+test('the caches\' liveness: /readyz waits for their first sync (naming the caches), /metrics shows synced, last event age, relists, restarts, objects, misses', async (t) => {
+  const { endpoints } = await sharedEtcd();
+  const fake = await FakeApiServer.start();
+  const kubeconfig = fake.kubeConfigFile();
+  t.teardown(async () => {
+    await fake.close();
+    rmSync(kubeconfig, { force: true });
+  });
+  fake.put({ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE, labels: { 'kubernetes.io/hostname': NODE } } });
+  fake.put(namespace('default'));
+  // The API server answers nothing but 500s at first: the caches restart with backoff and have not synced.
+  fake.failNextRequests = 1_000_000;
+  const daemon = await startServe({ endpoints, prefix: freshPrefix(), node: NODE, kubeconfig });
+  t.teardown(() => daemon.stop());
+  await until('etcd side ready, caches not synced', async () => {
+    const r = await httpsGet(daemon, '/readyz');
+    return r.status === 503 && /cluster caches not synced yet \(pods, namespaces, node\)/.test(r.body);
+  });
+  const before = (await httpsGet(daemon, '/metrics')).body;
+  t.regex(before, /ipam_cluster_cache_synced\{cache="pods"\} 0/);
+  await until('a restart counted', async () => /ipam_cluster_cache_restarts_total\{cache="pods"\} [1-9]/.test((await httpsGet(daemon, '/metrics')).body));
+  fake.failNextRequests = 0;
+  await until('ready once synced', async () => (await httpsGet(daemon, '/readyz')).status === 200, 30_000);
+  const m = (await httpsGet(daemon, '/metrics')).body;
+  for (const cache of ['pods', 'namespaces', 'node']) {
+    t.regex(m, new RegExp(`ipam_cluster_cache_synced\\{cache="${cache}"\\} 1`), cache);
+    t.regex(m, new RegExp(`ipam_cluster_cache_relists_total\\{cache="${cache}"\\} [1-9]`), cache);
+    const age = Number(new RegExp(`ipam_cluster_cache_last_event_age_seconds\\{cache="${cache}"\\} ([0-9.e-]+)`).exec(m)?.[1]);
+    t.true(age >= 0 && age < 60, `${cache} age ${age}`);
+  }
+  t.regex(m, /ipam_cluster_cache_objects\{cache="node"\} 1/);
+  t.regex(m, /ipam_cluster_cache_objects\{cache="namespaces"\} 1/);
+  t.regex(m, /ipam_cluster_cache_overflow_total\{cache="pods"\} 0/);
+  t.regex(m, /ipam_cluster_cache_misses_total 0/);
 });

@@ -8,6 +8,7 @@ import type { Subscription } from '../store/subscription.js';
 import { decideAllocate, decideReleaseById, decideReleaseContainer, decideReleasePod, pickOffset, type DecideContext, type Decision, type OffsetSpans } from './decide-alloc.js';
 import { decideAdopt, planAdoption, type AdoptClaim, type AdoptConflict } from './adopt.js';
 import * as config from './decide-config.js';
+import { decideAutoPool, type AutoPoolInput } from './decide-auto-pool.js';
 import { AllocError } from './errors.js';
 import type { Offset } from '../net/free-space.js';
 import { AllocatorModel, endpointKey, type PoolState } from './model.js';
@@ -168,6 +169,10 @@ export class Allocator {
   }
   removePool(name: string, o: ConfigOptions) {
     return this.configure(o, (ctx) => config.decideRemovePool(this.model, name, ctx));
+  }
+  /** Creates or resizes a SpiderSubnet auto pool (IPs chosen inside the decision: a concurrent carve re-decides). */
+  reconcileAutoPool(input: AutoPoolInput, o: ConfigOptions) {
+    return this.configure(o, (ctx) => decideAutoPool(this.model, input, ctx));
   }
   defineSubnet(name: string, spec: unknown, o: ConfigOptions) {
     return this.configure(o, (ctx) => config.decideDefineSubnet(this.model, name, spec, ctx));

@@ -160,7 +160,7 @@ const ms = (v: string) => {
 
 program
   .command('controller')
-  .description('Kubernetes side: CRD sources -> events, status write-back (BullMQ on Redis), pod garbage collection')
+  .description('Kubernetes side: CRD sources -> events, status write-back (BullMQ on Redis), pod garbage collection, SpiderSubnet auto pools for workloads')
   .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or the pod\'s service account)')
   .option('--redis-url <url>', 'Redis for the job queues (default $REDIS_URL)')
   .option('--queue-prefix <prefix>', 'BullMQ key prefix', 'ipam')
@@ -172,6 +172,8 @@ program
   .option('--no-sources', 'do not watch CRs')
   .option('--no-status-writeback', 'do not write status back')
   .option('--no-gc', 'do not garbage-collect')
+  .option('--no-auto-pools', 'do not create SpiderSubnet auto pools for annotated workloads')
+  .option('--auto-pool-retry-ms <ms>', 'delay before retrying an auto pool that cannot be reconciled yet (subnet full, IPs still held)', ms, 10_000)
   .action(async (o: Record<string, unknown>) => {
     const g = globals();
     const logger = (await import('../daemon/logger.js')).createLogger(loggerOptions(g));

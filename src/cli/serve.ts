@@ -128,6 +128,7 @@ async function run(opts: ServeOptions, log: Logger): Promise<void> {
     node,
     socket: resolve(opts.socket ?? resolve(opts.dataDir, 'ipam.sock')),
     socketRoutes: [(parts) => cniSocketRoute(cluster ? { ...parts, cluster } : parts)],
+    ...(cluster ? { clusterCaches: cluster } : {}),
     ...(opts.console === false ? {} : { routes: [consoleApiRoute], publicRoutes: [consoleAssetsRoute()] }),
     footprint: {
       metricsEndpoints: conn.endpoints,

@@ -3,7 +3,9 @@ import type { AllocateRequest, Endpoint } from '../alloc/types.js';
 import { parseCall, type CniCall, type CniEnv } from './call.js';
 import { parseIpam, parseNetConf, prevResultAddresses, validAttachments, type NetConf, type RangeIpam } from './config.js';
 import { toCniError } from './errors.js';
-import { explainRefusal, selectForAdd } from './pod-selection.js';
+import { isAllocError } from '../alloc/errors.js';
+import { SelectionLevel } from '../upstream/spiderpool/selection.js';
+import { AUTO_POOL_WAIT_MS, explainRefusal, selectForAdd } from './pod-selection.js';
 import { poolsInUse, unavailableReason } from './pool-status.js';
 import { CNI_VERSION, CniCommand, CniError, CniErrorCode, errorResult, SUPPORTED_VERSIONS } from './protocol.js';
 import { RangePools } from './range-pools.js';
@@ -24,6 +26,8 @@ export interface CniHandlerOptions {
   readonly deadlineMs?: number;
   /** The clock, for the time recorded in events. */
   readonly now?: () => Date;
+  /** How long an ADD of a pod naming a SpiderSubnet waits for its workload's auto pool (ms, default 15000). */
+  readonly autoPoolWaitMs?: number;
 }
 
 const OK_EMPTY: CniOutcome = { exitCode: 0, stdout: '' };
@@ -32,6 +36,7 @@ export class CniHandler {
   private readonly rangePools: RangePools;
   private readonly deadlineMs: number;
   private readonly now: () => Date;
+  private readonly autoPoolWaitMs: number | undefined;
 
   constructor(
     private readonly deps: CniDeps,
@@ -40,6 +45,7 @@ export class CniHandler {
     this.rangePools = new RangePools(deps.allocator);
     this.deadlineMs = opts.deadlineMs ?? 25_000;
     this.now = opts.now ?? (() => new Date());
+    this.autoPoolWaitMs = opts.autoPoolWaitMs;
   }
 
   async handle(env: CniEnv, stdin: string): Promise<CniOutcome> {
@@ -87,7 +93,7 @@ export class CniHandler {
     let ipam = parseIpam(conf.raw);
     // Pools, affinity labels, owner and requested addresses, from the caches and annotations: refusals write nothing
     // (so this comes before a range's pool is defined).
-    const sel = await selectForAdd(this.deps.allocator.model, this.deps.cluster, call, conf, ipam);
+    const sel = await selectForAdd(this.deps.allocator.model, this.deps.cluster, call, conf, ipam, this.autoPoolWaitMs);
     if (ipam.kind === 'range') {
       // Whereabouts reads CNI_ARGS IP and GATEWAY as static addresses (its handleEnvArgs), not as addresses to allocate.
       const { ip, gateway } = call.args;
@@ -106,10 +112,26 @@ export class CniHandler {
     };
     // Static addresses only (Whereabouts' `addresses` without a range): nothing to allocate.
     if (req.ranges?.length === 0) return answer(ipamResult(conf.cniVersion, [], ipam));
-    const { allocations } = await this.deps.allocator.allocate(req).catch((e: unknown) => {
+    const { allocations } = await this.allocateWaiting(req, sel.level === SelectionLevel.SubnetAutoPool).catch((e: unknown) => {
       throw explainRefusal(e, sel);
     });
     return answer(ipamResult(conf.cniVersion, allocations, sel.cleanGateway ? { ...ipam, cleanGateway: true } : ipam));
+  }
+
+  /**
+   * An auto pool still smaller than its workload (the controller grows it moments after a scale-up) is waited for, as
+   * Spiderpool's agent waits for the pool's desired size (isPoolIPsDesired), within the auto-pool wait.
+   */
+  private async allocateWaiting(req: AllocateRequest, autoPool: boolean) {
+    const deadline = Date.now() + (this.autoPoolWaitMs ?? AUTO_POOL_WAIT_MS);
+    for (;;) {
+      try {
+        return await this.deps.allocator.allocate(req);
+      } catch (e) {
+        if (!autoPool || !isAllocError(e) || e.code !== 'PoolExhausted' || Date.now() >= deadline) throw e;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
   }
 
   /** Releases what the attachment holds; holding nothing is success (DEL may be repeated). The ipam settings are not read. */

@@ -9,7 +9,8 @@ import { isAllocError } from '../alloc/errors.js';
 import { isClusterLookupError, type ClusterInputs, type NamespaceFacts, type NodeFacts, type PodFacts } from '../k8s/cluster-inputs.js';
 import { parseAddress, parseCidr } from '../net/address.js';
 import { calicoIpAddrs, calicoPools } from '../upstream/calico/selection.js';
-import { isSelectionError, type PoolNames } from '../upstream/spiderpool/selection-annotations.js';
+import { appAffinityLabels, isAppAutoPool, type App } from '../upstream/spiderpool/auto-pool.js';
+import { hasSubnetAnnotation, isSelectionError, parseSubnetAnnotation, SelectionError, SpiderpoolAnnotation, type PoolNames } from '../upstream/spiderpool/selection-annotations.js';
 import { selectPools, SelectionLevel, type Selection } from '../upstream/spiderpool/selection.js';
 import type { CniCall } from './call.js';
 import type { IpamConf, NetConf } from './config.js';
@@ -62,15 +63,70 @@ function selectionError(source: string, reason: string): CniError {
   return new CniError(CniErrorCode.InvalidConfig, `invalid pool selection: ${source}`, `${source}: ${reason}; nothing was allocated`);
 }
 
-export function selectForAdd(model: AllocatorModel, cluster: ClusterInputs | undefined, call: CniCall, conf: NetConf, ipam: IpamConf): Promise<PodSelection> {
-  return clusterFacts(cluster, call).then((facts) => {
+/** How long an ADD waits for its workload's auto pool (upstream: 25 tries 2 s apart; here within the CNI deadline). */
+export const AUTO_POOL_WAIT_MS = 15_000;
+const AUTO_POOL_POLL_MS = 100;
+
+/** The workload's auto pool is not (yet) in the model: the controller creates it from the workload. */
+class AutoPoolPending extends Error {}
+
+export async function selectForAdd(model: AllocatorModel, cluster: ClusterInputs | undefined, call: CniCall, conf: NetConf, ipam: IpamConf, autoPoolWaitMs = AUTO_POOL_WAIT_MS): Promise<PodSelection> {
+  const facts = await clusterFacts(cluster, call);
+  const deadline = Date.now() + autoPoolWaitMs;
+  for (;;) {
     try {
       return decide(model, call, conf, ipam, facts);
     } catch (e) {
       if (isSelectionError(e)) throw selectionError(e.source, e.reason);
-      throw e;
+      if (!(e instanceof AutoPoolPending)) throw e;
+      if (Date.now() >= deadline) throw new CniError(CniErrorCode.TryAgainLater, 'the workload\'s auto pool is not there yet', `${e.message} within ${autoPoolWaitMs} ms (\`ipam controller\` creates it from the workload); try again`);
+      await new Promise((r) => setTimeout(r, AUTO_POOL_POLL_MS));
     }
-  });
+  }
+}
+
+/**
+ * The pod's top controller as Spiderpool names it, most likely first: a Deployment's ReplicaSet is the Deployment; a
+ * Job named "<cronjob>-<minutes>" (the CronJob controller's naming) may be a CronJob's, tried after the Job itself.
+ */
+function appsOf(pod: PodFacts): App[] {
+  const owner = ownerOf(pod);
+  if (!owner || !pod.controller) return [];
+  const apps: App[] = [{ apiVersion: pod.controller.apiVersion, kind: owner.kind, namespace: pod.namespace, name: owner.name }];
+  const cron = owner.kind === 'Job' && pod.controller.apiVersion === 'batch/v1' ? /^(.+)-[0-9]+$/.exec(owner.name) : null;
+  if (cron) apps.push({ apiVersion: 'batch/v1', kind: 'CronJob', namespace: pod.namespace, name: cron[1]! });
+  return apps;
+}
+
+/**
+ * getPoolFromSubnetAnno: the interface's subnet item, then for each family it names the workload's auto pool (not one
+ * being reclaimed). None yet: AutoPoolPending (the caller waits). Refusals as upstream's: no controller, no item.
+ */
+function autoPools(model: AllocatorModel, pod: PodFacts, nic: string): { pools: PoolNames; app: App; source: string } {
+  const cfg = parseSubnetAnnotation(pod.annotations)!;
+  const source = pod.annotations[SpiderpoolAnnotation.Subnets] !== undefined ? SpiderpoolAnnotation.Subnets : SpiderpoolAnnotation.Subnet;
+  const apps = appsOf(pod);
+  if (apps.length === 0) throw new SelectionError(source, "SpiderSubnet feature doesn't support no-controller pod");
+  const item = cfg.items.find((i) => i.interface === nic);
+  if (!item) throw new SelectionError(source, `no subnet is named for interface ${nic} (it names ${cfg.items.map((i) => i.interface).join(', ')})`);
+  const poolOf = (app: App, family: 4 | 6, subnet: string): string | undefined => {
+    const s = model.subnets.get(subnet);
+    if (!s) throw new AutoPoolPending(`SpiderSubnet ${subnet} does not exist`);
+    for (const p of model.pools.values()) {
+      const c = p.compiled;
+      if (c.ipVersion === family && c.subnet === s.subnet && !c.spec.disable && isAppAutoPool({ name: c.name, ...(c.spec.podAffinity ? { podAffinity: c.spec.podAffinity } : {}) }, app, nic, family)) return c.name;
+    }
+    return undefined;
+  };
+  const named = [[4, item.ipv4], [6, item.ipv6]] as const;
+  for (const app of apps) {
+    const found = named.map(([family, subnet]) => (subnet === undefined ? null : poolOf(app, family, subnet)));
+    if (found.some((f) => f === undefined)) continue; // not (all) there for this app
+    const [ipv4, ipv6] = found;
+    return { pools: { ...(ipv4 ? { ipv4: [ipv4] } : {}), ...(ipv6 ? { ipv6: [ipv6] } : {}) }, app, source: `annotation ${source}` };
+  }
+  const app = apps[0]!;
+  throw new AutoPoolPending(`no auto pool of ${app.kind} ${app.namespace}/${app.name}${apps.length > 1 ? ` (or ${apps[1]!.kind} ${apps[1]!.name})` : ''} for interface ${nic} from SpiderSubnet ${[item.ipv4, item.ipv6].filter(Boolean).join(' and ')}`);
 }
 
 function decide(model: AllocatorModel, call: CniCall, conf: NetConf, ipam: IpamConf, facts: ClusterFacts): PodSelection {
@@ -78,9 +134,11 @@ function decide(model: AllocatorModel, call: CniCall, conf: NetConf, ipam: IpamC
   const nsAnn = facts.namespace?.annotations ?? NO_LABELS;
   const oversized = [...(facts.pod?.oversized ?? []), ...(facts.namespace?.oversized ?? [])][0];
   if (oversized) throw selectionError(`annotation ${oversized}`, 'its value is larger than this daemon caches (16 KiB)');
+  const auto = ipam.kind === 'pools' && facts.pod && hasSubnetAnnotation(podAnn) ? autoPools(model, facts.pod, call.ifname) : undefined;
   const affinity: AffinityContext = {
     multusName: conf.name,
-    ...(facts.pod ? { podLabels: facts.pod.labels } : {}),
+    // IsMatchAutoPoolAffinity: an auto pool's pod affinity names the pod's top controller, not the pod's labels.
+    ...(facts.pod ? { podLabels: auto ? { ...facts.pod.labels, ...appAffinityLabels(auto.app) } : facts.pod.labels } : {}),
     ...(facts.namespace ? { namespaceLabels: facts.namespace.labels } : {}),
     ...(facts.node ? { nodeLabels: facts.node.labels } : {}),
   };
@@ -102,6 +160,7 @@ function decide(model: AllocatorModel, call: CniCall, conf: NetConf, ipam: IpamC
     calico: { pod: calicoPod, namespace: calicoNs, podSource: calicoPod.source ?? '', namespaceSource: calicoNs.source ?? '' },
     ...(ipam.pools ? { netConf: { ...ipam.pools, source: ipam.poolsField ?? 'ipam.pools', ...(ipam.cleanGateway ? { cleanGateway: true } : {}) } } : {}),
     poolNames: (family) => [...model.pools.values()].filter((p) => p.compiled.ipVersion === family).map((p) => p.compiled.name).sort(),
+    ...(auto ? { autoPools: { ...auto.pools, source: auto.source } } : {}),
   });
   checkNames(model, sel);
   checkPrefixes(model, requested, sel.pools);

@@ -24,6 +24,7 @@ import { createAllocApi } from './alloc-api.js';
 import { Checkpointer, DEFAULT_CHECKPOINTS, type CheckpointPolicy } from './checkpointer.js';
 import { authenticate } from './auth.js';
 import { HttpError, errorAnswer, sendJson } from './http.js';
+import { registerCacheMetrics, unsynced, type CacheSource } from '../k8s/cache-metrics.js';
 import { DaemonMetrics } from './metrics.js';
 import { DEFAULT_FOOTPRINT, FootprintMonitor, type FootprintPolicy } from './footprint-monitor.js';
 import { InFlight } from './in-flight.js';
@@ -91,6 +92,8 @@ export interface DaemonOptions {
   readonly socketRoutes?: readonly ((parts: DaemonParts) => RouteHandler)[];
   /** GET routes served on both listeners without the token (static files that hold no data: the console's page). */
   readonly publicRoutes?: readonly ((parts: DaemonParts) => RouteHandler)[];
+  /** The Kubernetes caches pool selection reads (`serve --kubeconfig`): their liveness in /metrics, first sync in /readyz. */
+  readonly clusterCaches?: CacheSource;
 }
 
 /** Watch streams and status write-back hear of changes at most this late; reads never see stale projections. */
@@ -172,6 +175,7 @@ export class Daemon {
     });
     const footprint = new FootprintMonitor(store, log, { ...DEFAULT_FOOTPRINT, ...opts.footprint });
     const metrics = new DaemonMetrics({ allocator, store, projectionRevision: () => projections.revision, ready: () => readiness.ready, footprint: () => footprint.latest });
+    if (opts.clusterCaches) registerCacheMetrics(metrics.registry, opts.clusterCaches);
     const checkpointer = new Checkpointer(store, projections, log, opts.checkpoints ?? DEFAULT_CHECKPOINTS);
     // The byte budget is judged on what the footprint monitor measures (keys and bytes under the prefix).
     const maintenance = opts.lifecycle
@@ -264,7 +268,11 @@ export class Daemon {
       if (url.pathname === '/healthz') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
       if (url.pathname === '/readyz') {
         const r = this.readiness;
-        return void res.writeHead(r.ready ? 200 : 503, { 'content-type': 'text/plain' }).end(r.ready ? 'ok\n' : `not ready: ${r.reason}\n`);
+        // Until the caches have listed once every ADD would ask the API server; after that they serve what they hold
+        // while reconnecting (their staleness is in /metrics), so a lost API server does not stop CNI DEL.
+        const caches = this.opts.clusterCaches && unsynced(this.opts.clusterCaches);
+        const reason = !r.ready ? r.reason : caches ? `cluster caches not synced yet (${caches})` : undefined;
+        return void res.writeHead(reason ? 503 : 200, { 'content-type': 'text/plain' }).end(reason ? `not ready: ${reason}\n` : 'ok\n');
       }
       if ((req.method === 'GET' || req.method === 'HEAD') && this.publicRoutes.length > 0 && (await firstRoute(this.publicRoutes, req, res, url))) return;
       if (token !== undefined && !authenticate(req, token, this.opts.requestHeader)) {

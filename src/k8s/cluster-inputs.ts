@@ -4,6 +4,7 @@
 // object once with a short deadline, and the error names what was missing.
 import { CoreV1Api, type KubeConfig, type KubernetesObject, type V1OwnerReference } from '@kubernetes/client-node';
 import { isNotFound, withTimeout } from './kube.js';
+import type { CacheLiveness, CacheSource } from './cache-metrics.js';
 import { LIST_PAGE_SIZE, objectKey, SlimCache, type SlimCacheStats } from './slim-cache.js';
 
 type Labels = Readonly<Record<string, string>>;
@@ -122,7 +123,7 @@ export function slimNode(obj: KubernetesObject): NodeFacts {
 }
 
 /** The daemon's caches (one set per daemon), started by `serve --kubeconfig`. */
-export class ClusterCache implements ClusterInputs {
+export class ClusterCache implements ClusterInputs, CacheSource {
   readonly pods: SlimCache<PodFacts>;
   readonly namespaces: SlimCache<NamespaceFacts>;
   readonly nodes: SlimCache<NodeFacts>;
@@ -131,7 +132,7 @@ export class ClusterCache implements ClusterInputs {
   /** Misses being fetched, so concurrent ADDs of one pod fetch it once (bounded by the calls in flight). */
   private readonly fetching = new Map<string, Promise<unknown>>();
   /** Lookups answered by a fetch instead of the cache (since start). */
-  misses = 0;
+  private missCount = 0;
 
   constructor(kc: KubeConfig, private readonly o: ClusterCacheOptions) {
     this.core = kc.makeApiClient(CoreV1Api);
@@ -181,7 +182,21 @@ export class ClusterCache implements ClusterInputs {
   }
 
   stats(): { pods: SlimCacheStats; namespaces: SlimCacheStats; nodes: SlimCacheStats; misses: number } {
-    return { pods: this.pods.stats(), namespaces: this.namespaces.stats(), nodes: this.nodes.stats(), misses: this.misses };
+    return { pods: this.pods.stats(), namespaces: this.namespaces.stats(), nodes: this.nodes.stats(), misses: this.missCount };
+  }
+
+  liveness(): CacheLiveness[] {
+    return (
+      [
+        ['pods', this.pods],
+        ['namespaces', this.namespaces],
+        ['node', this.nodes],
+      ] as const
+    ).map(([cache, c]) => ({ cache, idleMs: c.idleMs(), ...c.stats() }));
+  }
+
+  misses(): number {
+    return this.missCount;
   }
 
   async pod(namespace: string, name: string, uid?: string): Promise<PodFacts> {
@@ -190,7 +205,7 @@ export class ClusterCache implements ClusterInputs {
     const what = `pod ${namespace}/${name}${uid ? ` (uid ${uid})` : ''}`;
     const got = await this.fetchOnce(`pod:${namespace}/${name}`, what, hit ? 'is cached with another uid' : 'is not in this daemon\'s cache of pods on its node', async () => {
       const obj = await this.core.readNamespacedPod({ namespace, name });
-      return this.pods.remember(obj);
+      return this.pods.remember(obj) ?? slimPod(obj);
     });
     if (uid && got.uid !== uid) throw new ClusterLookupError(what, `the API server has uid ${got.uid}: the pod was replaced; the runtime will call again for the new one`);
     return got;
@@ -199,13 +214,19 @@ export class ClusterCache implements ClusterInputs {
   async namespace(name: string): Promise<NamespaceFacts> {
     const hit = this.namespaces.get(name);
     if (hit) return hit;
-    return this.fetchOnce(`ns:${name}`, `namespace ${name}`, 'is not in this daemon\'s cache of namespaces', async () => this.namespaces.remember(await this.core.readNamespace({ name })));
+    return this.fetchOnce(`ns:${name}`, `namespace ${name}`, 'is not in this daemon\'s cache of namespaces', async () => {
+      const obj = await this.core.readNamespace({ name });
+      return this.namespaces.remember(obj) ?? slimNamespace(obj);
+    });
   }
 
   async node(): Promise<NodeFacts> {
     const hit = this.nodes.get(this.o.node);
     if (hit) return hit;
-    return this.fetchOnce(`node:${this.o.node}`, `node ${this.o.node}`, 'is not in this daemon\'s cache', async () => this.nodes.remember(await this.core.readNode({ name: this.o.node })));
+    return this.fetchOnce(`node:${this.o.node}`, `node ${this.o.node}`, 'is not in this daemon\'s cache', async () => {
+      const obj = await this.core.readNode({ name: this.o.node });
+      return this.nodes.remember(obj) ?? slimNode(obj);
+    });
   }
 
   async stop(): Promise<void> {
@@ -215,7 +236,7 @@ export class ClusterCache implements ClusterInputs {
   private fetchOnce<T>(key: string, what: string, why: string, fetch: () => Promise<T>): Promise<T> {
     const running = this.fetching.get(key) as Promise<T> | undefined;
     if (running) return running;
-    this.misses++;
+    this.missCount++;
     const p = withTimeout(fetch(), this.missTimeoutMs, 'fetch').catch((e: unknown) => {
       const reason = isNotFound(e) ? 'the API server does not know it either (404)' : `fetching it from the API server failed: ${(e as Error).message}`;
       throw new ClusterLookupError(what, `${why}, and ${reason}`);

@@ -11,6 +11,7 @@ import { Allocator } from '../alloc/allocator.js';
 import { connectionFromEnv, describeConnection, openEtcd, probeEtcd, type EtcdConnection } from '../store/connect.js';
 import { EventStore } from '../store/event-store.js';
 import { configMetadataProjection } from './config-metadata.js';
+import { AutoPoolController } from './auto-pools.js';
 import { CrdSource, SOURCE_KINDS } from './crd-source.js';
 import { GC_QUEUE, gcProcessor, scheduleSweep, watchPods, type GcJobData, type GcResult } from './gc.js';
 import type { RunningInformer } from './informer.js';
@@ -44,6 +45,10 @@ export interface ControllerOptions {
   readonly sources?: boolean;
   readonly statusWriteback?: boolean;
   readonly gc?: boolean;
+  /** SpiderSubnet auto pools for annotated workloads (default on). */
+  readonly autoPools?: boolean;
+  /** Delay before retrying an auto pool that could not be reconciled yet (ms, default 10000). */
+  readonly autoPoolRetryMs?: number;
   /** BullMQ lock duration (ms): how soon a job of a dead worker runs again (default BullMQ's 30000). */
   readonly lockDurationMs?: number;
   readonly log?: (level: 'info' | 'warn', msg: string) => void;
@@ -54,6 +59,7 @@ export interface RunningController {
   readonly projections: LiveProjections;
   readonly sources?: CrdSource;
   readonly enqueuer?: StatusEnqueuer;
+  readonly autoPools?: AutoPoolController;
   readonly statusQueue: Queue<StatusJobData>;
   readonly gcQueue: Queue<GcJobData>;
   /** Milliseconds since each watch last heard from the API server (liveness). */
@@ -125,17 +131,31 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
     });
     await sources.start();
   }
-  log('info', `controller running: sources ${sources ? 'on' : 'off'}, status write-back ${enqueuer ? 'on' : 'off'}, gc ${o.gc ?? true ? 'on' : 'off'}`);
+  let autoPools: AutoPoolController | undefined;
+  if (o.autoPools ?? true) {
+    autoPools = new AutoPoolController({
+      kc,
+      allocator,
+      recorded: () => projections.state(configMetadataProjection),
+      waitFor: (rev) => projections.waitFor(rev),
+      retryMs: o.autoPoolRetryMs ?? 10_000,
+      log,
+    });
+    await autoPools.start();
+  }
+  log('info', `controller running: sources ${sources ? 'on' : 'off'}, status write-back ${enqueuer ? 'on' : 'off'}, gc ${o.gc ?? true ? 'on' : 'off'}, auto pools ${autoPools ? 'on' : 'off'}`);
 
   return {
     allocator,
     projections,
     ...(sources ? { sources } : {}),
     ...(enqueuer ? { enqueuer } : {}),
+    ...(autoPools ? { autoPools } : {}),
     statusQueue,
     gcQueue,
-    watchIdleMs: () => Math.max(0, ...informers.map((i) => i.idleMs())),
+    watchIdleMs: () => Math.max(0, ...informers.map((i) => i.idleMs()), autoPools?.idleMs() ?? 0),
     async stop() {
+      await autoPools?.stop();
       await sources?.stop();
       await Promise.all(informers.map((i) => i.stop()));
       await enqueuer?.stop();

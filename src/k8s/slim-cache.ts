@@ -19,8 +19,10 @@ export interface SlimCacheOptions<T> {
   readonly fieldSelector?: string;
   /** One page of the list (same selector), continuing from `cont`. */
   list(cont: string | undefined): Promise<ListPage>;
-  /** The slim projection kept for an object. */
-  slim(obj: KubernetesObject): T;
+  /** The slim projection kept for an object; undefined: the object is not kept (and forgotten if it was). */
+  slim(obj: KubernetesObject): T | undefined;
+  /** Called after an object's kept record changed (added, replaced, removed), on watch events and on relists. */
+  onChange?(key: string, now: T | undefined, before: T | undefined): void;
   /** At most this many objects are kept; beyond it new objects are not cached (lookups then miss and fetch). */
   readonly maxEntries: number;
   /** Full relist period (ms): repairs anything a watch may have missed. */
@@ -39,6 +41,8 @@ export interface SlimCacheStats {
   readonly overflow: number;
   readonly relists: number;
   readonly restarts: number;
+  /** The first complete list has arrived. */
+  readonly synced: boolean;
 }
 
 /** Object key as the cache holds it: "namespace/name", or "name" for cluster-scoped objects. */
@@ -60,6 +64,7 @@ export class SlimCache<T> {
   private overflow = 0;
   private relists = 0;
   private restarts = 0;
+  private lastRelist = 0;
   private markReady!: () => void;
   private markStopped!: () => void;
   /** Resolves on stop(): a list the API server never answers must not keep stop() waiting. */
@@ -80,10 +85,15 @@ export class SlimCache<T> {
   }
 
   /** Puts an object fetched outside the watch (a cache miss); the watch's later events win. */
-  remember(obj: KubernetesObject): T {
+  remember(obj: KubernetesObject): T | undefined {
     const v = this.o.slim(obj);
     this.put(objectKey(obj.metadata?.namespace, obj.metadata?.name ?? ''), v);
     return v;
+  }
+
+  /** Every kept record (a snapshot). */
+  entries(): [string, T][] {
+    return [...this.m];
   }
 
   /** Milliseconds since the cache last heard from the API server. */
@@ -92,7 +102,7 @@ export class SlimCache<T> {
   }
 
   stats(): SlimCacheStats {
-    return { size: this.m.size, overflow: this.overflow, relists: this.relists, restarts: this.restarts };
+    return { size: this.m.size, overflow: this.overflow, relists: this.relists, restarts: this.restarts, synced: this.lastRelist > 0 };
   }
 
   async stop(): Promise<void> {
@@ -106,12 +116,22 @@ export class SlimCache<T> {
     await this.loop;
   }
 
-  private put(key: string, v: T): void {
-    if (!this.m.has(key) && this.m.size >= this.o.maxEntries) {
+  private put(key: string, v: T | undefined): void {
+    const before = this.m.get(key);
+    if (v === undefined) return this.forget(key);
+    if (before === undefined && this.m.size >= this.o.maxEntries) {
       this.overflow++;
       return;
     }
     this.m.set(key, v);
+    this.o.onChange?.(key, v, before);
+  }
+
+  private forget(key: string): void {
+    const before = this.m.get(key);
+    if (before === undefined) return;
+    this.m.delete(key);
+    this.o.onChange?.(key, undefined, before);
   }
 
   private async run(): Promise<void> {
@@ -152,15 +172,24 @@ export class SlimCache<T> {
       this.lastSeen = Date.now();
       for (const obj of page.items) {
         const key = objectKey(obj.metadata?.namespace, obj.metadata?.name ?? '');
+        const v = this.o.slim(obj);
+        if (v === undefined) continue;
         if (next.size >= this.o.maxEntries) this.overflow++;
-        else next.set(key, this.o.slim(obj));
+        else next.set(key, v);
       }
       rv = page.metadata?.resourceVersion ?? rv;
       cont = page.metadata?._continue || undefined;
     } while (cont !== undefined && !this.stopped);
+    const before = this.o.onChange ? new Map(this.m) : undefined;
     this.m.clear();
     for (const [k, v] of next) this.m.set(k, v);
     this.relists++;
+    this.lastRelist = Date.now();
+    if (before) {
+      // What the watch missed (a gap, a resync): deletions and changes, told as the watch would have.
+      for (const [k, was] of before) if (!next.has(k)) this.o.onChange!(k, undefined, was);
+      for (const [k, v] of next) if (before.get(k) !== v) this.o.onChange!(k, v, before.get(k));
+    }
     return rv;
   }
 
@@ -187,7 +216,7 @@ export class SlimCache<T> {
         last = obj.metadata?.resourceVersion ?? last;
         if (phase === 'BOOKMARK') return;
         const key = objectKey(obj.metadata?.namespace, obj.metadata?.name ?? '');
-        if (phase === 'DELETED') this.m.delete(key);
+        if (phase === 'DELETED') this.forget(key);
         else this.put(key, this.o.slim(obj));
       };
       this.endWatch = () => finish(null);

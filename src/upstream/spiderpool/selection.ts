@@ -1,5 +1,5 @@
 // Spiderpool's order of precedence for an interface's candidate pools, as pkg/ipam/pool_selections.go
-// (getPoolCandidates) implements it: the subnet annotations (SpiderSubnet auto pools) first, then the pod's
+// (getPoolCandidates) implements it: the subnet annotations (SpiderSubnet auto pools, found by the caller) first, then the pod's
 // ipam.spidernet.io/ippools, then its ipam.spidernet.io/ippool, then the namespace's default-ipv4/6-ippool, then the
 // CNI configuration's default_ipv4/6_ippool, then the cluster's default pools (spec.default). The first level that
 // names any pool decides alone; a malformed value at a level that is read fails the ADD. Pool names may be
@@ -11,6 +11,8 @@ import { expandWildcards } from './selection-wildcard.js';
 type Annotations = Readonly<Record<string, string>>;
 
 export const SelectionLevel = {
+  /** The workload's SpiderSubnet auto pools (ipam.spidernet.io/subnet or subnets). */
+  SubnetAutoPool: 'subnet-auto-pool',
   PodIPPools: 'pod-ippools',
   PodIPPool: 'pod-ippool',
   /** Calico's per-pod pools (cni.projectcalico.org/ipv4pools): after Spiderpool's pod annotations. */
@@ -42,16 +44,19 @@ export interface SelectionInputs {
   readonly netConf?: PoolNames & { readonly source: string; readonly cleanGateway?: boolean };
   /** The names of existing pools of a family, sorted (for wildcards). */
   poolNames(family: 4 | 6): readonly string[];
+  /** The pod's workload's auto pools for this interface, found by the caller (present when the pod names a subnet). */
+  readonly autoPools?: PoolNames & { readonly source: string };
 }
 
 const hasAny = (p: PoolNames | undefined): boolean => Boolean(p?.ipv4?.length || p?.ipv6?.length);
 
 export function selectPools(i: SelectionInputs): Selection {
+  if (i.autoPools) return { level: SelectionLevel.SubnetAutoPool, source: i.autoPools.source, pools: { ...(i.autoPools.ipv4 ? { ipv4: i.autoPools.ipv4 } : {}), ...(i.autoPools.ipv6 ? { ipv6: i.autoPools.ipv6 } : {}) }, cleanGateway: i.netConf?.cleanGateway ?? false };
   // Subnet annotations without the auto-pool feature: upstream refuses them (getPoolCandidates).
   if (hasSubnetAnnotation(i.podAnnotations)) {
     throw new SelectionError(
       i.podAnnotations[SpiderpoolAnnotation.Subnets] !== undefined ? SpiderpoolAnnotation.Subnets : SpiderpoolAnnotation.Subnet,
-      `it's invalid to use '${SpiderpoolAnnotation.Subnets}' or '${SpiderpoolAnnotation.Subnet}' annotation when Auto-Pool feature is disabled (this daemon does not create per-workload pools from SpiderSubnets yet); name pools with ${SpiderpoolAnnotation.IPPool}`,
+      `it's invalid to use '${SpiderpoolAnnotation.Subnets}' or '${SpiderpoolAnnotation.Subnet}' annotation when Auto-Pool feature is disabled (auto pools are for pods of workloads, on the CNI config's pools mode); name pools with ${SpiderpoolAnnotation.IPPool}`,
     );
   }
   const make = (level: SelectionLevel, source: string, pools: PoolNames, cleanGateway = false): Selection => ({ level, source, pools: expand(source, pools, i), cleanGateway });

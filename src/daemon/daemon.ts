@@ -6,7 +6,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { loadAll, loadHorizonCheckpoint, statesOfHorizon } from '../../projections/checkpoint.js';
+import { loadAll, loadHorizonCheckpoint, statesOfHorizon, type HorizonCheckpoint } from '../../projections/checkpoint.js';
 import { ALL_PROJECTIONS } from '../../projections/index.js';
 import type { LiveReadModel } from '../../projections/read-model.js';
 import { LiveProjections } from '../../projections/runtime.js';
@@ -153,10 +153,21 @@ export class Daemon {
     // Batches are applied to the projections together every COALESCE_MS (or at once when anything reads them),
     // not one per etcd txn: on every daemon, for every daemon's writes (a following daemon: ~40 -> ~38 us/alloc).
     projections.follow(allocator, { coalesceMs: opts.projectionWindowMs ?? COALESCE_MS });
+    const later: { readiness?: Readiness } = {}; // made once caught up; a restart during the start needs none
     await allocator.start({
       ...(atHorizon ? { from: atHorizon.model } : {}),
       onError: (e) => log.warn({ err: errMsg(e) }, 'allocator subscription trouble; re-reading'),
       onApplied: (events, through) => projections.apply(events, through),
+      // Paused or cut off while the horizon moved past it: the records it needs next are archived out of etcd. Both
+      // the model and the projections restart from the horizon checkpoint; not ready until caught up again.
+      onBehindHorizon: async (e) => {
+        const cp = await restartPoint(store);
+        projections.reset(statesOfHorizon(cp));
+        const caughtUp = allocator.sync().then(() => log.info({ revision: allocator.revision }, 'caught up again after restarting from the horizon checkpoint'));
+        later.readiness?.holdUntil(`catching up after a restart from the horizon checkpoint at revision ${cp.revision}`, caughtUp);
+        log.warn({ after: e.after, horizon: cp.revision, restarts: allocator.horizonRestarts + 1 }, 'fell behind the log horizon: restarting the model and projections from the horizon checkpoint');
+        return cp.model;
+      },
     });
     log.info({ revision: allocator.revision, checkpoint: checkpoint?.revision ?? null, ms: Math.round(performance.now() - t0) }, 'allocator and projections caught up');
     const readiness = new Readiness({
@@ -170,6 +181,7 @@ export class Daemon {
       // Not ready while etcd refuses writes for lack of space; ready again once an operator disarms the alarm.
       fault: () => noSpaceAlarm(store),
     });
+    later.readiness = readiness;
     const footprint = new FootprintMonitor(store, log, { ...DEFAULT_FOOTPRINT, ...opts.footprint });
     const metrics = new DaemonMetrics({ allocator, store, projectionRevision: () => projections.revision, ready: () => readiness.ready, footprint: () => footprint.latest });
     const checkpointer = new Checkpointer(store, projections, log, opts.checkpoints ?? DEFAULT_CHECKPOINTS);
@@ -391,6 +403,13 @@ function startMaintenance(store: EventStore, node: string, o: NonNullable<Daemon
   });
   loop.start();
   return { loop, lease };
+}
+
+/** The verified horizon checkpoint a subscription behind the horizon restarts from. */
+async function restartPoint(store: EventStore): Promise<HorizonCheckpoint> {
+  const { horizon } = await readHorizon(store.client, store.keys);
+  if (!horizon) throw new Error('the log is behind the horizon but the horizon key is gone');
+  return loadHorizonCheckpoint(store, horizon.checkpoint);
 }
 
 function parseListen(s: string): { host: string; port: number } {

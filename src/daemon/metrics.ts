@@ -57,6 +57,7 @@ export class DaemonMetrics {
     totalFrom(r, 'ipam_allocations_reused_total', 'Allocation requests answered with existing allocations (retried ADD, StatefulSet, KubeVirt)', () => src.allocator.stats.reused);
     totalFrom(r, 'ipam_releases_total', 'Allocations released', () => src.allocator.stats.releases);
     totalFrom(r, 'ipam_conflicts_total', 'Decisions taken again because another writer changed what they read', () => src.allocator.stats.conflicts);
+    totalFrom(r, 'ipam_horizon_restarts_total', 'Times the log subscription fell behind the horizon (its next records archived out of etcd) and the model and projections restarted from the horizon checkpoint', () => src.allocator.horizonRestarts);
     totalFrom(r, 'ipam_txns_total', 'etcd transactions sent by the event store', () => src.store.stats.txns);
     this.txnMembers = new Histogram({
       name: 'ipam_txn_batch_members',

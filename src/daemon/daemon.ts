@@ -17,6 +17,8 @@ import { readHorizon } from '../store/horizon.js';
 import { MaintenanceLease } from '../store/lease.js';
 import { ArchiveDir } from '../lifecycle/archive.js';
 import { logSource, type PageSource } from '../lifecycle/log-source.js';
+import { ArchivedCheckpoints, DEFAULT_CHECKPOINT_SPACING, type ArchivedCheckpointEntry } from '../lifecycle/archived-checkpoints.js';
+import { PastStates } from '../lifecycle/past-states.js';
 import { Maintainer, MaintenanceLoop } from '../lifecycle/maintainer.js';
 import type { FootprintFn, RetentionPolicy } from '../lifecycle/retention.js';
 import { createKubeApi, type KubeApiHandler, type KubeApiLimits } from '../api/kube/index.js';
@@ -80,7 +82,13 @@ export interface DaemonOptions {
    * Log maintenance (horizon, archive, tag GC): the daemon takes part in the election for it; the one holding the
    * lease archives into `archiveDir` (storage every daemon that may hold the lease reaches, e.g. an RWX PVC).
    */
-  readonly lifecycle?: { readonly archiveDir: string; readonly policy: RetentionPolicy; readonly footprint?: FootprintFn };
+  readonly lifecycle?: {
+    readonly archiveDir: string;
+    readonly policy: RetentionPolicy;
+    readonly footprint?: FootprintFn;
+    /** Keep a copy of the horizon checkpoint in the archive every this many revisions (reads of the past start there; default DEFAULT_CHECKPOINT_SPACING). */
+    readonly checkpointSpacing?: number;
+  };
   /** Routes served on both listeners (after the daemon's own). */
   readonly routes?: readonly ((parts: DaemonParts) => RouteHandler)[];
   /** Bounds of the Kubernetes-style API (bodies, watches); defaults in src/api/kube/context.ts. */
@@ -223,19 +231,22 @@ export class Daemon {
 
   private async listen(): Promise<void> {
     const o = this.opts;
+    const archive = o.lifecycle ? new ArchiveDir(o.lifecycle.archiveDir, o.store.keys.prefix) : undefined;
     const parts: DaemonParts = {
       allocator: this.allocator,
       model: this.projections,
       store: o.store,
       node: o.node,
-      logPages: o.lifecycle ? logSource(o.store, new ArchiveDir(o.lifecycle.archiveDir, o.store.keys.prefix)) : (opts) => o.store.readPages(opts),
+      logPages: archive ? logSource(o.store, archive) : (opts) => o.store.readPages(opts),
       ready: () => this.readiness.ready,
       fault: () => this.readiness.fault,
       now: isoNow,
     };
     const own = createAllocApi(parts);
     // Kubernetes-style REST (discovery, list/get/watch, pool and subnet writes) for kubectl and client libraries.
-    this.kube = createKubeApi({ allocator: this.allocator, model: this.projections, now: parts.now }, o.kubeLimits);
+    // Exact reads of a past revision: from the nearest checkpoint, then the same archive + etcd as logPages.
+    const past = new PastStates(o.store, archive, ALL_PROJECTIONS);
+    this.kube = createKubeApi({ allocator: this.allocator, model: this.projections, now: parts.now, past: (rev) => past.at(rev) }, o.kubeLimits);
     const shared = [own, this.kube, ...(o.routes ?? []).map((f) => f(parts))];
     this.publicRoutes = (o.publicRoutes ?? []).map((f) => f(parts));
     const socketOnly = (o.socketRoutes ?? []).map((f) => f(parts));
@@ -394,15 +405,30 @@ function startMaintenance(store: EventStore, node: string, o: NonNullable<Daemon
   const lease = new MaintenanceLease(store.client, store.keys, `${node}/${process.pid}`);
   const maintainer = new Maintainer({ store, archive: new ArchiveDir(o.archiveDir, store.keys.prefix), lease, projections: ALL_PROJECTIONS, policy: o.policy, ...(o.footprint ? { footprint: o.footprint } : {}) });
   let role = '';
+  const kept = new ArchivedCheckpoints(o.archiveDir, store.keys.prefix);
+  let keeping: Promise<void> = Promise.resolve();
   const loop = new MaintenanceLoop(maintainer, o.policy.intervalMs, (r) => {
     if (r instanceof Error) return log.warn({ err: r.message }, 'log maintenance failed; will try again');
     if (r.role !== role) log.info({ role: r.role }, r.role === 'maintainer' ? 'this daemon maintains the log (holds the maintenance lease)' : 'another daemon maintains the log');
     role = r.role;
     if (r.overBudget) log.warn({ maxBytes: o.policy.maxBytes }, 'the prefix is over its byte budget: archiving regardless of age');
     if (r.horizon > r.from) log.info({ from: r.from, horizon: r.horizon, archivedRecords: r.archivedRecords, segments: r.segments, deletedRecords: r.deletedRecords, tagsDeleted: r.tags?.deleted ?? 0, ms: Math.round(r.ms) }, 'log horizon moved');
+    if (r.role === 'maintainer' && r.horizon > r.from) {
+      keeping = keeping.then(() => keepCheckpoint(store, kept, o.checkpointSpacing ?? DEFAULT_CHECKPOINT_SPACING)).then(
+        (c) => void (c && log.info({ revision: c.revision, bytes: c.bytes }, 'horizon checkpoint kept in the archive (reads of the past start there)')),
+        (e: unknown) => void log.warn({ err: errMsg(e) }, 'keeping the horizon checkpoint in the archive failed; reads of the past before it start further back'),
+      );
+    }
   });
   loop.start();
   return { loop, lease };
+}
+
+/** Copies the current horizon checkpoint (verified) into the archive when `spacing` revisions passed since the last. */
+async function keepCheckpoint(store: EventStore, kept: ArchivedCheckpoints, spacing: number): Promise<ArchivedCheckpointEntry | undefined> {
+  const { horizon } = await readHorizon(store.client, store.keys);
+  if (!horizon) return undefined;
+  return kept.save(await loadHorizonCheckpoint(store, horizon.checkpoint), horizon.lastEventAt, spacing);
 }
 
 /** The verified horizon checkpoint a subscription behind the horizon restarts from. */

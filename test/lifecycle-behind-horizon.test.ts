@@ -1,6 +1,6 @@
 // A daemon cut off from etcd while another process moves the horizon past it (the records it needs next archived
 // and deleted from etcd) restarts from the horizon checkpoint once it reaches etcd again: once, logged once, counted in
-// ipam_horizon_restarts_total, not ready until caught up; then its model and projections equal a replay of the whole
+// ipam_log_horizon_restarts_total, not ready until caught up; then its model and projections equal a replay of the whole
 // log (archive + etcd). Without the restart its subscription would retry the impossible read forever.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -84,7 +84,7 @@ test('a daemon partitioned while the horizon moves past it restarts from the hor
     t.false(lines.some((l) => /BeforeHorizon|needs the archive/.test(l.err ?? '')), 'no retry of the read behind the horizon');
     t.is(d.daemon.allocator.horizonRestarts, 1);
     const metrics = (await call(d, 'GET', '/metrics')).text;
-    t.regex(metrics, /^ipam_horizon_restarts_total 1$/m);
+    t.regex(metrics, /^ipam_log_horizon_restarts_total 1$/m);
 
     // Converged: model and projections equal a replay of the whole log, archive + etcd.
     await w.allocator.sync();

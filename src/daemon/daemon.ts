@@ -27,6 +27,7 @@ import { Checkpointer, DEFAULT_CHECKPOINTS, type CheckpointPolicy } from './chec
 import { authenticate } from './auth.js';
 import { HttpError, errorAnswer, sendJson } from './http.js';
 import { DaemonMetrics } from './metrics.js';
+import { HorizonMonitor, newMaintenanceStatus, recordRun, type MaintenanceStatus } from './log-status.js';
 import { DEFAULT_FOOTPRINT, FootprintMonitor, type FootprintPolicy } from './footprint-monitor.js';
 import { InFlight } from './in-flight.js';
 import { PathLock } from './lock.js';
@@ -127,7 +128,9 @@ export class Daemon {
     readonly startedFromCheckpoint: number | undefined,
     private readonly opts: DaemonOptions,
     /** Log maintenance, when configured (it only acts while this daemon holds the lease). */
-    readonly maintenance: { loop: MaintenanceLoop; lease: MaintenanceLease } | undefined,
+    readonly maintenance: Maintenance | undefined,
+    /** The horizon as etcd holds it, re-read every few seconds (metrics). */
+    readonly horizon: HorizonMonitor,
   ) {
     const timeout = opts.requestTimeoutMs ?? 10_000;
     this.inFlight = new InFlight(timeout, (cb) => readiness.onUnreachable(cb), () => readiness.reason);
@@ -191,16 +194,26 @@ export class Daemon {
     });
     later.readiness = readiness;
     const footprint = new FootprintMonitor(store, log, { ...DEFAULT_FOOTPRINT, ...opts.footprint });
-    const metrics = new DaemonMetrics({ allocator, store, projectionRevision: () => projections.revision, ready: () => readiness.ready, footprint: () => footprint.latest });
+    const horizonMonitor = new HorizonMonitor(store);
     const checkpointer = new Checkpointer(store, projections, log, opts.checkpoints ?? DEFAULT_CHECKPOINTS);
     // The byte budget is judged on what the footprint monitor measures (keys and bytes under the prefix).
     const maintenance = opts.lifecycle
-      ? startMaintenance(store, opts.node, { footprint: async () => ({ bytes: (await footprint.measure())?.prefixBytes ?? 0 }), ...opts.lifecycle }, log)
+      ? startMaintenance(store, opts.node, { footprint: async () => ({ bytes: (await footprint.measure())?.prefixBytes ?? 0 }), ...opts.lifecycle }, log, horizonMonitor)
       : undefined;
-    const d = new Daemon(allocator, projections, readiness, metrics, checkpointer, footprint, checkpoint?.revision, opts, maintenance);
+    const metrics = new DaemonMetrics({
+      allocator,
+      store,
+      projectionRevision: () => projections.revision,
+      ready: () => readiness.ready,
+      footprint: () => footprint.latest,
+      horizon: () => horizonMonitor.latest,
+      ...(maintenance ? { maintenance: () => maintenance.status } : {}),
+    });
+    const d = new Daemon(allocator, projections, readiness, metrics, checkpointer, footprint, checkpoint?.revision, opts, maintenance, horizonMonitor);
     d.socketLock = socketLock;
     checkpointer.start();
     footprint.start();
+    horizonMonitor.start();
     await readiness.start();
     try {
       await d.listen();
@@ -338,8 +351,10 @@ export class Daemon {
     this.socketLock?.release();
     await this.checkpointer.stop();
     await this.footprint.stop();
+    await this.horizon.stop();
     if (this.maintenance) {
       await this.maintenance.loop.stop();
+      await this.maintenance.kept(); // nothing written to the archive once stopped
       await this.maintenance.lease.release(); // another daemon takes over at once, not after the lease's TTL
     }
     await this.projections.stop();
@@ -401,27 +416,45 @@ function closeAfter(res: ServerResponse): void {
   res.once('finish', () => res.socket?.destroy());
 }
 
-function startMaintenance(store: EventStore, node: string, o: NonNullable<DaemonOptions['lifecycle']>, log: Logger): { loop: MaintenanceLoop; lease: MaintenanceLease } {
+function startMaintenance(store: EventStore, node: string, o: NonNullable<DaemonOptions['lifecycle']>, log: Logger, horizon: HorizonMonitor): Maintenance {
   const lease = new MaintenanceLease(store.client, store.keys, `${node}/${process.pid}`);
-  const maintainer = new Maintainer({ store, archive: new ArchiveDir(o.archiveDir, store.keys.prefix), lease, projections: ALL_PROJECTIONS, policy: o.policy, ...(o.footprint ? { footprint: o.footprint } : {}) });
+  const archive = new ArchiveDir(o.archiveDir, store.keys.prefix);
+  const maintainer = new Maintainer({ store, archive, lease, projections: ALL_PROJECTIONS, policy: o.policy, ...(o.footprint ? { footprint: o.footprint } : {}) });
   let role = '';
   const kept = new ArchivedCheckpoints(o.archiveDir, store.keys.prefix);
   let keeping: Promise<void> = Promise.resolve();
+  let keptCount: number | undefined;
+  const status = newMaintenanceStatus();
   const loop = new MaintenanceLoop(maintainer, o.policy.intervalMs, (r) => {
+    recordRun(status, r, archive, keptCount);
     if (r instanceof Error) return log.warn({ err: r.message }, 'log maintenance failed; will try again');
+    if (r.horizon > r.from) void horizon.refresh();
     if (r.role !== role) log.info({ role: r.role }, r.role === 'maintainer' ? 'this daemon maintains the log (holds the maintenance lease)' : 'another daemon maintains the log');
     role = r.role;
     if (r.overBudget) log.warn({ maxBytes: o.policy.maxBytes }, 'the prefix is over its byte budget: archiving regardless of age');
     if (r.horizon > r.from) log.info({ from: r.from, horizon: r.horizon, archivedRecords: r.archivedRecords, segments: r.segments, deletedRecords: r.deletedRecords, tagsDeleted: r.tags?.deleted ?? 0, ms: Math.round(r.ms) }, 'log horizon moved');
     if (r.role === 'maintainer' && r.horizon > r.from) {
       keeping = keeping.then(() => keepCheckpoint(store, kept, o.checkpointSpacing ?? DEFAULT_CHECKPOINT_SPACING)).then(
-        (c) => void (c && log.info({ revision: c.revision, bytes: c.bytes }, 'horizon checkpoint kept in the archive (reads of the past start there)')),
+        async (c) => {
+          if (c) log.info({ revision: c.revision, bytes: c.bytes }, 'horizon checkpoint kept in the archive (reads of the past start there)');
+          keptCount = (await kept.load()).length;
+          if (status.archive) status.archive.checkpoints = keptCount;
+        },
         (e: unknown) => void log.warn({ err: errMsg(e) }, 'keeping the horizon checkpoint in the archive failed; reads of the past before it start further back'),
       );
     }
   });
   loop.start();
-  return { loop, lease };
+  return { loop, lease, status, kept: () => keeping };
+}
+
+/** Log maintenance as this daemon takes part in it. */
+interface Maintenance {
+  readonly loop: MaintenanceLoop;
+  readonly lease: MaintenanceLease;
+  readonly status: MaintenanceStatus;
+  /** Settles once the checkpoint copies started so far are done. */
+  kept(): Promise<void>;
 }
 
 /** Copies the current horizon checkpoint (verified) into the archive when `spacing` revisions passed since the last. */

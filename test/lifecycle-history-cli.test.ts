@@ -2,10 +2,12 @@
 // daemon: `ipam replay --at <time before H> --archive-dir` equals what the daemon's API listed live at that time, and
 // `ipam history pod|ip|pool` is one continuous story from the archive into etcd, equal to what the test did.
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import test from 'ava';
 import type { Holding } from '../projections/history.js';
 import { ALL_PROJECTIONS } from '../projections/index.js';
@@ -123,6 +125,34 @@ test('replay --at a time before the horizon equals the live list then; history p
     const withoutArchive = await ipam([...args, 'history', 'pool', 'churn']);
     t.is(withoutArchive.code, 1);
     t.regex(withoutArchive.stderr, /--archive-dir/);
+
+    // `ipam check` verifies the kept checkpoints too: sound, then one altered is named...
+    const ok = await ipam([...args, 'check', '--archive-dir', dir]);
+    t.is(ok.code, 0, ok.stdout + ok.stderr);
+    const entry = (await kept.load())[0]!;
+    const file = join(dir, 'checkpoints', entry.file);
+    const pristine = await readFile(file);
+    const flipped = Buffer.from(pristine);
+    flipped[flipped.length - 12]! ^= 1;
+    await writeFile(file, flipped);
+    const lifeOf = async () => {
+      const r = await ipam([...args, 'check', '--archive-dir', dir, '-o', 'json']);
+      t.is(r.code, 1, r.stderr);
+      return (JSON.parse(r.stdout) as { findings: { check: string; details: string[] }[] }).findings.find((f) => f.check.startsWith('archive and etcd'))!.details;
+    };
+    const flippedFound = await lifeOf();
+    t.true(flippedFound.some((x) => x.includes(entry.file) && x.includes('sha256')), JSON.stringify(flippedFound));
+    // ...and a forged one (an allocation dropped, size and checksum updated in the index) by the replay it must equal.
+    const body = JSON.parse(gunzipSync(pristine).toString()) as { model: { allocations: unknown[] } };
+    t.true(body.model.allocations.length > 0);
+    body.model.allocations.pop();
+    const forged = gzipSync(JSON.stringify(body));
+    await writeFile(file, forged);
+    const index = JSON.parse(await readFile(join(dir, 'checkpoints.json'), 'utf8')) as { checkpoints: { file: string; bytes: number; sha256: string }[] };
+    for (const c of index.checkpoints) if (c.file === entry.file) Object.assign(c, { bytes: forged.length, sha256: createHash('sha256').update(forged).digest('hex') });
+    await writeFile(join(dir, 'checkpoints.json'), JSON.stringify(index));
+    const forgedFound = await lifeOf();
+    t.true(forgedFound.some((x) => x.includes(entry.file) && x.includes('allocator model differs')), JSON.stringify(forgedFound));
   } finally {
     await d.close();
     await rm(dir, { recursive: true, force: true });

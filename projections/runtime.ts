@@ -4,8 +4,7 @@ import type { LoggedEvent } from '../events/catalogue.js';
 import type { EventStore } from '../src/store/event-store.js';
 import type { Subscription } from '../src/store/subscription.js';
 import type { ReadOptions, ReadPage } from '../src/store/reader.js';
-import { readHorizon } from '../src/store/horizon.js';
-import { loadHorizonCheckpoint, statesOfHorizon } from './checkpoint.js';
+import { currentHorizonCheckpoint, statesOfHorizon } from './checkpoint.js';
 import { objectKey, type LiveReadModel, type ObjectChange, type ReadModel } from './read-model.js';
 import type { K8sObject, Projection, ProjectionState, StateGroup } from './types.js';
 
@@ -220,9 +219,7 @@ export class LiveProjections implements LiveReadModel {
       after: this.current.revision,
       onEvents: (events, through) => this.apply(events as readonly LoggedEvent[], through),
       onBehindHorizon: async () => {
-        const { horizon } = await readHorizon(this.store.client, this.store.keys);
-        if (!horizon) throw new Error('behind the horizon, but the horizon key is gone');
-        const at = this.reset(statesOfHorizon(await loadHorizonCheckpoint(this.store, horizon.checkpoint)));
+        const at = this.reset(statesOfHorizon(await currentHorizonCheckpoint(this.store)));
         opts.onBehindHorizon?.(at);
         return at;
       },

@@ -7,9 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { pino } from 'pino';
-import { ALL_PROJECTIONS } from '../projections/index.js';
+import { currentHorizonCheckpoint } from '../projections/checkpoint.js';
+import { ALL_PROJECTIONS, spiderEndpointProjection, spiderIPPoolProjection } from '../projections/index.js';
 import { objectKey } from '../projections/read-model.js';
-import { readModelOf, replay, type ProjectionStates } from '../projections/runtime.js';
+import { LiveProjections, readModelOf, replay, type ProjectionStates } from '../projections/runtime.js';
+import { Allocator } from '../src/alloc/allocator.js';
 import { AllocatorModel } from '../src/alloc/model.js';
 import { logSource, readLogWithArchive } from '../src/lifecycle/log-source.js';
 import type { ArchiveDir } from '../src/lifecycle/archive.js';
@@ -19,7 +21,7 @@ import { AT, openAllocator, snapshot } from './helpers/alloc.js';
 import { call, startDaemon } from './helpers/daemon.js';
 import { CHURN_POOL, churn, fastPolicy, openMaintainer } from './helpers/lifecycle.js';
 import { FlakyProxy } from './helpers/proxy.js';
-import { freshPrefix, sharedEtcd } from './helpers/store.js';
+import { freshPrefix, openStore, sharedEtcd } from './helpers/store.js';
 
 interface Line {
   readonly msg: string;
@@ -106,6 +108,43 @@ test('a daemon partitioned while the horizon moves past it restarts from the hor
     await m.close();
     await w.close();
     await proxy.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('started on a log cut by the horizon, a projection runtime and an allocator of their own (the controller\'s) restart from the horizon checkpoint and equal a replay', async (t) => {
+  const prefix = freshPrefix();
+  const dir = await mkdtemp(join(tmpdir(), 'ipam-archive-'));
+  const w = await openAllocator(prefix);
+  const m = await openMaintainer(prefix, dir, fastPolicy({ segmentRecords: 50 }));
+  const reader = await openStore({ prefix });
+  const projections = [spiderIPPoolProjection, spiderEndpointProjection];
+  const live = new LiveProjections(reader.store, projections);
+  const allocator = new Allocator(reader.store);
+  try {
+    await w.allocator.definePool('churn', CHURN_POOL, { at: AT });
+    const next = await churn(w.allocator, 150, 20);
+    const run = await m.maintainer.runOnce();
+    t.true(run.deletedRecords > 0);
+    await churn(w.allocator, 20, 20, next);
+    await w.allocator.sync();
+
+    const restarts: number[] = [];
+    await live.start({ onBehindHorizon: (rev) => restarts.push(rev) });
+    t.deepEqual(restarts, [run.horizon], 'restarted once, at the horizon');
+    await allocator.start({ onBehindHorizon: async () => (await currentHorizonCheckpoint(reader.store)).model });
+    t.is(allocator.horizonRestarts, 1);
+    t.deepEqual(snapshot(allocator.model), snapshot(w.allocator.model));
+
+    await live.sync();
+    const replayed = readModelOf(await replay(w.store, projections, { pages: logSource(w.store, m.archive), until: live.revision }));
+    for (const p of projections) t.deepEqual(objects((q) => live.list(q))[p.name], objects((q) => replayed.list(q))[p.name], p.name);
+  } finally {
+    await live.stop();
+    await allocator.stop();
+    await reader.close();
+    await m.close();
+    await w.close();
     await rm(dir, { recursive: true, force: true });
   }
 });

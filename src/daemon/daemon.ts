@@ -6,7 +6,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { loadAll, loadHorizonCheckpoint, statesOfHorizon, type HorizonCheckpoint } from '../../projections/checkpoint.js';
+import { currentHorizonCheckpoint, loadAll, loadHorizonCheckpoint, statesOfHorizon } from '../../projections/checkpoint.js';
 import { ALL_PROJECTIONS } from '../../projections/index.js';
 import type { LiveReadModel } from '../../projections/read-model.js';
 import { LiveProjections } from '../../projections/runtime.js';
@@ -172,7 +172,7 @@ export class Daemon {
       // Paused or cut off while the horizon moved past it: the records it needs next are archived out of etcd. Both
       // the model and the projections restart from the horizon checkpoint; not ready until caught up again.
       onBehindHorizon: async (e) => {
-        const cp = await restartPoint(store);
+        const cp = await currentHorizonCheckpoint(store);
         projections.reset(statesOfHorizon(cp));
         const caughtUp = allocator.sync().then(() => log.info({ revision: allocator.revision }, 'caught up again after restarting from the horizon checkpoint'));
         later.readiness?.holdUntil(`catching up after a restart from the horizon checkpoint at revision ${cp.revision}`, caughtUp);
@@ -462,13 +462,6 @@ async function keepCheckpoint(store: EventStore, kept: ArchivedCheckpoints, spac
   const { horizon } = await readHorizon(store.client, store.keys);
   if (!horizon) return undefined;
   return kept.save(await loadHorizonCheckpoint(store, horizon.checkpoint), horizon.lastEventAt, spacing);
-}
-
-/** The verified horizon checkpoint a subscription behind the horizon restarts from. */
-async function restartPoint(store: EventStore): Promise<HorizonCheckpoint> {
-  const { horizon } = await readHorizon(store.client, store.keys);
-  if (!horizon) throw new Error('the log is behind the horizon but the horizon key is gone');
-  return loadHorizonCheckpoint(store, horizon.checkpoint);
 }
 
 function parseListen(s: string): { host: string; port: number } {

@@ -10,9 +10,11 @@ import test from 'ava';
 import { ALL_PROJECTIONS } from '../projections/index.js';
 import { ArchiveDir } from '../src/lifecycle/archive.js';
 import { ArchivedCheckpoints } from '../src/lifecycle/archived-checkpoints.js';
-import { replayStart } from '../src/lifecycle/log-source.js';
+import { logSource, readLogWithArchive, replayStart } from '../src/lifecycle/log-source.js';
+import { AllocatorModel } from '../src/alloc/model.js';
+import { TimeMachine } from '../src/console/time-travel.js';
 import { readHorizon } from '../src/store/horizon.js';
-import { AT } from './helpers/alloc.js';
+import { AT, snapshot } from './helpers/alloc.js';
 import { call, startDaemon, type DaemonFixture } from './helpers/daemon.js';
 import { CHURN_POOL, churn, fastPolicy } from './helpers/lifecycle.js';
 import { freshPrefix } from './helpers/store.js';
@@ -88,6 +90,13 @@ test('exact lists and gets of a past resourceVersion, before and after the horiz
     t.is(got1.status, 200);
     t.deepEqual({ ...got1.json(), metadata: { ...got1.json().metadata, resourceVersion: undefined } }, { ...pool1, metadata: { ...pool1.metadata, resourceVersion: undefined } });
     t.true(Number(got1.json().metadata.resourceVersion) <= r1, "an object's resourceVersion is not after the list's");
+
+    // The console's time machine reads the same past the same way (from the kept checkpoint), equal to a replay from 0.
+    const archive = new ArchiveDir(dir, prefix);
+    const machine = new TimeMachine(d.store, logSource(d.store, archive), archive);
+    const fromZero = new AllocatorModel();
+    for await (const page of readLogWithArchive(d.store, archive, { until: r1 })) for (const e of page.events) fromZero.apply(e.event, e.revision);
+    t.deepEqual(snapshot(await machine.modelAt({ revision: r1 })), snapshot(fromZero));
 
     // After the horizon: the horizon checkpoint, then etcd.
     const past2 = await list(d, POOLS, `?resourceVersion=${r2}&resourceVersionMatch=Exact`);

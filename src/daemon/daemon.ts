@@ -47,6 +47,8 @@ export interface DaemonParts {
   readonly node: string;
   /** The whole log, page by page: the archive before the horizon (when this daemon maintains one), then etcd. */
   readonly logPages: PageSource;
+  /** That archive (its kept checkpoints start reads of the past), when this daemon has one. */
+  readonly archive: ArchiveDir | undefined;
   ready(): boolean;
   /** Why writes fail although etcd answers (EtcdNoSpace while its NOSPACE alarm is raised), else undefined. */
   fault(): Error | undefined;
@@ -251,6 +253,7 @@ export class Daemon {
       store: o.store,
       node: o.node,
       logPages: archive ? logSource(o.store, archive) : (opts) => o.store.readPages(opts),
+      archive,
       ready: () => this.readiness.ready,
       fault: () => this.readiness.fault,
       now: isoNow,

@@ -63,8 +63,10 @@ export async function replayStart(
 ): Promise<{ from?: StatesAt; model?: ModelCheckpoint; pages: PageSource }> {
   const pages = logSource(store, archive);
   const { horizon } = await readHorizon(store.client, store.keys);
-  const own = at.until === undefined && at.asOf === undefined ? await loadAll(store, projections) : undefined;
-  if (!horizon) return { ...(own ? { from: own } : {}), pages };
+  // The projections' own checkpoint when it is not after the point asked for (a time cannot be placed: not then).
+  const own = at.asOf === undefined && (at.until === undefined || at.until >= (horizon?.revision ?? 0)) ? await loadAll(store, projections) : undefined;
+  const ownFits = own !== undefined && (at.until === undefined || own.revision <= at.until);
+  if (!horizon) return { ...(own && ownFits ? { from: own } : {}), pages };
   const afterHorizon = at.asOf !== undefined ? at.asOf.getTime() >= Date.parse(horizon.lastEventAt) : at.until === undefined || at.until >= horizon.revision;
   if (!afterHorizon) {
     // Before the horizon: the nearest checkpoint the archive keeps, else the archive from the start (ArchiveRequired without one).
@@ -75,7 +77,7 @@ export async function replayStart(
     const cp = await kept.read(c);
     return { from: statesOfHorizon(cp), model: cp.model, pages };
   }
-  if (own && own.revision >= horizon.revision) return { from: own, pages };
+  if (own && ownFits && own.revision >= horizon.revision) return { from: own, pages };
   const cp = await loadHorizonCheckpoint(store, horizon.checkpoint);
   return { from: statesOfHorizon(cp), model: cp.model, pages };
 }

@@ -6,6 +6,7 @@
 import type { LoggedEvent } from '../../events/catalogue.js';
 import { LiveProjections, handledTypes, type AnyProjection } from '../../projections/runtime.js';
 import type { K8sObject } from '../../projections/types.js';
+import { BeforeHorizon } from '../store/errors.js';
 import type { EventStore } from '../store/event-store.js';
 import type { ArchiveDir } from './archive.js';
 import { replayStart } from './log-source.js';
@@ -49,7 +50,18 @@ export class PastStates {
     return p;
   }
 
+  /** The horizon may move past the start while the replay reads etcd: start again from the new one (a few times). */
   private async replay(revision: number): Promise<PastView> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.replayOnce(revision);
+      } catch (e) {
+        if (!(e instanceof BeforeHorizon) || attempt >= 3) throw e;
+      }
+    }
+  }
+
+  private async replayOnce(revision: number): Promise<PastView> {
     const { from, pages } = await replayStart(this.store, this.archive, { until: revision }, this.projections);
     const startedAt = from?.revision ?? 0;
     if (startedAt > revision) throw new Error(`the replay would start at ${startedAt}, after ${revision}`);

@@ -125,6 +125,13 @@ test('replay --at a time before the horizon equals the live list then; history p
     const rows = JSON.parse(pool.stdout) as Holding[];
     t.deepEqual(rows.map(story), done, 'every holding, in order, the archive and etcd as one');
     t.true(rows.some((h) => h.until && h.until.revision <= hz.revision) && rows.some((h) => h.from.revision > hz.revision), 'the story spans the horizon');
+    // The CLI's own allocator (--etcd) on the cut log starts from the horizon checkpoint and allocates.
+    const direct = await ipam([...args, 'alloc', '--pod', 'default/cli-pod', '--container-id', 'ctr-cli-pod', '-o', 'json']);
+    t.is(direct.code, 0, direct.stderr);
+    const got = (JSON.parse(direct.stdout) as { allocations: { address: string }[] }).allocations[0]!.address;
+    await a.sync();
+    t.false(done.some((h) => h.address === got.split('/')[0] && h.until === undefined), `${got} was free`);
+
     const withoutArchive = await ipam([...args, 'history', 'pool', 'churn']);
     t.is(withoutArchive.code, 1);
     t.regex(withoutArchive.stderr, /--archive-dir/);

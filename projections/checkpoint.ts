@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { modelCheckpoint, restoreModel, type ModelCheckpoint } from '../src/alloc/model-checkpoint.js';
 import type { EventStore } from '../src/store/event-store.js';
+import { readHorizon } from '../src/store/horizon.js';
 import type { AnyProjection, ProjectionStates, StatesAt } from './runtime.js';
 
 const CHUNK = 1024 * 1024;
@@ -183,6 +184,13 @@ export async function loadHorizonCheckpoint(store: EventStore, generation: strin
   const sha = createHash('sha256').update(body).digest('hex');
   if (sha !== m.sha256) throw new CheckpointInvalid(`horizon checkpoint ${generation}: sha256 ${sha}, manifest says ${m.sha256}`);
   return JSON.parse(body.toString()) as HorizonCheckpoint;
+}
+
+/** The checkpoint the horizon key names now (where a subscription that fell behind the horizon restarts). */
+export async function currentHorizonCheckpoint(store: EventStore): Promise<HorizonCheckpoint> {
+  const { horizon } = await readHorizon(store.client, store.keys);
+  if (!horizon) throw new CheckpointInvalid('behind the horizon, but there is no horizon key: the log was never cut');
+  return loadHorizonCheckpoint(store, horizon.checkpoint);
 }
 
 /** Deletes every horizon checkpoint generation but `keep` (earlier ones, and any an interrupted run left). */

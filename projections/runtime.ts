@@ -1,9 +1,11 @@
 // Running projections: route each event to the projections that handle it, in batches, from a replay or live.
+import { isDeepStrictEqual } from 'node:util';
 import type { LoggedEvent } from '../events/catalogue.js';
 import type { EventStore } from '../src/store/event-store.js';
 import type { Subscription } from '../src/store/subscription.js';
 import type { ReadOptions, ReadPage } from '../src/store/reader.js';
-import type { LiveReadModel, ObjectChange, ReadModel } from './read-model.js';
+import { currentHorizonCheckpoint, statesOfHorizon } from './checkpoint.js';
+import { objectKey, type LiveReadModel, type ObjectChange, type ReadModel } from './read-model.js';
 import type { K8sObject, Projection, ProjectionState, StateGroup } from './types.js';
 
 // Projections of different state types live side by side; each is only ever given its own state.
@@ -160,12 +162,30 @@ export function readModelOf(states: ProjectionStates): ReadModel {
   };
 }
 
+/** What changed from `was` to `now` (one projection's objects), as a batch would report it. */
+function differences(projection: string, was: ProjectionState | undefined, now: ProjectionState | undefined): ObjectChange[] {
+  const out: ObjectChange[] = [];
+  const keys = new Set<string>();
+  for (const o of now?.list() ?? []) {
+    const key = objectKey(o);
+    keys.add(key);
+    const before = was?.get(key);
+    if (before === undefined) out.push({ type: 'ADDED', projection, key, object: o });
+    else if (!isDeepStrictEqual(before, o)) out.push({ type: 'MODIFIED', projection, key, object: o });
+  }
+  for (const o of was?.list() ?? []) {
+    const key = objectKey(o);
+    if (!keys.has(key)) out.push({ type: 'DELETED', projection, key, object: o });
+  }
+  return out;
+}
+
 /** Bound on events held back by a coalescing window (see follow): past it they are applied at once. */
 const MAX_HELD_EVENTS = 20_000;
 
 /** Projections kept current by the store's subscription. */
 export class LiveProjections implements LiveReadModel {
-  private readonly states: ProjectionStates;
+  private states: ProjectionStates;
   private sub: Subscription | undefined;
   /** Batches received but not applied yet (coalescing window), with the revision they reach. */
   private held: (readonly LoggedEvent[])[] = [];
@@ -193,9 +213,34 @@ export class LiveProjections implements LiveReadModel {
     return this.states;
   }
 
-  async start(): Promise<void> {
-    this.sub = this.store.subscribe({ after: this.current.revision, onEvents: (events, through) => this.apply(events as readonly LoggedEvent[], through) });
+  /** Follows the log with a subscription of its own; fallen behind the horizon, it restarts from the horizon checkpoint. */
+  async start(opts: { onBehindHorizon?: (revision: number) => void } = {}): Promise<void> {
+    this.sub = this.store.subscribe({
+      after: this.current.revision,
+      onEvents: (events, through) => this.apply(events as readonly LoggedEvent[], through),
+      onBehindHorizon: async () => {
+        const at = this.reset(statesOfHorizon(await currentHorizonCheckpoint(this.store)));
+        opts.onBehindHorizon?.(at);
+        return at;
+      },
+    });
     await this.sub.sync();
+  }
+
+  /**
+   * Replaces every state with `from` (the horizon checkpoint, when the log this follows fell behind the horizon);
+   * batches held are applied first (they precede it). Listeners hear of the difference as changes, so watches stay exact.
+   * Returns the revision the projections are at now.
+   */
+  reset(from: StatesAt): number {
+    this.flush();
+    const next = ownStates(this.projections, from);
+    for (const st of next.states.values()) if (isState(st)) st.trackChanges();
+    const changes: ObjectChange[] = [];
+    for (const p of this.projections) changes.push(...differences(p.name, documentsOf(this.states, p.name), documentsOf(next, p.name)));
+    this.states = next;
+    for (const l of this.listeners) l(changes, next.revision);
+    return next.revision;
   }
 
   /**

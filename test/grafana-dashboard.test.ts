@@ -1,10 +1,12 @@
 // The Grafana dashboard under deploy/grafana queries only metrics a real daemon exposes on /metrics.
 import test from 'ava';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AT } from './helpers/alloc.js';
 import { call, startDaemon } from './helpers/daemon.js';
+import { fastPolicy } from './helpers/lifecycle.js';
 
 const DASHBOARD = resolve(fileURLToPath(import.meta.url), '../../../deploy/grafana/ipam-daemon.json');
 
@@ -19,8 +21,13 @@ test('every metric the dashboard queries is on a running daemon\'s /metrics', as
   const names = new Set(queries.flatMap((q) => [...q.matchAll(/\b((?:ipam|process|nodejs)_[a-z0-9_]+)/g)].map((m) => m[1]!)));
   t.true(names.size >= 10, [...names].join(' '));
 
-  const f = await startDaemon();
-  t.teardown(() => f.close());
+  // With --archive-dir, as a maintaining daemon runs: the lifecycle's panels query its maintenance metrics.
+  const dir = mkdtempSync(join(tmpdir(), 'ipam-archive-'));
+  const f = await startDaemon({ extra: { lifecycle: { archiveDir: dir, policy: fastPolicy({ intervalMs: 60_000 }) } } });
+  t.teardown(async () => {
+    await f.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
   // Pool series exist once a pool does; request histograms once requests were served.
   await f.daemon.allocator.definePool('dash', { ipVersion: 4, subnet: '10.71.0.0/24', ips: ['10.71.0.10-10.71.0.40'], default: true }, { at: AT });
   const a = await call(f, 'POST', '/v1/allocations', { body: { endpoint: { namespace: 'd', name: 'p', containerID: 'c-dash' } } });

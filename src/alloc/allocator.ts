@@ -2,7 +2,7 @@
 // for the fresher view and decides again. Many concurrent requests share the store's group commit; addresses picked
 // but not yet committed are claimed so concurrent decisions in this process never pick the same one.
 import type { LoggedEvent, ObjectMeta, Owner, ReleaseReason } from '../../events/catalogue.js';
-import { isAppendConditionFailed } from '../store/errors.js';
+import { isAppendConditionFailed, type BeforeHorizon } from '../store/errors.js';
 import type { EventStore } from '../store/event-store.js';
 import type { Subscription } from '../store/subscription.js';
 import { decideAllocate, decideReleaseById, decideReleaseContainer, decideReleasePod, pickOffset, type DecideContext, type Decision, type OffsetSpans } from './decide-alloc.js';
@@ -24,6 +24,19 @@ export interface AllocatorOptions {
    * StatefulSet/KubeVirt reuse and SpiderEndpoint's owner fields. Must answer promptly (undefined when unknown).
    */
   readonly resolveOwner?: (namespace: string, pod: string) => Promise<Owner | undefined>;
+}
+
+export interface StartOptions {
+  /** Start from this checkpoint (at its revision: the log before it may be archived). */
+  readonly from?: ModelCheckpoint;
+  readonly onError?: (e: unknown) => void;
+  /** Every batch after it is applied to the model (the daemon's projections follow the same read). */
+  readonly onApplied?: (events: readonly LoggedEvent[], through: number) => void;
+  /**
+   * The subscription fell behind the horizon: answer the horizon checkpoint's model (the caller resets whatever else
+   * follows the log to the same checkpoint); the model is replaced by it and the log followed after its revision.
+   */
+  readonly onBehindHorizon?: (e: BeforeHorizon) => Promise<ModelCheckpoint>;
 }
 
 export interface ReleaseResult {
@@ -57,7 +70,7 @@ export interface AllocatorStats {
 }
 
 export class Allocator {
-  readonly model = new AllocatorModel();
+  private current = new AllocatorModel();
   readonly stats: AllocatorStats = { allocations: 0, releases: 0, conflicts: 0, reused: 0 };
   private sub: Subscription | undefined;
   private readonly claims = new Map<string, Set<Offset>>();
@@ -75,15 +88,25 @@ export class Allocator {
     this.maxAttempts = opts.maxAttempts ?? 16;
     this.resolveOwner = opts.resolveOwner;
     this.rng = opts.rng ?? Math.random;
-    this.model.onAllocated = (pool, offset) => this.claims.get(pool)?.delete(offset);
+    this.watchClaims(this.current);
+  }
+
+  /** The read model decisions are taken on (replaced whole when the subscription restarts from the horizon). */
+  get model(): AllocatorModel {
+    return this.current;
+  }
+
+  private watchClaims(m: AllocatorModel): void {
+    m.onAllocated = (pool, offset) => this.claims.get(pool)?.delete(offset);
   }
 
   /**
    * Replays the log into the model (from a checkpoint at its revision when given: the log before it may be archived)
    * and follows it; resolves once caught up.
    */
-  async start(opts: { from?: ModelCheckpoint; onError?: (e: unknown) => void; onApplied?: (events: readonly LoggedEvent[], through: number) => void } = {}): Promise<void> {
+  async start(opts: StartOptions = {}): Promise<void> {
     if (opts.from) restoreModel(opts.from, this.model);
+    const behind = opts.onBehindHorizon;
     this.sub = this.store.subscribe({
       after: this.model.revision,
       onEvents: (events, through) => {
@@ -92,8 +115,27 @@ export class Allocator {
         opts.onApplied?.(events as readonly LoggedEvent[], through);
       },
       ...(opts.onError ? { onError: opts.onError } : {}),
+      ...(behind
+        ? {
+            onBehindHorizon: async (e: BeforeHorizon) => {
+              const cp = await behind(e);
+              // A fresh model from the checkpoint, swapped in whole: a decision never sees half of each.
+              // Claims of decisions in flight stay; those the checkpoint's allocations settle are dropped as it restores.
+              const next = new AllocatorModel();
+              this.watchClaims(next);
+              restoreModel(cp, next);
+              this.current = next;
+              return next.revision;
+            },
+          }
+        : {}),
     });
     await this.sub.sync();
+  }
+
+  /** Times the subscription fell behind the horizon and the model restarted from the horizon checkpoint. */
+  get horizonRestarts(): number {
+    return this.sub?.horizonRestarts ?? 0;
   }
 
   /** Every commit at or before this revision is in the model. */

@@ -60,9 +60,10 @@ export async function openDirect(g: GlobalOptions): Promise<DirectStore> {
 
 export async function openDirectAllocator(g: GlobalOptions): Promise<{ allocator: Allocator; store: EventStore; close(): Promise<void> }> {
   const d = await openDirect(g);
-  const { Allocator } = await import('../alloc/allocator.js');
+  const [{ Allocator }, { currentHorizonCheckpoint }] = await Promise.all([import('../alloc/allocator.js'), import('../../projections/checkpoint.js')]);
   const allocator = new Allocator(d.store);
-  await allocator.start();
+  // On a log the horizon has cut, the model starts from the horizon checkpoint (a read from revision 0 never ends).
+  await allocator.start({ onBehindHorizon: async () => (await currentHorizonCheckpoint(d.store)).model });
   return {
     allocator,
     store: d.store,

@@ -63,6 +63,7 @@ program
   .option('--retain-min-revisions <n>', 'keep at least this many etcd revisions behind the head', '10000')
   .option('--retain-max-bytes <size>', "byte budget of the prefix in etcd; past it the age is waived ('none': no budget)", '512MiB')
   .option('--maintain-interval <duration>', 'how often the maintaining daemon considers moving the horizon', '60s')
+  .option('--archive-checkpoint-every <revisions>', 'keep a copy of the horizon checkpoint in the archive every this many revisions: a read of the past replays at most this much log', (v) => positive(v, '--archive-checkpoint-every'), 10_000)
   .option('--tls-cert <file>', 'serving certificate (PEM) of the TCP API (default: one issued by a CA generated into <data-dir>/tls)')
   .option('--tls-key <file>', 'its private key (PEM, mode 0600)')
   .option('--tls-ca <file>', 'the CA that signed --tls-cert, for `ipam kubeconfig`')
@@ -84,6 +85,7 @@ program
       quotaWarnFraction: number;
       footprintIntervalMs: number;
       archiveDir?: string;
+      archiveCheckpointEvery: number;
       retainMinAge: string;
       retainMinRevisions: string;
       retainMaxBytes: string;
@@ -101,7 +103,7 @@ program
     }) => {
       const g = globals();
       const kubeconfig = o.kubeconfig === undefined ? undefined : o.kubeconfig === true ? '' : String(o.kubeconfig);
-      const lifecycle = { ...(o.archiveDir !== undefined ? { archiveDir: o.archiveDir } : {}), policy: retentionFlags(o) };
+      const lifecycle = { ...(o.archiveDir !== undefined ? { archiveDir: o.archiveDir } : {}), policy: retentionFlags(o), checkpointSpacing: o.archiveCheckpointEvery };
       return (await commands.serve()).serve({
         listen: o.listen,
         tcp: o.tcp,

@@ -43,7 +43,7 @@ export interface ServeOptions {
    * own local etcd archives into <data-dir>/archive; beside a given etcd maintenance is off unless a directory every
    * daemon that may hold the maintenance lease reaches is named.
    */
-  readonly lifecycle?: { readonly archiveDir?: string; readonly policy: RetentionPolicy };
+  readonly lifecycle?: { readonly archiveDir?: string; readonly policy: RetentionPolicy; readonly checkpointSpacing?: number };
   readonly tlsCert?: string;
   readonly tlsKey?: string;
   readonly tlsCa?: string;
@@ -137,7 +137,7 @@ async function run(opts: ServeOptions, log: Logger): Promise<void> {
       ...(opts.footprintIntervalMs ? { intervalMs: opts.footprintIntervalMs } : {}),
     },
     // The byte budget is judged on the footprint the daemon measures (src/store/footprint.ts).
-    ...(archiveDir && opts.lifecycle ? { lifecycle: { archiveDir, policy: opts.lifecycle.policy } } : {}),
+    ...(archiveDir && opts.lifecycle ? { lifecycle: { archiveDir, policy: opts.lifecycle.policy, ...(opts.lifecycle.checkpointSpacing ? { checkpointSpacing: opts.lifecycle.checkpointSpacing } : {}) } } : {}),
     ...(token ? { listen: opts.listen, token: token.token } : {}),
     ...(tls ? { tls } : { insecureHttp: true }),
     ...(requestHeader ? { requestHeader } : {}),

@@ -76,11 +76,11 @@ const answer = (res: ServerResponse, body: unknown): true => {
 
 /** GET /console/api/...: overview, one pool's address map (now or in the past), endpoint search, history. */
 export function consoleApiRoute(parts: DaemonParts): RouteHandler {
-  const machine = new TimeMachine(parts.store, parts.logPages);
-  const live = parts.allocator.model;
+  const machine = new TimeMachine(parts.store, parts.logPages, parts.archive);
+  const live = () => parts.allocator.model; // read each time: a restart from the horizon checkpoint replaces the model
   const modelFor = async (q: URLSearchParams) => {
     const at = pointInTime(q);
-    if (!at) return { model: live, revision: parts.allocator.revision };
+    if (!at) return { model: live(), revision: parts.allocator.revision };
     const model = await machine.modelAt(at);
     return { model, revision: model.revision };
   };
@@ -110,12 +110,12 @@ export function consoleApiRoute(parts: DaemonParts): RouteHandler {
       } catch (e) {
         throw new HttpError(400, 'InvalidInput', (e as Error).message, 'page');
       }
-      if (!map) throw new HttpError(404, 'PoolNotFound', `pool ${name} does not exist${model === live ? '' : ' at that point in time'}`);
+      if (!map) throw new HttpError(404, 'PoolNotFound', `pool ${name} does not exist${model === live() ? '' : ' at that point in time'}`);
       return answer(res, map);
     }
     if (path === 'endpoints') {
       const limit = Math.min(MAX_ENDPOINT_RESULTS, Number(text(q, 'limit', 4) || MAX_ENDPOINT_RESULTS) || MAX_ENDPOINT_RESULTS);
-      return answer(res, { revision: parts.allocator.revision, ...searchEndpoints(live, text(q, 'q'), limit) });
+      return answer(res, { revision: parts.allocator.revision, ...searchEndpoints(live(), text(q, 'q'), limit) });
     }
     if (path === 'history') {
       const ip = text(q, 'ip', 64);

@@ -6,7 +6,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { loadAll, loadHorizonCheckpoint, statesOfHorizon } from '../../projections/checkpoint.js';
+import { currentHorizonCheckpoint, loadAll, loadHorizonCheckpoint, statesOfHorizon } from '../../projections/checkpoint.js';
 import { ALL_PROJECTIONS } from '../../projections/index.js';
 import type { LiveReadModel } from '../../projections/read-model.js';
 import { LiveProjections } from '../../projections/runtime.js';
@@ -17,6 +17,8 @@ import { readHorizon } from '../store/horizon.js';
 import { MaintenanceLease } from '../store/lease.js';
 import { ArchiveDir } from '../lifecycle/archive.js';
 import { logSource, type PageSource } from '../lifecycle/log-source.js';
+import { ArchivedCheckpoints, DEFAULT_CHECKPOINT_SPACING, type ArchivedCheckpointEntry } from '../lifecycle/archived-checkpoints.js';
+import { PastStates } from '../lifecycle/past-states.js';
 import { Maintainer, MaintenanceLoop } from '../lifecycle/maintainer.js';
 import type { FootprintFn, RetentionPolicy } from '../lifecycle/retention.js';
 import { createKubeApi, type KubeApiHandler, type KubeApiLimits } from '../api/kube/index.js';
@@ -26,6 +28,7 @@ import { authenticate } from './auth.js';
 import { HttpError, errorAnswer, sendJson } from './http.js';
 import { registerCacheMetrics, unsynced, type CacheSource } from '../k8s/cache-metrics.js';
 import { DaemonMetrics } from './metrics.js';
+import { HorizonMonitor, newMaintenanceStatus, recordRun, type MaintenanceStatus } from './log-status.js';
 import { DEFAULT_FOOTPRINT, FootprintMonitor, type FootprintPolicy } from './footprint-monitor.js';
 import { InFlight } from './in-flight.js';
 import { PathLock } from './lock.js';
@@ -45,6 +48,8 @@ export interface DaemonParts {
   readonly node: string;
   /** The whole log, page by page: the archive before the horizon (when this daemon maintains one), then etcd. */
   readonly logPages: PageSource;
+  /** That archive (its kept checkpoints start reads of the past), when this daemon has one. */
+  readonly archive: ArchiveDir | undefined;
   ready(): boolean;
   /** Why writes fail although etcd answers (EtcdNoSpace while its NOSPACE alarm is raised), else undefined. */
   fault(): Error | undefined;
@@ -81,7 +86,13 @@ export interface DaemonOptions {
    * Log maintenance (horizon, archive, tag GC): the daemon takes part in the election for it; the one holding the
    * lease archives into `archiveDir` (storage every daemon that may hold the lease reaches, e.g. an RWX PVC).
    */
-  readonly lifecycle?: { readonly archiveDir: string; readonly policy: RetentionPolicy; readonly footprint?: FootprintFn };
+  readonly lifecycle?: {
+    readonly archiveDir: string;
+    readonly policy: RetentionPolicy;
+    readonly footprint?: FootprintFn;
+    /** Keep a copy of the horizon checkpoint in the archive every this many revisions (reads of the past start there; default DEFAULT_CHECKPOINT_SPACING). */
+    readonly checkpointSpacing?: number;
+  };
   /** Routes served on both listeners (after the daemon's own). */
   readonly routes?: readonly ((parts: DaemonParts) => RouteHandler)[];
   /** Bounds of the Kubernetes-style API (bodies, watches); defaults in src/api/kube/context.ts. */
@@ -122,7 +133,9 @@ export class Daemon {
     readonly startedFromCheckpoint: number | undefined,
     private readonly opts: DaemonOptions,
     /** Log maintenance, when configured (it only acts while this daemon holds the lease). */
-    readonly maintenance: { loop: MaintenanceLoop; lease: MaintenanceLease } | undefined,
+    readonly maintenance: Maintenance | undefined,
+    /** The horizon as etcd holds it, re-read every few seconds (metrics). */
+    readonly horizon: HorizonMonitor,
   ) {
     const timeout = opts.requestTimeoutMs ?? 10_000;
     this.inFlight = new InFlight(timeout, (cb) => readiness.onUnreachable(cb), () => readiness.reason);
@@ -156,10 +169,21 @@ export class Daemon {
     // Batches are applied to the projections together every COALESCE_MS (or at once when anything reads them),
     // not one per etcd txn: on every daemon, for every daemon's writes (a following daemon: ~40 -> ~38 us/alloc).
     projections.follow(allocator, { coalesceMs: opts.projectionWindowMs ?? COALESCE_MS });
+    const later: { readiness?: Readiness } = {}; // made once caught up; a restart during the start needs none
     await allocator.start({
       ...(atHorizon ? { from: atHorizon.model } : {}),
       onError: (e) => log.warn({ err: errMsg(e) }, 'allocator subscription trouble; re-reading'),
       onApplied: (events, through) => projections.apply(events, through),
+      // Paused or cut off while the horizon moved past it: the records it needs next are archived out of etcd. Both
+      // the model and the projections restart from the horizon checkpoint; not ready until caught up again.
+      onBehindHorizon: async (e) => {
+        const cp = await currentHorizonCheckpoint(store);
+        projections.reset(statesOfHorizon(cp));
+        const caughtUp = allocator.sync().then(() => log.info({ revision: allocator.revision }, 'caught up again after restarting from the horizon checkpoint'));
+        later.readiness?.holdUntil(`catching up after a restart from the horizon checkpoint at revision ${cp.revision}`, caughtUp);
+        log.warn({ after: e.after, horizon: cp.revision, restarts: allocator.horizonRestarts + 1 }, 'fell behind the log horizon: restarting the model and projections from the horizon checkpoint');
+        return cp.model;
+      },
     });
     log.info({ revision: allocator.revision, checkpoint: checkpoint?.revision ?? null, ms: Math.round(performance.now() - t0) }, 'allocator and projections caught up');
     const readiness = new Readiness({
@@ -173,18 +197,29 @@ export class Daemon {
       // Not ready while etcd refuses writes for lack of space; ready again once an operator disarms the alarm.
       fault: () => noSpaceAlarm(store),
     });
+    later.readiness = readiness;
     const footprint = new FootprintMonitor(store, log, { ...DEFAULT_FOOTPRINT, ...opts.footprint });
-    const metrics = new DaemonMetrics({ allocator, store, projectionRevision: () => projections.revision, ready: () => readiness.ready, footprint: () => footprint.latest });
-    if (opts.clusterCaches) registerCacheMetrics(metrics.registry, opts.clusterCaches);
+    const horizonMonitor = new HorizonMonitor(store);
     const checkpointer = new Checkpointer(store, projections, log, opts.checkpoints ?? DEFAULT_CHECKPOINTS);
     // The byte budget is judged on what the footprint monitor measures (keys and bytes under the prefix).
     const maintenance = opts.lifecycle
-      ? startMaintenance(store, opts.node, { footprint: async () => ({ bytes: (await footprint.measure())?.prefixBytes ?? 0 }), ...opts.lifecycle }, log)
+      ? startMaintenance(store, opts.node, { footprint: async () => ({ bytes: (await footprint.measure())?.prefixBytes ?? 0 }), ...opts.lifecycle }, log, horizonMonitor)
       : undefined;
-    const d = new Daemon(allocator, projections, readiness, metrics, checkpointer, footprint, checkpoint?.revision, opts, maintenance);
+    const metrics = new DaemonMetrics({
+      allocator,
+      store,
+      projectionRevision: () => projections.revision,
+      ready: () => readiness.ready,
+      footprint: () => footprint.latest,
+      horizon: () => horizonMonitor.latest,
+      ...(maintenance ? { maintenance: () => maintenance.status } : {}),
+    });
+    if (opts.clusterCaches) registerCacheMetrics(metrics.registry, opts.clusterCaches);
+    const d = new Daemon(allocator, projections, readiness, metrics, checkpointer, footprint, checkpoint?.revision, opts, maintenance, horizonMonitor);
     d.socketLock = socketLock;
     checkpointer.start();
     footprint.start();
+    horizonMonitor.start();
     await readiness.start();
     try {
       await d.listen();
@@ -215,19 +250,23 @@ export class Daemon {
 
   private async listen(): Promise<void> {
     const o = this.opts;
+    const archive = o.lifecycle ? new ArchiveDir(o.lifecycle.archiveDir, o.store.keys.prefix) : undefined;
     const parts: DaemonParts = {
       allocator: this.allocator,
       model: this.projections,
       store: o.store,
       node: o.node,
-      logPages: o.lifecycle ? logSource(o.store, new ArchiveDir(o.lifecycle.archiveDir, o.store.keys.prefix)) : (opts) => o.store.readPages(opts),
+      logPages: archive ? logSource(o.store, archive) : (opts) => o.store.readPages(opts),
+      archive,
       ready: () => this.readiness.ready,
       fault: () => this.readiness.fault,
       now: isoNow,
     };
     const own = createAllocApi(parts);
     // Kubernetes-style REST (discovery, list/get/watch, pool and subnet writes) for kubectl and client libraries.
-    this.kube = createKubeApi({ allocator: this.allocator, model: this.projections, now: parts.now }, o.kubeLimits);
+    // Exact reads of a past revision: from the nearest checkpoint, then the same archive + etcd as logPages.
+    const past = new PastStates(o.store, archive, ALL_PROJECTIONS);
+    this.kube = createKubeApi({ allocator: this.allocator, model: this.projections, now: parts.now, past: (rev) => past.at(rev) }, o.kubeLimits);
     const shared = [own, this.kube, ...(o.routes ?? []).map((f) => f(parts))];
     this.publicRoutes = (o.publicRoutes ?? []).map((f) => f(parts));
     const socketOnly = (o.socketRoutes ?? []).map((f) => f(parts));
@@ -323,8 +362,10 @@ export class Daemon {
     this.socketLock?.release();
     await this.checkpointer.stop();
     await this.footprint.stop();
+    await this.horizon.stop();
     if (this.maintenance) {
       await this.maintenance.loop.stop();
+      await this.maintenance.kept(); // nothing written to the archive once stopped
       await this.maintenance.lease.release(); // another daemon takes over at once, not after the lease's TTL
     }
     await this.projections.stop();
@@ -386,19 +427,52 @@ function closeAfter(res: ServerResponse): void {
   res.once('finish', () => res.socket?.destroy());
 }
 
-function startMaintenance(store: EventStore, node: string, o: NonNullable<DaemonOptions['lifecycle']>, log: Logger): { loop: MaintenanceLoop; lease: MaintenanceLease } {
+function startMaintenance(store: EventStore, node: string, o: NonNullable<DaemonOptions['lifecycle']>, log: Logger, horizon: HorizonMonitor): Maintenance {
   const lease = new MaintenanceLease(store.client, store.keys, `${node}/${process.pid}`);
-  const maintainer = new Maintainer({ store, archive: new ArchiveDir(o.archiveDir, store.keys.prefix), lease, projections: ALL_PROJECTIONS, policy: o.policy, ...(o.footprint ? { footprint: o.footprint } : {}) });
+  const archive = new ArchiveDir(o.archiveDir, store.keys.prefix);
+  const maintainer = new Maintainer({ store, archive, lease, projections: ALL_PROJECTIONS, policy: o.policy, ...(o.footprint ? { footprint: o.footprint } : {}) });
   let role = '';
+  const kept = new ArchivedCheckpoints(o.archiveDir, store.keys.prefix);
+  let keeping: Promise<void> = Promise.resolve();
+  let keptCount: number | undefined;
+  const status = newMaintenanceStatus();
   const loop = new MaintenanceLoop(maintainer, o.policy.intervalMs, (r) => {
+    recordRun(status, r, archive, keptCount);
     if (r instanceof Error) return log.warn({ err: r.message }, 'log maintenance failed; will try again');
+    if (r.horizon > r.from) void horizon.refresh();
     if (r.role !== role) log.info({ role: r.role }, r.role === 'maintainer' ? 'this daemon maintains the log (holds the maintenance lease)' : 'another daemon maintains the log');
     role = r.role;
     if (r.overBudget) log.warn({ maxBytes: o.policy.maxBytes }, 'the prefix is over its byte budget: archiving regardless of age');
     if (r.horizon > r.from) log.info({ from: r.from, horizon: r.horizon, archivedRecords: r.archivedRecords, segments: r.segments, deletedRecords: r.deletedRecords, tagsDeleted: r.tags?.deleted ?? 0, ms: Math.round(r.ms) }, 'log horizon moved');
+    if (r.role === 'maintainer' && r.horizon > r.from) {
+      keeping = keeping.then(() => keepCheckpoint(store, kept, o.checkpointSpacing ?? DEFAULT_CHECKPOINT_SPACING)).then(
+        async (c) => {
+          if (c) log.info({ revision: c.revision, bytes: c.bytes }, 'horizon checkpoint kept in the archive (reads of the past start there)');
+          keptCount = (await kept.load()).length;
+          if (status.archive) status.archive.checkpoints = keptCount;
+        },
+        (e: unknown) => void log.warn({ err: errMsg(e) }, 'keeping the horizon checkpoint in the archive failed; reads of the past before it start further back'),
+      );
+    }
   });
   loop.start();
-  return { loop, lease };
+  return { loop, lease, status, kept: () => keeping };
+}
+
+/** Log maintenance as this daemon takes part in it. */
+interface Maintenance {
+  readonly loop: MaintenanceLoop;
+  readonly lease: MaintenanceLease;
+  readonly status: MaintenanceStatus;
+  /** Settles once the checkpoint copies started so far are done. */
+  kept(): Promise<void>;
+}
+
+/** Copies the current horizon checkpoint (verified) into the archive when `spacing` revisions passed since the last. */
+async function keepCheckpoint(store: EventStore, kept: ArchivedCheckpoints, spacing: number): Promise<ArchivedCheckpointEntry | undefined> {
+  const { horizon } = await readHorizon(store.client, store.keys);
+  if (!horizon) return undefined;
+  return kept.save(await loadHorizonCheckpoint(store, horizon.checkpoint), horizon.lastEventAt, spacing);
 }
 
 function parseListen(s: string): { host: string; port: number } {

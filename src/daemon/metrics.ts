@@ -4,6 +4,8 @@ import type { Allocator } from '../alloc/allocator.js';
 import type { PoolState } from '../alloc/model.js';
 import type { EventStore } from '../store/event-store.js';
 import type { Footprint } from '../store/footprint.js';
+import type { Horizon } from '../store/horizon.js';
+import type { MaintenanceStatus } from './log-status.js';
 
 export interface MetricsSources {
   readonly allocator: Allocator;
@@ -13,6 +15,10 @@ export interface MetricsSources {
   ready(): boolean;
   /** The last footprint measurement (FootprintMonitor), if any. */
   footprint?(): Footprint | undefined;
+  /** The log's horizon as last read (HorizonMonitor), if cut. */
+  horizon?(): Horizon | undefined;
+  /** This daemon's part in log maintenance (only with --archive-dir). */
+  maintenance?(): MaintenanceStatus;
 }
 
 /** A gauge read from the last footprint measurement at scrape time (absent until there is one). */
@@ -122,10 +128,42 @@ export class DaemonMetrics {
         this.set(src.store.noSpace ? 1 : 0);
       },
     });
+    // The log's lifecycle (README "Log lifecycle"): the horizon on every daemon; maintenance and the archive where it runs.
+    const h = () => src.horizon?.();
+    footprintGauge(r, 'ipam_log_horizon_revision', 'The log horizon H: commits at or before it are in the horizon checkpoint and the archive, gone from etcd (0: never cut)', () => h()?.revision);
+    footprintGauge(r, 'ipam_log_horizon_age_seconds', 'Age of the last event at or before the horizon: etcd holds the log younger than this (retention keeps it near --retain-min-age)', () => {
+      const at = h()?.lastEventAt;
+      return at ? Math.max(0, (Date.now() - Date.parse(at)) / 1000) : undefined;
+    });
+    footprintGauge(r, 'ipam_log_horizon_moved_timestamp_seconds', 'When the maintaining daemon last moved the horizon (unix seconds)', () => {
+      const at = h()?.movedAt;
+      return at ? Date.parse(at) / 1000 : undefined;
+    });
+    totalFrom(r, 'ipam_log_horizon_restarts_total', 'Times the log subscription fell behind the horizon (its next records archived out of etcd) and the model and projections restarted from the horizon checkpoint', () => src.allocator.horizonRestarts);
+    // Only where maintenance runs (--archive-dir): absent, not 0, on the daemons that never maintain.
+    if (src.maintenance) this.maintenanceMetrics(src.maintenance);
     src.store.onCommitted = (members, _events, ms) => {
       this.txnMembers.observe(members);
       this.txnSeconds.observe(ms / 1000);
     };
+  }
+
+  /** This daemon's part in maintenance and the archive as its last run left it (0 until the first run says). */
+  private maintenanceMetrics(status: () => MaintenanceStatus): void {
+    const r = this.registry;
+    const ts = (ms: number) => (ms > 0 ? ms / 1000 : undefined);
+    footprintGauge(r, 'ipam_log_maintainer', '1 while this daemon maintains the log (held the maintenance lease in its last run)', () => (status().maintainer ? 1 : 0));
+    totalFrom(r, 'ipam_log_maintenance_runs_total', "Maintenance passes run by this daemon (a follower's pass only checks the lease)", () => status().runs);
+    totalFrom(r, 'ipam_log_maintenance_failures_total', 'Maintenance passes that failed (logged; the next pass resumes)', () => status().failures);
+    footprintGauge(r, 'ipam_log_maintenance_last_run_ok', '1 when the last maintenance pass succeeded, 0 when it failed', () => (status().lastOk ? 1 : 0));
+    footprintGauge(r, 'ipam_log_maintenance_last_run_timestamp_seconds', 'End of the last maintenance pass (unix seconds)', () => ts(status().lastRunAt));
+    footprintGauge(r, 'ipam_log_maintenance_last_success_timestamp_seconds', 'End of the last successful maintenance pass (unix seconds)', () => ts(status().lastSuccessAt));
+    footprintGauge(r, 'ipam_log_maintenance_last_run_seconds', 'Duration of the last successful maintenance pass', () => status().lastSeconds);
+    const arch = () => status().archive;
+    footprintGauge(r, 'ipam_log_archive_bytes', "Compressed bytes of the archive's segments (as the maintaining daemon last loaded its manifest)", () => arch()?.bytes);
+    footprintGauge(r, 'ipam_log_archive_segments', 'Segments in the archive', () => arch()?.segments);
+    footprintGauge(r, 'ipam_log_archive_revision', 'Every commit at or before this revision is in the archive', () => arch()?.through);
+    footprintGauge(r, 'ipam_log_archive_checkpoints', 'Horizon checkpoints kept in the archive (reads of the past start from the nearest)', () => arch()?.checkpoints);
   }
 
   observeRequest(route: string, status: number, seconds: number): void {

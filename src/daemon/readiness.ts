@@ -13,6 +13,8 @@ export class Readiness {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly lostListeners = new Set<() => void>();
+  /** Why the daemon is not ready whatever the probes find (catching up from the horizon checkpoint), if it is held. */
+  private held: string | undefined;
 
   constructor(
     private readonly check: ReadinessCheck,
@@ -34,6 +36,17 @@ export class Readiness {
   /** What keeps the daemon from serving writes while etcd answers (EtcdNoSpace), as the last probe found it. */
   get fault(): Error | undefined {
     return this.state.fault;
+  }
+
+  /** Not ready, at once and until `done` settles, for `reason` (e.g. catching up after a restart from the horizon). */
+  holdUntil(reason: string, done: Promise<unknown>): void {
+    const hold = (this.held = reason);
+    this.state = { ...this.state, ready: false, reason };
+    void done.finally(() => {
+      if (this.held !== hold) return;
+      this.held = undefined;
+      if (this.timer !== undefined) void this.probe(); // ready again now, not at the next probe
+    });
   }
 
   /** Calls `cb` once when a probe finds etcd unreachable; returns the unsubscribe (call it when no longer waiting). */
@@ -74,7 +87,8 @@ export class Readiness {
     try {
       await deadline(this.check.caughtUp(rev), this.timeoutMs, `not caught up with revision ${rev} within ${this.timeoutMs} ms`);
       const fault = this.check.fault ? await deadline(this.check.fault(), this.timeoutMs, `no answer about etcd's alarms within ${this.timeoutMs} ms`) : undefined;
-      this.state = fault ? { ready: false, reason: fault.message, etcdReachable: true, fault } : { ready: true, reason: '', etcdReachable: true };
+      if (fault) this.state = { ready: false, reason: fault.message, etcdReachable: true, fault };
+      else this.state = this.held !== undefined ? { ready: false, reason: this.held, etcdReachable: true } : { ready: true, reason: '', etcdReachable: true };
     } catch (e) {
       this.state = { ready: false, reason: (e as Error).message, etcdReachable: true };
     }

@@ -6,6 +6,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { Queue, Worker } from 'bullmq';
 import type { Etcd3 } from 'etcd3';
 import { spiderIPPoolProjection, spiderSubnetProjection } from '../../projections/index.js';
+import { currentHorizonCheckpoint } from '../../projections/checkpoint.js';
 import { LiveProjections } from '../../projections/runtime.js';
 import { Allocator } from '../alloc/allocator.js';
 import { connectionFromEnv, describeConnection, openEtcd, probeEtcd, type EtcdConnection } from '../store/connect.js';
@@ -85,7 +86,14 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
   const store = new EventStore(client, { prefix: o.prefix ?? '/ipam/' });
   await store.open();
   const allocator = new Allocator(store);
-  await allocator.start({ onError: (e) => log('warn', `allocator subscription: ${(e as Error).message}`) });
+  await allocator.start({
+    onError: (e) => log('warn', `allocator subscription: ${(e as Error).message}`),
+    // Behind the horizon (a cut log, or paused while it moved): the model restarts from the horizon checkpoint.
+    onBehindHorizon: async (e) => {
+      log('warn', `allocator subscription: ${e.message}; restarting from the horizon checkpoint`);
+      return (await currentHorizonCheckpoint(store)).model;
+    },
+  });
   const projections = new LiveProjections(store, [spiderIPPoolProjection, spiderSubnetProjection, configMetadataProjection]);
   await projections.start();
   log('info', `caught up with ${describeConnection(conn)} at revision ${allocator.revision}`);

@@ -170,7 +170,7 @@ function pad(n: number): string {
 }
 
 /** Write to a temporary file, fsync, rename over `name`, fsync the directory: all of it or none survives a crash. */
-async function writeDurably(dir: string, name: string, data: Buffer): Promise<void> {
+export async function writeDurably(dir: string, name: string, data: Buffer): Promise<void> {
   const tmp = join(dir, `.${name}.tmp`);
   await rm(tmp, { force: true });
   const f = await open(tmp, 'wx', 0o640);

@@ -6,7 +6,9 @@ import type { EventStore } from '../store/event-store.js';
 import { readHorizon } from '../store/horizon.js';
 import type { ReadOptions, ReadPage } from '../store/reader.js';
 import { decodeRecord } from '../store/reader.js';
+import type { ModelCheckpoint } from '../alloc/model-checkpoint.js';
 import type { ArchiveDir } from './archive.js';
+import { ArchivedCheckpoints } from './archived-checkpoints.js';
 import { loadAll, loadHorizonCheckpoint, statesOfHorizon } from '../../projections/checkpoint.js';
 import type { AnyProjection, StatesAt } from '../../projections/runtime.js';
 
@@ -50,20 +52,32 @@ export async function* readLogWithArchive(store: EventStore, archive: ArchiveDir
 
 /**
  * Where a replay to `until` / `asOf` starts and reads from: the newest checkpoint not after the point asked for
- * (the projections' own, or the horizon's), then the log; before the horizon, the archive from the start.
+ * (the projections' own, the horizon's, or before the horizon the nearest one kept in the archive), then the log.
+ * `model` is the allocator model at `from` when the start is a horizon checkpoint (a model replay may start there).
  */
 export async function replayStart(
   store: EventStore,
   archive: ArchiveDir | undefined,
   at: { until?: number; asOf?: Date },
   projections: readonly AnyProjection[],
-): Promise<{ from?: StatesAt; pages: PageSource }> {
+): Promise<{ from?: StatesAt; model?: ModelCheckpoint; pages: PageSource }> {
   const pages = logSource(store, archive);
   const { horizon } = await readHorizon(store.client, store.keys);
-  const own = at.until === undefined && at.asOf === undefined ? await loadAll(store, projections) : undefined;
-  if (!horizon) return { ...(own ? { from: own } : {}), pages };
+  // The projections' own checkpoint when it is not after the point asked for (a time cannot be placed: not then).
+  const own = at.asOf === undefined && (at.until === undefined || at.until >= (horizon?.revision ?? 0)) ? await loadAll(store, projections) : undefined;
+  const ownFits = own !== undefined && (at.until === undefined || own.revision <= at.until);
+  if (!horizon) return { ...(own && ownFits ? { from: own } : {}), pages };
   const afterHorizon = at.asOf !== undefined ? at.asOf.getTime() >= Date.parse(horizon.lastEventAt) : at.until === undefined || at.until >= horizon.revision;
-  if (!afterHorizon) return { pages }; // the archive from the start (ArchiveRequired without one)
-  if (own && own.revision >= horizon.revision) return { from: own, pages };
-  return { from: statesOfHorizon(await loadHorizonCheckpoint(store, horizon.checkpoint)), pages };
+  if (!afterHorizon) {
+    // Before the horizon: the nearest checkpoint the archive keeps, else the archive from the start (ArchiveRequired without one).
+    if (!archive) return { pages };
+    const kept = new ArchivedCheckpoints(archive.dir, archive.prefix);
+    const c = await kept.nearest(at.asOf !== undefined ? { time: at.asOf } : { revision: at.until! });
+    if (!c) return { pages };
+    const cp = await kept.read(c);
+    return { from: statesOfHorizon(cp), model: cp.model, pages };
+  }
+  if (own && ownFits && own.revision >= horizon.revision) return { from: own, pages };
+  const cp = await loadHorizonCheckpoint(store, horizon.checkpoint);
+  return { from: statesOfHorizon(cp), model: cp.model, pages };
 }

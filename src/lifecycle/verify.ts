@@ -1,16 +1,18 @@
 // Archive + etcd continuity, for `ipam check` and the tests: the archive's segments are contiguous from the start of
 // the log with sound checksums, it reaches the horizon, records etcd still holds at or before the horizon (a
 // deletion in progress) are byte for byte the archived ones, and the checkpoint at the horizon equals a replay of
-// the archive up to it (allocator model and every projection).
+// the archive up to it (allocator model and every projection); so does each checkpoint the archive keeps (checked in
+// one pass over the archive, not one replay each).
 import { isDeepStrictEqual } from 'node:util';
 import { loadHorizonCheckpoint, statesOfHorizon, type HorizonCheckpoint } from '../../projections/checkpoint.js';
-import { readModelOf, replay, type AnyProjection } from '../../projections/runtime.js';
+import { readModelOf, replay, type AnyProjection, type ProjectionStates } from '../../projections/runtime.js';
 import { AllocatorModel } from '../alloc/model.js';
 import { modelCheckpoint, restoreModel, type ModelCheckpoint } from '../alloc/model-checkpoint.js';
 import type { EventStore } from '../store/event-store.js';
 import { readHorizon } from '../store/horizon.js';
 import { readRecords } from '../store/reader.js';
 import type { ArchiveDir } from './archive.js';
+import { ArchivedCheckpoints } from './archived-checkpoints.js';
 import { readLogWithArchive } from './log-source.js';
 
 export interface LifecycleCheck {
@@ -61,6 +63,11 @@ export async function verifyLifecycle(store: EventStore, archive: ArchiveDir | u
   } catch (e) {
     note(`replaying the archive up to ${h}: ${(e as Error).message}`);
   }
+  try {
+    await compareKept(store, archive, projections, note);
+  } catch (e) {
+    note(`checking the checkpoints kept in the archive: ${(e as Error).message}`);
+  }
   return { horizon: h, archivedThrough: archive.through, segments: archive.segments.length, problems };
 }
 
@@ -75,6 +82,37 @@ async function compareCheckpoint(store: EventStore, archive: ArchiveDir, project
   const fromCp = readModelOf(await replay(store, projections, { from: statesOfHorizon(cp), until: h, pages }));
   for (const p of projections) {
     if (!isDeepStrictEqual(sorted([...replayed.list(p.name)]), sorted([...fromCp.list(p.name)]))) note(`projection ${p.name}: checkpoint at ${h} differs from a replay of the archive up to ${h}`);
+  }
+}
+
+/** Each checkpoint kept in the archive (checksum, and equal to a replay of the archive up to it), in one pass. */
+async function compareKept(store: EventStore, archive: ArchiveDir, projections: readonly AnyProjection[], note: (s: string) => void): Promise<void> {
+  const kept = new ArchivedCheckpoints(archive.dir, archive.prefix);
+  const entries = [...(await kept.load())].sort((a, b) => a.revision - b.revision);
+  const pages = (o: Parameters<typeof readLogWithArchive>[2]) => readLogWithArchive(store, archive, o);
+  const model = new AllocatorModel();
+  let states: ProjectionStates | undefined;
+  for (const c of entries) {
+    if (c.revision > archive.through) {
+      note(`kept checkpoint ${c.file} at ${c.revision} is beyond the archive's end at ${archive.through}`);
+      continue;
+    }
+    let cp: HorizonCheckpoint;
+    try {
+      cp = await kept.read(c);
+    } catch (e) {
+      note((e as Error).message);
+      continue;
+    }
+    for await (const page of pages({ after: model.revision, until: c.revision, afterIsCommit: model.revision > 0 })) for (const e of page.events) model.apply(e.event, e.revision);
+    model.revision = c.revision;
+    if (!isDeepStrictEqual(normal(modelCheckpoint(model)), normal(cp.model))) note(`kept checkpoint ${c.file}: allocator model differs from a replay of the archive up to ${c.revision}`);
+    states = await replay(store, projections, { ...(states ? { from: states } : {}), until: c.revision, pages });
+    const replayed = readModelOf(states);
+    const fromCp = readModelOf(await replay(store, projections, { from: statesOfHorizon(cp), until: c.revision, pages }));
+    for (const p of projections) {
+      if (!isDeepStrictEqual(sorted([...replayed.list(p.name)]), sorted([...fromCp.list(p.name)]))) note(`kept checkpoint ${c.file}: projection ${p.name} differs from a replay of the archive up to ${c.revision}`);
+    }
   }
 }
 

@@ -1,9 +1,12 @@
 // Live tail of the log: every event once, in order. Catch up with ranged reads (immune to compaction), then follow
 // an etcd watch; on any watch trouble (disconnect, etcd restart, compaction) drop it and catch up again from the
-// last delivered commit. One record per revision makes the revision a perfect de-duplication key.
+// last delivered commit. One record per revision makes the revision a perfect de-duplication key. A subscription
+// that falls behind the horizon (its next records archived out of etcd) restarts from the horizon checkpoint when its
+// subscriber can (onBehindHorizon), instead of retrying a read that can never succeed.
 import type { Etcd3, IKeyValue, IWatchResponse } from 'etcd3';
 import type { LoggedEvent as StoredEvent } from '../../events/catalogue.js';
 import type { EventCodec, MalformedEventError } from '../../events/codec.js';
+import { BeforeHorizon } from './errors.js';
 import type { KeyLayout } from './keys.js';
 import { currentRevision, decodeRecord, readLog } from './reader.js';
 
@@ -15,6 +18,13 @@ export interface SubscribeOptions {
   /** Reports transient trouble (the subscription keeps going) and malformed events. */
   readonly onError?: (e: unknown) => void;
   readonly onMalformed?: (e: MalformedEventError) => void;
+  /**
+   * The records after `delivered` are gone from etcd (archived past the horizon): the subscriber replaces its state
+   * with the horizon checkpoint and resolves with that checkpoint's revision H; delivery goes on after H. Without it
+   * the subscription reports BeforeHorizon through onError and retries (it cannot catch up: a reader of the archive
+   * must take over).
+   */
+  readonly onBehindHorizon?: (e: BeforeHorizon) => Promise<number>;
 }
 
 export class Subscription {
@@ -25,6 +35,8 @@ export class Subscription {
   /** All commits at or before this revision have been delivered. */
   through: number;
   private waiters: { rev: number; resolve: () => void }[] = [];
+  /** Times this subscription fell behind the horizon and restarted from its checkpoint. */
+  horizonRestarts = 0;
   readonly done: Promise<void>;
 
   constructor(
@@ -86,11 +98,30 @@ export class Subscription {
         await this.follow(until + 1);
       } catch (e) {
         if (this.closed) return;
+        if (e instanceof BeforeHorizon && this.opts.onBehindHorizon) {
+          try {
+            await this.restartAtHorizon(e, this.opts.onBehindHorizon);
+            continue;
+          } catch (again) {
+            if (this.closed) return;
+            e = again;
+          }
+        }
         this.opts.onError?.(e);
         await new Promise((r) => setTimeout(r, backoff));
         backoff = Math.min(backoff * 2, 2000);
       }
     }
+  }
+
+  /** The subscriber is now at the horizon checkpoint's revision: go on after it (waitFor past it waits again). */
+  private async restartAtHorizon(e: BeforeHorizon, restart: (e: BeforeHorizon) => Promise<number>): Promise<void> {
+    const at = await restart(e);
+    if (!Number.isSafeInteger(at) || at < e.after) throw new Error(`restart from the horizon checkpoint gave revision ${at}, before ${e.after}`);
+    this.horizonRestarts++;
+    this.delivered = at;
+    this.through = at;
+    this.advance(at);
   }
 
   private async deliver(events: StoredEvent[], through: number): Promise<void> {

@@ -24,8 +24,8 @@ export interface DaemonFixture {
   close(): Promise<void>;
 }
 
-export async function startDaemon(opts: { prefix?: string; node?: string; extra?: Partial<DaemonOptions> } = {}): Promise<DaemonFixture> {
-  const { endpoints } = await sharedEtcd();
+export async function startDaemon(opts: { prefix?: string; node?: string; endpoints?: string[]; extra?: Partial<DaemonOptions> } = {}): Promise<DaemonFixture> {
+  const endpoints = opts.endpoints ?? (await sharedEtcd()).endpoints;
   const client = openEtcd({ endpoints });
   const prefix = opts.prefix ?? freshPrefix();
   const store = new EventStore(client, { prefix });

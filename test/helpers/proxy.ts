@@ -1,4 +1,5 @@
-// A loopback TCP proxy in front of etcd that can swallow etcd's answers, to make a committed txn look timed out.
+// A loopback TCP proxy in front of etcd that can swallow etcd's answers, to make a committed txn look timed out, or
+// cut its client off from etcd altogether (a network partition).
 import { createServer, createConnection, type Server, type Socket } from 'node:net';
 
 export class FlakyProxy {
@@ -11,6 +12,7 @@ export class FlakyProxy {
 
   private constructor(private readonly target: { host: string; port: number }) {
     this.server = createServer((client) => {
+      if (this.partitioned) return void client.destroy();
       const upstream = createConnection(this.target);
       this.sockets.add(client).add(upstream);
       client.on('data', (d) => upstream.write(d));
@@ -39,6 +41,19 @@ export class FlakyProxy {
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** While true, no connection gets through (set by partition(), cleared by heal()). */
+  private partitioned = false;
+
+  /** Cuts the client off from etcd: open connections are cut and new ones refused until heal(). */
+  partition(): void {
+    this.partitioned = true;
+    this.cutAll();
+  }
+
+  heal(): void {
+    this.partitioned = false;
   }
 
   /** Cuts every open connection (the client sees its call fail and reconnects). */

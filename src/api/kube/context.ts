@@ -3,7 +3,8 @@
 import type { ServerResponse } from 'node:http';
 import type { Allocator } from '../../alloc/allocator.js';
 import type { LiveReadModel } from '../../../projections/read-model.js';
-import type { ObjectReader } from './objects.js';
+import type { PastView } from '../../lifecycle/past-states.js';
+import type { LiveObjectReader } from './objects.js';
 import { StatusError } from './status.js';
 import type { WatchBudget, WatchLimits } from './watch-budget.js';
 
@@ -11,6 +12,11 @@ export interface KubeApiDeps {
   readonly allocator: Allocator;
   readonly model: LiveReadModel;
   now(): string;
+  /**
+   * The projections at a past revision (exact reads older than the live view: from the nearest checkpoint, then
+   * archive + etcd). Without it such a read is 410 Expired, as the API server answers for a compacted revision.
+   */
+  past?(revision: number): Promise<PastView>;
 }
 
 export interface KubeApiLimits extends WatchLimits {
@@ -41,7 +47,7 @@ export const DEFAULT_LIMITS: KubeApiLimits = {
 
 export interface Ctx {
   readonly deps: KubeApiDeps;
-  readonly reader: ObjectReader;
+  readonly reader: LiveObjectReader;
   readonly locks: KeyedLock;
   readonly limits: KubeApiLimits;
   readonly watches: WatchBudget;

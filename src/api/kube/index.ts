@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ChangeFeed } from './change-feed.js';
 import { DEFAULT_LIMITS, KeyedLock, sendJson, sendStatus, type Ctx, type KubeApiDeps, type KubeApiLimits } from './context.js';
 import { coreVersions, groupDoc, groupList, resourceList, versionInfo } from './discovery.js';
-import { ObjectReader } from './objects.js';
+import { LiveObjectReader } from './objects.js';
 import { acceptsJson, openApi } from './openapi.js';
 import * as reads from './reads.js';
 import { findResource, verbsOf, type ResourceDef } from './resources.js';
@@ -154,7 +154,7 @@ export function createKubeApi(deps: KubeApiDeps, limits: Partial<KubeApiLimits> 
   const l: KubeApiLimits = { ...DEFAULT_LIMITS, ...limits };
   const feed = new ChangeFeed(deps.model, l.feedCapacity);
   const watches = new WatchBudget(l);
-  const ctx: Ctx = { deps, reader: new ObjectReader(deps.model, feed), locks: new KeyedLock(), limits: l, watches };
+  const ctx: Ctx = { deps, reader: new LiveObjectReader(deps.model, feed), locks: new KeyedLock(), limits: l, watches };
   const handler = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     let url: URL;
     try {

@@ -2,6 +2,7 @@
 // last change.
 import type { LiveReadModel } from '../../../projections/read-model.js';
 import type { K8sObject } from '../../../projections/types.js';
+import type { PastView } from '../../lifecycle/past-states.js';
 import type { ChangeFeed } from './change-feed.js';
 import type { ResourceDef } from './resources.js';
 
@@ -12,11 +13,22 @@ export function withVersion(o: K8sObject, revision: number): K8sObject {
   return Object.assign({}, o, { metadata: Object.assign({}, o.metadata, { resourceVersion: String(revision) }) });
 }
 
+/** The objects of a past view, each with the revision of its last change in it. */
+export function pastReader(past: PastView): ObjectReader {
+  return new ObjectReader(past, { versionOf: (p, key) => past.versionOf(p, key) });
+}
+
+/** A resource's objects over a read model: the live view, or the projections at a past revision (pastReader). */
 export class ObjectReader {
   constructor(
-    private readonly model: LiveReadModel,
-    readonly feed: ChangeFeed,
+    private readonly model: Pick<LiveReadModel, 'revision' | 'list' | 'get'>,
+    /** Each object's resourceVersion: the revision of its last change. */
+    private readonly versions: Pick<ChangeFeed, 'versionOf'>,
   ) {}
+
+  get revision(): number {
+    return this.model.revision;
+  }
 
   /** The revision a list of this resource reflects. */
   revisionOf(_def: ResourceDef): number {
@@ -29,13 +41,23 @@ export class ObjectReader {
     const p = def.source.projection;
     for (const o of this.model.list(p)) {
       if (namespace !== undefined && o.metadata.namespace !== namespace) continue;
-      out.push(withVersion(o, this.feed.versionOf(p, objectKeyOf(def, o.metadata.namespace, o.metadata.name))));
+      out.push(withVersion(o, this.versions.versionOf(p, objectKeyOf(def, o.metadata.namespace, o.metadata.name))));
     }
     return out.sort((a, b) => objectKeyOf(def, a.metadata.namespace, a.metadata.name).localeCompare(objectKeyOf(def, b.metadata.namespace, b.metadata.name)));
   }
 
   get(def: ResourceDef, key: string): K8sObject | undefined {
     const o = this.model.get(def.source.projection, key);
-    return o && withVersion(o, this.feed.versionOf(def.source.projection, key));
+    return o && withVersion(o, this.versions.versionOf(def.source.projection, key));
+  }
+}
+
+/** The live view's reader, with the change feed its watches resume from. */
+export class LiveObjectReader extends ObjectReader {
+  constructor(
+    model: LiveReadModel,
+    readonly feed: ChangeFeed,
+  ) {
+    super(model, feed);
   }
 }

@@ -42,6 +42,7 @@ export async function watch(ctx: Ctx, req: IncomingMessage, res: ServerResponse,
   const rv = q.get('resourceVersion') ?? '';
   // Counted and closable from the start: a client gone during the catch-up wait leaves nothing behind.
   const slot = ctx.watches.admit(req, res);
+  if (slot.closed) return; // gone already: no catch-up read for nobody
   let from: number | 'current';
   try {
     if (initialEvents || rv === '' || rv === '0') {

@@ -18,7 +18,7 @@ export interface PeerLimits {
   readonly refusalBurst: number;
 }
 
-export const PEER_LIMITS: PeerLimits = { connectionsPerSecond: 50, connectionBurst: 200, maxInFlight: 128, refusalsPerSecond: 10, refusalBurst: 100 };
+export const PEER_LIMITS: PeerLimits = { connectionsPerSecond: 20, connectionBurst: 100, maxInFlight: 128, refusalsPerSecond: 5, refusalBurst: 30 };
 
 /** No per-peer limit at all (e.g. a test that sends many bad requests on purpose, to see each one's own answer). */
 export const NO_PEER_LIMITS: PeerLimits = { connectionsPerSecond: Infinity, connectionBurst: Infinity, maxInFlight: Infinity, refusalsPerSecond: Infinity, refusalBurst: Infinity };

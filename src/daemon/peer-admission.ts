@@ -18,7 +18,10 @@ export interface PeerLimits {
   readonly refusalBurst: number;
 }
 
-export const PEER_LIMITS: PeerLimits = { connectionsPerSecond: 20, connectionBurst: 100, maxInFlight: 128, refusalsPerSecond: 5, refusalBurst: 30 };
+// New connections: generous, because common clients open one per request (@kubernetes/client-node does) and a
+// handshake with the generated ECDSA key costs the daemon well under a millisecond; refusals: tight, since a well-
+// behaved client does not keep sending what is refused.
+export const PEER_LIMITS: PeerLimits = { connectionsPerSecond: 200, connectionBurst: 500, maxInFlight: 128, refusalsPerSecond: 5, refusalBurst: 30 };
 
 /** No per-peer limit at all (e.g. a test that sends many bad requests on purpose, to see each one's own answer). */
 export const NO_PEER_LIMITS: PeerLimits = { connectionsPerSecond: Infinity, connectionBurst: Infinity, maxInFlight: Infinity, refusalsPerSecond: Infinity, refusalBurst: Infinity };

@@ -172,6 +172,18 @@ test.serial('per-peer admission: requests in flight over the limit and a peer wh
   t.regex(JSON.parse(good.text).error.message, /too many refused requests from 127\.0\.0\.4/);
   t.true(Number(good.headers['retry-after']) >= 1);
   t.is((await callFrom(f, '127.0.0.5', 'GET', '/v1/allocations?containerID=x')).status, 200);
+  // A 429 keeps a keep-alive connection open (a new one would cost a handshake): two GETs, two answers, one connection.
+  const kept = await idleFrom(f.port, '127.0.0.4', { tls: true });
+  held.push(kept);
+  let both = '';
+  kept.on('data', (d: Buffer) => (both += d.toString()));
+  const get = `GET /v1/allocations?containerID=x HTTP/1.1\r\nHost: d\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`;
+  kept.write(get);
+  await sleep(300);
+  kept.write(get);
+  await sleep(300);
+  t.is(both.match(/HTTP\/1.1 429/g)?.length, 2, both);
+  t.false(closed(kept), 'still open');
 
   // New connections: 127.0.0.6 opens 60 at once; past its burst of 30 they are closed before the handshake.
   const attempts = await Promise.all(Array.from({ length: 60 }, () => idleFrom(f.port, '127.0.0.6', { tls: true }).then((s) => (held.push(s), true), () => false)));

@@ -270,7 +270,11 @@ export class Daemon {
     const refusal = this.admission.request(peer, longRunning);
     if (refusal) {
       this.tcpServer?.reportRefusal();
-      closeAfter(res); // the body is not read
+      // The connection stays open (a new one would cost a TLS handshake, far more than the 429): a small declared
+      // body is drained unread; a large or chunked one is not read at all, so its connection ends with the answer.
+      const declared = Number(req.headers['content-length'] ?? 0);
+      if (req.headers['transfer-encoding'] !== undefined || !(declared <= DRAINED_BODY_BYTES)) closeAfter(res);
+      else req.resume();
       const retryAfter = { 'retry-after': String(refusal.retryAfterSeconds) };
       // Kubernetes clients read a Status (client-go waits Retry-After and retries); the /v1 API's own error otherwise.
       if (req.url?.startsWith('/api')) sendJson(res, 429, new StatusError(429, 'TooManyRequests', refusal.message, { retryAfterSeconds: refusal.retryAfterSeconds }).toStatus(), retryAfter);
@@ -400,6 +404,9 @@ async function removeStaleSocket(path: string): Promise<void> {
 const CLIENT_CLOSED = 499;
 
 /** Ends the connection once this answer is out, whatever is still coming on it. */
+/** A refused request's body up to this size is read and dropped, so its keep-alive connection can go on. */
+const DRAINED_BODY_BYTES = 64 * 1024;
+
 /** A watch (Kubernetes' long-running requests, which its max-in-flight filter does not count either). */
 function isLongRunning(target: string | undefined): boolean {
   return target !== undefined && (/[?&]watch=(true|1)(&|$)/.test(target) || target.includes('/watch/'));

@@ -13,7 +13,8 @@ import { REPLAY_BATCH } from './lib/synth.js';
 import { runCniBench } from './cni.js';
 import { runHttpBench } from './http/scenario.js';
 import { runChaos } from './chaos.js';
-import { ABUSE_FLOOR, runAbuse } from './abuse.js';
+import { ABUSE_FLOOR, runAbuse, type CpuCores } from './abuse.js';
+import { ATTACK_NAMES, type AttackName } from './abuse-attacker.js';
 import { runCliBench } from './cli.js';
 import { runSoak } from './soak.js';
 import { DEFAULT_RETENTION, parseBytes, parseDuration } from '../src/lifecycle/retention.js';
@@ -355,12 +356,19 @@ program
   .option('--etcd <endpoints>', 'use this etcd instead of starting a local one')
   .option('--seconds <n>', 'length of each run (with and without each attack)', int, 10)
   .option('--clients <n>', 'legitimate clients (closed loop, unix socket)', int, 8)
+  .option('--rounds <n>', 'rounds of (without, with) per attack; figures are medians over rounds', int, 3)
+  .option('--attacker-nice <n>', "the attacker process's nice level (0: not niced; see bench/README.md)", int, 19)
+  .option('--only <names>', `comma-separated attacks to run (${ATTACK_NAMES.join(', ')})`)
   .option('--json <file>', 'write every figure and the environment to this JSON file')
   .action(async (o) => {
-    const r = await runAbuse({ seconds: Math.min(o.seconds, 120), clients: o.clients, ...(o.etcd ? { etcd: o.etcd } : {}) });
+    const only = o.only ? String(o.only).split(',') : undefined;
+    const unknown = only?.filter((n) => !(ATTACK_NAMES as readonly string[]).includes(n)) ?? [];
+    if (unknown.length > 0) throw new Error(`--only: unknown attack ${unknown.join(', ')}; known: ${ATTACK_NAMES.join(', ')}`);
+    const r = await runAbuse({ seconds: Math.min(o.seconds, 120), clients: o.clients, rounds: Math.min(Math.max(o.rounds, 1), 15), attackerNice: o.attackerNice, ...(o.etcd ? { etcd: o.etcd } : {}), ...(only ? { only: only as AttackName[] } : {}) });
+    const cores = (c: CpuCores) => `${c.daemon} / ${c.etcd} / ${c.clients} / ${c.attacker}`;
     emit(r, [
-      ['attack', 'allocs/s without / with', 'ratio', 'p99 ms without / with', 'errors', 'crashed'],
-      ...r.attacks.map((a) => [a.name, `${a.unattackedPerSec} / ${a.attackedPerSec}`, a.ratioToUnattacked, `${a.unattackedP99Ms} / ${a.p99Ms}`, a.errors, String(a.crashed)]),
+      ['attack', 'allocs/s without / with', 'ratio (median)', 'ratio per round', 'p99 ms without / with', 'CPU cores with attack: daemon / etcd / clients / attacker', 'without', 'daemon cores on the attack', 'attack/s', 'daemon answered the attacker (all rounds)', 'errors', 'crashed'],
+      ...r.attacks.map((a) => [a.name, `${a.unattackedPerSec} / ${a.attackedPerSec}`, a.ratioToUnattacked, a.roundRatios.join(' '), `${a.unattackedP99Ms} / ${a.p99Ms}`, cores(a.cpuWith), cores(a.cpuWithout), a.daemonCoresOnAttack, a.attackPerSec, Object.entries(a.answers).map(([k, v]) => `${k} x${v}`).join(', '), a.errors, String(a.crashed)]),
     ], o.json);
     process.stdout.write(`${JSON.stringify({ attacks: r.attacks.map(({ name, ratioToUnattacked, p99Ms, crashed }) => ({ name, ratioToUnattacked, p99Ms, crashed })) })}\n`);
     if (r.attacks.some((a) => a.crashed || a.ratioToUnattacked < ABUSE_FLOOR)) process.exitCode = 1;

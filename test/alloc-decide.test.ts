@@ -226,3 +226,29 @@ test('given pools of both families, when a request names an IPv6 pool among its 
   t.is(e!.field, 'pools.ipv4[1]');
   t.regex(e!.message, /pool p6 is IPv6, not IPv4/);
 });
+
+test('given an attachment holding an address of range A, when it asks for range B, then it gets one of B and keeps A; a new sandbox of the pod asking for A gets A rebound', (t) => {
+  const ra = whereaboutsPools(parseWhereaboutsIpam({ range: '10.20.1.0/24' }));
+  const rb = whereaboutsPools(parseWhereaboutsIpam({ range: '10.20.2.0/24' }));
+  const m = given(pool(ra[0]!.name, ra[0]!.spec), pool(rb[0]!.name, rb[0]!.spec));
+  const a = decideAllocate(m, request('p', { ranges: rangeRequests(ra) }), ctx());
+  apply(m, a.events);
+  const b = decideAllocate(m, request('p', { ranges: rangeRequests(rb) }), ctx());
+  t.false(b.reused);
+  t.deepEqual(b.allocations.map((x) => [x.pool, x.address]), [[rb[0]!.name, '10.20.2.1']]);
+  t.deepEqual(b.events.map((e) => e.type), ['IPAllocated'], 'A is not released');
+  apply(m, b.events);
+  // Retries with either range: that range's address, nothing written.
+  for (const [r, address] of [[ra, '10.20.1.1'], [rb, '10.20.2.1']] as const) {
+    const again = decideAllocate(m, request('p', { ranges: rangeRequests(r) }), ctx());
+    t.deepEqual([again.reused, again.events.length, again.allocations[0]!.address], [true, 0, address]);
+  }
+  // The same pod in a new sandbox (another container) asking for A: A's address rebound to it; B's stays with the old one.
+  const sandbox = decideAllocate(m, request('p', { ranges: rangeRequests(ra) }, { containerID: 'ctr-p-2' }), ctx());
+  t.true(sandbox.reused);
+  t.deepEqual(sandbox.allocations.map((x) => [x.address, x.endpoint.containerID]), [['10.20.1.1', 'ctr-p-2']]);
+  // DEL of the first container releases what it still holds (B's address; A's was rebound).
+  apply(m, sandbox.events);
+  const del = decideReleaseContainer(m, a.allocations[0]!.endpoint.containerID, undefined, ctx());
+  t.deepEqual(del.allocations.map((x) => x.address), ['10.20.2.1']);
+});

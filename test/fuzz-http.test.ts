@@ -8,6 +8,7 @@ import { ENV_HEADERS, EXIT_CODE_HEADER, MAX_STDIN_BYTES, encodeHeaderValue } fro
 import { MAX_BODY_BYTES } from '../src/daemon/http.js';
 import { AT } from './helpers/alloc.js';
 import { call, startDaemon, type DaemonFixture } from './helpers/daemon.js';
+import { NO_PEER_LIMITS } from '../src/daemon/peer-admission.js';
 
 const RUNS = Number(process.env.IPAM_FUZZ_RUNS ?? 150);
 
@@ -53,7 +54,8 @@ function isClearError(t: import('ava').ExecutionContext, status: number, text: s
 }
 
 test('/v1 API: malformed JSON, wrong shapes, corrupted fields, family mix-ups, oversized bodies: 4xx with a code and message; nothing written', async (t) => {
-  const f = await startDaemon();
+  // Each hostile request's own answer is tested, not the per-peer refusal budget (test/hostile-http has that).
+  const f = await startDaemon({ extra: { peerLimits: NO_PEER_LIMITS } });
   t.teardown(() => f.close());
   await withPools(f);
   const before = await f.store.headRevision();
@@ -143,7 +145,8 @@ test('CNI route on the socket: garbage stdin and environment: a CNI error result
 });
 
 test('Kubernetes-style API: POST/PUT/PATCH of SpiderIPPool with garbage, invalid CIDRs, family mix-ups, unknown fields (Strict): a 4xx Status; nothing written', async (t) => {
-  const f = await startDaemon();
+  // Each hostile request's own answer is tested, not the per-peer refusal budget (test/hostile-http has that).
+  const f = await startDaemon({ extra: { peerLimits: NO_PEER_LIMITS } });
   t.teardown(() => f.close());
   await withPools(f);
   const before = await f.store.headRevision();

@@ -4,6 +4,7 @@
 import test from 'ava';
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { request as httpsRequest } from 'node:https';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { AT } from './helpers/alloc.js';
@@ -104,4 +105,89 @@ test.serial('a body dripped after a 401 does not hold the connection; a slow aut
   t.is(await f.store.headRevision(), before, 'nothing written');
   const ok = await call(f, 'GET', '/v1/allocations?containerID=x');
   t.is(ok.status, 200);
+});
+
+/** One HTTPS request from `from` (an address on lo) on a connection of its own. */
+function callFrom(f: DaemonFixture, from: string, method: string, path: string, o: { token?: string; body?: string } = {}): Promise<{ status: number; headers: Record<string, unknown>; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      { host: '127.0.0.1', port: f.port, localAddress: from, ca: f.ca, agent: false, method, path, headers: { authorization: `Bearer ${o.token ?? TOKEN}`, 'content-type': 'application/json' } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(o.body);
+  });
+}
+
+test.serial('per-peer admission: requests in flight over the limit and a peer whose requests keep being refused get 429 + Retry-After; connections over the rate are closed before TLS; other peers and the CNI socket are unaffected', async (t) => {
+  // Refusals refill at one per 20 s: none comes back while the test runs.
+  const peerLimits = { maxInFlight: 4, refusalsPerSecond: 0.05, refusalBurst: 10, connectionsPerSecond: 5, connectionBurst: 30 };
+  const f = await startDaemon({ extra: { peerLimits, requestTimeoutMs: 8000 } });
+  t.teardown(() => f.close());
+  await withPool(f);
+  const held: Socket[] = [];
+  t.teardown(() => held.forEach((s) => s.destroy()));
+
+  // In flight: 4 uploads from 127.0.0.2 that never finish hold its seats; the 5th request is 429, with Retry-After.
+  for (let i = 0; i < 4; i++) {
+    const s = await idleFrom(f.port, '127.0.0.2', { tls: true });
+    s.write(`POST /v1/allocations HTTP/1.1\r\nHost: d\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{`);
+    held.push(s);
+  }
+  await sleep(300);
+  const fifth = await callFrom(f, '127.0.0.2', 'GET', '/v1/allocations?containerID=x');
+  t.is(fifth.status, 429, fifth.text);
+  t.is(fifth.headers['retry-after'], '1');
+  t.regex(JSON.parse(fifth.text).error.message, /too many requests in flight from 127\.0\.0\.2 \(4\)/);
+  const kube = await callFrom(f, '127.0.0.2', 'GET', '/apis/spiderpool.spidernet.io/v2beta1/spiderippools');
+  t.is(kube.status, 429);
+  t.like(JSON.parse(kube.text), { kind: 'Status', reason: 'TooManyRequests', code: 429, details: { retryAfterSeconds: 1 } });
+  // Another address and the socket are served meanwhile; watches (long-running) are not counted.
+  t.is((await callFrom(f, '127.0.0.3', 'GET', '/v1/allocations?containerID=x')).status, 200);
+  const socketLoad = await allocationLoad(f, { count: 20, concurrency: 4, tag: 'adm-s', pool: 'legit', via: 'socket' });
+  t.deepEqual(socketLoad.errors, []);
+  const w = await idleFrom(f.port, '127.0.0.2', { tls: true });
+  held.push(w);
+  let watchAnswer = '';
+  w.on('data', (d: Buffer) => (watchAnswer += d.toString()));
+  w.write(`GET /apis/spiderpool.spidernet.io/v2beta1/spiderippools?watch=true HTTP/1.1\r\nHost: d\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`);
+  await sleep(500);
+  t.regex(watchAnswer, /^HTTP\/1.1 200/, 'a watch is admitted with every seat taken');
+  held.splice(0).forEach((s) => s.destroy());
+  await sleep(300);
+  t.is((await callFrom(f, '127.0.0.2', 'GET', '/v1/allocations?containerID=x')).status, 200, 'seats given back');
+
+  // Refusals: 127.0.0.4 sends wrong tokens; after its burst of 10 refusals, everything it sends is 429 (not even
+  // authenticated), a correct request too; other addresses are not affected. (Refill: test/peer-admission.)
+  const wrong: number[] = [];
+  for (let i = 0; i < 12; i++) wrong.push((await callFrom(f, '127.0.0.4', 'GET', '/v1/allocations?containerID=x', { token: 'wrong-token-0123456789' })).status);
+  t.deepEqual(wrong, [...Array(10).fill(401), 429, 429]);
+  const good = await callFrom(f, '127.0.0.4', 'GET', '/v1/allocations?containerID=x');
+  t.is(good.status, 429);
+  t.regex(JSON.parse(good.text).error.message, /too many refused requests from 127\.0\.0\.4/);
+  t.true(Number(good.headers['retry-after']) >= 1);
+  t.is((await callFrom(f, '127.0.0.5', 'GET', '/v1/allocations?containerID=x')).status, 200);
+  // A 429 keeps a keep-alive connection open (a new one would cost a handshake): two GETs, two answers, one connection.
+  const kept = await idleFrom(f.port, '127.0.0.4', { tls: true });
+  held.push(kept);
+  let both = '';
+  kept.on('data', (d: Buffer) => (both += d.toString()));
+  const get = `GET /v1/allocations?containerID=x HTTP/1.1\r\nHost: d\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`;
+  kept.write(get);
+  await sleep(300);
+  kept.write(get);
+  await sleep(300);
+  t.is(both.match(/HTTP\/1.1 429/g)?.length, 2, both);
+  t.false(closed(kept), 'still open');
+
+  // New connections: 127.0.0.6 opens 60 at once; past its burst of 30 they are closed before the handshake.
+  const attempts = await Promise.all(Array.from({ length: 60 }, () => idleFrom(f.port, '127.0.0.6', { tls: true }).then((s) => (held.push(s), true), () => false)));
+  const shaken = attempts.filter(Boolean).length;
+  t.true(shaken >= 25 && shaken <= 35, `${shaken} of 60 connections got a TLS handshake`);
+  t.is((await callFrom(f, '127.0.0.7', 'GET', '/v1/allocations?containerID=x')).status, 200);
 });

@@ -197,6 +197,11 @@ export function decideAllocate(m: AllocatorModel, req: AllocateRequest, ctx: Dec
   const existing = m.byEndpoint.get(endpointKey(ep)) ?? [];
   const tags = new Set<string>([epTag(ep)]);
   const events: DomainEvent[] = [];
+  // CNI ranges (host-local's allocator Get, Whereabouts' per-range pools): what the attachment already holds counts
+  // only in the ranges asked for; elsewhere it is left as it is (its DEL releases it), and the range gets an address.
+  if (req.ranges && existing.length > 0 && existing.every((r) => r.endpoint.containerID === ep.containerID || r.endpoint.uid === ep.uid || REUSE_KINDS.has(ep.owner?.kind ?? ''))) {
+    return decideRanges(m, req, req.ranges, existing, ctx, tags);
+  }
   if (existing.length > 0) {
     // A retried ADD for the same container: the same addresses, nothing written.
     if (existing.every((r) => r.endpoint.containerID === ep.containerID)) {
@@ -243,6 +248,46 @@ export function decideAllocate(m: AllocatorModel, req: AllocateRequest, ctx: Dec
   }
   tags.add(Tag.reservations());
   return { events, conditionTags: [...tags], allocations, reused: false };
+}
+
+/**
+ * One address per requested range: the attachment's own allocation in that range when it has one (a retried ADD:
+ * nothing written; the same pod's previous sandbox: rebound to this container), else a new one from the range.
+ */
+function decideRanges(m: AllocatorModel, req: AllocateRequest, ranges: readonly RangeRequest[], existing: readonly AllocationRecord[], ctx: DecideContext, tags: Set<string>): Decision {
+  const ep = req.endpoint;
+  const events: DomainEvent[] = [];
+  const allocations: Allocation[] = [];
+  const taken = new Set<AllocationRecord>();
+  let fresh = false;
+  for (const range of ranges) {
+    const held = existing.find((r) => !taken.has(r) && r.pool === range.pool && (range.within === undefined || range.within.contains(r.value)));
+    const pool = m.pools.get(range.pool);
+    if (held && pool) {
+      taken.add(held);
+      if (held.endpoint.containerID === ep.containerID) {
+        allocations.push(allocationView(held));
+        continue;
+      }
+      const { event, allocation } = allocatedEvent(ctx, pool, held.address, ep);
+      events.push(event);
+      allocations.push(allocation);
+      tags.add(Tag.ip(pool.compiled.scope, held.address));
+      continue;
+    }
+    const pick = pickRange(m, range, ctx);
+    const c = pick.pool.compiled;
+    const address = formatAddress(c.ipVersion, pick.pool.offsets.addressAt(pick.offset));
+    const { event, allocation } = allocatedEvent(ctx, pick.pool, address, ep);
+    events.push(event);
+    allocations.push(allocation);
+    tags.add(Tag.ip(c.scope, address));
+    tags.add(Tag.poolConfig(c.name));
+    fresh = true;
+  }
+  if (events.length === 0) return { events: [], conditionTags: [], allocations, reused: true };
+  if (fresh) tags.add(Tag.reservations());
+  return { events, conditionTags: [...tags], allocations, reused: !fresh };
 }
 
 /** Release one allocation by id: only if it is still the current holder of its address (ABA-safe). */

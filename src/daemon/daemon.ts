@@ -22,6 +22,7 @@ import { PastStates } from '../lifecycle/past-states.js';
 import { Maintainer, MaintenanceLoop } from '../lifecycle/maintainer.js';
 import type { FootprintFn, RetentionPolicy } from '../lifecycle/retention.js';
 import { createKubeApi, type KubeApiHandler, type KubeApiLimits } from '../api/kube/index.js';
+import { StatusError } from '../api/kube/status.js';
 import { createAllocApi } from './alloc-api.js';
 import { Checkpointer, DEFAULT_CHECKPOINTS, type CheckpointPolicy } from './checkpointer.js';
 import { authenticate } from './auth.js';
@@ -32,7 +33,8 @@ import { HorizonMonitor, newMaintenanceStatus, recordRun, type MaintenanceStatus
 import { DEFAULT_FOOTPRINT, FootprintMonitor, type FootprintPolicy } from './footprint-monitor.js';
 import { InFlight } from './in-flight.js';
 import { PathLock } from './lock.js';
-import { createApiServer, SOCKET_LIMITS, TCP_LIMITS, type ConnectionLimits } from './listener.js';
+import { createApiServer, SOCKET_LIMITS, TCP_LIMITS, type ApiServer, type ConnectionLimits } from './listener.js';
+import { PEER_LIMITS, PeerAdmission, type PeerLimits } from './peer-admission.js';
 import { Readiness } from './readiness.js';
 import { tlsServerOptions, type RequestHeaderOptions, type ServingTls } from './tls.js';
 import { requestUrl, type RequestUrl } from './request-url.js';
@@ -99,6 +101,8 @@ export interface DaemonOptions {
   readonly kubeLimits?: Partial<KubeApiLimits>;
   /** Connection limits and timeouts of each listener (defaults TCP_LIMITS, SOCKET_LIMITS in listener.ts). */
   readonly connections?: { readonly tcp?: Partial<ConnectionLimits>; readonly socket?: Partial<ConnectionLimits> };
+  /** Per-peer rates on the TCP listener (default PEER_LIMITS in peer-admission.ts); the unix socket has none. */
+  readonly peerLimits?: Partial<PeerLimits>;
   /** Routes served on the unix socket only (the CNI plugin's). */
   readonly socketRoutes?: readonly ((parts: DaemonParts) => RouteHandler)[];
   /** GET routes served on both listeners without the token (static files that hold no data: the console's page). */
@@ -112,7 +116,9 @@ const COALESCE_MS = 100;
 
 export class Daemon {
   private readonly servers: Server[] = [];
-  private tcpServer: Server | undefined;
+  private tcpServer: ApiServer | undefined;
+  /** Per-peer admission of the TCP listener's connections and requests. */
+  readonly admission: PeerAdmission;
   private socketLock: PathLock | undefined;
   private socketIno: number | undefined;
   private socketServer: Server | undefined;
@@ -139,6 +145,7 @@ export class Daemon {
   ) {
     const timeout = opts.requestTimeoutMs ?? 10_000;
     this.inFlight = new InFlight(timeout, (cb) => readiness.onUnreachable(cb), () => readiness.reason);
+    this.admission = new PeerAdmission({ ...PEER_LIMITS, ...opts.peerLimits });
   }
 
   static async start(opts: DaemonOptions): Promise<Daemon> {
@@ -273,7 +280,7 @@ export class Daemon {
     if (o.listen !== undefined) {
       const { host, port } = parseListen(o.listen);
       const tls = o.tls ? tlsServerOptions(o.tls, o.requestHeader) : undefined;
-      const server = createApiServer('tcp', (req, res) => void this.handle(req, res, shared, o.token), { ...TCP_LIMITS, ...o.connections?.tcp }, o.log, tls);
+      const server = createApiServer('tcp', (req, res) => void this.admit(req, res, shared, o.token!), { ...TCP_LIMITS, ...o.connections?.tcp }, o.log, tls, this.admission);
       await new Promise<void>((ok, fail) => server.once('error', fail).listen(port, host, ok));
       this.servers.push(server);
       this.tcpServer = server;
@@ -296,6 +303,30 @@ export class Daemon {
       if ((mode & 0o077) !== 0) throw new Error(`unix socket ${o.socket} has mode ${mode.toString(8)}; refusing to serve it without a token (want 600)`);
       o.log.info({ socket: o.socket, mode: '600' }, 'HTTP API on unix socket (no token; owner only)');
     }
+  }
+
+  /** A TCP request: admitted per peer (429 + Retry-After before it is authenticated or read), then handled. */
+  private admit(req: IncomingMessage, res: ServerResponse, routes: readonly RouteHandler[], token: string): void {
+    const peer = req.socket.remoteAddress;
+    if (peer === undefined) return void res.destroy(); // the connection is already gone
+    const longRunning = isLongRunning(req.url);
+    const refusal = this.admission.request(peer, longRunning);
+    if (refusal) {
+      this.tcpServer?.reportRefusal();
+      // The connection stays open (a new one would cost a TLS handshake, far more than the 429): a small declared
+      // body is drained unread; a large or chunked one is not read at all, so its connection ends with the answer.
+      const declared = Number(req.headers['content-length'] ?? 0);
+      if (req.headers['transfer-encoding'] !== undefined || !(declared <= DRAINED_BODY_BYTES)) closeAfter(res);
+      else req.resume();
+      const retryAfter = { 'retry-after': String(refusal.retryAfterSeconds) };
+      // Kubernetes clients read a Status (client-go waits Retry-After and retries); the /v1 API's own error otherwise.
+      if (req.url?.startsWith('/api')) sendJson(res, 429, new StatusError(429, 'TooManyRequests', refusal.message, { retryAfterSeconds: refusal.retryAfterSeconds }).toStatus(), retryAfter);
+      else sendJson(res, 429, { error: { code: 'TooManyRequests', message: refusal.message, retryable: true } }, retryAfter);
+      this.metrics.observeRequest('other', 429, 0);
+      return;
+    }
+    res.once('close', () => this.admission.done(peer, longRunning, res.statusCode));
+    void this.handle(req, res, routes, token);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse, routes: readonly RouteHandler[], token: string | undefined): Promise<void> {
@@ -422,6 +453,14 @@ async function removeStaleSocket(path: string): Promise<void> {
 const CLIENT_CLOSED = 499;
 
 /** Ends the connection once this answer is out, whatever is still coming on it. */
+/** A refused request's body up to this size is read and dropped, so its keep-alive connection can go on. */
+const DRAINED_BODY_BYTES = 64 * 1024;
+
+/** A watch (Kubernetes' long-running requests, which its max-in-flight filter does not count either). */
+function isLongRunning(target: string | undefined): boolean {
+  return target !== undefined && (/[?&]watch=(true|1)(&|$)/.test(target) || target.includes('/watch/'));
+}
+
 function closeAfter(res: ServerResponse): void {
   res.setHeader('connection', 'close');
   res.once('finish', () => res.socket?.destroy());

@@ -5,6 +5,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { TlsOptions } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import type { PeerAdmission } from './peer-admission.js';
 
 export const ListenerKind = { Tcp: 'tcp', Socket: 'socket' } as const;
 export type ListenerKind = (typeof ListenerKind)[keyof typeof ListenerKind];
@@ -39,11 +40,17 @@ export const SOCKET_LIMITS: ConnectionLimits = { ...TCP_LIMITS, maxConnections: 
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
+/** A listener's server; `reportRefusal` counts a request refused by admission into the periodic report. */
+export type ApiServer = Server & { reportRefusal(): void };
+
 /** How often refused connections are reported (one line with counts, not one per connection). */
 const REPORT_MS = 10_000;
 
-/** `tls`: serve HTTPS (the TCP listener carries a token); the limits count raw connections, before the handshake. */
-export function createApiServer(kind: ListenerKind, handler: Handler, limits: ConnectionLimits, log: Logger, tls?: TlsOptions): Server {
+/**
+ * `tls`: serve HTTPS (the TCP listener carries a token); the limits count raw connections, before the handshake.
+ * `admission`: per-peer rates (TCP); a connection over its peer's rate is closed as it arrives, before the handshake.
+ */
+export function createApiServer(kind: ListenerKind, handler: Handler, limits: ConnectionLimits, log: Logger, tls?: TlsOptions, admission?: PeerAdmission): ApiServer {
   const http = {
     headersTimeout: limits.headersTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
@@ -60,8 +67,10 @@ export function createApiServer(kind: ListenerKind, handler: Handler, limits: Co
   const report = () => {
     reporter ??= setTimeout(() => {
       reporter = undefined;
-      log.warn({ listener: kind, overTotal: refused.total, overPerPeer: refused.perPeer, limits: { total: limits.maxConnections, perPeer: limits.maxConnectionsPerPeer } }, 'connections refused: over the limit');
+      const peers = admission ? { peerRate: admission.refused, peerLimits: admission.limits } : {};
+      log.warn({ listener: kind, overTotal: refused.total, overPerPeer: refused.perPeer, limits: { total: limits.maxConnections, perPeer: limits.maxConnectionsPerPeer }, ...peers }, 'connections refused: over the limit');
       refused = { total: 0, perPeer: 0 };
+      if (admission) admission.refused = { connections: 0, inFlight: 0, refusals: 0 };
     }, REPORT_MS).unref();
   };
   server.on('drop', () => {
@@ -77,6 +86,11 @@ export function createApiServer(kind: ListenerKind, handler: Handler, limits: Co
     const peer = socket.remoteAddress;
     if (peer === undefined) return;
     const n = (perPeer.get(peer) ?? 0) + 1;
+    if (admission && !admission.connection(peer)) {
+      report();
+      socket.destroy();
+      return;
+    }
     if (n > limits.maxConnectionsPerPeer) {
       refused.perPeer++;
       report();
@@ -91,5 +105,5 @@ export function createApiServer(kind: ListenerKind, handler: Handler, limits: Co
     });
   });
   server.on('close', () => clearTimeout(reporter));
-  return server;
+  return Object.assign(server, { reportRefusal: report });
 }

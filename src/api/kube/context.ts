@@ -51,6 +51,33 @@ export interface Ctx {
   readonly locks: KeyedLock;
   readonly limits: KubeApiLimits;
   readonly watches: WatchBudget;
+  /** etcd's head revision, one read shared by the requests that asked while the previous read was out. */
+  readonly head: SharedRead<number>;
+}
+
+/**
+ * Coalesces concurrent reads of one value: a caller joins the read that starts next (never one already out, which
+ * may predate its request), so each still sees everything committed before it asked; n callers cost ~2 reads, not n.
+ */
+export class SharedRead<T> {
+  private out: Promise<T> | undefined;
+  private next: Promise<T> | undefined;
+
+  constructor(private readonly read: () => Promise<T>) {}
+
+  get(): Promise<T> {
+    if (!this.out) {
+      this.out = this.read().finally(() => (this.out = undefined));
+      return this.out;
+    }
+    this.next ??= this.out
+      .catch(() => undefined)
+      .then(() => {
+        this.next = undefined;
+        return this.get();
+      });
+    return this.next;
+  }
 }
 
 /** Runs work on one key at a time (check-then-write of one object is not interleaved within this process). */

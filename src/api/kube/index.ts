@@ -2,7 +2,7 @@
 // and writes of pools, subnets and reservations. Answers false for paths it does not serve (the daemon's own).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ChangeFeed } from './change-feed.js';
-import { DEFAULT_LIMITS, KeyedLock, sendJson, sendStatus, type Ctx, type KubeApiDeps, type KubeApiLimits } from './context.js';
+import { DEFAULT_LIMITS, KeyedLock, SharedRead, sendJson, sendStatus, type Ctx, type KubeApiDeps, type KubeApiLimits } from './context.js';
 import { coreVersions, groupDoc, groupList, resourceList, versionInfo } from './discovery.js';
 import { LiveObjectReader } from './objects.js';
 import { acceptsJson, openApi } from './openapi.js';
@@ -154,7 +154,7 @@ export function createKubeApi(deps: KubeApiDeps, limits: Partial<KubeApiLimits> 
   const l: KubeApiLimits = { ...DEFAULT_LIMITS, ...limits };
   const feed = new ChangeFeed(deps.model, l.feedCapacity);
   const watches = new WatchBudget(l);
-  const ctx: Ctx = { deps, reader: new LiveObjectReader(deps.model, feed), locks: new KeyedLock(), limits: l, watches };
+  const ctx: Ctx = { deps, reader: new LiveObjectReader(deps.model, feed), locks: new KeyedLock(), limits: l, watches, head: new SharedRead(() => deps.allocator.store.headRevision()) };
   const handler = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     let url: URL;
     try {

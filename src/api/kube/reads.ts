@@ -31,7 +31,7 @@ export async function reach(ctx: Ctx, def: ResourceDef, rev: number): Promise<vo
 
 /** A consistent read: everything committed before the request is in the view. */
 export async function catchUp(ctx: Ctx, def: ResourceDef): Promise<void> {
-  const head = await ctx.deps.allocator.store.headRevision();
+  const head = await ctx.head.get();
   await reach(ctx, def, head);
 }
 

@@ -15,6 +15,12 @@ import { includeObjectOf, negotiate, table } from './table.js';
 
 type EventType = ChangeType | 'BOOKMARK';
 
+/**
+ * A live change's JSON line, made once for all the watches that send it as the same event type (the change objects
+ * are shared by every subscriber): n watches of a busy resource cost one serialisation per change, not n.
+ */
+const sharedLines = new WeakMap<object, { revision: string; lines: Partial<Record<EventType, string>> }>();
+
 function matcherOf(r: ReadRoute, q: URLSearchParams): Matcher | undefined {
   const m = objectMatcher(q);
   if (r.name === undefined) return m;
@@ -42,6 +48,7 @@ export async function watch(ctx: Ctx, req: IncomingMessage, res: ServerResponse,
   const rv = q.get('resourceVersion') ?? '';
   // Counted and closable from the start: a client gone during the catch-up wait leaves nothing behind.
   const slot = ctx.watches.admit(req, res);
+  if (slot.closed) return; // gone already: no catch-up read for nobody
   let from: number | 'current';
   try {
     if (initialEvents || rv === '' || rv === '0') {
@@ -67,25 +74,32 @@ export async function watch(ctx: Ctx, req: IncomingMessage, res: ServerResponse,
   let headers = true;
   const visible = new Set<string>();
   const keyOf = (o: K8sObject) => objectKeyOf(def, o.metadata.namespace, o.metadata.name);
-  const send = (type: EventType, object: unknown) => {
+  // `shared`: the live change `object` comes from, whose line other watches may already have made.
+  const send = (type: EventType, object: unknown, shared?: object) => {
     if (slot.closed) return;
-    const obj = as === 'table' && type !== 'BOOKMARK' ? table(def, [object as K8sObject], String((object as K8sObject).metadata.resourceVersion), include, headers) : object;
-    if (as === 'table' && type !== 'BOOKMARK') headers = false;
-    res.write(`${JSON.stringify({ type, object: obj })}\n`);
+    if (as === 'table' && type !== 'BOOKMARK') {
+      res.write(`${JSON.stringify({ type, object: table(def, [object as K8sObject], String((object as K8sObject).metadata.resourceVersion), include, headers) })}\n`);
+      headers = false;
+    } else if (shared) {
+      const revision = String((object as K8sObject).metadata.resourceVersion);
+      let made = sharedLines.get(shared);
+      if (made?.revision !== revision) sharedLines.set(shared, (made = { revision, lines: {} })); // a change object is one revision's
+      res.write((made.lines[type] ??= `${JSON.stringify({ type, object })}\n`));
+    } else res.write(`${JSON.stringify({ type, object })}\n`);
     slot.wrote(); // a slow reader is ended with a 410 ERROR event and re-watches from its resourceVersion
   };
-  const deliver = (type: ChangeType, o: K8sObject) => {
+  const deliver = (type: ChangeType, o: K8sObject, shared?: object) => {
     if (r.namespace !== undefined && o.metadata.namespace !== r.namespace) return;
-    if (!match) return send(type, o);
+    if (!match) return send(type, o, shared);
     // With a selector, an object that stops matching is DELETED for this watch, and ADDED when it starts matching.
     const k = keyOf(o);
     const was = visible.has(k);
     if (type !== 'DELETED' && match(o)) {
       visible.add(k);
-      send(was ? 'MODIFIED' : 'ADDED', o);
+      send(was ? 'MODIFIED' : 'ADDED', o, shared);
     } else if (was) {
       visible.delete(k);
-      send('DELETED', o);
+      send('DELETED', o, shared);
     }
   };
   const bookmark = (annotations?: Record<string, string>) =>
@@ -103,7 +117,7 @@ export async function watch(ctx: Ctx, req: IncomingMessage, res: ServerResponse,
     for (const e of replay) deliver(e.type, withVersion(e.object, e.revision));
   }
   const unsubscribe = ctx.reader.feed.subscribe((changes, revision) => {
-    for (const c of changes) if (c.projection === projection) deliver(c.type, withVersion(c.object, revision));
+    for (const c of changes) if (c.projection === projection) deliver(c.type, withVersion(c.object, revision), c);
   });
   const ticker = bookmarks ? setInterval(() => bookmark(), ctx.limits.bookmarkIntervalMs) : undefined;
   const deadline = setTimeout(() => slot.end(), timeoutSeconds * 1000);

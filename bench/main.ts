@@ -18,6 +18,10 @@ import { runCliBench } from './cli.js';
 import { runSoak } from './soak.js';
 import { DEFAULT_RETENTION, parseBytes, parseDuration } from '../src/lifecycle/retention.js';
 import { runModelBench } from './model/scenario.js';
+import { runAllocOpenLoop } from './alloc/open-loop.js';
+import { runHttpOpenLoop } from './http/open-loop.js';
+import { renderLatencySweepSvg } from './lib/latency-chart.js';
+import { DEFAULT_FRACTIONS, DEFAULT_RATES, sweepJson, sweepRows } from './lib/sweep.js';
 
 const program = new Command().name('bench').description('benchmarks of the IPAM engine, each with its baseline measured in the same run');
 const int = (v: string) => {
@@ -32,6 +36,33 @@ function common(cmd: Command): Command {
     .addOption(new Option('--etcd-cluster <members>', 'start a local etcd cluster of this many members').argParser(int))
     .option('--etcd-data-dir <dir>', "parent of the local etcd's throw-away data dir (default: the system's temp dir; e.g. /dev/shm takes the disk's fsync latency out)")
     .option('--json <file>', 'write every figure and the environment to this JSON file');
+}
+
+const list = (v: string) => v.split(',').map((x) => {
+  const n = Number(x.trim());
+  if (!(n > 0)) throw new Error(`expected positive numbers separated by commas, got ${v}`);
+  return n;
+});
+
+/** The open-loop sweep's options, shared by `alloc` and `http`. */
+function openLoopOptions(cmd: Command): Command {
+  return cmd
+    .option('--open-loop', 'open-loop sweep: Poisson arrivals at fixed rates and at fractions of the closed-loop saturation of the same round; latency from the scheduled arrival')
+    .option('--rates <list>', 'open loop: offered rates/s', list, [...DEFAULT_RATES])
+    .option('--fractions <list>', 'open loop: then these fractions of the closed-loop saturation', list, [...DEFAULT_FRACTIONS])
+    .option('--step-seconds <s>', 'open loop: arrival window of each step', Number, 2)
+    .option('--max-outstanding <n>', 'open loop: calls in flight at most (arrivals beyond it are dropped and counted)', int, 4096)
+    .option('--unloaded-count <n>', 'open loop: allocations of the unloaded (one requester) run', int, 300)
+    .option('--seed <n>', 'open loop: seed of the arrival schedules', int, 17);
+}
+
+/** Prints and writes an open-loop sweep: table, JSON (`unloadedP50Ms`, `openLoop: [...]`) and the SVG. */
+function emitSweep(r: Parameters<typeof sweepJson>[0] & Record<string, unknown>, what: string, title: string, o: { json?: string; svg?: string }): void {
+  emit(sweepJson(r) as unknown as Record<string, unknown>, sweepRows(r, what), o.json);
+  if (o.svg) {
+    writeFileSync(o.svg, renderLatencySweepSvg(r, title));
+    process.stdout.write(`wrote ${o.svg}\n`);
+  }
 }
 
 function emit(result: Record<string, unknown>, rows: (string | number)[][], json: string | undefined, svg?: { file: string | undefined; chart: Parameters<typeof renderSvg>[0] }): void {
@@ -77,7 +108,7 @@ common(program.command('store'))
     }
   });
 
-common(program.command('alloc'))
+openLoopOptions(common(program.command('alloc')))
   .description('N requesters across P processes allocate from one pool; baselines: pool-object CAS and raw etcd puts')
   .option('--requesters <n>', 'concurrent requesters in all', int, 256)
   .option('--processes <n>', 'allocator processes', int, 1)
@@ -92,6 +123,13 @@ common(program.command('alloc'))
   .action(async (o) => {
     const target = await openTarget(o);
     try {
+      if (o.openLoop) {
+        const r = await runAllocOpenLoop({ endpoints: target.endpoints, requesters: o.requesters, count: o.count, rounds: o.rounds, poolCidr: o.pool, warmup: o.warmup, unloadedCount: o.unloadedCount, rates: o.rates, fractions: o.fractions, stepMs: o.stepSeconds * 1000, maxOutstanding: o.maxOutstanding, seed: o.seed });
+        emitSweep({ ...r, etcdMembers: target.members }, `closed loop, ${o.requesters} requesters`, `alloc, in-process: open-loop latency vs offered rate (${o.rounds} rounds, medians)`, o);
+        const i = r.invariants;
+        if (i.duplicates + i.lost + i.extra > 0) process.exitCode = 1;
+        return;
+      }
       const orders = String(o.order).split(',').map((x) => x.trim());
       for (const x of orders) if (x !== 'scattered' && x !== 'lowest') throw new Error(`--order: expected scattered or lowest, got ${x}`);
       const r = await runAllocScenario({ endpoints: target.endpoints, requesters: o.requesters, processes: o.processes, count: o.count, rounds: o.rounds, poolCidr: o.pool, timeLimitMs: o.timeLimit, warmup: o.warmup, orders: orders as ('scattered' | 'lowest')[], ...(o.comparePool ? { comparePool: o.comparePool } : {}) });
@@ -226,7 +264,7 @@ common(program.command('churn'))
     }
   });
 
-common(program.command('http'))
+openLoopOptions(common(program.command('http')))
   .description("allocations through the daemon's HTTP API, on one daemon and split over two sharing one etcd; baseline: the allocator in-process")
   .option('--clients <n>', 'concurrent HTTP clients (closed loop)', int, 64)
   .option('--count <n>', 'allocations per measured run', int, 20_000)
@@ -237,9 +275,18 @@ common(program.command('http'))
   .addOption(new Option('--client <kind>', 'load generator: wrk (C; its CPU stays small) or node (http.request in this process; costs ~170 us CPU per request here)').choices(['wrk', 'node']).default('wrk'))
   .option('--seconds <n>', 'measured seconds per run with wrk (plus a 2 s warm-up)', int, 10)
   .option('--load-first-only', 'all clients on the first daemon: the others only follow the log (the CPU column then shows what following costs)')
+  .option('--connections <n>', "open loop: the open-loop client's keep-alive connections", int, 128)
+  .option('--svg <file>', 'open loop: write the latency-vs-offered-rate chart')
   .action(async (o) => {
     const target = await openTarget(o);
     try {
+      if (o.openLoop) {
+        const r = await runHttpOpenLoop({ endpoints: target.endpoints, clients: o.clients, rounds: o.rounds, poolCidr: o.pool, client: o.client, seconds: o.seconds, count: o.count, unloadedCount: o.unloadedCount, rates: o.rates, fractions: o.fractions, stepMs: o.stepSeconds * 1000, maxOutstanding: o.maxOutstanding, connections: o.connections, seed: o.seed });
+        emitSweep({ ...r, etcdMembers: target.members }, `closed loop (${o.client}), ${o.clients} clients, 1 daemon`, `http (1 daemon, HTTPS): open-loop latency vs offered rate (${o.rounds} rounds, medians)`, o);
+        const i = r.invariants;
+        if (i.duplicates + i.lost > 0 || i.extra > r.extraAllowed) process.exitCode = 1;
+        return;
+      }
       const daemons = String(o.daemons).split(',').map((x) => int(x.trim()));
       const r = await runHttpBench({ endpoints: target.endpoints, etcdPids: target.pids, clients: o.clients, count: o.count, rounds: o.rounds, daemons, warmup: o.warmup, poolCidr: o.pool, timeLimitMs: 120_000, client: o.client, seconds: o.seconds, loadFirstOnly: o.loadFirstOnly === true });
       const b = r.baseline.inProcess;

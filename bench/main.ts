@@ -19,6 +19,7 @@ import { runSoak } from './soak.js';
 import { DEFAULT_RETENTION, parseBytes, parseDuration } from '../src/lifecycle/retention.js';
 import { runModelBench } from './model/scenario.js';
 import { runAllocOpenLoop } from './alloc/open-loop.js';
+import { measureEtcdShapes } from './alloc/etcd-shapes.js';
 import { runHttpOpenLoop } from './http/open-loop.js';
 import { renderLatencySweepSvg } from './lib/latency-chart.js';
 import { DEFAULT_FRACTIONS, DEFAULT_RATES, sweepJson, sweepRows } from './lib/sweep.js';
@@ -119,10 +120,18 @@ openLoopOptions(common(program.command('alloc')))
   .option('--time-limit <ms>', 'bound on one round', int, 120_000)
   .option('--warmup <n>', 'unmeasured allocations per round before measuring (JIT, connections)', (v) => Number(v), 2000)
   .option('--svg <file>', 'write a chart: throughput over time and latency percentiles')
+  .option('--etcd-shapes', "instead: etcd's CPU per allocation for txns of the store's allocation shape, one ingredient at a time, next to raw puts (local etcd only)")
+  .option('--cpu-prof <file>', "write a V8 CPU profile of the first round's measured run (one process) to this .cpuprofile file")
   .option('--order <list>', "pool orders to measure in the same run, comma-separated: scattered (the engine's) and/or lowest (Whereabouts')", 'scattered')
   .action(async (o) => {
     const target = await openTarget(o);
     try {
+      if (o.etcdShapes) {
+        if (target.pids.length === 0) throw new Error('--etcd-shapes reads the local etcd\'s CPU from /proc: run it without --etcd');
+        const shapes = await measureEtcdShapes(target.endpoints, target.pids, { txns: 300, inflight: 3, rounds: o.rounds });
+        emit({ scenario: 'alloc', mode: 'etcd-shapes', shapes }, [['txn shape (61 allocations per txn; raw: 128 keys)', 'etcd CPU us per allocation (raw: per key)', 'allocations/s (raw: keys/s)'], ...shapes.map((x) => [x.shape, x.etcdUs, x.perSec])], o.json);
+        return;
+      }
       if (o.openLoop) {
         const r = await runAllocOpenLoop({ endpoints: target.endpoints, requesters: o.requesters, count: o.count, rounds: o.rounds, poolCidr: o.pool, warmup: o.warmup, unloadedCount: o.unloadedCount, rates: o.rates, fractions: o.fractions, stepMs: o.stepSeconds * 1000, maxOutstanding: o.maxOutstanding, seed: o.seed });
         emitSweep({ ...r, etcdMembers: target.members }, `closed loop, ${o.requesters} requesters`, `alloc, in-process: open-loop latency vs offered rate (${o.rounds} rounds, medians)`, o);
@@ -132,7 +141,7 @@ openLoopOptions(common(program.command('alloc')))
       }
       const orders = String(o.order).split(',').map((x) => x.trim());
       for (const x of orders) if (x !== 'scattered' && x !== 'lowest') throw new Error(`--order: expected scattered or lowest, got ${x}`);
-      const r = await runAllocScenario({ endpoints: target.endpoints, requesters: o.requesters, processes: o.processes, count: o.count, rounds: o.rounds, poolCidr: o.pool, timeLimitMs: o.timeLimit, warmup: o.warmup, orders: orders as ('scattered' | 'lowest')[], ...(o.comparePool ? { comparePool: o.comparePool } : {}) });
+      const r = await runAllocScenario({ endpoints: target.endpoints, requesters: o.requesters, processes: o.processes, count: o.count, rounds: o.rounds, poolCidr: o.pool, timeLimitMs: o.timeLimit, warmup: o.warmup, orders: orders as ('scattered' | 'lowest')[], ...(o.comparePool ? { comparePool: o.comparePool } : {}), etcdPids: target.pids, ...(o.cpuProf ? { cpuProfile: o.cpuProf } : {}) });
       const { chart, ...doc } = r;
       const c = r.compare;
       emit(
@@ -149,10 +158,11 @@ openLoopOptions(common(program.command('alloc')))
             : []),
           ['latency p50/p90/p99/max ms', `${r.latencyMs.p50}/${r.latencyMs.p90}/${r.latencyMs.p99}/${r.latencyMs.max}`, 'median round'],
           ['conflicts (re-decisions)', r.conflicts, `txns batch mean ${r.txnBatch.mean}, max ${r.txnBatch.max}`],
+          ['CPU us/alloc node/etcd', `${r.cpuUsPerAlloc.node}/${r.cpuUsPerAlloc.etcd ?? '-'}`, `median round; rounds: ${r.rounds.map((x) => `${x.cpuUsPerAlloc.node}/${x.cpuUsPerAlloc.etcd ?? '-'}`).join(' ')}`],
           ['pool-cas allocations/s', r.baselines.poolCas.allocsPerSec, `baseline, same etcd, ${r.requesters} requesters (${r.baselines.poolCas.conflicts} conflicts)`],
-          ['etcd ceiling keys/s', r.baselines.etcdCeiling.keysPerSec, 'raw puts, 128 per txn'],
+          ['etcd ceiling keys/s', r.baselines.etcdCeiling.keysPerSec, `raw puts, 128 per txn, after each round: ${r.baselines.etcdCeiling.perRound.join(' ')}; etcd CPU us/key ${r.baselines.etcdCeiling.etcdCpuUsPerKey ?? '-'}; once at the end: ${r.baselines.etcdCeiling.atEnd}`],
           ['ratio vs pool-cas', `${r.ratios.vsPoolCas}x`, ''],
-          ['ratio vs etcd ceiling', r.ratios.vsEtcdCeiling, ''],
+          ['ratio vs etcd ceiling', r.ratios.vsEtcdCeiling, `median of paired rounds: ${r.rounds.map((x) => x.ratioVsCeiling).join(' ')}; of the medians ${r.ratios.vsEtcdCeilingOfMedians}; vs the ceiling at the end ${r.ratios.vsEtcdCeilingAtEnd}`],
           ['invariants', `duplicates ${r.invariants.duplicates}, lost ${r.invariants.lost}, extra ${r.invariants.extra}`, 'engine log vs acknowledgements, all rounds'],
           ...(orders.length > 1
             ? Object.entries(r.orders).map(([name, f]) => [

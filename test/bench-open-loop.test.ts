@@ -77,7 +77,7 @@ test('a sweep summary: medians per step over rounds, the floor at 25% against th
     offeredPerSec,
     loadFraction,
     ...(asFraction !== undefined ? { asFraction } : {}),
-    result: { offeredPerSec, arrivals: 100, completed: 100, dropped: 0, late: 0, timedOut: 0, errors: 0, errorMessages: [], achievedPerSec: offeredPerSec, latencyMs: { p50: p99 / 2, p99, p999: p99 * 2, max: p99 * 3 }, loopDelayMs: { p99: 1, max: 2 }, answers: [], pending: [] },
+    result: { offeredPerSec, arrivals: 100, completed: 100, dropped: 0, late: 0, timedOut: 0, errors: 0, errorMessages: [], achievedPerSec: offeredPerSec, latencyMs: { p50: p99 / 2, p99, p999: p99 * 2, max: p99 * 3 }, sendLagMs: { p50: 0.1, p99: 1 }, loopDelayMs: { p99: 1, max: 2 }, answers: [], pending: [] },
   });
   const rounds: SweepRound[] = [
     { unloadedP50Ms: 2, saturationPerSec: 4000, steps: [step(500, 0.125, 4), step(1000, 0.25, 5, 0.25)] },

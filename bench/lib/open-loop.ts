@@ -76,6 +76,8 @@ export interface OpenLoopResult<T> {
   readonly achievedPerSec: number;
   /** From each arrival's scheduled time; dropped, timed-out and failed calls count as infinitely slow. */
   readonly latencyMs: { p50: number; p99: number; p999: number; max: number };
+  /** How long after its scheduled time each arrival was sent (ms): the generator's own share of the latency. */
+  readonly sendLagMs: { p50: number; p99: number };
   /** This process's event-loop delay during the step (ms): how late its timers and answers could run. */
   readonly loopDelayMs: { p99: number; max: number };
   /** Answers of completed calls, with the arrival index. */
@@ -90,6 +92,7 @@ export async function runOpenLoop<T>(call: (index: number) => Promise<T>, o: Ope
   const graceMs = o.graceMs ?? 5000;
   const lateMs = o.lateMs ?? 5;
   const samples: number[] = [];
+  const lags: number[] = [];
   const answers: { index: number; value: T }[] = [];
   const errorMessages: string[] = [];
   const running = new Map<number, Promise<{ index: number; value: T } | undefined>>();
@@ -136,6 +139,7 @@ export async function runOpenLoop<T>(call: (index: number) => Promise<T>, o: Ope
         if (running.size >= o.maxOutstanding) dropped++;
         else {
           if (now - scheduled > lateMs) late++;
+          lags.push(now - scheduled);
           start(next, scheduled);
         }
         next++;
@@ -166,6 +170,10 @@ export async function runOpenLoop<T>(call: (index: number) => Promise<T>, o: Ope
     errorMessages,
     achievedPerSec: round(completed / seconds, 1),
     latencyMs: openLoopPercentiles(samples, dropped + timedOut + errors),
+    sendLagMs: (() => {
+      const l = openLoopPercentiles(lags);
+      return { p50: l.p50, p99: l.p99 };
+    })(),
     loopDelayMs: { p99: round(loop.percentile(99) / 1e6, 2), max: round(loop.max / 1e6, 2) },
     answers,
     pending: [...running.values()],

@@ -77,6 +77,9 @@ export interface OpenLoopFigure {
   errors: number;
   /** The load generator's event-loop delay p99 (ms), median over rounds: its own share of the latency. */
   loopDelayP99Ms: number;
+  /** How late the generator sent arrivals (ms), p50 and p99, medians over rounds. */
+  sendLagP50Ms: number;
+  sendLagP99Ms: number;
   /** p99 per round (the median is the figure). */
   p99PerRound: number[];
 }
@@ -116,6 +119,8 @@ export function summarizeSweep(rounds: readonly SweepRound[], floor: { at: numbe
       timedOut: sum((r) => r.timedOut),
       errors: sum((r) => r.errors),
       loopDelayP99Ms: med(res.map((r) => r.loopDelayMs.p99)),
+      sendLagP50Ms: med(res.map((r) => r.sendLagMs.p50)),
+      sendLagP99Ms: med(res.map((r) => r.sendLagMs.p99)),
       p99PerRound: res.map((r) => r.latencyMs.p99),
     };
   });
@@ -155,8 +160,8 @@ export function sweepJson(s: SweepSummary) {
 export function sweepRows(s: SweepSummary, what: string): (string | number)[][] {
   const ms = (x: number) => (Number.isFinite(x) ? x : 'inf');
   return [
-    ['offered/s', 'load', 'achieved/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 per round', 'arrivals', 'dropped', 'late', 'timed out', 'errors', 'loop delay p99 ms'],
-    ...s.openLoop.map((x) => [x.offeredPerSec, x.loadFraction, x.achievedPerSec, ms(x.p50Ms), ms(x.p99Ms), ms(x.p999Ms), x.p99PerRound.map(ms).join(' '), x.arrivals, x.dropped, x.late, x.timedOut, x.errors, x.loopDelayP99Ms]),
+    ['offered/s', 'load', 'achieved/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 per round', 'arrivals', 'dropped', 'late', 'timed out', 'errors', 'send lag p50/p99 ms', 'loop delay p99 ms'],
+    ...s.openLoop.map((x) => [x.offeredPerSec, x.loadFraction, x.achievedPerSec, ms(x.p50Ms), ms(x.p99Ms), ms(x.p999Ms), x.p99PerRound.map(ms).join(' '), x.arrivals, x.dropped, x.late, x.timedOut, x.errors, `${x.sendLagP50Ms}/${x.sendLagP99Ms}`, x.loopDelayP99Ms]),
     [],
     ['unloaded p50 ms', s.unloadedP50Ms, `rounds: ${s.unloadedP50PerRound.join(' ')}`, 'one requester, closed loop'],
     ['saturation/s', s.saturationPerSec, `rounds: ${s.saturationPerRound.join(' ')}`, what],

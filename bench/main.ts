@@ -60,6 +60,7 @@ function openLoopOptions(cmd: Command): Command {
 /** Prints and writes an open-loop sweep: table, JSON (`unloadedP50Ms`, `openLoop: [...]`) and the SVG. */
 function emitSweep(r: Parameters<typeof sweepJson>[0] & Record<string, unknown>, what: string, title: string, o: { json?: string; svg?: string }): void {
   emit(sweepJson(r) as unknown as Record<string, unknown>, sweepRows(r, what), o.json);
+  for (const x of r.openLoop) if (x.errorMessages.length) process.stderr.write(`errors at ${x.offeredPerSec}/s: ${x.errorMessages.join(' | ')}\n`);
   if (o.svg) {
     writeFileSync(o.svg, renderLatencySweepSvg(r, title));
     process.stdout.write(`wrote ${o.svg}\n`);

@@ -80,6 +80,8 @@ export interface OpenLoopFigure {
   /** How late the generator sent arrivals (ms), p50 and p99, medians over rounds. */
   sendLagP50Ms: number;
   sendLagP99Ms: number;
+  /** The first few failures' messages, all rounds. */
+  errorMessages: string[];
   /** p99 per round (the median is the figure). */
   p99PerRound: number[];
 }
@@ -122,6 +124,7 @@ export function summarizeSweep(rounds: readonly SweepRound[], floor: { at: numbe
       sendLagP50Ms: med(res.map((r) => r.sendLagMs.p50)),
       sendLagP99Ms: med(res.map((r) => r.sendLagMs.p99)),
       p99PerRound: res.map((r) => r.latencyMs.p99),
+      errorMessages: res.flatMap((r) => r.errorMessages).slice(0, 3),
     };
   });
   const unloadedP50Ms = med(rounds.map((r) => r.unloadedP50Ms));

@@ -59,7 +59,8 @@ function openLoopOptions(cmd: Command): Command {
 
 /** Prints and writes an open-loop sweep: table, JSON (`unloadedP50Ms`, `openLoop: [...]`) and the SVG. */
 function emitSweep(r: Parameters<typeof sweepJson>[0] & Record<string, unknown>, what: string, title: string, o: { json?: string; svg?: string }): void {
-  emit(sweepJson(r) as unknown as Record<string, unknown>, sweepRows(r, what), o.json);
+  const rows = sweepRows(r, what);
+  emit(sweepJson(r) as unknown as Record<string, unknown>, rows.steps, o.json, undefined, `\n${table(rows.footer)}\n`);
   for (const x of r.openLoop) if (x.errorMessages.length) process.stderr.write(`errors at ${x.offeredPerSec}/s: ${x.errorMessages.join(' | ')}\n`);
   if (o.svg) {
     writeFileSync(o.svg, renderLatencySweepSvg(r, title));
@@ -67,9 +68,9 @@ function emitSweep(r: Parameters<typeof sweepJson>[0] & Record<string, unknown>,
   }
 }
 
-function emit(result: Record<string, unknown>, rows: (string | number)[][], json: string | undefined, svg?: { file: string | undefined; chart: Parameters<typeof renderSvg>[0] }): void {
+function emit(result: Record<string, unknown>, rows: (string | number)[][], json: string | undefined, svg?: { file: string | undefined; chart: Parameters<typeof renderSvg>[0] }, after = ''): void {
   const doc = { ...result, environment: environment() };
-  process.stdout.write(`${table(rows)}\n`);
+  process.stdout.write(`${table(rows)}\n${after}`);
   if (json) {
     writeFileSync(json, `${JSON.stringify(doc, null, 2)}\n`);
     process.stdout.write(`wrote ${json}\n`);

@@ -159,13 +159,14 @@ export function sweepJson(s: SweepSummary) {
   };
 }
 
-/** Table rows: one per step, then the floor. */
-export function sweepRows(s: SweepSummary, what: string): (string | number)[][] {
+/** Table rows: one per step (`steps`), then the unloaded p50, the saturation and the floor (`footer`). */
+export function sweepRows(s: SweepSummary, what: string): { steps: (string | number)[][]; footer: (string | number)[][] } {
   const ms = (x: number) => (Number.isFinite(x) ? x : 'inf');
-  return [
+  const steps = [
     ['offered/s', 'load', 'achieved/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 per round', 'arrivals', 'dropped', 'late', 'timed out', 'errors', 'send lag p50/p99 ms', 'loop delay p99 ms'],
     ...s.openLoop.map((x) => [x.offeredPerSec, x.loadFraction, x.achievedPerSec, ms(x.p50Ms), ms(x.p99Ms), ms(x.p999Ms), x.p99PerRound.map(ms).join(' '), x.arrivals, x.dropped, x.late, x.timedOut, x.errors, `${x.sendLagP50Ms}/${x.sendLagP99Ms}`, x.loopDelayP99Ms]),
-    [],
+  ];
+  const footer = [
     ['unloaded p50 ms', s.unloadedP50Ms, `rounds: ${s.unloadedP50PerRound.join(' ')}`, 'one requester, closed loop'],
     ['saturation/s', s.saturationPerSec, `rounds: ${s.saturationPerRound.join(' ')}`, what],
     [
@@ -175,4 +176,5 @@ export function sweepRows(s: SweepSummary, what: string): (string | number)[][] 
       'medians over rounds',
     ],
   ];
+  return { steps, footer };
 }

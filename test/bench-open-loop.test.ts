@@ -1,7 +1,7 @@
 // The open-loop load generator's arithmetic (no timing asserted): seeded Poisson schedules, percentiles that count
 // dropped calls as infinitely slow, the medians over rounds and the floor of a sweep.
 import test from 'ava';
-import { MAX_ARRIVALS, openLoopPercentiles, poissonArrivals, runOpenLoop, seededRandom } from '../bench/lib/open-loop.js';
+import { MAX_ARRIVALS, openLoopPercentiles, poissonArrivals, runOpenLoop, seededRandom, settledWithin } from '../bench/lib/open-loop.js';
 import { medianOf, summarizeSweep, sweepJson, type SweepRound } from '../bench/lib/sweep.js';
 
 test('the schedule is seeded: the same seed gives the same arrivals, another seed others', (t) => {
@@ -98,4 +98,9 @@ test('a sweep summary: medians per step over rounds, the floor at 25% against th
   const j = sweepJson({ ...s, openLoop: [{ ...s.openLoop[0]!, p99Ms: Infinity }] });
   t.is(j.openLoop[0]!.p99Ms, null);
   t.is(JSON.parse(JSON.stringify(j)).openLoop[0].p99Ms, null);
+});
+
+test('settling the calls a step left running is bounded: a call that never answers is left out', async (t) => {
+  const never = new Promise<number | undefined>(() => undefined);
+  t.deepEqual(await settledWithin([Promise.resolve(1), never, Promise.resolve(undefined), Promise.resolve(3)], 20), [1, 3]);
 });

@@ -2,6 +2,7 @@
 // closed-loop saturation (N requesters), then Poisson arrivals at fixed rates and at fractions of that saturation.
 import { randomBytes } from 'node:crypto';
 import { progress } from '../lib/progress.js';
+import { settledWithin } from '../lib/open-loop.js';
 import { runSweep, summarizeSweep, type SweepRound } from '../lib/sweep.js';
 import { runAllocLoad } from './driver.js';
 import { definePool, openEngine, openEngineAlias } from './engine.js';
@@ -58,7 +59,7 @@ async function oneRound(o: AllocOpenLoopOptions, r: number): Promise<SweepRound 
       onStep: (label) => process.stderr.write(`alloc open loop round ${r + 1}: ${label}\n`),
     });
     for (const [k, s] of steps.entries()) {
-      const settled = [...s.result.answers, ...(await Promise.all(s.result.pending)).filter((x) => x !== undefined)];
+      const settled = [...s.result.answers, ...(await settledWithin(s.result.pending, 30_000))];
       for (const x of settled) acks.push({ address: (x.value as AllocOutcome).address, id: `o-${podRef(k, x.index)}` });
     }
     await a.close();

@@ -6,6 +6,7 @@ import { runAllocLoad } from '../alloc/driver.js';
 import { definePool } from '../alloc/engine.js';
 import { checkInvariants, loggedAllocationsThenDrop } from '../alloc/invariants.js';
 import { podRef, type AllocOutcome } from '../alloc/types.js';
+import { settledWithin } from '../lib/open-loop.js';
 import { runSweep, summarizeSweep, type SweepRound } from '../lib/sweep.js';
 import { httpAllocator } from './client.js';
 import { runWrk } from './wrk.js';
@@ -76,7 +77,7 @@ async function oneRound(o: HttpOpenLoopOptions, r: number): Promise<SweepRound &
     };
     const steps = await runSweep(call, { rates: o.rates, fractions: o.fractions, saturationPerSec: saturation, stepMs: o.stepMs, maxOutstanding: o.maxOutstanding, seed: o.seed, onStep: say });
     for (const [k, s] of steps.entries()) {
-      const settled = [...s.result.answers, ...(await Promise.all(s.result.pending)).filter((x) => x !== undefined)];
+      const settled = [...s.result.answers, ...(await settledWithin(s.result.pending, 30_000))];
       for (const x of settled) acks.push({ address: (x.value as AllocOutcome).address, id: `o-${podRef(k, x.index)}` });
     }
     await open.close();

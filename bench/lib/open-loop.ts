@@ -179,3 +179,13 @@ export async function runOpenLoop<T>(call: (index: number) => Promise<T>, o: Ope
     pending: [...running.values()],
   };
 }
+
+/** The answers of `pending` calls that settle within `ms` (bounded: a call that never answers is left out). */
+export async function settledWithin<T>(pending: readonly Promise<T | undefined>[], ms: number): Promise<T[]> {
+  const out: T[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const each = pending.map((p) => p.then((v) => void (v !== undefined && out.push(v))));
+  await Promise.race([Promise.all(each), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+  return out.slice();
+}

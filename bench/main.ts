@@ -19,6 +19,11 @@ import { runCliBench } from './cli.js';
 import { runSoak } from './soak.js';
 import { DEFAULT_RETENTION, parseBytes, parseDuration } from '../src/lifecycle/retention.js';
 import { runModelBench } from './model/scenario.js';
+import { runAllocOpenLoop } from './alloc/open-loop.js';
+import { measureEtcdShapes } from './alloc/etcd-shapes.js';
+import { runHttpOpenLoop } from './http/open-loop.js';
+import { renderLatencySweepSvg } from './lib/latency-chart.js';
+import { DEFAULT_FRACTIONS, DEFAULT_RATES, sweepJson, sweepRows } from './lib/sweep.js';
 
 const program = new Command().name('bench').description('benchmarks of the IPAM engine, each with its baseline measured in the same run');
 const int = (v: string) => {
@@ -35,9 +40,38 @@ function common(cmd: Command): Command {
     .option('--json <file>', 'write every figure and the environment to this JSON file');
 }
 
-function emit(result: Record<string, unknown>, rows: (string | number)[][], json: string | undefined, svg?: { file: string | undefined; chart: Parameters<typeof renderSvg>[0] }): void {
+const list = (v: string) => v.split(',').map((x) => {
+  const n = Number(x.trim());
+  if (!(n > 0)) throw new Error(`expected positive numbers separated by commas, got ${v}`);
+  return n;
+});
+
+/** The open-loop sweep's options, shared by `alloc` and `http`. */
+function openLoopOptions(cmd: Command): Command {
+  return cmd
+    .option('--open-loop', 'open-loop sweep: Poisson arrivals at fixed rates and at fractions of the closed-loop saturation of the same round; latency from the scheduled arrival')
+    .option('--rates <list>', 'open loop: offered rates/s', list, [...DEFAULT_RATES])
+    .option('--fractions <list>', 'open loop: then these fractions of the closed-loop saturation', list, [...DEFAULT_FRACTIONS])
+    .option('--step-seconds <s>', 'open loop: arrival window of each step', Number, 2)
+    .option('--max-outstanding <n>', 'open loop: calls in flight at most (arrivals beyond it are dropped and counted)', int, 4096)
+    .option('--unloaded-count <n>', 'open loop: allocations of the unloaded (one requester) run', int, 300)
+    .option('--seed <n>', 'open loop: seed of the arrival schedules', int, 17);
+}
+
+/** Prints and writes an open-loop sweep: table, JSON (`unloadedP50Ms`, `openLoop: [...]`) and the SVG. */
+function emitSweep(r: Parameters<typeof sweepJson>[0] & Record<string, unknown>, what: string, title: string, o: { json?: string; svg?: string }): void {
+  const rows = sweepRows(r, what);
+  emit(sweepJson(r) as unknown as Record<string, unknown>, rows.steps, o.json, undefined, `\n${table(rows.footer)}\n`);
+  for (const x of r.openLoop) if (x.errorMessages.length) process.stderr.write(`errors at ${x.offeredPerSec}/s: ${x.errorMessages.join(' | ')}\n`);
+  if (o.svg) {
+    writeFileSync(o.svg, renderLatencySweepSvg(r, title));
+    process.stdout.write(`wrote ${o.svg}\n`);
+  }
+}
+
+function emit(result: Record<string, unknown>, rows: (string | number)[][], json: string | undefined, svg?: { file: string | undefined; chart: Parameters<typeof renderSvg>[0] }, after = ''): void {
   const doc = { ...result, environment: environment() };
-  process.stdout.write(`${table(rows)}\n`);
+  process.stdout.write(`${table(rows)}\n${after}`);
   if (json) {
     writeFileSync(json, `${JSON.stringify(doc, null, 2)}\n`);
     process.stdout.write(`wrote ${json}\n`);
@@ -78,7 +112,7 @@ common(program.command('store'))
     }
   });
 
-common(program.command('alloc'))
+openLoopOptions(common(program.command('alloc')))
   .description('N requesters across P processes allocate from one pool; baselines: pool-object CAS and raw etcd puts')
   .option('--requesters <n>', 'concurrent requesters in all', int, 256)
   .option('--processes <n>', 'allocator processes', int, 1)
@@ -89,13 +123,28 @@ common(program.command('alloc'))
   .option('--time-limit <ms>', 'bound on one round', int, 120_000)
   .option('--warmup <n>', 'unmeasured allocations per round before measuring (JIT, connections)', (v) => Number(v), 2000)
   .option('--svg <file>', 'write a chart: throughput over time and latency percentiles')
+  .option('--etcd-shapes', "instead: etcd's CPU per allocation for txns of the store's allocation shape, one ingredient at a time, next to raw puts (local etcd only)")
+  .option('--cpu-prof <file>', "write a V8 CPU profile of the first round's measured run (one process) to this .cpuprofile file")
   .option('--order <list>', "pool orders to measure in the same run, comma-separated: scattered (the engine's) and/or lowest (Whereabouts')", 'scattered')
   .action(async (o) => {
     const target = await openTarget(o);
     try {
+      if (o.etcdShapes) {
+        if (target.pids.length === 0) throw new Error('--etcd-shapes reads the local etcd\'s CPU from /proc: run it without --etcd');
+        const shapes = await measureEtcdShapes(target.endpoints, target.pids, { txns: 300, inflight: 3, rounds: o.rounds });
+        emit({ scenario: 'alloc', mode: 'etcd-shapes', shapes }, [['txn shape (61 allocations per txn; raw: 128 keys)', 'etcd CPU us per allocation (raw: per key)', 'allocations/s (raw: keys/s)'], ...shapes.map((x) => [x.shape, x.etcdUs, x.perSec])], o.json);
+        return;
+      }
+      if (o.openLoop) {
+        const r = await runAllocOpenLoop({ endpoints: target.endpoints, requesters: o.requesters, count: o.count, rounds: o.rounds, poolCidr: o.pool, warmup: o.warmup, unloadedCount: o.unloadedCount, rates: o.rates, fractions: o.fractions, stepMs: o.stepSeconds * 1000, maxOutstanding: o.maxOutstanding, seed: o.seed });
+        emitSweep({ ...r, etcdMembers: target.members }, `closed loop, ${o.requesters} requesters`, `alloc, in-process: open-loop latency vs offered rate (${o.rounds} rounds, medians)`, o);
+        const i = r.invariants;
+        if (i.duplicates + i.lost + i.extra > 0) process.exitCode = 1;
+        return;
+      }
       const orders = String(o.order).split(',').map((x) => x.trim());
       for (const x of orders) if (x !== 'scattered' && x !== 'lowest') throw new Error(`--order: expected scattered or lowest, got ${x}`);
-      const r = await runAllocScenario({ endpoints: target.endpoints, requesters: o.requesters, processes: o.processes, count: o.count, rounds: o.rounds, poolCidr: o.pool, timeLimitMs: o.timeLimit, warmup: o.warmup, orders: orders as ('scattered' | 'lowest')[], ...(o.comparePool ? { comparePool: o.comparePool } : {}) });
+      const r = await runAllocScenario({ endpoints: target.endpoints, requesters: o.requesters, processes: o.processes, count: o.count, rounds: o.rounds, poolCidr: o.pool, timeLimitMs: o.timeLimit, warmup: o.warmup, orders: orders as ('scattered' | 'lowest')[], ...(o.comparePool ? { comparePool: o.comparePool } : {}), etcdPids: target.pids, ...(o.cpuProf ? { cpuProfile: o.cpuProf } : {}) });
       const { chart, ...doc } = r;
       const c = r.compare;
       emit(
@@ -112,10 +161,11 @@ common(program.command('alloc'))
             : []),
           ['latency p50/p90/p99/max ms', `${r.latencyMs.p50}/${r.latencyMs.p90}/${r.latencyMs.p99}/${r.latencyMs.max}`, 'median round'],
           ['conflicts (re-decisions)', r.conflicts, `txns batch mean ${r.txnBatch.mean}, max ${r.txnBatch.max}`],
+          ['CPU us/alloc node/etcd', `${r.cpuUsPerAlloc.node}/${r.cpuUsPerAlloc.etcd ?? '-'}`, `median round; rounds: ${r.rounds.map((x) => `${x.cpuUsPerAlloc.node}/${x.cpuUsPerAlloc.etcd ?? '-'}`).join(' ')}`],
           ['pool-cas allocations/s', r.baselines.poolCas.allocsPerSec, `baseline, same etcd, ${r.requesters} requesters (${r.baselines.poolCas.conflicts} conflicts)`],
-          ['etcd ceiling keys/s', r.baselines.etcdCeiling.keysPerSec, 'raw puts, 128 per txn'],
+          ['etcd ceiling keys/s', r.baselines.etcdCeiling.keysPerSec, `raw puts, 128 per txn, after each round: ${r.baselines.etcdCeiling.perRound.join(' ')}; etcd CPU us/key ${r.baselines.etcdCeiling.etcdCpuUsPerKey ?? '-'}; once at the end: ${r.baselines.etcdCeiling.atEnd}`],
           ['ratio vs pool-cas', `${r.ratios.vsPoolCas}x`, ''],
-          ['ratio vs etcd ceiling', r.ratios.vsEtcdCeiling, ''],
+          ['ratio vs etcd ceiling', r.ratios.vsEtcdCeiling, `median of paired rounds: ${r.rounds.map((x) => x.ratioVsCeiling).join(' ')}; of the medians ${r.ratios.vsEtcdCeilingOfMedians}; vs the ceiling at the end ${r.ratios.vsEtcdCeilingAtEnd}`],
           ['invariants', `duplicates ${r.invariants.duplicates}, lost ${r.invariants.lost}, extra ${r.invariants.extra}`, 'engine log vs acknowledgements, all rounds'],
           ...(orders.length > 1
             ? Object.entries(r.orders).map(([name, f]) => [
@@ -227,7 +277,7 @@ common(program.command('churn'))
     }
   });
 
-common(program.command('http'))
+openLoopOptions(common(program.command('http')))
   .description("allocations through the daemon's HTTP API, on one daemon and split over two sharing one etcd; baseline: the allocator in-process")
   .option('--clients <n>', 'concurrent HTTP clients (closed loop)', int, 64)
   .option('--count <n>', 'allocations per measured run', int, 20_000)
@@ -238,9 +288,18 @@ common(program.command('http'))
   .addOption(new Option('--client <kind>', 'load generator: wrk (C; its CPU stays small) or node (http.request in this process; costs ~170 us CPU per request here)').choices(['wrk', 'node']).default('wrk'))
   .option('--seconds <n>', 'measured seconds per run with wrk (plus a 2 s warm-up)', int, 10)
   .option('--load-first-only', 'all clients on the first daemon: the others only follow the log (the CPU column then shows what following costs)')
+  .option('--connections <n>', "open loop: the open-loop client's keep-alive connections", int, 128)
+  .option('--svg <file>', 'open loop: write the latency-vs-offered-rate chart')
   .action(async (o) => {
     const target = await openTarget(o);
     try {
+      if (o.openLoop) {
+        const r = await runHttpOpenLoop({ endpoints: target.endpoints, clients: o.clients, rounds: o.rounds, poolCidr: o.pool, client: o.client, seconds: o.seconds, count: o.count, unloadedCount: o.unloadedCount, rates: o.rates, fractions: o.fractions, stepMs: o.stepSeconds * 1000, maxOutstanding: o.maxOutstanding, connections: o.connections, seed: o.seed });
+        emitSweep({ ...r, etcdMembers: target.members }, `closed loop (${o.client}), ${o.clients} clients, 1 daemon`, `http (1 daemon, HTTPS): open-loop latency vs offered rate (${o.rounds} rounds, medians)`, o);
+        const i = r.invariants;
+        if (i.duplicates + i.lost > 0 || i.extra > r.extraAllowed) process.exitCode = 1;
+        return;
+      }
       const daemons = String(o.daemons).split(',').map((x) => int(x.trim()));
       const r = await runHttpBench({ endpoints: target.endpoints, etcdPids: target.pids, clients: o.clients, count: o.count, rounds: o.rounds, daemons, warmup: o.warmup, poolCidr: o.pool, timeLimitMs: 120_000, client: o.client, seconds: o.seconds, loadFirstOnly: o.loadFirstOnly === true });
       const b = r.baseline.inProcess;

@@ -18,7 +18,11 @@ export interface EngineAllocator extends Allocator {
 /** Opens the engine on `prefix`; the pool must already be defined (see definePool). */
 export async function openEngine(endpoints: string[], prefix: string, tag = 'p0'): Promise<EngineAllocator> {
   const client = openEtcd({ endpoints, callTimeoutMs: 30_000 });
-  const store = new EventStore(client, { prefix, ...(process.env.IPAM_MAX_INFLIGHT ? { maxInflight: Number(process.env.IPAM_MAX_INFLIGHT) } : {}) });
+  const store = new EventStore(client, {
+    prefix,
+    ...(process.env.IPAM_MAX_INFLIGHT ? { maxInflight: Number(process.env.IPAM_MAX_INFLIGHT) } : {}),
+    ...(process.env.IPAM_LIGHT_EXTRA_INFLIGHT ? { lightLoadExtraInflight: Number(process.env.IPAM_LIGHT_EXTRA_INFLIGHT) } : {}),
+  });
   await store.open();
   const engine = new Engine(store, { maxAttempts: 64 });
   await engine.start();

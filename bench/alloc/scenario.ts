@@ -4,11 +4,14 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { withCpuProfile } from '../lib/cpu-profile.js';
+import { cpuSeconds } from '../lib/proc-cpu.js';
 import { progress } from '../lib/progress.js';
 import { Latencies, median, round } from '../lib/stats.js';
 import { runAllocLoad, timelineToRate, type LoadResult } from './driver.js';
 import { definePool, openEngine, openEngineAlias } from './engine.js';
 import { checkInvariants, loggedAllocationsThenDrop } from './invariants.js';
+import { measureEtcdCeiling } from './etcd-ceiling.js';
 import { runBaselines, type BaselineResult } from './run-baselines.js';
 import { podRef } from './types.js';
 import { PoolOrder } from '../../events/catalogue.js';
@@ -20,6 +23,8 @@ function pairedRatios(orders: readonly PoolOrder[], byOrder: ReadonlyMap<PoolOrd
 }
 
 const exec = promisify(execFile);
+/** The raw etcd ceiling measured after every round: the shape run-baselines uses (20,000 keys, 16 txns of 128). */
+const CEILING = { keys: 20_000, concurrency: 16, txnOps: 128 } as const;
 const workerPath = fileURLToPath(new URL('./worker.js', import.meta.url));
 
 export interface AllocScenarioOptions {
@@ -36,6 +41,10 @@ export interface AllocScenarioOptions {
   readonly orders?: readonly PoolOrder[];
   /** Also run every round on this pool, back to back (order alternating), for a ratio from paired rounds. */
   readonly comparePool?: string;
+  /** Local etcd members' process ids, for etcd's CPU per allocation (none: not reported). */
+  readonly etcdPids?: readonly number[];
+  /** Write a CPU profile of the first round's measured run (one process only) to this file. */
+  readonly cpuProfile?: string;
 }
 
 interface ProcessRun {
@@ -44,6 +53,26 @@ interface ProcessRun {
   conflicts: number;
   txns: number;
   batchSizes: number[];
+  /** CPU seconds (user + system) the allocating process used over its measured run. */
+  cpuSeconds: number;
+}
+
+/** CPU seconds this process has used (user + system). */
+export function ownCpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+/** Sum of the etcd members' CPU seconds; undefined when any cannot be read. */
+function etcdCpu(pids: readonly number[] | undefined): number | undefined {
+  if (!pids?.length) return undefined;
+  let n = 0;
+  for (const p of pids) {
+    const s = cpuSeconds(p);
+    if (s === undefined) return undefined;
+    n += s;
+  }
+  return n;
 }
 
 /** Unmeasured allocations first, so JIT compilation and connection set-up do not land in the figures. */
@@ -60,15 +89,22 @@ async function oneRound(o: AllocScenarioOptions, r: number, order: PoolOrder, po
   const share = (total: number, i: number) => Math.floor(total / o.processes) + (i < total % o.processes ? 1 : 0);
   let runs: ProcessRun[];
   const t0 = performance.now();
+  let etcdBefore: number | undefined;
   if (o.processes === 1) {
     const a = await openEngine(o.endpoints, prefix, 'p0');
     await warmUp(a, o);
     const bar = progress(`alloc round ${r + 1} ${poolCidr} (${order})`, o.count);
-    const result = await runAllocLoad(a, { requesters: o.requesters, count: o.count, timeLimitMs: o.timeLimitMs, onProgress: (d) => bar.update(d) });
+    const txnsBefore = a.store.stats.txns;
+    const sizesBefore = a.store.stats.batchSizes.length;
+    etcdBefore = etcdCpu(o.etcdPids);
+    const cpuBefore = ownCpuSeconds();
+    const result = await withCpuProfile(r === 0 ? o.cpuProfile : undefined, () => runAllocLoad(a, { requesters: o.requesters, count: o.count, timeLimitMs: o.timeLimitMs, onProgress: (d) => bar.update(d) }));
+    const cpu = ownCpuSeconds() - cpuBefore;
     bar.stop();
-    runs = [{ result, tag: 'p0', conflicts: a.engine.stats.conflicts, txns: a.store.stats.txns, batchSizes: a.store.stats.batchSizes }];
+    runs = [{ result, tag: 'p0', conflicts: a.engine.stats.conflicts, txns: a.store.stats.txns - txnsBefore, batchSizes: a.store.stats.batchSizes.slice(sizesBefore), cpuSeconds: cpu }];
     await a.close();
   } else {
+    etcdBefore = etcdCpu(o.etcdPids);
     runs = await Promise.all(
       Array.from({ length: o.processes }, async (_, i) => {
         const args = { endpoints: o.endpoints, prefix, tag: `p${i}`, requesters: share(o.requesters, i), count: share(o.count, i), timeLimitMs: o.timeLimitMs, warmup: share(o.warmup, i) };
@@ -77,17 +113,32 @@ async function oneRound(o: AllocScenarioOptions, r: number, order: PoolOrder, po
       }),
     );
   }
+  // etcd's CPU over the measured runs (with several processes: also their warm-ups, which the note says).
+  const etcdAfter = etcdCpu(o.etcdPids);
   const wall = (performance.now() - t0) / 1000;
   // Invariants: what the log holds against what callers were told.
   const logged = await loggedAllocationsThenDrop(o.endpoints, prefix);
   const acks = runs.flatMap((p) => p.result.allocations.map((a) => ({ address: a.address, id: `${p.tag}-${podRef(a.requester, a.seq)}` })));
   const inv = checkInvariants(acks, logged);
   const allocations = acks.length;
+  // The raw etcd ceiling right after the round, on the same etcd: a ratio per round, paired (this machine's speed
+  // moves within a minute), and etcd's CPU per raw key next to its CPU per allocation.
+  const ceilingEtcdBefore = etcdCpu(o.etcdPids);
+  const ceiling = await measureEtcdCeiling(o.endpoints, prefix, CEILING);
+  const ceilingEtcdAfter = etcdCpu(o.etcdPids);
   // Processes run side by side: the rate is all allocations over the slowest process's time.
   const seconds = Math.max(...runs.map((p) => p.result.seconds));
   const lat = Latencies.merge(runs.map((p) => p.result.latencySamples)).summary();
   const batches = runs.flatMap((p) => p.batchSizes);
+  const us = (sec: number) => round((sec * 1e6) / Math.max(1, allocations));
   return {
+    /** CPU µs per acknowledged allocation over the measured run: the allocating process(es), and etcd. */
+    cpuUsPerAlloc: { node: us(runs.reduce((n, p) => n + p.cpuSeconds, 0)), etcd: etcdBefore !== undefined && etcdAfter !== undefined ? us(etcdAfter - etcdBefore) : undefined },
+    ceiling: {
+      keysPerSec: ceiling.keysPerSec,
+      etcdCpuUsPerKey: ceilingEtcdBefore !== undefined && ceilingEtcdAfter !== undefined ? round(((ceilingEtcdAfter - ceilingEtcdBefore) * 1e6) / CEILING.keys, 1) : undefined,
+    },
+    ratioVsCeiling: round(allocations / seconds / ceiling.keysPerSec, 3),
     allocsPerSec: allocations / seconds,
     allocations,
     seconds,
@@ -154,6 +205,7 @@ export async function runAllocScenario(o: AllocScenarioOptions) {
   const baselines: BaselineResult = await runBaselines(o.endpoints, { requesters: o.requesters, count: o.count, poolCidr: '10.200.0.0/16', timeLimitMs: 20_000 });
   bar.stop();
   const allocsPerSec = median(rounds.map((x) => x.allocsPerSec));
+  const ceilingMedian = median(rounds.map((x) => x.ceiling.keysPerSec));
   return {
     scenario: 'alloc',
     pool: o.poolCidr,
@@ -167,6 +219,7 @@ export async function runAllocScenario(o: AllocScenarioOptions) {
     ...(orders.length > 1 ? { orderRatios: pairedRatios(orders, byOrder) } : {}),
     allocsPerSec: round(allocsPerSec),
     latencyMs: mid.latencyMs,
+    cpuUsPerAlloc: mid.cpuUsPerAlloc,
     conflicts: mid.conflicts,
     retries: mid.conflicts,
     txnBatch: mid.txnBatch,
@@ -174,11 +227,16 @@ export async function runAllocScenario(o: AllocScenarioOptions) {
     baselines: {
       // The baseline's own check: an "extra" there is a call its time limit abandoned that committed later.
       poolCas: { allocsPerSec: baselines.poolCas.allocsPerSec, latencyMs: baselines.poolCas.latencyMs, conflicts: baselines.poolCas.conflicts, allocations: baselines.poolCas.allocations, invariants: baselines.poolCas.invariants },
-      etcdCeiling: { keysPerSec: baselines.etcdCeiling.keysPerSec },
+      etcdCeiling: { keysPerSec: round(ceilingMedian), perRound: rounds.map((x) => x.ceiling.keysPerSec), etcdCpuUsPerKey: mid.ceiling.etcdCpuUsPerKey, atEnd: baselines.etcdCeiling.keysPerSec },
     },
     ratios: {
       vsPoolCas: round(allocsPerSec / baselines.poolCas.allocsPerSec, 1),
-      vsEtcdCeiling: round(allocsPerSec / baselines.etcdCeiling.keysPerSec, 3),
+      /** Median of the rounds' ratios, each round against the ceiling measured right after it. */
+      vsEtcdCeiling: round(median(rounds.map((x) => x.ratioVsCeiling)), 3),
+      /** The medians' ratio (against the per-round ceilings' median). */
+      vsEtcdCeilingOfMedians: round(allocsPerSec / ceilingMedian, 3),
+      /** Against the single ceiling measured at the end with the pool-CAS baseline (the figure before 2026-12-01). */
+      vsEtcdCeilingAtEnd: round(allocsPerSec / baselines.etcdCeiling.keysPerSec, 3),
     },
     rounds: rounds.map(({ timeline: _t, ...r }) => ({ ...r, allocsPerSec: round(r.allocsPerSec) })),
     chart: {

@@ -389,11 +389,12 @@ export class Allocator {
     const pending = keys.map((k) => this.perEndpoint.get(k)).filter((p) => p !== undefined);
     // The common case (nothing pending on these keys) starts at once, without extra promises.
     const run = pending.length === 0 ? fn() : Promise.all(pending).then(fn);
-    const tail = run.then((r) => r.applied).catch(() => undefined);
-    for (const k of keys) this.perEndpoint.set(k, tail);
-    void tail.then(() => {
+    const done = () => {
       for (const k of keys) if (this.perEndpoint.get(k) === tail) this.perEndpoint.delete(k);
-    });
+    };
+    // The keys are free again once the result is applied (or the work failed); then they are forgotten.
+    const tail: Promise<void> = run.then((r) => r.applied).then(done, done);
+    for (const k of keys) this.perEndpoint.set(k, tail);
     return run.then((r) => r.result);
   }
 }

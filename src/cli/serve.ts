@@ -105,7 +105,9 @@ async function run(opts: ServeOptions, log: Logger): Promise<void> {
   });
   // IPAM_MAX_INFLIGHT: etcd txns in flight at once (the store's default, 3, was best in `bench alloc` here).
   const inflight = Number(process.env.IPAM_MAX_INFLIGHT ?? 0);
-  const store = new EventStore(client, { prefix: opts.prefix, ...(inflight > 0 ? { maxInflight: inflight } : {}) });
+  // IPAM_LIGHT_EXTRA_INFLIGHT: more txns while the load is light (the store's default, 3; 0 turns it off).
+  const extra = process.env.IPAM_LIGHT_EXTRA_INFLIGHT;
+  const store = new EventStore(client, { prefix: opts.prefix, ...(inflight > 0 ? { maxInflight: inflight } : {}), ...(extra ? { lightLoadExtraInflight: Number(extra) } : {}) });
   const rev = await store.open();
   log.info({ etcd: describeConnection(conn), prefix: opts.prefix, revision: rev }, 'event store open');
   const token = opts.tcp ? loadToken({ ...(opts.tokenFile ? { tokenFile: opts.tokenFile } : {}), generatedPath: resolve(opts.dataDir, 'token') }) : undefined;

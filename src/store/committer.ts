@@ -21,14 +21,25 @@ export interface CommitStats {
   duplicates: number;
   /** Members per committed txn, the latest BATCH_SIZES_KEPT only (a long-running daemon must not grow it). */
   batchSizes: number[];
+  /** Most txns in flight at once so far. */
+  peakInflight: number;
 }
 
 const BATCH_SIZES_KEPT = 65_536;
+
+/** At most this many members in flight and queued count as light load (see lightLoadExtraInflight). */
+export const LIGHT_LOAD_MEMBERS = 16;
 
 export interface CommitterOptions {
   readonly limits?: TxnLimits;
   /** Txns in flight at once. */
   readonly maxInflight?: number;
+  /**
+   * More txns (default 3) that may fly while the load is light (members in flight and queued <= LIGHT_LOAD_MEMBERS):
+   * a member then goes out at once instead of waiting for a slot (latency at a low arrival rate), while under load
+   * the queue holds more and only `maxInflight` full txns fly (throughput).
+   */
+  readonly lightLoadExtraInflight?: number;
   /** Slow-path lookup of event ids in the log after `after` (for members marked mayExist). */
   readonly findCommitted?: (ids: readonly string[], after: number) => Promise<number | undefined>;
 }
@@ -42,11 +53,13 @@ interface KeyState {
 export class Committer {
   private readonly queue: Member[] = [];
   private inflight = 0;
+  private inflightMembers = 0;
+  private readonly lightLoadExtra: number;
   private pumpScheduled = false;
   private seq = 0;
   private readonly limits: TxnLimits;
   private readonly maxInflight: number;
-  readonly stats: CommitStats = { txns: 0, txnFailures: 0, committedEvents: 0, conflicts: 0, resends: 0, duplicates: 0, batchSizes: [] };
+  readonly stats: CommitStats = { txns: 0, txnFailures: 0, committedEvents: 0, conflicts: 0, resends: 0, duplicates: 0, batchSizes: [], peakInflight: 0 };
   /** Told of the record each committed txn wrote, with its events in record order (own-record reuse). */
   onRecord: ((revision: number, key: string, events: readonly EventEnvelope[]) => void) | undefined;
   /** Told of every committed txn (metrics). */
@@ -65,6 +78,7 @@ export class Committer {
   ) {
     this.limits = opts.limits ?? DEFAULT_LIMITS;
     this.maxInflight = opts.maxInflight ?? 3;
+    this.lightLoadExtra = opts.lightLoadExtraInflight ?? 3;
     this.wire = new FastTxn(client);
   }
 
@@ -96,8 +110,14 @@ export class Committer {
     this.queue.unshift(m);
   }
 
+  /** A slot for another txn: one of maxInflight, or one of the extra ones while the load is light. */
+  private slotFree(): boolean {
+    if (this.inflight < this.maxInflight) return true;
+    return this.inflight < this.maxInflight + this.lightLoadExtra && this.inflightMembers + this.queue.length <= LIGHT_LOAD_MEMBERS;
+  }
+
   private pump(): void {
-    while (this.inflight < this.maxInflight && this.queue.length > 0) {
+    while (this.queue.length > 0 && this.slotFree()) {
       let plan: TxnPlan;
       try {
         plan = planTxn(this.queue, this.limits);
@@ -111,8 +131,12 @@ export class Committer {
       }
       if (plan.members.length === 0) break;
       this.inflight++;
+      const members = plan.members.length;
+      this.inflightMembers += members;
+      if (this.inflight > this.stats.peakInflight) this.stats.peakInflight = this.inflight;
       void this.send(plan).finally(() => {
         this.inflight--;
+        this.inflightMembers -= members;
         this.pump();
       });
     }

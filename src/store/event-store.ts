@@ -19,6 +19,8 @@ export interface EventStoreOptions {
   readonly codec?: EventCodec;
   readonly limits?: Partial<TxnLimits>;
   readonly maxInflight?: number;
+  /** Extra txns in flight while the load is light (default 3; 0: never more than maxInflight). See Committer. */
+  readonly lightLoadExtraInflight?: number;
   /** How long an append keeps retrying when etcd does not answer, ms (default 10 s). */
   readonly appendTimeoutMs?: number;
   /** Validate events with the codec before appending (default true). */
@@ -65,6 +67,7 @@ export class EventStore {
     this.committer = new Committer(client, this.keys, this.writer, {
       limits: { ...DEFAULT_LIMITS, ...opts.limits },
       maxInflight: opts.maxInflight ?? 3,
+      ...(opts.lightLoadExtraInflight !== undefined ? { lightLoadExtraInflight: opts.lightLoadExtraInflight } : {}),
       findCommitted: (ids, after) => this.findCommitted(ids, after),
     });
     // Only with the shipped codec: another codec may turn records into something else than the events appended.

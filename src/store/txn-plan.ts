@@ -66,7 +66,8 @@ export function planTxn(queue: Member[], limits: TxnLimits): TxnPlan {
     const m = queue[scanned]!;
     if (!fits(plan, m, ids, limits)) {
       skipped.push(m);
-      if (plan.writes.size + FIXED_PUTS >= limits.maxOps - 2) {
+      // Full (no room for another member's writes or compares): stop scanning; the rest keep their place.
+      if (plan.writes.size + FIXED_PUTS >= limits.maxOps - 2 || comparesOf(plan) >= limits.maxOps - 2) {
         scanned++;
         break;
       }
@@ -94,6 +95,10 @@ function compareAfter(plan: TxnPlan, tag: string, after: number): void {
   if (cur === undefined || after < cur) plan.modCompares.set(tag, after);
 }
 
+function comparesOf(plan: TxnPlan): number {
+  return plan.modCompares.size + plan.absent.length + FIXED_COMPARES + (plan.fence === undefined ? 0 : 1);
+}
+
 function fits(plan: TxnPlan, m: Member, ids: Set<string>, limits: TxnLimits): boolean {
   for (const e of m.events) if (ids.has(e.id)) return false;
   if (m.condition) for (const t of m.condition.tags) if (plan.writes.has(t)) return false;
@@ -106,7 +111,7 @@ function fits(plan: TxnPlan, m: Member, ids: Set<string>, limits: TxnLimits): bo
   if (m.condition) for (const t of m.condition.tags) if (!plan.modCompares.has(t)) newCompares++;
   if (m.guard && !plan.modCompares.has(m.guard.tag)) newCompares++;
   if (m.condition && plan.fence === undefined) newCompares++;
-  const compares = plan.modCompares.size + plan.absent.length + FIXED_COMPARES + (plan.fence === undefined ? 0 : 1);
+  const compares = comparesOf(plan);
   // Failure branch reads one key per distinct compared key, which is never more than the compares.
   return compares + newCompares <= limits.maxOps;
 }

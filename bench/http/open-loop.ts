@@ -1,0 +1,114 @@
+// `bench http --open-loop`: one daemon (`ipam serve`) per round on a fresh prefix: the unloaded p50 through its HTTPS
+// API (one client, closed loop), its closed-loop saturation (wrk, or Node clients), then Poisson arrivals from this
+// process's keep-alive HTTPS client at fixed rates and at fractions of that saturation.
+import { randomBytes } from 'node:crypto';
+import { runAllocLoad } from '../alloc/driver.js';
+import { definePool } from '../alloc/engine.js';
+import { checkInvariants, loggedAllocationsThenDrop } from '../alloc/invariants.js';
+import { podRef, type AllocOutcome } from '../alloc/types.js';
+import { settledWithin } from '../lib/open-loop.js';
+import { runSweep, summarizeSweep, type SweepRound } from '../lib/sweep.js';
+import { httpAllocator } from './client.js';
+import { runWrk } from './wrk.js';
+import { startServe } from '../../src/local/serve-process.js';
+
+export interface HttpOpenLoopOptions {
+  readonly endpoints: string[];
+  /** Closed-loop clients of the saturation run. */
+  readonly clients: number;
+  readonly rounds: number;
+  readonly poolCidr: string;
+  readonly client: 'wrk' | 'node';
+  /** Saturation run: seconds with wrk, or `count` allocations with Node clients. */
+  readonly seconds: number;
+  readonly count: number;
+  readonly unloadedCount: number;
+  readonly rates: readonly number[];
+  readonly fractions: readonly number[];
+  readonly stepMs: number;
+  readonly maxOutstanding: number;
+  /** Keep-alive connections of the open-loop client (opened before the sweep). */
+  readonly connections: number;
+  readonly seed: number;
+}
+
+/** The floor (issue #17): through the HTTP API, p99 at 25% of saturation <= 5x the unloaded p50. */
+export const HTTP_OPEN_LOOP_FLOOR = { at: 0.25, factor: 5 } as const;
+
+async function oneRound(o: HttpOpenLoopOptions, r: number): Promise<SweepRound & { invariants: { duplicates: number; lost: number; extra: number }; extraAllowed: number }> {
+  const prefix = `/bench-http-open-${randomBytes(4).toString('hex')}/`;
+  await definePool(o.endpoints, prefix, o.poolCidr);
+  const d = await startServe({ endpoints: o.endpoints, prefix, node: 'bench-0' });
+  const acks: { address: string; id: string }[] = [];
+  let extraAllowed = 0;
+  try {
+    const say = (s: string) => process.stderr.write(`http open loop round ${r + 1}: ${s}\n`);
+    say('warm-up and closed-loop saturation');
+    let saturation: number;
+    if (o.client === 'wrk') {
+      await runWrk(d, { connections: o.clients, seconds: 2, podPrefix: 'warm-' });
+      const w = await runWrk(d, { connections: o.clients, seconds: o.seconds, podPrefix: 'sat-' });
+      acks.push(...w.acks);
+      extraAllowed += o.clients; // answers wrk dropped when it stopped
+      saturation = w.perSec;
+    } else {
+      const warm = httpAllocator([d], 'warm', o.clients);
+      await runAllocLoad(warm, { requesters: o.clients, count: 2000, timeLimitMs: 60_000 });
+      await warm.close();
+      const c = httpAllocator([d], 'sat', o.clients);
+      const s = await runAllocLoad(c, { requesters: o.clients, count: o.count, timeLimitMs: 120_000 });
+      await c.close();
+      for (const x of s.allocations) acks.push({ address: x.address, id: `sat-${podRef(x.requester, x.seq)}` });
+      saturation = s.allocsPerSec;
+    }
+    const one = httpAllocator([d], 'u', 1);
+    const unloaded = await runAllocLoad(one, { requesters: 1, count: o.unloadedCount, timeLimitMs: 60_000 });
+    await one.close();
+    for (const x of unloaded.allocations) acks.push({ address: x.address, id: `u-${podRef(x.requester, x.seq)}` });
+    // The open-loop client: its connections opened (and TLS handshakes paid) before the first measured arrival.
+    const open = httpAllocator([d], 'o', o.connections);
+    await runAllocLoad({ allocate: (req, seq) => open.allocate(1_000_000 + req, seq), close: async () => undefined }, { requesters: o.connections, count: o.connections * 4, timeLimitMs: 60_000 }).then((w) => {
+      for (const x of w.allocations) acks.push({ address: x.address, id: `o-${podRef(1_000_000 + x.requester, x.seq)}` });
+    });
+    const call = async (step: number, i: number) => {
+      const out = await open.allocate(step, i);
+      if (out === 'exhausted') throw new Error('pool exhausted');
+      return out;
+    };
+    const steps = await runSweep(call, { rates: o.rates, fractions: o.fractions, saturationPerSec: saturation, stepMs: o.stepMs, maxOutstanding: o.maxOutstanding, seed: o.seed, onStep: say });
+    for (const [k, s] of steps.entries()) {
+      const settled = [...s.result.answers, ...(await settledWithin(s.result.pending, 30_000))];
+      for (const x of settled) acks.push({ address: (x.value as AllocOutcome).address, id: `o-${podRef(k, x.index)}` });
+    }
+    await open.close();
+    await d.stop();
+    const inv = checkInvariants(acks, await loggedAllocationsThenDrop(o.endpoints, prefix));
+    return { unloadedP50Ms: unloaded.latencyMs.p50, saturationPerSec: saturation, steps, invariants: { duplicates: inv.duplicates, lost: inv.lost, extra: inv.extra }, extraAllowed };
+  } finally {
+    await d.stop();
+  }
+}
+
+export async function runHttpOpenLoop(o: HttpOpenLoopOptions) {
+  const rounds = [];
+  for (let r = 0; r < o.rounds; r++) rounds.push(await oneRound(o, r));
+  const summary = summarizeSweep(rounds, HTTP_OPEN_LOOP_FLOOR);
+  return {
+    scenario: 'http',
+    mode: 'open-loop',
+    client: o.client,
+    clients: o.clients,
+    connections: o.connections,
+    rounds: o.rounds,
+    stepSeconds: o.stepMs / 1000,
+    maxOutstanding: o.maxOutstanding,
+    seed: o.seed,
+    ...summary,
+    invariants: {
+      duplicates: rounds.reduce((n, x) => n + x.invariants.duplicates, 0),
+      lost: rounds.reduce((n, x) => n + x.invariants.lost, 0),
+      extra: rounds.reduce((n, x) => n + x.invariants.extra, 0),
+    },
+    extraAllowed: rounds.reduce((n, x) => n + x.extraAllowed, 0),
+  };
+}

@@ -1,0 +1,180 @@
+// An open-loop sweep: fixed offered rates, then fractions of the closed-loop saturation measured in the same round;
+// per step p50/p99/p99.9 from the scheduled arrivals (bench/lib/open-loop.ts). Medians over rounds, and the floor
+// judged at one load fraction against the same run's unloaded p50.
+import { median, round } from './stats.js';
+import { runOpenLoop, type OpenLoopResult } from './open-loop.js';
+
+export const DEFAULT_RATES = [500, 1000, 2000, 5000] as const;
+export const DEFAULT_FRACTIONS = [0.25, 0.5, 0.8] as const;
+
+/** How long a step waits for its timed-out calls to finish before the next step starts. */
+const SETTLE_PENDING_MS = 15_000;
+
+export interface SweepOptions {
+  readonly rates: readonly number[];
+  readonly fractions: readonly number[];
+  /** Closed-loop allocations/s of this round: the fractions' base and every step's load fraction. */
+  readonly saturationPerSec: number;
+  readonly stepMs: number;
+  readonly maxOutstanding: number;
+  readonly graceMs?: number;
+  /** Seeds step k with seed + k: the same schedules in every run. */
+  readonly seed: number;
+  /** Idle time before each step (default 500 ms): the previous step's calls and garbage settle first. */
+  readonly settleMs?: number;
+  onStep?: (label: string) => void;
+}
+
+export interface SweepStep {
+  readonly offeredPerSec: number;
+  readonly loadFraction: number;
+  /** Set for steps asked as a fraction of saturation. */
+  readonly asFraction?: number;
+  readonly result: OpenLoopResult<unknown>;
+}
+
+/** The steps of one round: `call(step, i)` at arrival i of step `step`. */
+export async function runSweep(call: (step: number, index: number) => Promise<unknown>, o: SweepOptions): Promise<SweepStep[]> {
+  const plan: { rate: number; asFraction?: number }[] = [
+    ...o.rates.map((rate) => ({ rate })),
+    ...o.fractions.map((f) => ({ rate: Math.max(1, Math.round(f * o.saturationPerSec)), asFraction: f })),
+  ];
+  // Run lowest rate first (an overloaded step's backlog, calls still queued in the engine or etcd, then cannot
+  // spill into a lighter step measured after it); steps keep the plan's order, so step k is the same in every round.
+  const order = plan.map((_, k) => k).sort((a, b) => plan[a]!.rate - plan[b]!.rate);
+  const steps: SweepStep[] = new Array(plan.length);
+  for (const k of order) {
+    const { rate, asFraction } = plan[k]!;
+    await new Promise((r) => setTimeout(r, o.settleMs ?? 500));
+    o.onStep?.(`${rate}/s${asFraction !== undefined ? ` (${asFraction * 100}% of ${Math.round(o.saturationPerSec)}/s)` : ''}`);
+    const result = await runOpenLoop((i) => call(k, i), { ratePerSec: rate, durationMs: o.stepMs, seed: o.seed + k, maxOutstanding: o.maxOutstanding, ...(o.graceMs !== undefined ? { graceMs: o.graceMs } : {}) });
+    // Calls that timed out may still be running: let them finish (bounded) before the next step.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(result.pending), new Promise((r) => (timer = setTimeout(r, SETTLE_PENDING_MS)))]);
+    clearTimeout(timer);
+    steps[k] = { offeredPerSec: rate, loadFraction: round(rate / o.saturationPerSec, 3), ...(asFraction !== undefined ? { asFraction } : {}), result };
+  }
+  return steps;
+}
+
+export interface SweepRound {
+  readonly unloadedP50Ms: number;
+  readonly saturationPerSec: number;
+  readonly steps: readonly SweepStep[];
+}
+
+export interface OpenLoopFigure {
+  offeredPerSec: number;
+  loadFraction: number;
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  achievedPerSec: number;
+  arrivals: number;
+  dropped: number;
+  late: number;
+  timedOut: number;
+  errors: number;
+  /** The load generator's event-loop delay p99 (ms), median over rounds: its own share of the latency. */
+  loopDelayP99Ms: number;
+  /** How late the generator sent arrivals (ms), p50 and p99, medians over rounds. */
+  sendLagP50Ms: number;
+  sendLagP99Ms: number;
+  /** The first few failures' messages, all rounds. */
+  errorMessages: string[];
+  /** p99 per round (the median is the figure). */
+  p99PerRound: number[];
+}
+
+/** The median, where a value may be Infinity (a percentile among dropped calls). */
+export function medianOf(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** JSON has no Infinity: a percentile that fell among dropped calls is written as null. */
+const finite = (x: number) => (Number.isFinite(x) ? x : null);
+
+/**
+ * Medians over rounds, step by step (step k of every round had the same plan), and the floor: p99 at the load
+ * fraction `floor.at` <= `floor.factor` x the unloaded p50.
+ */
+export function summarizeSweep(rounds: readonly SweepRound[], floor: { at: number; factor: number }) {
+  const k = rounds[0]?.steps.length ?? 0;
+  const med = (xs: number[]) => round(medianOf(xs), 2);
+  const openLoop: OpenLoopFigure[] = Array.from({ length: k }, (_, s) => {
+    const at = rounds.map((r) => r.steps[s]!);
+    const res = at.map((x) => x.result);
+    const sum = (f: (r: OpenLoopResult<unknown>) => number) => res.reduce((n, r) => n + f(r), 0);
+    return {
+      offeredPerSec: round(median(at.map((x) => x.offeredPerSec))),
+      loadFraction: round(median(at.map((x) => x.loadFraction)), 3),
+      p50Ms: med(res.map((r) => r.latencyMs.p50)),
+      p99Ms: med(res.map((r) => r.latencyMs.p99)),
+      p999Ms: med(res.map((r) => r.latencyMs.p999)),
+      achievedPerSec: round(median(res.map((r) => r.achievedPerSec))),
+      arrivals: sum((r) => r.arrivals),
+      dropped: sum((r) => r.dropped),
+      late: sum((r) => r.late),
+      timedOut: sum((r) => r.timedOut),
+      errors: sum((r) => r.errors),
+      loopDelayP99Ms: med(res.map((r) => r.loopDelayMs.p99)),
+      sendLagP50Ms: med(res.map((r) => r.sendLagMs.p50)),
+      sendLagP99Ms: med(res.map((r) => r.sendLagMs.p99)),
+      p99PerRound: res.map((r) => r.latencyMs.p99),
+      errorMessages: res.flatMap((r) => r.errorMessages).slice(0, 3),
+    };
+  });
+  const unloadedP50Ms = med(rounds.map((r) => r.unloadedP50Ms));
+  const floorStep = rounds[0]?.steps.findIndex((x) => x.asFraction === floor.at) ?? -1;
+  const atFloor = floorStep >= 0 ? openLoop[floorStep] : undefined;
+  const limitMs = round(unloadedP50Ms * floor.factor, 2);
+  return {
+    unloadedP50Ms,
+    unloadedP50PerRound: rounds.map((r) => round(r.unloadedP50Ms, 2)),
+    saturationPerSec: round(median(rounds.map((r) => r.saturationPerSec))),
+    saturationPerRound: rounds.map((r) => round(r.saturationPerSec)),
+    openLoop,
+    floor: {
+      loadFraction: floor.at,
+      factor: floor.factor,
+      limitMs,
+      p99Ms: atFloor?.p99Ms ?? NaN,
+      ratioToUnloadedP50: atFloor ? round(atFloor.p99Ms / unloadedP50Ms, 2) : NaN,
+      met: atFloor !== undefined && atFloor.p99Ms <= limitMs,
+    },
+  };
+}
+
+export type SweepSummary = ReturnType<typeof summarizeSweep>;
+
+/** The summary as JSON-safe data (Infinity -> null). */
+export function sweepJson(s: SweepSummary) {
+  return {
+    ...s,
+    openLoop: s.openLoop.map((x) => ({ ...x, p50Ms: finite(x.p50Ms), p99Ms: finite(x.p99Ms), p999Ms: finite(x.p999Ms), p99PerRound: x.p99PerRound.map(finite) })),
+    floor: { ...s.floor, p99Ms: finite(s.floor.p99Ms), ratioToUnloadedP50: finite(s.floor.ratioToUnloadedP50) },
+  };
+}
+
+/** Table rows: one per step (`steps`), then the unloaded p50, the saturation and the floor (`footer`). */
+export function sweepRows(s: SweepSummary, what: string): { steps: (string | number)[][]; footer: (string | number)[][] } {
+  const ms = (x: number) => (Number.isFinite(x) ? x : 'inf');
+  const steps = [
+    ['offered/s', 'load', 'achieved/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 per round', 'arrivals', 'dropped', 'late', 'timed out', 'errors', 'send lag p50/p99 ms', 'loop delay p99 ms'],
+    ...s.openLoop.map((x) => [x.offeredPerSec, x.loadFraction, x.achievedPerSec, ms(x.p50Ms), ms(x.p99Ms), ms(x.p999Ms), x.p99PerRound.map(ms).join(' '), x.arrivals, x.dropped, x.late, x.timedOut, x.errors, `${x.sendLagP50Ms}/${x.sendLagP99Ms}`, x.loopDelayP99Ms]),
+  ];
+  const footer = [
+    ['unloaded p50 ms', s.unloadedP50Ms, `rounds: ${s.unloadedP50PerRound.join(' ')}`, 'one requester, closed loop'],
+    ['saturation/s', s.saturationPerSec, `rounds: ${s.saturationPerRound.join(' ')}`, what],
+    [
+      `floor: p99 at ${s.floor.loadFraction * 100}% <= ${s.floor.factor}x unloaded p50`,
+      s.floor.met ? 'met' : 'NOT met',
+      `${ms(s.floor.p99Ms)} ms vs ${s.floor.limitMs} ms (${ms(s.floor.ratioToUnloadedP50)}x)`,
+      'medians over rounds',
+    ],
+  ];
+  return { steps, footer };
+}

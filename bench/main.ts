@@ -386,13 +386,21 @@ common(program.command('soak'))
           ['cycles/s first 10%', r.throughput.first10pct, ''],
           ['cycles/s while archiving (median decile)', r.throughput.whileArchiving, `${r.throughput.archivingDeciles} deciles in which the horizon moved`],
           ['ratio archiving / first 10%', r.throughput.ratio, `floor >= 0.8 (${r.floors.archivingAtLeast80pct ? 'met' : 'NOT met'})`],
-          ['maintenance', `${r.maintenance.runs} runs, ${r.maintenance.archivedRecords} records in ${r.maintenance.segments} segments, ${r.maintenance.tagsDeleted} tags deleted`, `${r.maintenance.failures} failed runs${r.maintenance.firstError ? `: ${r.maintenance.firstError}` : ''}`],
+          ['maintenance', `${r.maintenance.runs} runs (${r.maintenance.moves} moved the horizon), ${r.maintenance.archivedRecords} records in ${r.maintenance.segments} segments, ${r.maintenance.tagsDeleted} tags deleted`, `${r.maintenance.failures} failed runs${r.maintenance.firstError ? `: ${r.maintenance.firstError}` : ''}`],
+          ['maintenance run that moved the horizon, ms', `median ${r.maintenance.medianMoveMs}, max ${r.maintenance.maxMoveMs}`, 'wall time, beside the churn in one process'],
+          ['maintenance ms per step (sum over moves)', Object.entries(r.maintenance.stepsMs).map(([k, v]) => `${k} ${v}`).join(', '), 'pass = read + apply + archive'],
           ['invariants (archive + etcd)', `duplicates ${inv.duplicates}, bad releases ${inv.badReleases}`, `${inv.events} events`],
           [`replay --at ${inv.replayAtRevision} (before the horizon) == model then`, inv.replayAtMatches ? 'yes' : 'NO', 'archive + etcd replayed into a fresh model'],
+          [
+            `ipam replay --at ${inv.replayAtTime.at || '(none)'} == live projections then`,
+            inv.replayAtTime.matches ? 'yes' : `NO${inv.replayAtTime.differing.length ? ` (${inv.replayAtTime.differing.join(', ')})` : ''}`,
+            `${inv.replayAtTime.objects} objects at revision ${inv.replayAtTime.revision}; horizon at the end ${inv.replayAtTime.horizonAtEnd} (${inv.replayAtTime.beforeHorizon ? 'T is before it: read through the archive' : 'T is NOT before it'})`,
+          ],
+          ['ipam check: archive + checkpoint at H == replay to H', inv.lifecycleProblems.length === 0 ? 'sound' : inv.lifecycleProblems.join('; '), ''],
         ],
         o.json,
       );
-      if (inv.duplicates + inv.badReleases > 0 || !inv.replayAtMatches || r.maintenance.failures > 0) process.exitCode = 1;
+      if (inv.duplicates + inv.badReleases > 0 || !inv.replayAtMatches || !inv.replayAtTime.matches || !inv.replayAtTime.beforeHorizon || inv.lifecycleProblems.length > 0 || r.maintenance.failures > 0) process.exitCode = 1;
     } finally {
       await target.close();
     }

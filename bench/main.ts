@@ -15,7 +15,7 @@ import { runHttpBench } from './http/scenario.js';
 import { runChaos } from './chaos.js';
 import { ABUSE_FLOOR, runAbuse } from './abuse.js';
 import { runCliBench } from './cli.js';
-import { runSoak } from './soak.js';
+import { runSoak, soakPolicy } from './soak.js';
 import { DEFAULT_RETENTION, parseBytes, parseDuration } from '../src/lifecycle/retention.js';
 import { runModelBench } from './model/scenario.js';
 
@@ -368,13 +368,13 @@ common(program.command('soak'))
   .option('--retain-min-revisions <n>', 'retention: revisions kept behind the head (one revision is one group-committed txn of many cycles)', int, 100)
   .option('--maintain-interval <duration>', 'how often the maintainer runs', '1s')
   .option('--etcd-quota <size>', "local etcd's --quota-backend-bytes (e.g. 64MiB: the run must complete without NOSPACE)")
-  .option('--max-records-per-run <n>', 'records one maintenance run archives at most (keeps each run short so the horizon keeps up)', int, 400)
+  .option('--max-records-per-run <n>', 'records one maintenance run archives at most (bounds its memory; a run takes the whole eligible backlog up to this, archived in segments)', int, DEFAULT_RETENTION.maxRecordsPerRun)
   .option('--min-records-per-move <n>', 'move the horizon only for at least this many records (each move writes a whole checkpoint)', int, 200)
   .option('--compact-keep <n>', "etcd history kept at each 10% step (the bench compacts, as kube-apiserver would)", int, 100)
   .action(async (o) => {
     const target = await openTarget({ ...o, ...(o.etcdQuota ? { etcdArgs: [`--quota-backend-bytes=${parseBytes(o.etcdQuota, '--etcd-quota')}`] } : {}) });
     try {
-      const policy = { ...DEFAULT_RETENTION, maxBytes: undefined, minAgeMs: parseDuration(o.retainMinAge, '--retain-min-age'), minRevisions: o.retainMinRevisions, intervalMs: parseDuration(o.maintainInterval, '--maintain-interval'), segmentRecords: 5_000, minRecordsPerMove: o.minRecordsPerMove, maxRecordsPerRun: o.maxRecordsPerRun };
+      const policy = soakPolicy({ minAgeMs: parseDuration(o.retainMinAge, '--retain-min-age'), minRevisions: o.retainMinRevisions, intervalMs: parseDuration(o.maintainInterval, '--maintain-interval'), minRecordsPerMove: o.minRecordsPerMove, maxRecordsPerRun: o.maxRecordsPerRun });
       const r = await runSoak({ endpoints: target.endpoints, cycles: o.cycles, live: o.live, concurrency: o.concurrency, policy, compactKeep: o.compactKeep, progress: (l) => process.stdout.write(`${l}\n`) });
       const inv = r.invariants;
       emit(

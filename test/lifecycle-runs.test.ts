@@ -1,7 +1,8 @@
 // Maintenance runs sized by the backlog, on real etcd: a run that stops inside a page of the log (its record cap or
 // the retention age) leaves the projections where the model is (the horizon checkpoint equals a replay of the
 // archive up to H), a run with too little to move keeps its place for the next, and the tag GC of the tags a run
-// passed over leaves nothing that a sweep of every tag key would still delete.
+// passed over leaves nothing that a sweep of every tag key would still delete; on its own etcd the maintainer
+// compacts etcd's history up to each move.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,12 @@ import { verifyLifecycle } from '../src/lifecycle/verify.js';
 import { readHorizon } from '../src/store/horizon.js';
 import { AT, openAllocator } from './helpers/alloc.js';
 import { CHURN_POOL, churn, fastPolicy, openMaintainer } from './helpers/lifecycle.js';
-import { freshPrefix } from './helpers/store.js';
+import { freshPrefix, openStore } from './helpers/store.js';
+import { Allocator } from '../src/alloc/allocator.js';
+import { ArchiveDir } from '../src/lifecycle/archive.js';
+import { Maintainer } from '../src/lifecycle/maintainer.js';
+import { LocalEtcd } from '../src/local/etcd.js';
+import { MaintenanceLease } from '../src/store/lease.js';
 
 test('runs capped inside a page keep the projections with the model: every horizon checkpoint equals a replay of the archive', async (t) => {
   const prefix = freshPrefix();
@@ -93,6 +99,42 @@ test("the tag GC of the tags a run passed over leaves nothing a sweep of every t
   } finally {
     await m.close();
     await a.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('compactEtcd (a daemon on its own local etcd): each horizon move compacts etcd history up to the move, and service goes on', async (t) => {
+  const etcd = await LocalEtcd.start();
+  t.teardown(() => etcd.stop());
+  const prefix = freshPrefix();
+  const dir = await mkdtemp(join(tmpdir(), 'ipam-runs-'));
+  const a = await openStore({ prefix }, etcd.endpoints);
+  const allocator = new Allocator(a.store);
+  await allocator.start();
+  const f = await openStore({ prefix }, etcd.endpoints);
+  const archive = new ArchiveDir(dir, prefix);
+  const lease = new MaintenanceLease(f.client, f.store.keys, 'compacting');
+  const maintainer = new Maintainer({ store: f.store, archive, lease, projections: ALL_PROJECTIONS, policy: fastPolicy({ segmentRecords: 50 }), compactEtcd: true });
+  try {
+    await allocator.definePool('churn', CHURN_POOL, { at: AT });
+    const firstRevision = await a.store.currentRevision();
+    let next = await churn(allocator, 120, 20);
+    const run = await maintainer.runOnce();
+    t.true(run.horizon > run.from && run.steps !== undefined && 'compact' in run.steps, JSON.stringify(run.steps));
+    const { mod } = await readHorizon(f.client, f.store.keys);
+    // History before the move is gone: a read at an older revision is refused as compacted; at the move it is not.
+    await t.throwsAsync(f.client.kv.range({ key: Buffer.from(f.store.keys.head), revision: firstRevision }), { message: /compacted/ });
+    await t.notThrowsAsync(f.client.kv.range({ key: Buffer.from(f.store.keys.head), revision: mod }));
+    next = await churn(allocator, 60, 20, next);
+    const run2 = await maintainer.runOnce();
+    t.true(run2.horizon > run.horizon);
+    await allocator.sync();
+    t.deepEqual((await verifyLifecycle(a.store, archive, ALL_PROJECTIONS)).problems, []);
+  } finally {
+    await lease.release();
+    await allocator.stop();
+    await a.close();
+    await f.close();
     await rm(dir, { recursive: true, force: true });
   }
 });

@@ -80,7 +80,8 @@ export interface DaemonOptions {
    * Log maintenance (horizon, archive, tag GC): the daemon takes part in the election for it; the one holding the
    * lease archives into `archiveDir` (storage every daemon that may hold the lease reaches, e.g. an RWX PVC).
    */
-  readonly lifecycle?: { readonly archiveDir: string; readonly policy: RetentionPolicy; readonly footprint?: FootprintFn };
+  /** compactEtcd: the daemon's own (local) etcd, compacted up to each horizon move (see MaintainerOptions). */
+  readonly lifecycle?: { readonly archiveDir: string; readonly policy: RetentionPolicy; readonly footprint?: FootprintFn; readonly compactEtcd?: boolean };
   /** Routes served on both listeners (after the daemon's own). */
   readonly routes?: readonly ((parts: DaemonParts) => RouteHandler)[];
   /** Bounds of the Kubernetes-style API (bodies, watches); defaults in src/api/kube/context.ts. */
@@ -380,7 +381,7 @@ function closeAfter(res: ServerResponse): void {
 
 function startMaintenance(store: EventStore, node: string, o: NonNullable<DaemonOptions['lifecycle']>, log: Logger): { loop: MaintenanceLoop; lease: MaintenanceLease } {
   const lease = new MaintenanceLease(store.client, store.keys, `${node}/${process.pid}`);
-  const maintainer = new Maintainer({ store, archive: new ArchiveDir(o.archiveDir, store.keys.prefix), lease, projections: ALL_PROJECTIONS, policy: o.policy, ...(o.footprint ? { footprint: o.footprint } : {}) });
+  const maintainer = new Maintainer({ store, archive: new ArchiveDir(o.archiveDir, store.keys.prefix), lease, projections: ALL_PROJECTIONS, policy: o.policy, ...(o.footprint ? { footprint: o.footprint } : {}), ...(o.compactEtcd ? { compactEtcd: true } : {}) });
   let role = '';
   const loop = new MaintenanceLoop(maintainer, o.policy.intervalMs, (r) => {
     if (r instanceof Error) return log.warn({ err: r.message }, 'log maintenance failed; will try again');

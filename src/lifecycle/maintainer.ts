@@ -39,6 +39,13 @@ export interface MaintainerOptions {
   readonly policy: RetentionPolicy;
   readonly footprint?: FootprintFn;
   readonly now?: () => number;
+  /**
+   * This daemon owns its etcd (the local one `ipam serve` starts without --etcd): after each horizon move, compact
+   * etcd's history up to the move, so the db's freed pages are reused at the pace the horizon moves instead of a
+   * minute of churn later (auto-compaction). Never on a shared etcd: compaction needs etcd's root there and is the
+   * operator's (kube-apiserver's) to do.
+   */
+  readonly compactEtcd?: boolean;
   /** Test hook: called between steps, by name (a test may kill the process there). */
   readonly onStep?: (step: string) => void | Promise<void>;
 }
@@ -212,6 +219,14 @@ export class Maintainer {
     lap(sweep ? 'tags (sweep)' : 'tags');
     if (generation && h > h0) await pruneHorizonCheckpoints(store, generation);
     lap('prune');
+    if (this.o.compactEtcd && horizonMod > hs.mod) {
+      // Nothing of the engine needs history before the move: reads are ranges of current keys, and a watch the
+      // compaction overtakes re-reads (src/store/subscription.ts). Already compacted further: nothing to do.
+      await store.client.kv.compact({ revision: horizonMod, physical: false }).catch((e: unknown) => {
+        if (!/compacted/.test(String((e as Error).message))) throw e;
+      });
+      lap('compact');
+    }
     this.cursor = { ...cur, mod: horizonMod, horizon: h, touched: new Set() };
     return { role: 'maintainer', from: h0, horizon: h, archivedRecords, segments, deletedRecords, tags, overBudget, ms: performance.now() - t0, steps };
   }

@@ -16,7 +16,7 @@ import { runChaos } from './chaos.js';
 import { ABUSE_FLOOR, runAbuse, type CpuCores } from './abuse.js';
 import { ATTACK_NAMES, type AttackName } from './abuse-attacker.js';
 import { runCliBench } from './cli.js';
-import { runSoak } from './soak.js';
+import { runSoak, soakPolicy } from './soak.js';
 import { DEFAULT_RETENTION, parseBytes, parseDuration } from '../src/lifecycle/retention.js';
 import { runModelBench } from './model/scenario.js';
 import { runAllocOpenLoop } from './alloc/open-loop.js';
@@ -442,13 +442,13 @@ common(program.command('soak'))
   .option('--retain-min-revisions <n>', 'retention: revisions kept behind the head (one revision is one group-committed txn of many cycles)', int, 100)
   .option('--maintain-interval <duration>', 'how often the maintainer runs', '1s')
   .option('--etcd-quota <size>', "local etcd's --quota-backend-bytes (e.g. 64MiB: the run must complete without NOSPACE)")
-  .option('--max-records-per-run <n>', 'records one maintenance run archives at most (keeps each run short so the horizon keeps up)', int, 400)
+  .option('--max-records-per-run <n>', 'records one maintenance run archives at most (bounds its memory; a run takes the whole eligible backlog up to this, archived in segments)', int, DEFAULT_RETENTION.maxRecordsPerRun)
   .option('--min-records-per-move <n>', 'move the horizon only for at least this many records (each move writes a whole checkpoint)', int, 200)
   .option('--compact-keep <n>', "etcd history kept at each 10% step (the bench compacts, as kube-apiserver would)", int, 100)
   .action(async (o) => {
     const target = await openTarget({ ...o, ...(o.etcdQuota ? { etcdArgs: [`--quota-backend-bytes=${parseBytes(o.etcdQuota, '--etcd-quota')}`] } : {}) });
     try {
-      const policy = { ...DEFAULT_RETENTION, maxBytes: undefined, minAgeMs: parseDuration(o.retainMinAge, '--retain-min-age'), minRevisions: o.retainMinRevisions, intervalMs: parseDuration(o.maintainInterval, '--maintain-interval'), segmentRecords: 5_000, minRecordsPerMove: o.minRecordsPerMove, maxRecordsPerRun: o.maxRecordsPerRun };
+      const policy = soakPolicy({ minAgeMs: parseDuration(o.retainMinAge, '--retain-min-age'), minRevisions: o.retainMinRevisions, intervalMs: parseDuration(o.maintainInterval, '--maintain-interval'), minRecordsPerMove: o.minRecordsPerMove, maxRecordsPerRun: o.maxRecordsPerRun });
       const r = await runSoak({ endpoints: target.endpoints, cycles: o.cycles, live: o.live, concurrency: o.concurrency, policy, compactKeep: o.compactKeep, progress: (l) => process.stdout.write(`${l}\n`) });
       const inv = r.invariants;
       emit(
@@ -460,13 +460,21 @@ common(program.command('soak'))
           ['cycles/s first 10%', r.throughput.first10pct, ''],
           ['cycles/s while archiving (median decile)', r.throughput.whileArchiving, `${r.throughput.archivingDeciles} deciles in which the horizon moved`],
           ['ratio archiving / first 10%', r.throughput.ratio, `floor >= 0.8 (${r.floors.archivingAtLeast80pct ? 'met' : 'NOT met'})`],
-          ['maintenance', `${r.maintenance.runs} runs, ${r.maintenance.archivedRecords} records in ${r.maintenance.segments} segments, ${r.maintenance.tagsDeleted} tags deleted`, `${r.maintenance.failures} failed runs${r.maintenance.firstError ? `: ${r.maintenance.firstError}` : ''}`],
+          ['maintenance', `${r.maintenance.runs} runs (${r.maintenance.moves} moved the horizon), ${r.maintenance.archivedRecords} records in ${r.maintenance.segments} segments, ${r.maintenance.tagsDeleted} tags deleted`, `${r.maintenance.failures} failed runs${r.maintenance.firstError ? `: ${r.maintenance.firstError}` : ''}`],
+          ['maintenance run that moved the horizon, ms', `median ${r.maintenance.medianMoveMs}, max ${r.maintenance.maxMoveMs}`, 'wall time, beside the churn in one process'],
+          ['maintenance ms per step (sum over moves)', Object.entries(r.maintenance.stepsMs).map(([k, v]) => `${k} ${v}`).join(', '), 'pass = read + apply + archive'],
           ['invariants (archive + etcd)', `duplicates ${inv.duplicates}, bad releases ${inv.badReleases}`, `${inv.events} events`],
           [`replay --at ${inv.replayAtRevision} (before the horizon) == model then`, inv.replayAtMatches ? 'yes' : 'NO', 'archive + etcd replayed into a fresh model'],
+          [
+            `ipam replay --at ${inv.replayAtTime.at || '(none)'} == live projections then`,
+            inv.replayAtTime.matches ? 'yes' : `NO${inv.replayAtTime.differing.length ? ` (${inv.replayAtTime.differing.join(', ')})` : ''}`,
+            `${inv.replayAtTime.objects} objects at revision ${inv.replayAtTime.revision}; horizon at the end ${inv.replayAtTime.horizonAtEnd} (${inv.replayAtTime.beforeHorizon ? 'T is before it: read through the archive' : 'T is NOT before it'})`,
+          ],
+          ['ipam check: archive + checkpoint at H == replay to H', inv.lifecycleProblems.length === 0 ? 'sound' : inv.lifecycleProblems.join('; '), ''],
         ],
         o.json,
       );
-      if (inv.duplicates + inv.badReleases > 0 || !inv.replayAtMatches || r.maintenance.failures > 0) process.exitCode = 1;
+      if (inv.duplicates + inv.badReleases > 0 || !inv.replayAtMatches || !inv.replayAtTime.matches || !inv.replayAtTime.beforeHorizon || inv.lifecycleProblems.length > 0 || r.maintenance.failures > 0) process.exitCode = 1;
     } finally {
       await target.close();
     }

@@ -139,7 +139,8 @@ async function run(opts: ServeOptions, log: Logger): Promise<void> {
       ...(opts.footprintIntervalMs ? { intervalMs: opts.footprintIntervalMs } : {}),
     },
     // The byte budget is judged on the footprint the daemon measures (src/store/footprint.ts).
-    ...(archiveDir && opts.lifecycle ? { lifecycle: { archiveDir, policy: opts.lifecycle.policy, ...(opts.lifecycle.checkpointSpacing ? { checkpointSpacing: opts.lifecycle.checkpointSpacing } : {}) } } : {}),
+    // On its own local etcd the maintainer also compacts etcd's history up to each horizon move.
+    ...(archiveDir && opts.lifecycle ? { lifecycle: { archiveDir, policy: opts.lifecycle.policy, ...(opts.lifecycle.checkpointSpacing ? { checkpointSpacing: opts.lifecycle.checkpointSpacing } : {}), ...(local ? { compactEtcd: true } : {}) } } : {}),
     ...(token ? { listen: opts.listen, token: token.token } : {}),
     ...(tls ? { tls } : { insecureHttp: true }),
     ...(requestHeader ? { requestHeader } : {}),

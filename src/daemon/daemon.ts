@@ -94,6 +94,8 @@ export interface DaemonOptions {
     readonly footprint?: FootprintFn;
     /** Keep a copy of the horizon checkpoint in the archive every this many revisions (reads of the past start there; default DEFAULT_CHECKPOINT_SPACING). */
     readonly checkpointSpacing?: number;
+    /** The daemon's own (local) etcd, compacted up to each horizon move (see MaintainerOptions). */
+    readonly compactEtcd?: boolean;
   };
   /** Routes served on both listeners (after the daemon's own). */
   readonly routes?: readonly ((parts: DaemonParts) => RouteHandler)[];
@@ -469,7 +471,7 @@ function closeAfter(res: ServerResponse): void {
 function startMaintenance(store: EventStore, node: string, o: NonNullable<DaemonOptions['lifecycle']>, log: Logger, horizon: HorizonMonitor): Maintenance {
   const lease = new MaintenanceLease(store.client, store.keys, `${node}/${process.pid}`);
   const archive = new ArchiveDir(o.archiveDir, store.keys.prefix);
-  const maintainer = new Maintainer({ store, archive, lease, projections: ALL_PROJECTIONS, policy: o.policy, ...(o.footprint ? { footprint: o.footprint } : {}) });
+  const maintainer = new Maintainer({ store, archive, lease, projections: ALL_PROJECTIONS, policy: o.policy, ...(o.footprint ? { footprint: o.footprint } : {}), ...(o.compactEtcd ? { compactEtcd: true } : {}) });
   let role = '';
   const kept = new ArchivedCheckpoints(o.archiveDir, store.keys.prefix);
   let keeping: Promise<void> = Promise.resolve();

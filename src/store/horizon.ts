@@ -74,11 +74,26 @@ export async function moveHorizon(client: Etcd3, keys: KeyLayout, writer: string
   return Number(res.header.revision);
 }
 
-/** Log records committed at or before `through`, oldest hints first, `limit` keys per call (keys only). */
+/**
+ * Log records committed at or before `through`, oldest hints first, at most `limit` (keys only). Pages with a plain
+ * limit and filters by revision here: etcd ignores `limit` when a range also filters by mod_revision (it reads the
+ * whole range, then truncates), which made every call as costly as the whole backlog.
+ */
 export async function recordsThrough(client: Etcd3, keys: KeyLayout, through: number, limit: number): Promise<{ key: Buffer; revision: number }[]> {
   // A record committed at C has hint < C, so every record at or before `through` has a key below logFrom(through).
-  const res = await client.kv.range({ key: Buffer.from(keys.logPrefix), range_end: Buffer.from(keys.logFrom(through)), max_mod_revision: through, keys_only: true, limit });
-  return res.kvs.map((kv) => ({ key: kv.key, revision: Number(kv.mod_revision) }));
+  const end = Buffer.from(keys.logFrom(through));
+  const out: { key: Buffer; revision: number }[] = [];
+  let from = Buffer.from(keys.logPrefix);
+  for (;;) {
+    const res = await client.kv.range({ key: from, range_end: end, keys_only: true, limit: Math.max(limit, 64) });
+    for (const kv of res.kvs) {
+      const revision = Number(kv.mod_revision);
+      if (revision <= through) out.push({ key: kv.key, revision });
+      if (out.length >= limit) return out;
+    }
+    if (!res.more || res.kvs.length === 0) return out;
+    from = Buffer.concat([res.kvs[res.kvs.length - 1]!.key, Buffer.from([0])]);
+  }
 }
 
 /**
@@ -94,30 +109,50 @@ export async function deleteRecords(client: Etcd3, keys: KeyLayout, records: rea
   if (!res.succeeded) throw new NotMaintainer(`deleting ${records.length} archived records`);
 }
 
-/** Tag keys whose last event is at or before `through`, with the tag name and mod_revision, from `from` on (keys only). */
-export async function tagsThrough(client: Etcd3, keys: KeyLayout, tagPrefix: string, through: number, from: string | undefined, limit: number): Promise<{ tag: string; mod: number }[]> {
+/**
+ * One page of tag keys under `keys.tag(tagPrefix)` after `from` (keys only: tag name and mod_revision), with `more`
+ * when the range goes on. No revision filter in the request: etcd would then read the whole range for every page.
+ */
+export async function tagPage(client: Etcd3, keys: KeyLayout, tagPrefix: string, from: string | undefined, limit: number): Promise<{ tags: { tag: string; mod: number }[]; more: boolean }> {
   const start = from === undefined ? Buffer.from(keys.tag(tagPrefix)) : Buffer.concat([Buffer.from(keys.tag(from)), Buffer.from([0])]);
-  const res = await client.kv.range({ key: start, range_end: prefixEnd(keys.tag(tagPrefix)), max_mod_revision: through, keys_only: true, limit });
-  return res.kvs.map((kv) => ({ tag: kv.key.toString().slice(keys.tagPrefix.length), mod: Number(kv.mod_revision) }));
+  const res = await client.kv.range({ key: start, range_end: prefixEnd(keys.tag(tagPrefix)), keys_only: true, limit });
+  return { tags: res.kvs.map((kv) => ({ tag: kv.key.toString().slice(keys.tagPrefix.length), mod: Number(kv.mod_revision) })), more: res.more };
 }
 
+/** Tags one deleteTagsThrough txn takes: one compare each plus horizon and lease, within etcd's default --max-txn-ops 128. */
+export const TAG_DELETE_BATCH = 126;
+
 /**
- * Deletes tag keys that nothing was written to since `mod` (each compared), in one txn, under the current horizon
- * (`horizonMod`) and lease. Returns false when any tag changed meanwhile (nothing deleted; the caller goes one by one).
+ * Deletes the tag keys among `tags` that nothing was written to after `through` (one compare each: mod_revision <=
+ * through; an absent key passes and deletes nothing), in one txn, under the current horizon (`horizonMod`) and lease.
+ * When a tag was written since (allocated again), nothing is deleted and the txn's failure branch reads every tag's
+ * mod_revision back, so the caller retries the rest in one more round trip: `raced` names the ones written since.
  */
-export async function deleteTags(client: Etcd3, keys: KeyLayout, tags: readonly { tag: string; mod: number }[], horizonMod: number, holder: Holder): Promise<boolean> {
-  if (tags.length === 0) return true;
+export async function deleteTagsThrough(
+  client: Etcd3,
+  keys: KeyLayout,
+  tags: readonly string[],
+  through: number,
+  horizonMod: number,
+  holder: Holder,
+): Promise<{ deleted: number; raced: string[] }> {
+  if (tags.length === 0) return { deleted: 0, raced: [] };
+  if (tags.length > TAG_DELETE_BATCH) throw new Error(`deleteTagsThrough takes at most ${TAG_DELETE_BATCH} tags per txn, got ${tags.length}`);
   const res = await client.kv.txn({
     compare: [
       { key: Buffer.from(keys.horizon), target: 'Mod', result: 'Equal', mod_revision: horizonMod },
       holderCompare(holder),
-      ...tags.map((t): ICompare => ({ key: Buffer.from(keys.tag(t.tag)), target: 'Mod', result: 'Equal', mod_revision: t.mod })),
+      ...tags.map((t): ICompare => ({ key: Buffer.from(keys.tag(t)), target: 'Mod', result: 'Less', mod_revision: through + 1 })),
     ],
-    success: tags.map((t): IRequestOp => ({ request_delete_range: { key: Buffer.from(keys.tag(t.tag)) } })),
+    success: tags.map((t): IRequestOp => ({ request_delete_range: { key: Buffer.from(keys.tag(t)) } })),
+    failure: [
+      { request_range: { key: Buffer.from(keys.horizon), keys_only: true } },
+      { request_range: { key: Buffer.from(holder.key), keys_only: true } },
+      ...tags.map((t): IRequestOp => ({ request_range: { key: Buffer.from(keys.tag(t)), keys_only: true } })),
+    ],
   });
-  if (res.succeeded) return true;
-  const h = await readHorizon(client, keys);
-  const held = await client.kv.range({ key: Buffer.from(holder.key) });
-  if (h.mod !== horizonMod || Number(held.kvs[0]?.create_revision ?? 0) !== holder.createRevision) throw new NotMaintainer(`deleting ${tags.length} tag keys`);
-  return false;
+  if (res.succeeded) return { deleted: res.responses.reduce((n, r) => n + Number(r.response_delete_range?.deleted ?? 0), 0), raced: [] };
+  const [h, held, ...now] = res.responses.map((r) => r.response_range?.kvs[0]);
+  if (Number(h?.mod_revision ?? 0) !== horizonMod || Number(held?.create_revision ?? 0) !== holder.createRevision) throw new NotMaintainer(`deleting ${tags.length} tag keys`);
+  return { deleted: 0, raced: tags.filter((_, i) => Number(now[i]?.mod_revision ?? 0) > through) };
 }

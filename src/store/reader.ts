@@ -3,7 +3,8 @@
 // so once every key with hint < X has been read, every buffered record with C <= X can be emitted in order.
 import { GRPCResourceExhastedError, type Etcd3, type IKeyValue } from 'etcd3';
 import type { LoggedEvent as StoredEvent, DomainEvent } from '../../events/catalogue.js';
-import { MalformedEventError, type EventCodec } from '../../events/codec.js';
+import { defaultCodec, MalformedEventError, type EventCodec } from '../../events/codec.js';
+import { decodeRecordValue, RecordFormatError } from '../../events/record-codec.js';
 import { REORDER_WINDOW } from './committer.js';
 import { prefixEnd, type KeyLayout } from './keys.js';
 import { BeforeHorizon } from './errors.js';
@@ -127,18 +128,21 @@ export function decodeRecord(
   onMalformed: ((e: MalformedEventError) => void) | undefined,
 ): StoredEvent[] {
   const key = kv.key.toString();
-  let raw: unknown;
+  let raw: unknown[];
+  let checked: Uint8Array | undefined;
   try {
-    raw = JSON.parse(kv.value.toString());
+    ({ events: raw, checked } = decodeRecordValue(kv.value));
   } catch (e) {
-    return report(new MalformedEventError(key, `record is not JSON: ${(e as Error).message}`), onMalformed);
+    if (e instanceof RecordFormatError) return report(new MalformedEventError(key, e.message), onMalformed);
+    if (e instanceof SyntaxError) return report(new MalformedEventError(key, `record is not JSON: ${e.message}`), onMalformed);
+    throw e;
   }
-  if (!Array.isArray(raw)) return report(new MalformedEventError(key, 'record must be a JSON array of events'), onMalformed);
   const out: StoredEvent[] = [];
   for (let i = 0; i < raw.length; i++) {
     let event: DomainEvent;
     try {
-      event = codec.decode(raw[i], `${key}#${i}`);
+      // Compact-layout events are checked by the record decoder; the shipped codec would return them unchanged.
+      event = checked !== undefined && checked[i] === 1 && codec === defaultCodec ? (raw[i] as DomainEvent) : codec.decode(raw[i], `${key}#${i}`);
     } catch (e) {
       if (e instanceof MalformedEventError && onMalformed) {
         onMalformed(e);

@@ -19,6 +19,7 @@ import { runSoak } from './soak.js';
 import { DEFAULT_RETENTION, parseBytes, parseDuration } from '../src/lifecycle/retention.js';
 import { runModelBench } from './model/scenario.js';
 
+const DAEMON_NOTE = 'allocator model + every live projection';
 const program = new Command().name('bench').description('benchmarks of the IPAM engine, each with its baseline measured in the same run');
 const int = (v: string) => {
   const n = Number(v);
@@ -172,12 +173,13 @@ program
     if (v !== '1') throw new Error(`--compare-format: only 1 (the JSON-array records) is older than the current format, got ${v}`);
     return 1 as const;
   }))
+  .option('--daemon', 'with --from etcd: also start `ipam serve` on the log and read its RSS once it holds the live pods')
   .addOption(new Option('--from <source>', 'where the replay reads the log: a JSON Lines file (decode timed apart), or etcd (read + decode + apply as `ipam replay` does)').choices(['file', 'etcd']).default('file'))
   .action(async (o) => {
     if (o.from === 'etcd') {
       const target = await openTarget(o);
       try {
-        const r = await runReplayFromEtcd({ events: o.events, live: o.live, batch: o.batch, rounds: o.rounds, endpoints: target.endpoints, ...(o.compareFormat ? { compareFormat: o.compareFormat } : {}) });
+        const r = await runReplayFromEtcd({ events: o.events, live: o.live, batch: o.batch, rounds: o.rounds, endpoints: target.endpoints, daemon: o.daemon === true, ...(o.compareFormat ? { compareFormat: o.compareFormat } : {}) });
         emit(
           r,
           [
@@ -187,6 +189,12 @@ program
             ['live endpoints at the end', r.liveEndpoints, ''],
             ['peak RSS MB', r.peakRssMB, 'replaying process: projections + pages + decoding garbage'],
             ['heap held MB', r.heldMB, 'heap the projections hold after the replay, after a full GC'],
+            ...(r.daemon
+              ? [
+                  ['daemon RSS MB, settled', r.daemon.rssMB, `ipam serve on this log, ${DAEMON_NOTE}; ready in ${r.daemon.readySeconds} s, ${r.daemon.allocatedAddresses} addresses allocated (its /metrics)`],
+                  ['daemon peak RSS MB', r.daemon.peakRssMB, 'the same process, peak of its start (replaying the log)'],
+                ]
+              : []),
             ...(r.baseline
               ? [
                   [`record format ${r.baseline.recordFormat}: events/s with decoding`, r.baseline.eventsPerSecWithDecode, `rounds: ${r.baseline.rounds.join(' ')}; the same log written in that format, rounds paired`],

@@ -209,7 +209,7 @@ export async function loadSynthLog(endpoints: readonly string[], prefix: string,
  * replays it from etcd into every projection as `ipam replay` and a restart without a checkpoint do
  * (bench/replay-etcd-worker.ts): read + decode + apply timed together, applying alone apart.
  */
-export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpoints: readonly string[]; readonly compareFormat?: RecordFormat }) {
+export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpoints: readonly string[]; readonly compareFormat?: RecordFormat; readonly daemon?: boolean }) {
   const { randomBytes } = await import('node:crypto');
   const { execFile } = await import('node:child_process');
   const { promisify } = await import('node:util');
@@ -240,6 +240,7 @@ export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpo
     }
     const last = runs[runs.length - 1]!;
     const rate = (x: Run) => x.events / x.seconds;
+    const daemon = o.daemon ? await daemonHolding(o.endpoints, logs[0]!.prefix) : undefined;
     return {
       scenario: 'replay',
       from: 'etcd',
@@ -252,6 +253,7 @@ export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpo
       liveEndpoints: last.liveEndpoints,
       peakRssMB: round(Math.max(...runs.map((x) => x.peakRssMB))),
       heldMB: round(last.heldMB),
+      ...(daemon ? { daemon } : {}),
       ...(o.compareFormat
         ? {
             baseline: {
@@ -267,6 +269,40 @@ export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpo
   } finally {
     for (const l of logs) await loaded[0]!.client.delete().prefix(l.prefix);
     for (const l of loaded) l.client.close();
+  }
+}
+
+/** Seconds a started daemon is left to settle before its RSS is read (coalesced projections, first checkpoint timer). */
+const DAEMON_SETTLE_MS = 3000;
+
+/**
+ * The real daemon (`ipam serve`, src/local/serve-process.ts: its own process and Node flags) started on the log, so
+ * it replays it (no checkpoint) into its allocator model and every live projection: its RSS once ready and settled
+ * (`rssMB`, VmRSS) and the peak of its start (`peakRssMB`, VmHWM), with the live endpoints its API lists.
+ */
+async function daemonHolding(endpoints: readonly string[], prefix: string) {
+  const { readFileSync } = await import('node:fs');
+  const { startServe } = await import('../src/local/serve-process.js');
+  const t0 = performance.now();
+  const d = await startServe({ endpoints, prefix, node: 'bench-node', timeoutMs: 600_000 });
+  try {
+    const readySeconds = (performance.now() - t0) / 1000;
+    await new Promise((r) => setTimeout(r, DAEMON_SETTLE_MS));
+    const status = readFileSync(`/proc/${d.pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    // What it holds, from its own /metrics on the unix socket (after RSS was read: nothing rendered before)
+    const { get } = await import('node:http');
+    const metrics = await new Promise<string>((ok, fail) =>
+      get({ socketPath: d.socket, path: '/metrics' }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => ok(body)).on('error', fail);
+      }).on('error', fail),
+    );
+    let allocated = 0;
+    for (const m of metrics.matchAll(/^ipam_pool_allocated_addresses\{[^}]*\} (\d+)/gm)) allocated += Number(m[1]);
+    return { readySeconds: round(readySeconds, 2), rssMB: round(kb('VmRSS') / 1024), peakRssMB: round(kb('VmHWM') / 1024), allocatedAddresses: allocated };
+  } finally {
+    await d.stop();
   }
 }
 

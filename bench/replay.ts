@@ -224,7 +224,8 @@ export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpo
   type Run = { events: number; seconds: number; applySeconds: number; waitSeconds: number; peakRssMB: number; heldMB: number; liveEndpoints: number };
   const worker = fileURLToPath(new URL('./replay-etcd-worker.js', import.meta.url));
   const runOnce = async (prefix: string): Promise<Run> => {
-    const { stdout } = await promisify(execFile)(process.execPath, ['--max-semi-space-size=32', '--expose-gc', worker, o.endpoints.join(','), prefix], { maxBuffer: 1 << 20 });
+    // The daemon's young generation (deploy/local/start.sh, serve-process.ts: 16 MB), as a restart replays with it.
+    const { stdout } = await promisify(execFile)(process.execPath, ['--max-semi-space-size=16', '--expose-gc', worker, o.endpoints.join(','), prefix], { maxBuffer: 1 << 20 });
     const r = JSON.parse(stdout) as Run;
     if (r.events !== total) throw new Error(`a replay read ${r.events} events, ${total} were written`);
     return r;

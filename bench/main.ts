@@ -169,6 +169,7 @@ program
   .option('--cold-events <n>', 'also measure a cold start: a log of this many events in etcd, with a checkpoint (0 = skip)', (v) => Number(v), 0)
   .option('--cold-tail <n>', 'events after the checkpoint that a cold start replays', int, 10_000)
   .option('--etcd <endpoints>', 'use this etcd (for --from etcd and the cold start) instead of starting a local one')
+  .option('--etcd-data-dir <dir>', "parent of the local etcd's throw-away data dir (e.g. /dev/shm: no fsync stalls while the log is written)")
   .addOption(new Option('--compare-format <n>', 'with --from etcd: also replay the same log written in this older record format (1: JSON arrays), paired rounds').argParser((v) => {
     if (v !== '1') throw new Error(`--compare-format: only 1 (the JSON-array records) is older than the current format, got ${v}`);
     return 1 as const;

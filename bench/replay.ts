@@ -190,7 +190,16 @@ export async function loadSynthLog(endpoints: readonly string[], prefix: string,
         const appended = (async () => {
           const after = Math.max(0, ...(await Promise.all(deps)));
           if (after > store.seenRevision) await store.currentRevision();
-          return (await store.append(c.map((e) => e.event), undefined, { trusted: true })).revision;
+          // A loaded machine's etcd may time a request out: append again, saying the events may be committed already
+          // (the store then finds them instead of writing them twice).
+          for (let attempt = 1; ; attempt++) {
+            try {
+              return (await store.append(c.map((e) => e.event), undefined, { trusted: true, mayExist: attempt > 1 })).revision;
+            } catch (e) {
+              if (attempt >= 5 || (e as { code?: string }).code === 'AppendConditionFailed') throw e;
+              await new Promise((r) => setTimeout(r, 500 * attempt));
+            }
+          }
         })();
         for (const { event: e } of c) if (e.type === 'IPAllocated') allocated.set(e.data.allocationId, appended);
         const revision = await appended;

@@ -187,6 +187,7 @@ program
             ['figure', 'value', 'notes'],
             ['events/s with decoding', r.eventsPerSecWithDecode, `rounds: ${r.rounds.join(' ')}; ${r.events} events read from etcd, decoded and applied (${r.seconds} s)`],
             ['events/s applying', r.eventsPerSec, `the same, time spent outside the page source only (waiting for pages ${r.waitSeconds} s)`],
+            ['events per CPU-second', r.eventsPerCpuSecond, 'the replaying process, all its threads (what a shared machine distorts least)'],
             ['live endpoints at the end', r.liveEndpoints, ''],
             ['peak RSS MB', r.peakRssMB, 'replaying process: projections + pages + decoding garbage'],
             ['heap held MB', r.heldMB, 'heap the projections hold after the replay, after a full GC'],
@@ -198,7 +199,7 @@ program
               : []),
             ...(r.baseline
               ? [
-                  [`record format ${r.baseline.recordFormat}: events/s with decoding`, r.baseline.eventsPerSecWithDecode, `rounds: ${r.baseline.rounds.join(' ')}; the same log written in that format, rounds paired`],
+                  [`record format ${r.baseline.recordFormat}: events/s with decoding`, r.baseline.eventsPerSecWithDecode, `rounds: ${r.baseline.rounds.join(' ')}; the same log written in that format, rounds paired; ${r.baseline.eventsPerCpuSecond} events per CPU-second`],
                   [`ratio to record format ${r.baseline.recordFormat}`, r.ratioToBaseline ?? '', `median of paired rounds; its peak RSS ${r.baseline.peakRssMB} MB`],
                 ]
               : []),

@@ -230,7 +230,7 @@ export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpo
   const loaded = [];
   for (const l of logs) loaded.push(await loadSynthLog(o.endpoints, l.prefix, synthOptions(o), Infinity, 8, l.format === 'current' ? undefined : l.format));
   const total = loaded[0]!.total;
-  type Run = { events: number; seconds: number; applySeconds: number; waitSeconds: number; peakRssMB: number; heldMB: number; liveEndpoints: number };
+  type Run = { events: number; seconds: number; applySeconds: number; waitSeconds: number; cpuSeconds: number; peakRssMB: number; heldMB: number; liveEndpoints: number };
   const worker = fileURLToPath(new URL('./replay-etcd-worker.js', import.meta.url));
   const runOnce = async (prefix: string): Promise<Run> => {
     // The daemon's young generation (deploy/local/start.sh, serve-process.ts: 16 MB), as a restart replays with it.
@@ -260,6 +260,8 @@ export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpo
       rounds: runs.map((x) => round(rate(x))),
       seconds: round(median(runs.map((x) => x.seconds)), 2),
       waitSeconds: round(median(runs.map((x) => x.waitSeconds)), 2),
+      // Events per CPU-second of the replaying process (all its threads): what a shared machine's load distorts least.
+      eventsPerCpuSecond: round(median(runs.map((x) => x.events / x.cpuSeconds))),
       liveEndpoints: last.liveEndpoints,
       peakRssMB: round(Math.max(...runs.map((x) => x.peakRssMB))),
       heldMB: round(last.heldMB),
@@ -269,6 +271,7 @@ export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpo
             baseline: {
               recordFormat: o.compareFormat,
               eventsPerSecWithDecode: round(median(base.map(rate))),
+              eventsPerCpuSecond: round(median(base.map((x) => x.events / x.cpuSeconds))),
               rounds: base.map((x) => round(rate(x))),
               peakRssMB: round(Math.max(...base.map((x) => x.peakRssMB))),
             },

@@ -8,7 +8,7 @@ import { runStoreBench } from './store.js';
 import { runAllocScenario } from './alloc/scenario.js';
 import { renderSvg } from './lib/chart.js';
 import { runChurn, CHURN_PHASES } from './churn.js';
-import { runColdStart, runReplayBench } from './replay.js';
+import { runColdStart, runReplayBench, runReplayFromEtcd } from './replay.js';
 import { REPLAY_BATCH } from './lib/synth.js';
 import { runCniBench } from './cni.js';
 import { runHttpBench } from './http/scenario.js';
@@ -25,6 +25,7 @@ import { runHttpOpenLoop } from './http/open-loop.js';
 import { renderLatencySweepSvg } from './lib/latency-chart.js';
 import { DEFAULT_FRACTIONS, DEFAULT_RATES, sweepJson, sweepRows } from './lib/sweep.js';
 
+const DAEMON_NOTE = 'allocator model + every live projection';
 const program = new Command().name('bench').description('benchmarks of the IPAM engine, each with its baseline measured in the same run');
 const int = (v: string) => {
   const n = Number(v);
@@ -218,8 +219,49 @@ program
   .option('--per-projection', 'also time each projection alone over the same log')
   .option('--cold-events <n>', 'also measure a cold start: a log of this many events in etcd, with a checkpoint (0 = skip)', (v) => Number(v), 0)
   .option('--cold-tail <n>', 'events after the checkpoint that a cold start replays', int, 10_000)
-  .option('--etcd <endpoints>', 'use this etcd for the cold start instead of starting a local one')
+  .option('--etcd <endpoints>', 'use this etcd (for --from etcd and the cold start) instead of starting a local one')
+  .option('--etcd-data-dir <dir>', "parent of the local etcd's throw-away data dir (e.g. /dev/shm: no fsync stalls while the log is written)")
+  .addOption(new Option('--compare-format <n>', 'with --from etcd: also replay the same log written in this older record format (1: JSON arrays), paired rounds').argParser((v) => {
+    if (v !== '1') throw new Error(`--compare-format: only 1 (the JSON-array records) is older than the current format, got ${v}`);
+    return 1 as const;
+  }))
+  .option('--daemon', 'with --from etcd: also start `ipam serve` on the log and read its RSS once it holds the live pods')
+  .addOption(new Option('--from <source>', 'where the replay reads the log: a JSON Lines file (decode timed apart), or etcd (read + decode + apply as `ipam replay` does)').choices(['file', 'etcd']).default('file'))
   .action(async (o) => {
+    if (o.from === 'etcd') {
+      const target = await openTarget(o);
+      try {
+        const r = await runReplayFromEtcd({ events: o.events, live: o.live, batch: o.batch, rounds: o.rounds, endpoints: target.endpoints, daemon: o.daemon === true, ...(o.compareFormat ? { compareFormat: o.compareFormat } : {}) });
+        emit(
+          r,
+          [
+            ['figure', 'value', 'notes'],
+            ['events/s with decoding', r.eventsPerSecWithDecode, `rounds: ${r.rounds.join(' ')}; ${r.events} events read from etcd, decoded and applied (${r.seconds} s)`],
+            ['events/s applying', r.eventsPerSec, `the same, time spent outside the page source only (waiting for pages ${r.waitSeconds} s)`],
+            ['events per CPU-second', r.eventsPerCpuSecond, 'the replaying process, all its threads (what a shared machine distorts least)'],
+            ['live endpoints at the end', r.liveEndpoints, ''],
+            ['peak RSS MB', r.peakRssMB, 'replaying process: projections + pages + decoding garbage'],
+            ['heap held MB', r.heldMB, 'heap the projections hold after the replay, after a full GC'],
+            ...(r.daemon
+              ? [
+                  ['daemon RSS MB, settled', r.daemon.rssMB, `ipam serve on this log, ${DAEMON_NOTE}; ready in ${r.daemon.readySeconds} s, ${r.daemon.allocatedAddresses} addresses allocated (its /metrics)`],
+                  ['daemon peak RSS MB', r.daemon.peakRssMB, 'the same process, peak of its start (replaying the log)'],
+                ]
+              : []),
+            ...(r.baseline
+              ? [
+                  [`record format ${r.baseline.recordFormat}: events/s with decoding`, r.baseline.eventsPerSecWithDecode, `rounds: ${r.baseline.rounds.join(' ')}; the same log written in that format, rounds paired; ${r.baseline.eventsPerCpuSecond} events per CPU-second`],
+                  [`ratio to record format ${r.baseline.recordFormat}`, r.ratioToBaseline ?? '', `median of paired rounds; its peak RSS ${r.baseline.peakRssMB} MB`],
+                ]
+              : []),
+          ],
+          o.json,
+        );
+      } finally {
+        await target.close();
+      }
+      return;
+    }
     const r = await runReplayBench({ events: o.events, live: o.live, batch: o.batch, rounds: o.rounds, perProjection: o.perProjection === true });
     let cold: Awaited<ReturnType<typeof runColdStart>> | undefined;
     if (o.coldEvents > 0) {

@@ -5,6 +5,7 @@ import { applyBatch, documentsOf, initialStates, type AnyProjection, type Projec
 import type { LoggedEvent } from '../events/catalogue.js';
 import { EVENTS_PER_COMMIT, poolWithAllocations, synthLog, writeSynthLog } from './lib/synth.js';
 import { progress } from './lib/progress.js';
+import type { RecordFormat } from '../events/record-codec.js';
 import { median, round } from './lib/stats.js';
 
 export interface ReplayBenchOptions {
@@ -150,34 +151,189 @@ export interface ColdStartOptions {
   readonly tail: number;
 }
 
+/**
+ * Loads the synthetic log into etcd through the store (one record per synthetic commit, as a group-committed txn
+ * writes it); returns the events written and the revision after the last commit at or before event `checkpointAt`.
+ * `writers` stores append in parallel, each one commit at a time (so no two commits share a record); a commit is
+ * never appended before the one that allocated what it releases (the synthetic churn releases pods long after).
+ */
+export async function loadSynthLog(endpoints: readonly string[], prefix: string, synth: ReturnType<typeof synthOptions>, checkpointAt = Infinity, writers = 1, recordFormat?: RecordFormat) {
+  const { openEtcd } = await import('../src/store/connect.js');
+  const { EventStore } = await import('../src/store/event-store.js');
+  const client = openEtcd({ endpoints: [...endpoints], callTimeoutMs: 60_000 });
+  const stores = Array.from({ length: writers }, () => new EventStore(client, { prefix, ...(recordFormat ? { recordFormat } : {}) }));
+  for (const s of stores) await s.open();
+  let total = 0;
+  for (const c of synthLog(synth)) total += c.length;
+  const bar = progress('load log into etcd', total);
+  let written = 0;
+  let checkpointRevision = 0;
+  const commits = synthLog(synth);
+  let queued = 0;
+  // allocationId -> revision of the commit that holds it: a release waits for its allocation's commit and for its
+  // store to have seen it (a store's implicit guard on the address's tag is the revision it has seen).
+  const allocated = new Map<string, Promise<number>>();
+  await Promise.all(
+    stores.map(async (store) => {
+      for (;;) {
+        const next = commits.next();
+        if (next.done) return;
+        const c = next.value;
+        const upTo = (queued += c.length);
+        const deps: Promise<number>[] = [];
+        for (const { event: e } of c) {
+          if (e.type === 'IPReleased') {
+            deps.push(allocated.get(e.data.allocationId) ?? Promise.resolve(0));
+            allocated.delete(e.data.allocationId);
+          }
+        }
+        const appended = (async () => {
+          const after = Math.max(0, ...(await Promise.all(deps)));
+          if (after > store.seenRevision) await store.currentRevision();
+          // A loaded machine's etcd may time a request out: append again, saying the events may be committed already
+          // (the store then finds them instead of writing them twice).
+          for (let attempt = 1; ; attempt++) {
+            try {
+              return (await store.append(c.map((e) => e.event), undefined, { trusted: true, mayExist: attempt > 1 })).revision;
+            } catch (e) {
+              if (attempt >= 5 || (e as { code?: string }).code === 'AppendConditionFailed') throw e;
+              await new Promise((r) => setTimeout(r, 500 * attempt));
+            }
+          }
+        })();
+        for (const { event: e } of c) if (e.type === 'IPAllocated') allocated.set(e.data.allocationId, appended);
+        const revision = await appended;
+        written += c.length;
+        if (upTo <= checkpointAt) checkpointRevision = Math.max(checkpointRevision, revision);
+        bar.update(written);
+      }
+    }),
+  );
+  bar.stop();
+  return { client, store: stores[0]!, total, checkpointRevision };
+}
+
+/**
+ * `bench replay --from etcd`: the synthetic log written into etcd through the store, then each round a fresh process
+ * replays it from etcd into every projection as `ipam replay` and a restart without a checkpoint do
+ * (bench/replay-etcd-worker.ts): read + decode + apply timed together, applying alone apart.
+ */
+export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpoints: readonly string[]; readonly compareFormat?: RecordFormat; readonly daemon?: boolean }) {
+  const { randomBytes } = await import('node:crypto');
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const { fileURLToPath } = await import('node:url');
+  const id = randomBytes(4).toString('hex');
+  // The log as the store writes it now; with compareFormat, the same log again in that (older) record format.
+  const logs: { format: RecordFormat | 'current'; prefix: string }[] = [{ format: 'current', prefix: `/bench-replay-${id}/` }];
+  if (o.compareFormat) logs.push({ format: o.compareFormat, prefix: `/bench-replay-${id}-f${o.compareFormat}/` });
+  const loaded = [];
+  for (const l of logs) loaded.push(await loadSynthLog(o.endpoints, l.prefix, synthOptions(o), Infinity, 8, l.format === 'current' ? undefined : l.format));
+  const total = loaded[0]!.total;
+  type Run = { events: number; seconds: number; applySeconds: number; waitSeconds: number; cpuSeconds: number; peakRssMB: number; heldMB: number; liveEndpoints: number };
+  const worker = fileURLToPath(new URL('./replay-etcd-worker.js', import.meta.url));
+  const runOnce = async (prefix: string): Promise<Run> => {
+    // The daemon's young generation (deploy/local/start.sh, serve-process.ts: 16 MB), as a restart replays with it.
+    const { stdout } = await promisify(execFile)(process.execPath, ['--max-semi-space-size=16', '--expose-gc', worker, o.endpoints.join(','), prefix], { maxBuffer: 1 << 20 });
+    const r = JSON.parse(stdout) as Run;
+    if (r.events !== total) throw new Error(`a replay read ${r.events} events, ${total} were written`);
+    return r;
+  };
+  try {
+    const runs: Run[] = [];
+    const base: Run[] = [];
+    // Paired rounds, alternating which goes first (this machine's speed drifts).
+    for (let r = 0; r < o.rounds; r++) {
+      if (o.compareFormat && r % 2 === 1) base.push(await runOnce(logs[1]!.prefix));
+      runs.push(await runOnce(logs[0]!.prefix));
+      if (o.compareFormat && r % 2 === 0) base.push(await runOnce(logs[1]!.prefix));
+    }
+    const last = runs[runs.length - 1]!;
+    const rate = (x: Run) => x.events / x.seconds;
+    const daemon = o.daemon ? await daemonHolding(o.endpoints, logs[0]!.prefix) : undefined;
+    return {
+      scenario: 'replay',
+      from: 'etcd',
+      events: total,
+      eventsPerSec: round(median(runs.map((x) => x.events / x.applySeconds))),
+      eventsPerSecWithDecode: round(median(runs.map(rate))),
+      rounds: runs.map((x) => round(rate(x))),
+      seconds: round(median(runs.map((x) => x.seconds)), 2),
+      waitSeconds: round(median(runs.map((x) => x.waitSeconds)), 2),
+      // Events per CPU-second of the replaying process (all its threads): what a shared machine's load distorts least.
+      eventsPerCpuSecond: round(median(runs.map((x) => x.events / x.cpuSeconds))),
+      liveEndpoints: last.liveEndpoints,
+      peakRssMB: round(Math.max(...runs.map((x) => x.peakRssMB))),
+      heldMB: round(last.heldMB),
+      ...(daemon ? { daemon } : {}),
+      ...(o.compareFormat
+        ? {
+            baseline: {
+              recordFormat: o.compareFormat,
+              eventsPerSecWithDecode: round(median(base.map(rate))),
+              eventsPerCpuSecond: round(median(base.map((x) => x.events / x.cpuSeconds))),
+              rounds: base.map((x) => round(rate(x))),
+              peakRssMB: round(Math.max(...base.map((x) => x.peakRssMB))),
+            },
+            ratioToBaseline: round(median(runs.map((x, i) => rate(x) / rate(base[i]!))), 3),
+          }
+        : {}),
+    };
+  } finally {
+    for (const l of logs) await loaded[0]!.client.delete().prefix(l.prefix);
+    for (const l of loaded) l.client.close();
+  }
+}
+
+/** Seconds a started daemon is left to settle before its RSS is read (coalesced projections, first checkpoint timer). */
+const DAEMON_SETTLE_MS = 3000;
+
+/**
+ * The real daemon (`ipam serve`, src/local/serve-process.ts: its own process and Node flags) started on the log, so
+ * it replays it (no checkpoint) into its allocator model and every live projection: its RSS once ready and settled
+ * (`rssMB`, VmRSS) and the peak of its start (`peakRssMB`, VmHWM), with the live endpoints its API lists.
+ */
+async function daemonHolding(endpoints: readonly string[], prefix: string) {
+  const { readFileSync } = await import('node:fs');
+  const { startServe } = await import('../src/local/serve-process.js');
+  const t0 = performance.now();
+  const d = await startServe({ endpoints, prefix, node: 'bench-node', timeoutMs: 600_000 });
+  try {
+    const readySeconds = (performance.now() - t0) / 1000;
+    await new Promise((r) => setTimeout(r, DAEMON_SETTLE_MS));
+    const status = readFileSync(`/proc/${d.pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    // What it holds, from its own /metrics on the unix socket (after RSS was read: nothing rendered before)
+    const { get } = await import('node:http');
+    const metrics = await new Promise<string>((ok, fail) =>
+      get({ socketPath: d.socket, path: '/metrics' }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => ok(body)).on('error', fail);
+      }).on('error', fail),
+    );
+    let allocated = 0;
+    for (const m of metrics.matchAll(/^ipam_pool_allocated_addresses\{[^}]*\} (\d+)/gm)) allocated += Number(m[1]);
+    return { readySeconds: round(readySeconds, 2), rssMB: round(kb('VmRSS') / 1024), peakRssMB: round(kb('VmHWM') / 1024), allocatedAddresses: allocated };
+  } finally {
+    await d.stop();
+  }
+}
+
 /** Loads a synthetic log into etcd, checkpoints all projections short of its end, times a fresh process's start. */
 export async function runColdStart(o: ColdStartOptions) {
   const { randomBytes } = await import('node:crypto');
   const { execFile } = await import('node:child_process');
   const { promisify } = await import('node:util');
   const { fileURLToPath } = await import('node:url');
-  const { openEtcd } = await import('../src/store/connect.js');
-  const { EventStore } = await import('../src/store/event-store.js');
   const { replay } = await import('../projections/runtime.js');
   const { saveAll } = await import('../projections/checkpoint.js');
   const prefix = `/bench-cold-${randomBytes(4).toString('hex')}/`;
-  const client = openEtcd({ endpoints: o.endpoints, callTimeoutMs: 60_000 });
-  const store = new EventStore(client, { prefix });
-  await store.open();
-  const commits = [...synthLog({ events: o.events, poolPairs: 10, live: o.live, perCommit: EVENTS_PER_COMMIT })];
-  const total = commits.reduce((n, c) => n + c.length, 0);
-  const bar = progress('load log into etcd', total);
-  let written = 0;
-  let checkpointAt = 0;
+  const synth = { events: o.events, poolPairs: 10, live: o.live, perCommit: EVENTS_PER_COMMIT };
+  let total = 0;
+  for (const c of synthLog(synth)) total += c.length;
   // One append per synthetic commit, in order (each sees the previous one, so their implicit guards hold).
-  for (const c of commits) {
-    const r = await store.append(c.map((e) => e.event), undefined, { trusted: true });
-    written += c.length;
-    if (written <= total - o.tail) checkpointAt = r.revision;
-    bar.update(written);
-  }
-  bar.stop();
-  const states = await replay(store, ALL_PROJECTIONS, { until: checkpointAt });
+  const { client, store, checkpointRevision } = await loadSynthLog(o.endpoints, prefix, synth, total - o.tail);
+  const states = await replay(store, ALL_PROJECTIONS, { until: checkpointRevision });
   await saveAll(store, ALL_PROJECTIONS, states);
   const worker = fileURLToPath(new URL('./cold-start.js', import.meta.url));
   const { stdout } = await promisify(execFile)(process.execPath, ['--max-semi-space-size=32', worker, o.endpoints.join(','), prefix], { maxBuffer: 16 << 20 });

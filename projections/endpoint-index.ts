@@ -245,6 +245,8 @@ export class EndpointIndex {
         return;
       }
       const p = this.editable(pod);
+      // A copy re-points every allocation its interfaces still list, this one too: it is not current any more.
+      this.byAllocation.delete(allocationId);
       if (gone) {
         p.nics.splice(i, 1);
         this.nicCount--;

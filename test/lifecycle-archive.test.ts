@@ -14,6 +14,7 @@ import { history } from '../projections/history.js';
 import { Allocator } from '../src/alloc/allocator.js';
 import { checkAllocationLog } from '../src/alloc/log-check.js';
 import { ArchiveDir } from '../src/lifecycle/archive.js';
+import { decodeRecordValue } from '../events/record-codec.js';
 import { ArchiveRequired, logSource, readLogWithArchive } from '../src/lifecycle/log-source.js';
 import { verifyLifecycle } from '../src/lifecycle/verify.js';
 import { readHorizon, recordsThrough } from '../src/store/horizon.js';
@@ -110,7 +111,9 @@ test('given an archive, when a segment is altered, then the check names it: flip
 
     // A careful forger: drops one allocation's record and fixes the manifest's checksum, size and count.
     const lines = gunzipSync(original).toString().split('\n').filter(Boolean);
-    const victim = lines.findIndex((l) => l.includes('"IPAllocated"'));
+    // (records are in the store's record format: decode them to find one; format 2 does not spell type names out)
+    const victim = lines.findIndex((l) => decodeRecordValue(Buffer.from(JSON.stringify((JSON.parse(l) as { events: unknown }).events))).events.some((e) => (e as { type: string }).type === 'IPAllocated'));
+    t.true(victim >= 0);
     lines.splice(victim, 1);
     const forged = gzipSync(Buffer.from(lines.map((l) => `${l}\n`).join('')));
     await writeFile(path, forged);

@@ -173,6 +173,27 @@ test('spider: releasing one family keeps the entry with the other; releasing eve
   t.is(s2.size, 0);
 });
 
+test('spider: with changes tracked (live projections), a release forgets its allocation: the index holds current allocations only', (t) => {
+  // A copied pod record (tracked changes, or a record someone read) used to re-point the allocation being released
+  // at the copy: a daemon kept every pod released in two steps forever.
+  const s = spiderEndpointProjection.initial();
+  s.trackChanges();
+  spiderEndpointProjection.apply(s, [alloc({ id: 'b4', address: '10.0.0.6' }), alloc({ id: 'b6', address: 'fd00::6' })]);
+  s.takeChanges(spiderEndpointProjection.name);
+  spiderEndpointProjection.apply(s, [release('b4', '10.0.0.6')]);
+  t.deepEqual(s.allocationIds(), ['b6']);
+  spiderEndpointProjection.apply(s, [release('b6', 'fd00::6')]);
+  t.deepEqual(s.allocationIds(), []);
+  t.is(s.size, 0);
+  // untracked, but the record was read (rendered) between the two releases: the same
+  const u = spider([alloc({ id: 'c4', address: '10.0.0.7' }), alloc({ id: 'c6', address: 'fd00::7' })]);
+  t.truthy(objects(u)['default/web-0']);
+  spiderEndpointProjection.apply(u, [release('c4', '10.0.0.7')]);
+  t.truthy(objects(u)['default/web-0']);
+  spiderEndpointProjection.apply(u, [release('c6', 'fd00::7')]);
+  t.deepEqual(u.allocationIds(), []);
+});
+
 test('spider: releasing one NIC drops its entry only', (t) => {
   const s = spider([
     alloc({ id: 'a', address: '10.0.0.5', nic: 'eth0' }),

@@ -3,6 +3,7 @@
 import type { Etcd3 } from 'etcd3';
 import type { EventEnvelope } from '../../events/envelope.js';
 import { FastTxn } from './fast-txn.js';
+import { recordValue } from '../../events/record-codec.js';
 import { CompareResult, CompareTarget, type WireCompare, type WireOp, type WireTxn, type WireTxnResponse } from './proto.js';
 import { AppendConditionFailed, AppendRejected, HORIZON_FENCE, StoreUnavailable, isEtcdNoSpace, type EtcdNoSpace } from './errors.js';
 import type { KeyLayout } from './keys.js';
@@ -201,10 +202,8 @@ export class Committer {
     for (const [tag, after] of plan.modCompares) compare.push(modBelow(tagKey(tag), after + 1));
     for (const k of plan.absent) compare.push(notExists(Buffer.from(k)));
     if (plan.fence !== undefined) compare.push(modBelow(Buffer.from(this.keys.horizon), plan.fence + 1));
-    const body: string[] = [];
-    for (const m of plan.members) for (const s of m.encoded) body.push(s);
     const success: WireOp[] = [
-      { put: { key: recordBuf, value: Buffer.from(`[${body.join(',')}]`) } },
+      { put: { key: recordBuf, value: recordValue(plan.members) } },
       { put: { key: Buffer.from(this.keys.head), value: Buffer.from(recordKey.slice(this.keys.logPrefix.length)) } },
     ];
     for (const [tag, id] of plan.writes) success.push({ put: { key: tagKey(tag), value: Buffer.from(id) } });

@@ -4,6 +4,7 @@ import type { Etcd3 } from 'etcd3';
 import type { EventEnvelope } from '../../events/envelope.js';
 import type { LoggedEvent as StoredEvent } from '../../events/catalogue.js';
 import { defaultCodec, type EventCodec } from '../../events/codec.js';
+import { RECORD_FORMAT, type RecordFormat } from '../../events/record-codec.js';
 import { Committer, REORDER_WINDOW, type CommitStats } from './committer.js';
 import { AppendRejected, type EtcdNoSpace } from './errors.js';
 import { KeyLayout } from './keys.js';
@@ -25,6 +26,8 @@ export interface EventStoreOptions {
   readonly appendTimeoutMs?: number;
   /** Validate events with the codec before appending (default true). */
   readonly validate?: boolean;
+  /** Record format to write (events/record-codec.ts; default the current one, 2). 1 only to test old logs. */
+  readonly recordFormat?: RecordFormat;
 }
 
 export interface AppendOptions {
@@ -52,6 +55,7 @@ export class EventStore {
   private readonly committer: Committer;
   private readonly appendTimeoutMs: number;
   private readonly validate: boolean;
+  private readonly recordFormat: RecordFormat;
   private readonly subscriptions = new Set<Subscription>();
   private ownRecords: OwnRecords | undefined;
   private idSeq = 0;
@@ -64,6 +68,7 @@ export class EventStore {
     this.codec = opts.codec ?? defaultCodec;
     this.appendTimeoutMs = opts.appendTimeoutMs ?? 10_000;
     this.validate = opts.validate ?? true;
+    this.recordFormat = opts.recordFormat ?? RECORD_FORMAT;
     this.committer = new Committer(client, this.keys, this.writer, {
       limits: { ...DEFAULT_LIMITS, ...opts.limits },
       maxInflight: opts.maxInflight ?? 3,
@@ -240,7 +245,7 @@ export class EventStore {
       if (!Number.isSafeInteger(condition.after) || condition.after < 0) throw new AppendRejected('condition.after: must be a revision (integer >= 0)');
       if (!Array.isArray(condition.tags)) throw new AppendRejected('condition.tags: must be an array');
     }
-    const shape = makeMemberShape(events, condition, hintOfId(events[0]!.id) ?? this.committer.seenRevision);
+    const shape = makeMemberShape(events, condition, hintOfId(events[0]!.id) ?? this.committer.seenRevision, this.recordFormat);
     return {
       events,
       condition,

@@ -1,5 +1,6 @@
 // One append request waiting in the group-commit queue.
 import type { EventEnvelope } from '../../events/envelope.js';
+import { encodeMember, type RecordFormat } from '../../events/record-codec.js';
 
 export interface AppendCondition {
   /** Fail if an event carrying any of these tags was written after `after`. */
@@ -20,7 +21,8 @@ export interface AppendResult {
 export interface Member {
   readonly events: readonly EventEnvelope[];
   readonly condition: AppendCondition | undefined;
-  /** JSON of each event, encoded once. */
+  /** The record format its events are encoded in (events/record-codec.ts), and the encoding, made once. */
+  readonly format: RecordFormat;
   readonly encoded: readonly string[];
   readonly bytes: number;
   /** tag -> id of the last event in this member carrying it. */
@@ -43,14 +45,13 @@ export interface Member {
   reject(e: unknown): void;
 }
 
-export function makeMemberShape(events: readonly EventEnvelope[], condition: AppendCondition | undefined, idRevision: number) {
-  const encoded = events.map((e) => JSON.stringify(e));
+export function makeMemberShape(events: readonly EventEnvelope[], condition: AppendCondition | undefined, idRevision: number, format: RecordFormat) {
+  const { encoded, bytes } = encodeMember(events, format);
   const lastIdByTag = new Map<string, string>();
   for (const e of events) for (const t of e.tags) lastIdByTag.set(t, e.id);
   const first = events[0]!;
   const own = new Set(first.tags);
   const guarded = condition !== undefined && condition.tags.some((t) => own.has(t));
   const guard = guarded ? undefined : { tag: first.tags[0]!, after: idRevision };
-  const bytes = encoded.reduce((n, s) => n + s.length + 1, 0);
-  return { encoded, lastIdByTag, guard, bytes };
+  return { format, encoded, lastIdByTag, guard, bytes };
 }

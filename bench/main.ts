@@ -498,7 +498,7 @@ common(program.command('soak'))
         [
           ['figure', 'value', 'notes'],
           [`db growth ${r.growth.from} -> ${r.growth.to} cycles, MB`, r.growth.dbSizeMB, `floor < 10 (${r.floors.dbGrowthUnder10MB ? 'met' : 'NOT met'}); etcd status dbSize`],
-          [`RSS growth ${r.growth.from} -> ${r.growth.to} cycles, MB`, r.growth.rssMB, `floor < 10 (${r.floors.rssGrowthUnder10MB ? 'met' : 'NOT met'}); this process (engine + maintainer)`],
+          [`RSS growth ${r.growth.from} -> ${r.growth.to} cycles, MB`, r.growth.rssMB, `floor < 10 (${r.floors.rssGrowthUnder10MB ? 'met' : 'NOT met'}); this process (engine + maintainer)${r.footprint.at(-1)?.afterGc ? `, sampled after a full GC (before it: ${Math.round((r.footprint.at(-1)!.rssBeforeGcMB - (r.footprint.find((f) => f.cycles === r.growth.from)?.rssBeforeGcMB ?? 0)) * 10) / 10} MB)` : ', sampled without a GC (run node with --expose-gc)'}`],
           ['cycles/s first 10%', r.throughput.first10pct, ''],
           ['cycles/s while archiving (median decile)', r.throughput.whileArchiving, `${r.throughput.archivingDeciles} deciles in which the horizon moved`],
           ['ratio archiving / first 10%', r.throughput.ratio, `floor >= 0.8 (${r.floors.archivingAtLeast80pct ? 'met' : 'NOT met'})`],

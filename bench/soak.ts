@@ -66,7 +66,10 @@ export interface FootprintPoint {
   readonly dbSizeMB: number;
   readonly dbSizeInUseMB: number;
   readonly keys: number;
+  /** This process's RSS: after a full GC when `afterGc` (node --expose-gc), as sampled otherwise. */
   readonly rssMB: number;
+  readonly rssBeforeGcMB: number;
+  readonly afterGc: boolean;
   /** V8's heap in use and external memory (buffers) then: what of the RSS is live JavaScript data. */
   readonly heapUsedMB: number;
   readonly externalMB: number;
@@ -222,6 +225,11 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       const st = await client.maintenance.status();
       const keys = Number((await client.kv.range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), count_only: true })).count);
       const { horizon } = await readHorizon(client, store.keys);
+      // The RSS the floor judges is sampled after a full GC when node runs with --expose-gc (`npm run bench` does):
+      // otherwise the sample also carries garbage not yet collected (tens of MB at 2,000 cycles/s), not growth.
+      const rssBeforeGc = process.memoryUsage().rss;
+      const gc = (globalThis as { gc?: () => void }).gc;
+      gc?.();
       const mem = process.memoryUsage();
       const point: FootprintPoint = {
         cycles: done,
@@ -229,6 +237,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         dbSizeInUseMB: round(Number((st as { dbSizeInUse?: string }).dbSizeInUse ?? st.dbSize) / 1e6, 1),
         keys,
         rssMB: round(mem.rss / 1e6, 1),
+        rssBeforeGcMB: round(rssBeforeGc / 1e6, 1),
+        afterGc: gc !== undefined,
         heapUsedMB: round(mem.heapUsed / 1e6, 1),
         externalMB: round(mem.external / 1e6, 1),
         horizon: horizon?.revision ?? 0,
@@ -238,7 +248,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       footprint.push(point);
       // The first 10% is the baseline: churn alone. Maintenance starts after it.
       if (footprint.length === 1) loop.start();
-      o.progress?.(`${done}/${o.cycles} cycles: db ${point.dbSizeMB} MB (in use ${point.dbSizeInUseMB}), ${keys} keys under the prefix, RSS ${point.rssMB} MB (heap ${point.heapUsedMB}, external ${point.externalMB}), horizon ${point.horizon} of ${point.revision}, ${point.cyclesPerSec} cycles/s${movedInDecile ? ' (archiving)' : ''}`);
+      o.progress?.(`${done}/${o.cycles} cycles: db ${point.dbSizeMB} MB (in use ${point.dbSizeInUseMB}), ${keys} keys under the prefix, RSS ${point.rssMB} MB${point.afterGc ? ` after a full GC (${point.rssBeforeGcMB} before)` : ''} (heap ${point.heapUsedMB}, external ${point.externalMB}), horizon ${point.horizon} of ${point.revision}, ${point.cyclesPerSec} cycles/s${movedInDecile ? ' (archiving)' : ''}`);
     }
     await loop.stop();
     await engine.sync();

@@ -106,8 +106,9 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
 }
 
 test.serial('attack 3: watches aborted during their catch-up wait leave no timer or slot behind; stop() ends live watches', async (t) => {
-  // 300 connections in a few seconds from one address: over the per-peer connection rate, which is not tested here.
-  const f = await startDaemon({ extra: { peerLimits: { connectionsPerSecond: Infinity, connectionBurst: Infinity } } });
+  // 300 aborted watches in a few seconds from one address: over the per-peer connection, watch and abort rates (tested
+  // in hostile-watch-rate), which would keep most of them from reaching the watch code tested here.
+  const f = await startDaemon({ extra: { peerLimits: { connectionsPerSecond: Infinity, connectionBurst: Infinity, watchesPerSecond: Infinity, watchBurst: Infinity, abortsPerSecond: Infinity, abortBurst: Infinity } } });
   let closed = false;
   t.teardown(() => (closed ? undefined : f.close()));
   await withPool(f);

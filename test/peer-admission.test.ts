@@ -4,7 +4,7 @@
 import test from 'ava';
 import { AdmissionVerdict, MAX_TRACKED_PEERS, PeerAdmission } from '../src/daemon/peer-admission.js';
 
-const limits = { connectionsPerSecond: 2, connectionBurst: 3, maxInFlight: 2, refusalsPerSecond: 0.5, refusalBurst: 2 };
+const limits = { connectionsPerSecond: 2, connectionBurst: 3, maxInFlight: 2, refusalsPerSecond: 0.5, refusalBurst: 2, watchesPerSecond: 1, watchBurst: 3, abortsPerSecond: 1, abortBurst: 2 };
 
 test('connections: a burst, then the rate', (t) => {
   let now = 0;
@@ -25,6 +25,7 @@ test('in flight: seats taken and given back; long-running requests take none', (
   t.is(a.request('p', false), undefined);
   t.is(a.request('p', false), undefined);
   t.is(a.request('p', true), undefined, 'a watch with every seat taken');
+  a.done('p', true, 200);
   const r = a.request('p', false);
   t.is(r?.verdict, AdmissionVerdict.TooManyInFlight);
   t.is(r?.retryAfterSeconds, 1);
@@ -51,6 +52,39 @@ test('refusals: a peer over its budget is refused whatever it sends, Retry-After
   t.is(a.request('p', false)?.retryAfterSeconds, 1);
   now += 1000;
   t.is(a.request('p', false), undefined, 'served again');
+});
+
+test('new watches: a burst, then the rate, 429 with Retry-After; other requests and other peers unaffected', (t) => {
+  let now = 0;
+  const a = new PeerAdmission(limits, () => now);
+  t.deepEqual([1, 2, 3].map(() => a.request('p', true)), [undefined, undefined, undefined]);
+  const r = a.request('p', true);
+  t.is(r?.verdict, AdmissionVerdict.TooManyWatches);
+  t.is(r?.retryAfterSeconds, 1);
+  t.regex(r!.message, /too many new watches from p \(over 1\/s\)/);
+  t.is(a.request('p', false), undefined, 'a plain request from the same peer');
+  t.is(a.request('q', true), undefined, 'a watch from another peer');
+  now += 1000;
+  t.is(a.request('p', true), undefined, 'one back after 1/rate');
+  t.is(a.refused.watches, 1);
+  t.is(a.request('p', true)?.verdict, AdmissionVerdict.TooManyWatches);
+  t.true(a.connection('p'), 'one watch refused: within the abort burst (2)');
+  t.is(a.request('p', true)?.verdict, AdmissionVerdict.TooManyWatches);
+  t.false(a.connection('p'), 'the next one without waiting Retry-After: connections closed at accept');
+});
+
+test('aborts: a peer dropping connections before any answer has its new connections closed until its budget refills', (t) => {
+  let now = 0;
+  const a = new PeerAdmission(limits, () => now);
+  t.true(a.connection('p'));
+  a.aborted('p');
+  t.true(a.connection('p'), 'one abort is within the burst');
+  a.aborted('p');
+  t.false(a.connection('p'), 'over the burst: closed at accept');
+  t.true(a.connection('q'), 'another peer');
+  t.is(a.refused.aborts, 1);
+  now += 1000;
+  t.true(a.connection('p'), 'served again once a token is back');
 });
 
 test(`tracked peers are bounded: at ${MAX_TRACKED_PEERS}, idle ones are forgotten first, then the oldest without a request in flight`, (t) => {

@@ -70,7 +70,7 @@ export function createApiServer(kind: ListenerKind, handler: Handler, limits: Co
       const peers = admission ? { peerRate: admission.refused, peerLimits: admission.limits } : {};
       log.warn({ listener: kind, overTotal: refused.total, overPerPeer: refused.perPeer, limits: { total: limits.maxConnections, perPeer: limits.maxConnectionsPerPeer }, ...peers }, 'connections refused: over the limit');
       refused = { total: 0, perPeer: 0 };
-      if (admission) admission.refused = { connections: 0, inFlight: 0, refusals: 0 };
+      if (admission) admission.refused = { connections: 0, inFlight: 0, refusals: 0, watches: 0, aborts: 0 };
     }, REPORT_MS).unref();
   };
   server.on('drop', () => {
@@ -82,6 +82,18 @@ export function createApiServer(kind: ListenerKind, handler: Handler, limits: Co
   server.on('request', (req: IncomingMessage) => req.socket.setTimeout(0));
   // The HTTP layer's socket (the TLS one over TCP) times out a connection that sends no request.
   server.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => socket.setTimeout(limits.headersTimeoutMs));
+  // Against the peer's abort budget (admission): a connection closed without a request (its TLS handshake thrown
+  // away, or cut by the client before it was done), and a request the client left before the answer's headers.
+  const silent = new Set<string>(); // "address:port" of accepted connections that have not sent a request yet
+  if (admission) {
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      const peer = req.socket.remoteAddress;
+      silent.delete(`${peer}:${req.socket.remotePort}`);
+      res.once('close', () => {
+        if (!res.headersSent && peer !== undefined) admission.aborted(peer);
+      });
+    });
+  }
   server.on('connection', (socket: Socket) => {
     const peer = socket.remoteAddress;
     if (peer === undefined) return;
@@ -98,7 +110,10 @@ export function createApiServer(kind: ListenerKind, handler: Handler, limits: Co
       return;
     }
     perPeer.set(peer, n);
+    const key = `${peer}:${socket.remotePort}`;
+    if (admission) silent.add(key);
     socket.once('close', () => {
+      if (silent.delete(key)) admission?.aborted(peer);
       const left = (perPeer.get(peer) ?? 1) - 1;
       if (left <= 0) perPeer.delete(peer);
       else perPeer.set(peer, left);
@@ -107,3 +122,4 @@ export function createApiServer(kind: ListenerKind, handler: Handler, limits: Co
   server.on('close', () => clearTimeout(reporter));
   return Object.assign(server, { reportRefusal: report });
 }
+

@@ -42,7 +42,8 @@ export const DEFAULT_LIMITS: KubeApiLimits = {
   // 200 watchers that never read once took 3.6 GB; 64 MiB for all of them leaves the heap for the allocator.
   maxTotalWatchBacklogBytes: 64 << 20,
   maxWatches: 512,
-  maxWatchesPerClient: 128,
+  // A client follows a few resources (an informer each); more from one address is a flood's, not a controller's.
+  maxWatchesPerClient: 64,
 };
 
 export interface Ctx {

@@ -74,9 +74,22 @@ export async function watch(ctx: Ctx, req: IncomingMessage, res: ServerResponse,
   let headers = true;
   const visible = new Set<string>();
   const keyOf = (o: K8sObject) => objectKeyOf(def, o.metadata.namespace, o.metadata.name);
+  // The events of one tick (a feed batch, the initial list) leave in one write: one TLS record and syscall per batch
+  // and watch, not per event (n watches of a busy resource were n syscalls per change).
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    res.uncork();
+    if (!slot.closed) slot.wrote(); // what the socket took on uncork no longer counts as unread
+  };
   // `shared`: the live change `object` comes from, whose line other watches may already have made.
   const send = (type: EventType, object: unknown, shared?: object) => {
     if (slot.closed) return;
+    if (!corked) {
+      corked = true;
+      res.cork();
+      process.nextTick(uncork);
+    }
     if (as === 'table' && type !== 'BOOKMARK') {
       res.write(`${JSON.stringify({ type, object: table(def, [object as K8sObject], String((object as K8sObject).metadata.resourceVersion), include, headers) })}\n`);
       headers = false;

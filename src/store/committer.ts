@@ -152,7 +152,7 @@ export class Committer {
     try {
       res = await this.wire.txn(req);
     } catch (err) {
-      if (isEtcdNoSpace(err)) await this.onNoSpace(plan, err);
+      if (isEtcdNoSpace(err)) await this.onNoSpace(plan, err, recordKey);
       else this.onAmbiguous(plan, recordKey, err);
       return;
     }
@@ -327,22 +327,29 @@ export class Committer {
   }
 
   /**
-   * etcd refused the txn for lack of space: nothing of it was applied, so each member fails at once with EtcdNoSpace
-   * (no retries into a full etcd) unless an earlier, ambiguous attempt of it did commit (reads still work).
+   * etcd answered NOSPACE: each member fails at once with EtcdNoSpace (no retries into a full etcd) unless this txn or
+   * an earlier, ambiguous attempt of it did commit (reads still work). etcd applies the txn that crosses the quota and
+   * answers it NOSPACE all the same (its quotaApplierV3 checks after applying), so this attempt's own record is read too.
    */
-  private async onNoSpace(plan: TxnPlan, err: EtcdNoSpace): Promise<void> {
+  private async onNoSpace(plan: TxnPlan, err: EtcdNoSpace, recordKey: string): Promise<void> {
     this.noSpace = err;
     this.stats.txnFailures++;
-    const priorKeys = [...new Set(plan.members.flatMap((m) => m.priorAttempts.map((a) => a.key)))];
+    const keys = [...new Set([recordKey, ...plan.members.flatMap((m) => m.priorAttempts.map((a) => a.key))])];
     const committed = new Map<string, number>();
-    if (priorKeys.length > 0) {
-      try {
-        const res = await this.wire.txn({ compare: [], success: priorKeys.map((k) => ({ range: { key: Buffer.from(k) } })) });
-        for (const kvs of res.ranges) if (kvs[0]) committed.set(kvs[0].key.toString(), kvs[0].modRevision);
-      } catch (e) {
-        for (const m of plan.members) m.reject(m.priorAttempts.length > 0 ? new StoreUnavailable(`etcd is out of space, and whether an earlier attempt committed is unknown: ${describe(e)}`, e) : err);
-        return;
-      }
+    try {
+      const res = await this.wire.txn({ compare: [], success: keys.map((k) => ({ range: { key: Buffer.from(k) } })) });
+      for (const kvs of res.ranges) if (kvs[0]) committed.set(kvs[0].key.toString(), kvs[0].modRevision);
+    } catch (e) {
+      const unknown = new StoreUnavailable(`etcd is out of space, and whether this request committed is unknown: ${describe(e)}`, e);
+      for (const m of plan.members) m.reject(unknown);
+      return;
+    }
+    const own = committed.get(recordKey);
+    if (own !== undefined) {
+      // The txn crossed the quota and was applied: its members committed as this attempt.
+      plan.members.forEach((m, i) => m.resolve({ revision: own, position: plan.positions[i]!, duplicate: false }));
+      this.stats.committedEvents += plan.members.reduce((n, m) => n + m.events.length, 0);
+      return;
     }
     for (const m of plan.members) {
       const prior = m.priorAttempts.find((a) => committed.has(a.key));

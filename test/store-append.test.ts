@@ -1,5 +1,5 @@
 import test from 'ava';
-import { isAppendConditionFailed, AppendConditionFailed, AppendRejected } from '../src/store/errors.js';
+import { isAppendConditionFailed, AppendConditionFailed, AppendRejected, EtcdNoSpace, ETCD_NOSPACE_MESSAGE } from '../src/store/errors.js';
 import { openEtcd } from '../src/store/connect.js';
 import { EventStore } from '../src/store/event-store.js';
 import { Tag } from '../events/tags.js';
@@ -194,4 +194,42 @@ test('nothing is written outside the key prefix', async (t) => {
   t.deepEqual(keys.filter((k) => !k.startsWith(prefix)), []);
   await store.close();
   client.close();
+});
+
+// etcd's quota applier applies the txn that crosses --quota-backend-bytes and answers it NOSPACE all the same
+// (etcdserver quotaApplierV3.Txn: apply, then `if err == nil && !ok { err = ErrNoSpace }`). The wire below does what
+// etcd does for that one txn (applied, then NOSPACE) or for every later one (refused, nothing applied).
+function noSpaceWire(store: EventStore, apply: boolean): void {
+  const wire = (store as unknown as { committer: { wire: { txn: (t: unknown) => Promise<unknown> } } }).committer.wire;
+  const real = wire.txn.bind(wire);
+  let once = false;
+  wire.txn = async (req) => {
+    const writes = (req as { success: { put?: unknown }[] }).success.some((op) => op.put !== undefined);
+    if (!writes || once) return real(req);
+    once = true;
+    if (apply) await real(req);
+    throw new EtcdNoSpace(new Error(ETCD_NOSPACE_MESSAGE));
+  };
+}
+
+test('given etcd applied the txn that crossed its quota and answered NOSPACE, then the append reports the commit, once', async (t) => {
+  const f = await openStore();
+  noSpaceWire(f.store, true);
+  const r0 = await f.store.currentRevision();
+  const res = await f.store.append([allocated(f.store.newId(), '10.0.9.1', 'a')], allocationCondition('10.0.9.1', 'a', r0));
+  t.true(res.revision > r0);
+  const log = [];
+  for await (const e of f.store.read()) log.push(e);
+  t.is(log.length, 1);
+  t.is(log[0]!.revision, res.revision);
+  await f.close();
+});
+
+test('given etcd refused a txn with NOSPACE without applying it, then the append fails with EtcdNoSpace and nothing is written', async (t) => {
+  const f = await openStore();
+  noSpaceWire(f.store, false);
+  const r0 = await f.store.currentRevision();
+  await t.throwsAsync(f.store.append([allocated(f.store.newId(), '10.0.9.2', 'a')], allocationCondition('10.0.9.2', 'a', r0)), { instanceOf: EtcdNoSpace });
+  t.deepEqual(await f.client.getAll().prefix(`${f.prefix}log/`).keys(), []);
+  await f.close();
 });

@@ -1,13 +1,16 @@
 // Random interleavings of allocations and releases on two allocators with horizon moves and tag-key GC running
-// among them (a third client, the maintainer): afterwards the log shows no address held twice, every release
-// matches an allocation, a replay equals both live views, and no tag that guards something live was deleted.
-import test from 'ava';
+// among them (a third client, the maintainer), once with the full sweep (collectTags) and once with the maintainer's
+// incremental GC (collectTouchedTags: the tags of the events since the previous horizon, what Maintainer.runOnce does
+// between sweeps). Afterwards the log shows no address held twice, every release matches an allocation, a replay
+// equals both live views, no tag that guards something live was deleted, and (incremental) a sweep at the last
+// horizon finds nothing dead left behind.
+import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import type { LoggedEvent } from '../events/catalogue.js';
 import { isAllocError } from '../src/alloc/errors.js';
 import { checkAllocationLog } from '../src/alloc/log-check.js';
 import { AllocatorModel } from '../src/alloc/model.js';
-import { collectTags, guardsLive } from '../src/lifecycle/tag-gc.js';
+import { collectTags, collectTouchedTags, guardsLive, isCollected } from '../src/lifecycle/tag-gc.js';
 import { moveHorizon, readHorizon } from '../src/store/horizon.js';
 import { MaintenanceLease } from '../src/store/lease.js';
 import type { EventStore } from '../src/store/event-store.js';
@@ -25,14 +28,21 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('horizon' as const) }) },
 );
 
-/** The model at revision `h`, replayed from etcd (records are not deleted in this test: only tags). */
-async function modelAt(store: EventStore, h: number): Promise<AllocatorModel> {
-  const m = new AllocatorModel();
-  for await (const e of store.read({ until: h, beforeHorizon: 'allow' })) m.apply(e.event, e.revision);
-  return m;
+/** The model at revision `h` and the collectable tags of the events after `after`, replayed from etcd (records are not deleted in this test: only tags). */
+async function modelAt(store: EventStore, h: number, after = 0): Promise<{ model: AllocatorModel; touched: Set<string> }> {
+  const model = new AllocatorModel();
+  const touched = new Set<string>();
+  for await (const e of store.read({ until: h, beforeHorizon: 'allow' })) {
+    model.apply(e.event, e.revision);
+    if (e.revision > after) for (const tag of e.event.tags) if (isCollected(tag)) touched.add(tag);
+  }
+  return { model, touched };
 }
 
-test('random interleavings of allocations, releases, horizon moves and tag GC across two allocators keep the log consistent', async (t) => {
+/** How each maintenance run collects tags: a sweep of every ep:/ip: key, or the tags its run passed over. */
+type Gc = 'sweep' | 'touched';
+
+const interleavings = (gc: Gc) => async (t: ExecutionContext) => {
   let deletedTotal = 0;
   let fencedTotal = 0;
   await fc.assert(
@@ -51,12 +61,14 @@ test('random interleavings of allocations, releases, horizon moves and tag GC ac
         // One maintainer: its runs follow one another (as the daemon's do), among the allocators' concurrent work.
         let chain = Promise.resolve();
         const maintain = () => (chain = chain.then(maintainOnce));
+        let lastH = 0;
         const maintainOnce = async () => {
           const h = await m.store.headRevision();
-          const model = await modelAt(m.store, h);
+          const { model, touched } = await modelAt(m.store, h, lastH);
           const { mod } = await readHorizon(m.client, m.store.keys);
           const moved = await moveHorizon(m.client, m.store.keys, m.store.writer, { revision: h, lastEventAt: AT, movedAt: AT, checkpoint: 'test' }, mod, holder);
-          const r = await collectTags(m.store, model, h, moved, holder);
+          const r = gc === 'touched' ? await collectTouchedTags(m.store, model, touched, h, moved, holder) : await collectTags(m.store, model, h, moved, holder);
+          lastH = h;
           deletedTotal += r.deleted;
         };
         const before = fenced();
@@ -83,13 +95,18 @@ test('random interleavings of allocations, releases, horizon moves and tag GC ac
         const check = checkAllocationLog(log);
         t.deepEqual(check.details, []);
         t.is(check.live, a.allocator.model.byId.size, 'what the log says is live is what the model holds');
-        const fresh = await modelAt(a.store, await a.store.currentRevision());
+        const { model: fresh } = await modelAt(a.store, await a.store.currentRevision());
         t.deepEqual(snapshot(a.allocator.model), snapshot(fresh));
         t.deepEqual(snapshot(b.allocator.model), snapshot(fresh));
         // Every tag that guards something live still has its key.
         const tags = await m.client.getAll().prefix(m.store.keys.tagPrefix).keys();
         const present = new Set(tags.map((k) => k.slice(m.store.keys.tagPrefix.length)));
         for (const e of log) for (const tag of e.event.tags) if (guardsLive(fresh, tag)) t.true(present.has(tag), `live tag ${tag} kept`);
+        // The incremental runs left nothing dead behind that a sweep at the last horizon would still delete.
+        if (gc === 'sweep') return;
+        const hs = await readHorizon(m.client, m.store.keys);
+        const sweep = await collectTags(m.store, (await modelAt(m.store, hs.horizon!.revision)).model, hs.horizon!.revision, hs.mod, holder);
+        t.is(sweep.deleted, 0, 'a sweep after the incremental runs deletes nothing');
       } finally {
         await lease.release();
         await a.close();
@@ -99,6 +116,9 @@ test('random interleavings of allocations, releases, horizon moves and tag GC ac
     }),
     { numRuns: 20 },
   );
-  t.true(deletedTotal > 0, 'tag GC deleted keys');
+  t.true(deletedTotal > 0, `the ${gc} tag GC deleted keys`);
   t.log(`tags deleted: ${deletedTotal}; conflicts (tags or fence) met by the allocators: ${fencedTotal}`);
-});
+};
+
+test('random interleavings of allocations, releases, horizon moves and tag GC (full sweeps) across two allocators keep the log consistent', interleavings('sweep'));
+test('random interleavings with the incremental tag GC (the tags of the events since the last horizon) keep the log consistent', interleavings('touched'));

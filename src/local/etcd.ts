@@ -1,7 +1,7 @@
 // Throw-away etcd servers on loopback for tests, benchmarks and `npm start`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, mkdirSync, rmSync, existsSync, readFileSync } from 'node:fs';
-import { get as httpGet } from 'node:http';
+import { get as httpGet, type ClientRequest, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -220,45 +220,29 @@ async function stopOrphan(pidFile: string, dataDir: string): Promise<void> {
 
 /** GET /health, over TLS with the harness's client certificate when the member requires one. */
 async function health(m: LocalEtcdMember): Promise<string | undefined> {
-  if (m.spec.socketDir) {
-    const socketPath = join(m.spec.socketDir, CLIENT_SOCKET);
-    return new Promise((resolve, reject) => {
-      const req = httpGet({ socketPath, path: '/health', timeout: 1000 }, (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => {
-          try {
-            resolve((JSON.parse(body) as { health?: string }).health);
-          } catch (e) {
-            reject(e);
-          }
-        });
-      });
-      req.on('error', reject);
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-    });
-  }
+  if (m.spec.socketDir) return healthOf((cb) => httpGet({ socketPath: join(m.spec.socketDir!, CLIENT_SOCKET), path: '/health', timeout: 1000 }, cb));
   if (!m.tls) {
     const res = await fetch(`${m.endpoint}/health`, { signal: AbortSignal.timeout(1000) });
     return ((await res.json()) as { health?: string }).health;
   }
   const t = m.tls;
+  return healthOf((cb) => httpsGet(`${m.endpoint}/health`, { ca: readFileSync(t.caFile), cert: readFileSync(t.clientCertFile), key: readFileSync(t.clientKeyFile), timeout: 1000 }, cb));
+}
+
+/** The `health` field of the JSON answer to a request `send` makes (unix socket or client-certificate TLS). */
+function healthOf(send: (cb: (res: IncomingMessage) => void) => ClientRequest): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
-    const req = httpsGet(
-      `${m.endpoint}/health`,
-      { ca: readFileSync(t.caFile), cert: readFileSync(t.clientCertFile), key: readFileSync(t.clientKeyFile), timeout: 1000 },
-      (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => {
-          try {
-            resolve((JSON.parse(body) as { health?: string }).health);
-          } catch (e) {
-            reject(e);
-          }
-        });
-      },
-    );
+    const req = send((res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => {
+        try {
+          resolve((JSON.parse(body) as { health?: string }).health);
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
     req.on('error', reject);
     req.on('timeout', () => req.destroy(new Error('timeout')));
   });

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { progress } from '../lib/progress.js';
 import { settledWithin } from '../lib/open-loop.js';
-import { runSweep, summarizeSweep, type SweepRound } from '../lib/sweep.js';
+import { runSweep, summarizeSweep, summedInvariants, type SweepRound } from '../lib/sweep.js';
 import { runAllocLoad } from './driver.js';
 import { definePool, openEngine, openEngineAlias } from './engine.js';
 import { checkInvariants, loggedAllocationsThenDrop } from './invariants.js';
@@ -85,10 +85,6 @@ export async function runAllocOpenLoop(o: AllocOpenLoopOptions) {
     maxOutstanding: o.maxOutstanding,
     seed: o.seed,
     ...summary,
-    invariants: {
-      duplicates: rounds.reduce((n, x) => n + x.invariants.duplicates, 0),
-      lost: rounds.reduce((n, x) => n + x.invariants.lost, 0),
-      extra: rounds.reduce((n, x) => n + x.invariants.extra, 0),
-    },
+    invariants: summedInvariants(rounds),
   };
 }

@@ -7,7 +7,7 @@ import { definePool } from '../alloc/engine.js';
 import { checkInvariants, loggedAllocationsThenDrop } from '../alloc/invariants.js';
 import { podRef, type AllocOutcome } from '../alloc/types.js';
 import { settledWithin } from '../lib/open-loop.js';
-import { runSweep, summarizeSweep, type SweepRound } from '../lib/sweep.js';
+import { runSweep, summarizeSweep, summedInvariants, type SweepRound } from '../lib/sweep.js';
 import { httpAllocator } from './client.js';
 import { runWrk } from './wrk.js';
 import { startServe } from '../../src/local/serve-process.js';
@@ -104,11 +104,7 @@ export async function runHttpOpenLoop(o: HttpOpenLoopOptions) {
     maxOutstanding: o.maxOutstanding,
     seed: o.seed,
     ...summary,
-    invariants: {
-      duplicates: rounds.reduce((n, x) => n + x.invariants.duplicates, 0),
-      lost: rounds.reduce((n, x) => n + x.invariants.lost, 0),
-      extra: rounds.reduce((n, x) => n + x.invariants.extra, 0),
-    },
+    invariants: summedInvariants(rounds),
     extraAllowed: rounds.reduce((n, x) => n + x.extraAllowed, 0),
   };
 }

@@ -178,3 +178,9 @@ export function sweepRows(s: SweepSummary, what: string): { steps: (string | num
   ];
   return { steps, footer };
 }
+
+/** The log invariants of every round of a sweep, summed (what the scenario's JSON reports). */
+export function summedInvariants(rounds: readonly { readonly invariants: { readonly duplicates: number; readonly lost: number; readonly extra: number } }[]) {
+  const sum = (k: 'duplicates' | 'lost' | 'extra') => rounds.reduce((n, x) => n + x.invariants[k], 0);
+  return { duplicates: sum('duplicates'), lost: sum('lost'), extra: sum('extra') };
+}

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { progress } from '../lib/progress.js';
 import { settledWithin } from '../lib/open-loop.js';
+import { measureOpenLoopBaselines } from '../lib/open-loop-baselines.js';
 import { runSweep, summarizeSweep, summedInvariants, type SweepRound } from '../lib/sweep.js';
 import { runAllocLoad } from './driver.js';
 import { definePool, openEngine, openEngineAlias } from './engine.js';
@@ -63,8 +64,10 @@ async function oneRound(o: AllocOpenLoopOptions, r: number): Promise<SweepRound 
       for (const x of settled) acks.push({ address: (x.value as AllocOutcome).address, id: `o-${podRef(k, x.index)}` });
     }
     await a.close();
+    process.stderr.write(`alloc open loop round ${r + 1}: baselines (harness, etcd alone)\n`);
+    const baselines = await measureOpenLoopBaselines(o.endpoints, Math.max(1, Math.round(ALLOC_OPEN_LOOP_FLOOR.at * sat.allocsPerSec)), o.stepMs, o.seed);
     const inv = checkInvariants(acks, await loggedAllocationsThenDrop(o.endpoints, prefix));
-    return { unloadedP50Ms: unloaded.latencyMs.p50, saturationPerSec: sat.allocsPerSec, steps, invariants: { duplicates: inv.duplicates, lost: inv.lost, extra: inv.extra } };
+    return { unloadedP50Ms: unloaded.latencyMs.p50, saturationPerSec: sat.allocsPerSec, steps, baselines, invariants: { duplicates: inv.duplicates, lost: inv.lost, extra: inv.extra } };
   } catch (e) {
     await a.close();
     throw e;

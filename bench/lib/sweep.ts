@@ -3,6 +3,7 @@
 // judged at one load fraction against the same run's unloaded p50.
 import { median, round } from './stats.js';
 import { runOpenLoop, type OpenLoopResult } from './open-loop.js';
+import type { OpenLoopBaselines } from './open-loop-baselines.js';
 
 export const DEFAULT_RATES = [500, 1000, 2000, 5000] as const;
 export const DEFAULT_FRACTIONS = [0.25, 0.5, 0.8] as const;
@@ -61,6 +62,8 @@ export interface SweepRound {
   readonly unloadedP50Ms: number;
   readonly saturationPerSec: number;
   readonly steps: readonly SweepStep[];
+  /** The harness and etcd alone at the floor's rate, this round (open-loop-baselines.ts). */
+  readonly baselines?: OpenLoopBaselines;
 }
 
 export interface OpenLoopFigure {
@@ -80,6 +83,9 @@ export interface OpenLoopFigure {
   /** How late the generator sent arrivals (ms), p50 and p99, medians over rounds. */
   sendLagP50Ms: number;
   sendLagP99Ms: number;
+  /** This process's longest GC pause in the step and their total (ms), medians over rounds (NaN: not measured). */
+  gcMaxMs: number;
+  gcTotalMs: number;
   /** The first few failures' messages, all rounds. */
   errorMessages: string[];
   /** p99 per round (the median is the figure). */
@@ -123,6 +129,8 @@ export function summarizeSweep(rounds: readonly SweepRound[], floor: { at: numbe
       loopDelayP99Ms: med(res.map((r) => r.loopDelayMs.p99)),
       sendLagP50Ms: med(res.map((r) => r.sendLagMs.p50)),
       sendLagP99Ms: med(res.map((r) => r.sendLagMs.p99)),
+      gcMaxMs: med(res.map((r) => r.gcPauses?.maxMs ?? NaN)),
+      gcTotalMs: med(res.map((r) => r.gcPauses?.totalMs ?? NaN)),
       p99PerRound: res.map((r) => r.latencyMs.p99),
       errorMessages: res.flatMap((r) => r.errorMessages).slice(0, 3),
     };
@@ -131,6 +139,21 @@ export function summarizeSweep(rounds: readonly SweepRound[], floor: { at: numbe
   const floorStep = rounds[0]?.steps.findIndex((x) => x.asFraction === floor.at) ?? -1;
   const atFloor = floorStep >= 0 ? openLoop[floorStep] : undefined;
   const limitMs = round(unloadedP50Ms * floor.factor, 2);
+  const b = rounds.map((r) => r.baselines).filter((x) => x !== undefined);
+  const baselines =
+    b.length === 0
+      ? undefined
+      : {
+          offeredPerSec: round(median(b.map((x) => x.offeredPerSec))),
+          harness: { p50Ms: med(b.map((x) => x.harness.p50Ms)), p99Ms: med(b.map((x) => x.harness.p99Ms)) },
+          etcdAlone: {
+            unloadedP50Ms: med(b.map((x) => x.etcdAlone.unloadedP50Ms)),
+            p50Ms: med(b.map((x) => x.etcdAlone.p50Ms)),
+            p99Ms: med(b.map((x) => x.etcdAlone.p99Ms)),
+            ratio: med(b.map((x) => x.etcdAlone.ratio)),
+            ratioPerRound: b.map((x) => x.etcdAlone.ratio),
+          },
+        };
   return {
     unloadedP50Ms,
     unloadedP50PerRound: rounds.map((r) => round(r.unloadedP50Ms, 2)),
@@ -145,6 +168,7 @@ export function summarizeSweep(rounds: readonly SweepRound[], floor: { at: numbe
       ratioToUnloadedP50: atFloor ? round(atFloor.p99Ms / unloadedP50Ms, 2) : NaN,
       met: atFloor !== undefined && atFloor.p99Ms <= limitMs,
     },
+    ...(baselines ? { baselines } : {}),
   };
 }
 
@@ -156,6 +180,15 @@ export function sweepJson(s: SweepSummary) {
     ...s,
     openLoop: s.openLoop.map((x) => ({ ...x, p50Ms: finite(x.p50Ms), p99Ms: finite(x.p99Ms), p999Ms: finite(x.p999Ms), p99PerRound: x.p99PerRound.map(finite) })),
     floor: { ...s.floor, p99Ms: finite(s.floor.p99Ms), ratioToUnloadedP50: finite(s.floor.ratioToUnloadedP50) },
+    ...(s.baselines
+      ? {
+          baselines: {
+            ...s.baselines,
+            harness: { p50Ms: finite(s.baselines.harness.p50Ms), p99Ms: finite(s.baselines.harness.p99Ms) },
+            etcdAlone: { ...s.baselines.etcdAlone, p50Ms: finite(s.baselines.etcdAlone.p50Ms), p99Ms: finite(s.baselines.etcdAlone.p99Ms), ratio: finite(s.baselines.etcdAlone.ratio), ratioPerRound: s.baselines.etcdAlone.ratioPerRound.map(finite) },
+          },
+        }
+      : {}),
   };
 }
 
@@ -163,8 +196,8 @@ export function sweepJson(s: SweepSummary) {
 export function sweepRows(s: SweepSummary, what: string): { steps: (string | number)[][]; footer: (string | number)[][] } {
   const ms = (x: number) => (Number.isFinite(x) ? x : 'inf');
   const steps = [
-    ['offered/s', 'load', 'achieved/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 per round', 'arrivals', 'dropped', 'late', 'timed out', 'errors', 'send lag p50/p99 ms', 'loop delay p99 ms'],
-    ...s.openLoop.map((x) => [x.offeredPerSec, x.loadFraction, x.achievedPerSec, ms(x.p50Ms), ms(x.p99Ms), ms(x.p999Ms), x.p99PerRound.map(ms).join(' '), x.arrivals, x.dropped, x.late, x.timedOut, x.errors, `${x.sendLagP50Ms}/${x.sendLagP99Ms}`, x.loopDelayP99Ms]),
+    ['offered/s', 'load', 'achieved/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 per round', 'arrivals', 'dropped', 'late', 'timed out', 'errors', 'send lag p50/p99 ms', 'loop delay p99 ms', 'gc max/total ms'],
+    ...s.openLoop.map((x) => [x.offeredPerSec, x.loadFraction, x.achievedPerSec, ms(x.p50Ms), ms(x.p99Ms), ms(x.p999Ms), x.p99PerRound.map(ms).join(' '), x.arrivals, x.dropped, x.late, x.timedOut, x.errors, `${x.sendLagP50Ms}/${x.sendLagP99Ms}`, x.loopDelayP99Ms, `${x.gcMaxMs}/${x.gcTotalMs}`]),
   ];
   const footer = [
     ['unloaded p50 ms', s.unloadedP50Ms, `rounds: ${s.unloadedP50PerRound.join(' ')}`, 'one requester, closed loop'],
@@ -176,6 +209,18 @@ export function sweepRows(s: SweepSummary, what: string): { steps: (string | num
       'medians over rounds',
     ],
   ];
+  const b = s.baselines;
+  if (b) {
+    footer.push(
+      [`harness alone at ${b.offeredPerSec}/s`, `p99 ${ms(b.harness.p99Ms)} ms`, `p50 ${ms(b.harness.p50Ms)} ms`, 'a no-op call, open loop: the generator and scheduling'],
+      [
+        `etcd alone at ${b.offeredPerSec}/s`,
+        `p99 ${ms(b.etcdAlone.p99Ms)} ms (${ms(b.etcdAlone.ratio)}x)`,
+        `p50 ${ms(b.etcdAlone.p50Ms)} ms; one requester p50 ${b.etcdAlone.unloadedP50Ms} ms; rounds ${b.etcdAlone.ratioPerRound.map(ms).join(' ')}x`,
+        'one 200-byte put per call: the environment floor',
+      ],
+    );
+  }
   return { steps, footer };
 }
 

@@ -1,0 +1,48 @@
+// What the environment alone does at the floor's offered rate, measured in the same round as the engine: the load
+// generator with a call that answers at once (the process's and the OS's scheduling: the harness floor), and etcd
+// alone, one trivial txn (a 200-byte put) per arrival, against its own one-requester p50 (etcd's floor ratio).
+import { randomBytes } from 'node:crypto';
+import { openEtcd } from '../../src/store/connect.js';
+import { FastTxn } from '../../src/store/fast-txn.js';
+import { runOpenLoop } from './open-loop.js';
+import { Latencies, round } from './stats.js';
+
+/** Distinct keys the etcd-alone baseline writes (then deletes): bounded whatever the rate. */
+const ETCD_ALONE_KEYS = 1000;
+const ETCD_ALONE_UNLOADED_CALLS = 300;
+
+export interface OpenLoopBaselines {
+  readonly offeredPerSec: number;
+  /** A call that answers at once, open loop: what the generator and this process's scheduling cost alone. */
+  readonly harness: { readonly p50Ms: number; readonly p99Ms: number };
+  /** One put per call: one requester (closed loop) p50, then open loop at the rate; ratio = p99 / one-requester p50. */
+  readonly etcdAlone: { readonly unloadedP50Ms: number; readonly p50Ms: number; readonly p99Ms: number; readonly ratio: number };
+}
+
+export async function measureOpenLoopBaselines(endpoints: string[], ratePerSec: number, stepMs: number, seed: number): Promise<OpenLoopBaselines> {
+  const harness = await runOpenLoop(async (i) => i, { ratePerSec, durationMs: stepMs, seed, maxOutstanding: 4096 });
+  const client = openEtcd({ endpoints, callTimeoutMs: 30_000 });
+  const prefix = `/bench-etcd-alone-${randomBytes(4).toString('hex')}/`;
+  try {
+    const wire = new FastTxn(client);
+    const value = Buffer.alloc(200, 'x');
+    const put = (i: number) => wire.txn({ compare: [], success: [{ put: { key: Buffer.from(`${prefix}${i % ETCD_ALONE_KEYS}`), value } }] });
+    for (let i = 0; i < 100; i++) await put(i); // warm: connection, the keys exist
+    const one = new Latencies();
+    for (let i = 0; i < ETCD_ALONE_UNLOADED_CALLS; i++) {
+      const t = performance.now();
+      await put(i);
+      one.add(performance.now() - t);
+    }
+    const unloadedP50Ms = one.summary().p50;
+    const open = await runOpenLoop(put, { ratePerSec, durationMs: stepMs, seed, maxOutstanding: 4096 });
+    return {
+      offeredPerSec: ratePerSec,
+      harness: { p50Ms: harness.latencyMs.p50, p99Ms: harness.latencyMs.p99 },
+      etcdAlone: { unloadedP50Ms, p50Ms: open.latencyMs.p50, p99Ms: open.latencyMs.p99, ratio: round(open.latencyMs.p99 / unloadedP50Ms, 2) },
+    };
+  } finally {
+    await client.delete().prefix(prefix).catch(() => undefined);
+    client.close();
+  }
+}

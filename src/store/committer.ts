@@ -41,6 +41,8 @@ export interface CommitterOptions {
    * the queue holds more and only `maxInflight` full txns fly (throughput).
    */
   readonly lightLoadExtraInflight?: number;
+  /** A member arriving while nothing is in flight or queued is sent at once, not at the end of the turn (default true). */
+  readonly sendIdleAtOnce?: boolean;
   /** Slow-path lookup of event ids in the log after `after` (for members marked mayExist). */
   readonly findCommitted?: (ids: readonly string[], after: number) => Promise<number | undefined>;
 }
@@ -56,6 +58,7 @@ export class Committer {
   private inflight = 0;
   private inflightMembers = 0;
   private readonly lightLoadExtra: number;
+  private readonly sendIdleAtOnce: boolean;
   private pumpScheduled = false;
   private seq = 0;
   private readonly limits: TxnLimits;
@@ -80,6 +83,7 @@ export class Committer {
     this.limits = opts.limits ?? DEFAULT_LIMITS;
     this.maxInflight = opts.maxInflight ?? 3;
     this.lightLoadExtra = opts.lightLoadExtraInflight ?? 3;
+    this.sendIdleAtOnce = opts.sendIdleAtOnce ?? true;
     this.wire = new FastTxn(client);
   }
 
@@ -93,9 +97,16 @@ export class Committer {
 
   /** Queues members; several given together go out in the same txn where they fit. */
   submit(...members: Member[]): void {
+    const idle = this.inflight === 0 && this.queue.length === 0;
     this.queue.push(...members);
-    // Send at the end of this event-loop turn, not at once: appends from requests that arrived together (an HTTP
-    // server reads many per turn) then share one txn instead of taking a free slot each.
+    // Nothing in flight or waiting: nothing to batch with, so send at once (the first request after a quiet spell does
+    // not wait for the end of the event-loop turn, which a busy loop makes long).
+    if (idle && this.sendIdleAtOnce) {
+      this.pump();
+      return;
+    }
+    // Otherwise send at the end of this event-loop turn, not at once: appends from requests that arrived together (an
+    // HTTP server reads many per turn) then share one txn instead of taking a free slot each.
     if (!this.pumpScheduled) {
       this.pumpScheduled = true;
       setImmediate(() => {

@@ -2,7 +2,7 @@
 // closed-loop saturation (N requesters), then Poisson arrivals at fixed rates and at fractions of that saturation.
 import { randomBytes } from 'node:crypto';
 import { progress } from '../lib/progress.js';
-import { settledWithin } from '../lib/open-loop.js';
+import { openLoopPercentiles, settledWithin } from '../lib/open-loop.js';
 import { measureOpenLoopBaselines } from '../lib/open-loop-baselines.js';
 import { runSweep, summarizeSweep, summedInvariants, type SweepRound } from '../lib/sweep.js';
 import { runAllocLoad } from './driver.js';
@@ -58,6 +58,15 @@ async function oneRound(o: AllocOpenLoopOptions, r: number): Promise<SweepRound 
       maxOutstanding: o.maxOutstanding,
       seed: o.seed,
       onStep: (label) => process.stderr.write(`alloc open loop round ${r + 1}: ${label}\n`),
+      phases: {
+        begin: () => void a.store.traceCommits(true),
+        end: () => {
+          const t = a.store.traceCommits(false)!;
+          const w = openLoopPercentiles(t.waitMs);
+          const x = openLoopPercentiles(t.txnMs);
+          return { waitMs: { p50: w.p50, p99: w.p99 }, txnMs: { p50: x.p50, p99: x.p99 } };
+        },
+      },
     });
     for (const [k, s] of steps.entries()) {
       const settled = [...s.result.answers, ...(await settledWithin(s.result.pending, 30_000))];

@@ -24,6 +24,14 @@ export interface SweepOptions {
   /** Idle time before each step (default 500 ms): the previous step's calls and garbage settle first. */
   readonly settleMs?: number;
   onStep?: (label: string) => void;
+  /** Where the engine's time goes, recorded over each step (in-process engines only). */
+  readonly phases?: { begin(): void; end(): StepPhases };
+}
+
+/** Per appended member, over one step: the group-commit wait (submit -> sent) and the txn (sent -> settled), ms. */
+export interface StepPhases {
+  readonly waitMs: { readonly p50: number; readonly p99: number };
+  readonly txnMs: { readonly p50: number; readonly p99: number };
 }
 
 export interface SweepStep {
@@ -32,6 +40,7 @@ export interface SweepStep {
   /** Set for steps asked as a fraction of saturation. */
   readonly asFraction?: number;
   readonly result: OpenLoopResult<unknown>;
+  readonly phases?: StepPhases;
 }
 
 /** The steps of one round: `call(step, i)` at arrival i of step `step`. */
@@ -48,12 +57,14 @@ export async function runSweep(call: (step: number, index: number) => Promise<un
     const { rate, asFraction } = plan[k]!;
     await new Promise((r) => setTimeout(r, o.settleMs ?? 500));
     o.onStep?.(`${rate}/s${asFraction !== undefined ? ` (${asFraction * 100}% of ${Math.round(o.saturationPerSec)}/s)` : ''}`);
+    o.phases?.begin();
     const result = await runOpenLoop((i) => call(k, i), { ratePerSec: rate, durationMs: o.stepMs, seed: o.seed + k, maxOutstanding: o.maxOutstanding, ...(o.graceMs !== undefined ? { graceMs: o.graceMs } : {}) });
+    const phases = o.phases?.end();
     // Calls that timed out may still be running: let them finish (bounded) before the next step.
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(result.pending), new Promise((r) => (timer = setTimeout(r, SETTLE_PENDING_MS)))]);
     clearTimeout(timer);
-    steps[k] = { offeredPerSec: rate, loadFraction: round(rate / o.saturationPerSec, 3), ...(asFraction !== undefined ? { asFraction } : {}), result };
+    steps[k] = { offeredPerSec: rate, loadFraction: round(rate / o.saturationPerSec, 3), ...(asFraction !== undefined ? { asFraction } : {}), result, ...(phases ? { phases } : {}) };
   }
   return steps;
 }
@@ -86,6 +97,11 @@ export interface OpenLoopFigure {
   /** This process's longest GC pause in the step and their total (ms), medians over rounds (NaN: not measured). */
   gcMaxMs: number;
   gcTotalMs: number;
+  /** The engine's group-commit wait and txn time per member, p50 and p99, medians over rounds (NaN: not measured). */
+  commitWaitP50Ms: number;
+  commitWaitP99Ms: number;
+  txnP50Ms: number;
+  txnP99Ms: number;
   /** The first few failures' messages, all rounds. */
   errorMessages: string[];
   /** p99 per round (the median is the figure). */
@@ -131,6 +147,10 @@ export function summarizeSweep(rounds: readonly SweepRound[], floor: { at: numbe
       sendLagP99Ms: med(res.map((r) => r.sendLagMs.p99)),
       gcMaxMs: med(res.map((r) => r.gcPauses?.maxMs ?? NaN)),
       gcTotalMs: med(res.map((r) => r.gcPauses?.totalMs ?? NaN)),
+      commitWaitP50Ms: med(at.map((x) => x.phases?.waitMs.p50 ?? NaN)),
+      commitWaitP99Ms: med(at.map((x) => x.phases?.waitMs.p99 ?? NaN)),
+      txnP50Ms: med(at.map((x) => x.phases?.txnMs.p50 ?? NaN)),
+      txnP99Ms: med(at.map((x) => x.phases?.txnMs.p99 ?? NaN)),
       p99PerRound: res.map((r) => r.latencyMs.p99),
       errorMessages: res.flatMap((r) => r.errorMessages).slice(0, 3),
     };
@@ -151,6 +171,7 @@ export function summarizeSweep(rounds: readonly SweepRound[], floor: { at: numbe
             p50Ms: med(b.map((x) => x.etcdAlone.p50Ms)),
             p99Ms: med(b.map((x) => x.etcdAlone.p99Ms)),
             ratio: med(b.map((x) => x.etcdAlone.ratio)),
+            achievedPerSec: round(median(b.map((x) => x.etcdAlone.achievedPerSec))),
             ratioPerRound: b.map((x) => x.etcdAlone.ratio),
           },
         };
@@ -196,8 +217,8 @@ export function sweepJson(s: SweepSummary) {
 export function sweepRows(s: SweepSummary, what: string): { steps: (string | number)[][]; footer: (string | number)[][] } {
   const ms = (x: number) => (Number.isFinite(x) ? x : 'inf');
   const steps = [
-    ['offered/s', 'load', 'achieved/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 per round', 'arrivals', 'dropped', 'late', 'timed out', 'errors', 'send lag p50/p99 ms', 'loop delay p99 ms', 'gc max/total ms'],
-    ...s.openLoop.map((x) => [x.offeredPerSec, x.loadFraction, x.achievedPerSec, ms(x.p50Ms), ms(x.p99Ms), ms(x.p999Ms), x.p99PerRound.map(ms).join(' '), x.arrivals, x.dropped, x.late, x.timedOut, x.errors, `${x.sendLagP50Ms}/${x.sendLagP99Ms}`, x.loopDelayP99Ms, `${x.gcMaxMs}/${x.gcTotalMs}`]),
+    ['offered/s', 'load', 'achieved/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 per round', 'arrivals', 'dropped', 'late', 'timed out', 'errors', 'send lag p50/p99 ms', 'loop delay p99 ms', 'gc max/total ms', 'commit wait p50/p99 ms', 'txn p50/p99 ms'],
+    ...s.openLoop.map((x) => [x.offeredPerSec, x.loadFraction, x.achievedPerSec, ms(x.p50Ms), ms(x.p99Ms), ms(x.p999Ms), x.p99PerRound.map(ms).join(' '), x.arrivals, x.dropped, x.late, x.timedOut, x.errors, `${x.sendLagP50Ms}/${x.sendLagP99Ms}`, x.loopDelayP99Ms, `${x.gcMaxMs}/${x.gcTotalMs}`, `${x.commitWaitP50Ms}/${x.commitWaitP99Ms}`, `${x.txnP50Ms}/${x.txnP99Ms}`]),
   ];
   const footer = [
     ['unloaded p50 ms', s.unloadedP50Ms, `rounds: ${s.unloadedP50PerRound.join(' ')}`, 'one requester, closed loop'],
@@ -216,7 +237,7 @@ export function sweepRows(s: SweepSummary, what: string): { steps: (string | num
       [
         `etcd alone at ${b.offeredPerSec}/s`,
         `p99 ${ms(b.etcdAlone.p99Ms)} ms (${ms(b.etcdAlone.ratio)}x)`,
-        `p50 ${ms(b.etcdAlone.p50Ms)} ms; one requester p50 ${b.etcdAlone.unloadedP50Ms} ms; rounds ${b.etcdAlone.ratioPerRound.map(ms).join(' ')}x`,
+        `p50 ${ms(b.etcdAlone.p50Ms)} ms; one requester p50 ${b.etcdAlone.unloadedP50Ms} ms; achieved ${b.etcdAlone.achievedPerSec}/s; rounds ${b.etcdAlone.ratioPerRound.map(ms).join(' ')}x`,
         'one 200-byte put per call: the environment floor',
       ],
     );

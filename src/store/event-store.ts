@@ -5,7 +5,7 @@ import type { EventEnvelope } from '../../events/envelope.js';
 import type { LoggedEvent as StoredEvent } from '../../events/catalogue.js';
 import { defaultCodec, type EventCodec } from '../../events/codec.js';
 import { RECORD_FORMAT, type RecordFormat } from '../../events/record-codec.js';
-import { Committer, REORDER_WINDOW, type CommitStats } from './committer.js';
+import { Committer, REORDER_WINDOW, type CommitStats, type CommitTrace } from './committer.js';
 import { AppendRejected, type EtcdNoSpace } from './errors.js';
 import { KeyLayout } from './keys.js';
 import { OwnRecords } from './own-records.js';
@@ -90,6 +90,11 @@ export class EventStore {
     const rev = await currentRevision(this.client, this.keys);
     this.committer.seen(rev);
     return rev;
+  }
+
+  /** Starts (a fresh one) or stops recording where appended members' time goes; see Committer.traceCommits. */
+  traceCommits(on: boolean): CommitTrace | undefined {
+    return this.committer.traceCommits(on);
   }
 
   get stats(): CommitStats {

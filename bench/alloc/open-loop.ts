@@ -26,6 +26,8 @@ export interface AllocOpenLoopOptions {
   readonly stepMs: number;
   readonly maxOutstanding: number;
   readonly seed: number;
+  /** The local etcd's data dir: the baselines probe its fsync latency there. */
+  readonly etcdDataDir?: string;
 }
 
 /** The floor (issue #17): in-process, p99 at 25% of saturation <= 3x the unloaded p50. */
@@ -74,7 +76,7 @@ async function oneRound(o: AllocOpenLoopOptions, r: number): Promise<SweepRound 
     }
     await a.close();
     process.stderr.write(`alloc open loop round ${r + 1}: baselines (harness, etcd alone)\n`);
-    const baselines = await measureOpenLoopBaselines(o.endpoints, Math.max(1, Math.round(ALLOC_OPEN_LOOP_FLOOR.at * sat.allocsPerSec)), o.stepMs, o.seed);
+    const baselines = await measureOpenLoopBaselines(o.endpoints, Math.max(1, Math.round(ALLOC_OPEN_LOOP_FLOOR.at * sat.allocsPerSec)), o.stepMs, o.seed, o.etcdDataDir);
     const inv = checkInvariants(acks, await loggedAllocationsThenDrop(o.endpoints, prefix));
     return { unloadedP50Ms: unloaded.latencyMs.p50, saturationPerSec: sat.allocsPerSec, steps, baselines, invariants: { duplicates: inv.duplicates, lost: inv.lost, extra: inv.extra } };
   } catch (e) {

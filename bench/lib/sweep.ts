@@ -3,7 +3,7 @@
 // judged at one load fraction against the same run's unloaded p50.
 import { median, round } from './stats.js';
 import { runOpenLoop, type OpenLoopResult } from './open-loop.js';
-import type { OpenLoopBaselines } from './open-loop-baselines.js';
+import type { EtcdAlone, OpenLoopBaselines } from './open-loop-baselines.js';
 
 export const DEFAULT_RATES = [500, 1000, 2000, 5000] as const;
 export const DEFAULT_FRACTIONS = [0.25, 0.5, 0.8] as const;
@@ -160,20 +160,25 @@ export function summarizeSweep(rounds: readonly SweepRound[], floor: { at: numbe
   const atFloor = floorStep >= 0 ? openLoop[floorStep] : undefined;
   const limitMs = round(unloadedP50Ms * floor.factor, 2);
   const b = rounds.map((r) => r.baselines).filter((x) => x !== undefined);
+  const aloneMedian = (xs: readonly EtcdAlone[]) => ({
+    unloadedP50Ms: med(xs.map((x) => x.unloadedP50Ms)),
+    p50Ms: med(xs.map((x) => x.p50Ms)),
+    p99Ms: med(xs.map((x) => x.p99Ms)),
+    ratio: med(xs.map((x) => x.ratio)),
+    achievedPerSec: round(median(xs.map((x) => x.achievedPerSec))),
+    ratioPerRound: xs.map((x) => x.ratio),
+  });
   const baselines =
     b.length === 0
       ? undefined
       : {
           offeredPerSec: round(median(b.map((x) => x.offeredPerSec))),
           harness: { p50Ms: med(b.map((x) => x.harness.p50Ms)), p99Ms: med(b.map((x) => x.harness.p99Ms)) },
-          etcdAlone: {
-            unloadedP50Ms: med(b.map((x) => x.etcdAlone.unloadedP50Ms)),
-            p50Ms: med(b.map((x) => x.etcdAlone.p50Ms)),
-            p99Ms: med(b.map((x) => x.etcdAlone.p99Ms)),
-            ratio: med(b.map((x) => x.etcdAlone.ratio)),
-            achievedPerSec: round(median(b.map((x) => x.etcdAlone.achievedPerSec))),
-            ratioPerRound: b.map((x) => x.etcdAlone.ratio),
-          },
+          ...(b.every((x) => x.fsync)
+            ? { fsync: { p50Ms: med(b.map((x) => x.fsync!.p50Ms)), p99Ms: med(b.map((x) => x.fsync!.p99Ms)), maxMs: med(b.map((x) => x.fsync!.maxMs)) } }
+            : {}),
+          etcdAlone: aloneMedian(b.map((x) => x.etcdAlone)),
+          etcdAloneLight: { offeredPerSec: b[0]!.etcdAloneLight.offeredPerSec, ...aloneMedian(b.map((x) => x.etcdAloneLight)) },
         };
   return {
     unloadedP50Ms,
@@ -195,6 +200,9 @@ export function summarizeSweep(rounds: readonly SweepRound[], floor: { at: numbe
 
 export type SweepSummary = ReturnType<typeof summarizeSweep>;
 
+type AloneFigure = EtcdAlone & { ratioPerRound: number[] };
+const aloneJson = (a: AloneFigure) => ({ ...a, p50Ms: finite(a.p50Ms), p99Ms: finite(a.p99Ms), ratio: finite(a.ratio), ratioPerRound: a.ratioPerRound.map(finite) });
+
 /** The summary as JSON-safe data (Infinity -> null). */
 export function sweepJson(s: SweepSummary) {
   return {
@@ -206,7 +214,8 @@ export function sweepJson(s: SweepSummary) {
           baselines: {
             ...s.baselines,
             harness: { p50Ms: finite(s.baselines.harness.p50Ms), p99Ms: finite(s.baselines.harness.p99Ms) },
-            etcdAlone: { ...s.baselines.etcdAlone, p50Ms: finite(s.baselines.etcdAlone.p50Ms), p99Ms: finite(s.baselines.etcdAlone.p99Ms), ratio: finite(s.baselines.etcdAlone.ratio), ratioPerRound: s.baselines.etcdAlone.ratioPerRound.map(finite) },
+            etcdAlone: aloneJson(s.baselines.etcdAlone),
+            etcdAloneLight: { ...aloneJson(s.baselines.etcdAloneLight), offeredPerSec: s.baselines.etcdAloneLight.offeredPerSec },
           },
         }
       : {}),
@@ -216,9 +225,11 @@ export function sweepJson(s: SweepSummary) {
 /** Table rows: one per step (`steps`), then the unloaded p50, the saturation and the floor (`footer`). */
 export function sweepRows(s: SweepSummary, what: string): { steps: (string | number)[][]; footer: (string | number)[][] } {
   const ms = (x: number) => (Number.isFinite(x) ? x : 'inf');
+  // NaN: not measured in this mode (e.g. the engine's split through the HTTP API, where it runs in the daemon).
+  const pair = (a: number, b: number) => (Number.isNaN(a) && Number.isNaN(b) ? '-' : `${a}/${b}`);
   const steps = [
     ['offered/s', 'load', 'achieved/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 per round', 'arrivals', 'dropped', 'late', 'timed out', 'errors', 'send lag p50/p99 ms', 'loop delay p99 ms', 'gc max/total ms', 'commit wait p50/p99 ms', 'txn p50/p99 ms'],
-    ...s.openLoop.map((x) => [x.offeredPerSec, x.loadFraction, x.achievedPerSec, ms(x.p50Ms), ms(x.p99Ms), ms(x.p999Ms), x.p99PerRound.map(ms).join(' '), x.arrivals, x.dropped, x.late, x.timedOut, x.errors, `${x.sendLagP50Ms}/${x.sendLagP99Ms}`, x.loopDelayP99Ms, `${x.gcMaxMs}/${x.gcTotalMs}`, `${x.commitWaitP50Ms}/${x.commitWaitP99Ms}`, `${x.txnP50Ms}/${x.txnP99Ms}`]),
+    ...s.openLoop.map((x) => [x.offeredPerSec, x.loadFraction, x.achievedPerSec, ms(x.p50Ms), ms(x.p99Ms), ms(x.p999Ms), x.p99PerRound.map(ms).join(' '), x.arrivals, x.dropped, x.late, x.timedOut, x.errors, `${x.sendLagP50Ms}/${x.sendLagP99Ms}`, x.loopDelayP99Ms, pair(x.gcMaxMs, x.gcTotalMs), pair(x.commitWaitP50Ms, x.commitWaitP99Ms), pair(x.txnP50Ms, x.txnP99Ms)]),
   ];
   const footer = [
     ['unloaded p50 ms', s.unloadedP50Ms, `rounds: ${s.unloadedP50PerRound.join(' ')}`, 'one requester, closed loop'],
@@ -234,12 +245,16 @@ export function sweepRows(s: SweepSummary, what: string): { steps: (string | num
   if (b) {
     footer.push(
       [`harness alone at ${b.offeredPerSec}/s`, `p99 ${ms(b.harness.p99Ms)} ms`, `p50 ${ms(b.harness.p50Ms)} ms`, 'a no-op call, open loop: the generator and scheduling'],
-      [
-        `etcd alone at ${b.offeredPerSec}/s`,
-        `p99 ${ms(b.etcdAlone.p99Ms)} ms (${ms(b.etcdAlone.ratio)}x)`,
-        `p50 ${ms(b.etcdAlone.p50Ms)} ms; one requester p50 ${b.etcdAlone.unloadedP50Ms} ms; achieved ${b.etcdAlone.achievedPerSec}/s; rounds ${b.etcdAlone.ratioPerRound.map(ms).join(' ')}x`,
+      ...(b.fsync ? [['fdatasync of 4 KB in etcd\'s data dir', `p99 ${b.fsync.p99Ms} ms`, `p50 ${b.fsync.p50Ms} ms; max ${b.fsync.maxMs} ms`, 'the disk: one per WAL batch']] : []),
+      ...[
+        { at: b.etcdAloneLight.offeredPerSec, a: b.etcdAloneLight },
+        { at: b.offeredPerSec, a: b.etcdAlone },
+      ].map(({ at, a }) => [
+        `etcd alone at ${at}/s`,
+        `p99 ${ms(a.p99Ms)} ms (${ms(a.ratio)}x)`,
+        `p50 ${ms(a.p50Ms)} ms; one requester p50 ${a.unloadedP50Ms} ms; achieved ${a.achievedPerSec}/s; rounds ${a.ratioPerRound.map(ms).join(' ')}x`,
         'one 200-byte put per call: the environment floor',
-      ],
+      ]),
     );
   }
   return { steps, footer };

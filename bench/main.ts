@@ -137,7 +137,7 @@ openLoopOptions(common(program.command('alloc')))
         return;
       }
       if (o.openLoop) {
-        const r = await runAllocOpenLoop({ endpoints: target.endpoints, requesters: o.requesters, count: o.count, rounds: o.rounds, poolCidr: o.pool, warmup: o.warmup, unloadedCount: o.unloadedCount, rates: o.rates, fractions: o.fractions, stepMs: o.stepSeconds * 1000, maxOutstanding: o.maxOutstanding, seed: o.seed });
+        const r = await runAllocOpenLoop({ endpoints: target.endpoints, requesters: o.requesters, count: o.count, rounds: o.rounds, poolCidr: o.pool, warmup: o.warmup, unloadedCount: o.unloadedCount, rates: o.rates, fractions: o.fractions, stepMs: o.stepSeconds * 1000, maxOutstanding: o.maxOutstanding, seed: o.seed, ...(target.dataDir ? { etcdDataDir: target.dataDir } : {}) });
         emitSweep({ ...r, etcdMembers: target.members }, `closed loop, ${o.requesters} requesters`, `alloc, in-process: open-loop latency vs offered rate (${o.rounds} rounds, medians)`, o);
         const i = r.invariants;
         if (i.duplicates + i.lost + i.extra > 0) process.exitCode = 1;
@@ -336,7 +336,7 @@ openLoopOptions(common(program.command('http')))
     const target = await openTarget(o);
     try {
       if (o.openLoop) {
-        const r = await runHttpOpenLoop({ endpoints: target.endpoints, clients: o.clients, rounds: o.rounds, poolCidr: o.pool, client: o.client, seconds: o.seconds, count: o.count, unloadedCount: o.unloadedCount, rates: o.rates, fractions: o.fractions, stepMs: o.stepSeconds * 1000, maxOutstanding: o.maxOutstanding, connections: o.connections, seed: o.seed });
+        const r = await runHttpOpenLoop({ endpoints: target.endpoints, clients: o.clients, rounds: o.rounds, poolCidr: o.pool, client: o.client, seconds: o.seconds, count: o.count, unloadedCount: o.unloadedCount, rates: o.rates, fractions: o.fractions, stepMs: o.stepSeconds * 1000, maxOutstanding: o.maxOutstanding, connections: o.connections, seed: o.seed, ...(target.dataDir ? { etcdDataDir: target.dataDir } : {}) });
         emitSweep({ ...r, etcdMembers: target.members }, `closed loop (${o.client}), ${o.clients} clients, 1 daemon`, `http (1 daemon, HTTPS): open-loop latency vs offered rate (${o.rounds} rounds, medians)`, o);
         const i = r.invariants;
         if (i.duplicates + i.lost > 0 || i.extra > r.extraAllowed) process.exitCode = 1;

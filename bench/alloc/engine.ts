@@ -22,6 +22,7 @@ export async function openEngine(endpoints: string[], prefix: string, tag = 'p0'
     prefix,
     ...(process.env.IPAM_MAX_INFLIGHT ? { maxInflight: Number(process.env.IPAM_MAX_INFLIGHT) } : {}),
     ...(process.env.IPAM_LIGHT_EXTRA_INFLIGHT ? { lightLoadExtraInflight: Number(process.env.IPAM_LIGHT_EXTRA_INFLIGHT) } : {}),
+    ...(process.env.IPAM_SEND_IDLE_AT_ONCE ? { sendIdleAtOnce: process.env.IPAM_SEND_IDLE_AT_ONCE !== '0' } : {}),
   });
   await store.open();
   const engine = new Engine(store, { maxAttempts: 64 });

@@ -2,7 +2,8 @@
 // closed-loop saturation (N requesters), then Poisson arrivals at fixed rates and at fractions of that saturation.
 import { randomBytes } from 'node:crypto';
 import { progress } from '../lib/progress.js';
-import { settledWithin } from '../lib/open-loop.js';
+import { openLoopPercentiles, settledWithin } from '../lib/open-loop.js';
+import { measureOpenLoopBaselines } from '../lib/open-loop-baselines.js';
 import { runSweep, summarizeSweep, summedInvariants, type SweepRound } from '../lib/sweep.js';
 import { runAllocLoad } from './driver.js';
 import { definePool, openEngine, openEngineAlias } from './engine.js';
@@ -25,6 +26,8 @@ export interface AllocOpenLoopOptions {
   readonly stepMs: number;
   readonly maxOutstanding: number;
   readonly seed: number;
+  /** The local etcd's data dir: the baselines probe its fsync latency there. */
+  readonly etcdDataDir?: string;
 }
 
 /** The floor (issue #17): in-process, p99 at 25% of saturation <= 3x the unloaded p50. */
@@ -57,14 +60,25 @@ async function oneRound(o: AllocOpenLoopOptions, r: number): Promise<SweepRound 
       maxOutstanding: o.maxOutstanding,
       seed: o.seed,
       onStep: (label) => process.stderr.write(`alloc open loop round ${r + 1}: ${label}\n`),
+      phases: {
+        begin: () => void a.store.traceCommits(true),
+        end: () => {
+          const t = a.store.traceCommits(false)!;
+          const w = openLoopPercentiles(t.waitMs);
+          const x = openLoopPercentiles(t.txnMs);
+          return { waitMs: { p50: w.p50, p99: w.p99 }, txnMs: { p50: x.p50, p99: x.p99 } };
+        },
+      },
     });
     for (const [k, s] of steps.entries()) {
       const settled = [...s.result.answers, ...(await settledWithin(s.result.pending, 30_000))];
       for (const x of settled) acks.push({ address: (x.value as AllocOutcome).address, id: `o-${podRef(k, x.index)}` });
     }
     await a.close();
+    process.stderr.write(`alloc open loop round ${r + 1}: baselines (harness, etcd alone)\n`);
+    const baselines = await measureOpenLoopBaselines(o.endpoints, Math.max(1, Math.round(ALLOC_OPEN_LOOP_FLOOR.at * sat.allocsPerSec)), o.stepMs, o.seed, o.etcdDataDir);
     const inv = checkInvariants(acks, await loggedAllocationsThenDrop(o.endpoints, prefix));
-    return { unloadedP50Ms: unloaded.latencyMs.p50, saturationPerSec: sat.allocsPerSec, steps, invariants: { duplicates: inv.duplicates, lost: inv.lost, extra: inv.extra } };
+    return { unloadedP50Ms: unloaded.latencyMs.p50, saturationPerSec: sat.allocsPerSec, steps, baselines, invariants: { duplicates: inv.duplicates, lost: inv.lost, extra: inv.extra } };
   } catch (e) {
     await a.close();
     throw e;

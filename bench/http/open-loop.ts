@@ -7,6 +7,7 @@ import { definePool } from '../alloc/engine.js';
 import { checkInvariants, loggedAllocationsThenDrop } from '../alloc/invariants.js';
 import { podRef, type AllocOutcome } from '../alloc/types.js';
 import { settledWithin } from '../lib/open-loop.js';
+import { measureOpenLoopBaselines } from '../lib/open-loop-baselines.js';
 import { runSweep, summarizeSweep, summedInvariants, type SweepRound } from '../lib/sweep.js';
 import { httpAllocator } from './client.js';
 import { runWrk } from './wrk.js';
@@ -30,6 +31,8 @@ export interface HttpOpenLoopOptions {
   /** Keep-alive connections of the open-loop client (opened before the sweep). */
   readonly connections: number;
   readonly seed: number;
+  /** The local etcd's data dir: the baselines probe its fsync latency there. */
+  readonly etcdDataDir?: string;
 }
 
 /** The floor (issue #17): through the HTTP API, p99 at 25% of saturation <= 5x the unloaded p50. */
@@ -82,8 +85,10 @@ async function oneRound(o: HttpOpenLoopOptions, r: number): Promise<SweepRound &
     }
     await open.close();
     await d.stop();
+    say('baselines (harness, etcd alone)');
+    const baselines = await measureOpenLoopBaselines(o.endpoints, Math.max(1, Math.round(HTTP_OPEN_LOOP_FLOOR.at * saturation)), o.stepMs, o.seed, o.etcdDataDir);
     const inv = checkInvariants(acks, await loggedAllocationsThenDrop(o.endpoints, prefix));
-    return { unloadedP50Ms: unloaded.latencyMs.p50, saturationPerSec: saturation, steps, invariants: { duplicates: inv.duplicates, lost: inv.lost, extra: inv.extra }, extraAllowed };
+    return { unloadedP50Ms: unloaded.latencyMs.p50, saturationPerSec: saturation, steps, baselines, invariants: { duplicates: inv.duplicates, lost: inv.lost, extra: inv.extra }, extraAllowed };
   } finally {
     await d.stop();
   }

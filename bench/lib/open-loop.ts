@@ -2,7 +2,8 @@
 // measured from its scheduled arrival, so a slow answer cannot hold back the arrivals behind it (no coordinated
 // omission). Bounded: a fixed arrival window, at most `maxOutstanding` calls in flight (arrivals beyond it are
 // dropped and counted), and a grace period after which calls still running count as timed out.
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { PerformanceObserver, constants, monitorEventLoopDelay } from 'node:perf_hooks';
+import { startArrivalClock } from './arrival-clock.js';
 import { round } from './stats.js';
 
 /** mulberry32: a small seeded generator, so a sweep's arrival times are the same in every run and round. */
@@ -58,6 +59,21 @@ export interface OpenLoopOptions {
   readonly graceMs?: number;
   /** An arrival started this much after its scheduled time counts as late (the generator fell behind; default 5 ms). */
   readonly lateMs?: number;
+  /**
+   * What wakes the generator at each arrival: 'thread' (default) a clock thread with sub-millisecond sleeps
+   * (arrival-clock.ts); 'timers' this thread's setTimeout (whole milliseconds, late whenever this thread is busy).
+   */
+  readonly clock?: 'thread' | 'timers';
+}
+
+/** Garbage-collection pauses of this process during a step (ms). */
+export interface GcPauses {
+  readonly count: number;
+  readonly totalMs: number;
+  readonly maxMs: number;
+  /** Young-generation (scavenge) pauses alone. */
+  readonly minorCount: number;
+  readonly minorMaxMs: number;
 }
 
 export interface OpenLoopResult<T> {
@@ -80,6 +96,8 @@ export interface OpenLoopResult<T> {
   readonly sendLagMs: { p50: number; p99: number };
   /** This process's event-loop delay during the step (ms): how late its timers and answers could run. */
   readonly loopDelayMs: { p99: number; max: number };
+  /** Garbage-collection pauses during the step (absent where not measured). */
+  readonly gcPauses?: GcPauses;
   /** Answers of completed calls, with the arrival index. */
   readonly answers: { index: number; value: T }[];
   /** Calls that had not answered when the step ended: settle them before checking a log against the answers. */
@@ -103,7 +121,21 @@ export async function runOpenLoop<T>(call: (index: number) => Promise<T>, o: Ope
   let ended = false;
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
-  const t0 = performance.now();
+  const gc = { count: 0, totalMs: 0, maxMs: 0, minorCount: 0, minorMaxMs: 0 };
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gc.count++;
+      gc.totalMs += e.duration;
+      gc.maxMs = Math.max(gc.maxMs, e.duration);
+      if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) {
+        gc.minorCount++;
+        gc.minorMaxMs = Math.max(gc.minorMaxMs, e.duration);
+      }
+    }
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
+  // The clock's start (set before the first arrival is due).
+  let t0 = performance.now();
 
   const start = (i: number, scheduled: number) => {
     const p = call(i).then(
@@ -129,26 +161,51 @@ export async function runOpenLoop<T>(call: (index: number) => Promise<T>, o: Ope
     running.set(i, p);
   };
 
-  // Every wake-up sends whatever is due; a late timer makes late starts, not fewer arrivals.
-  await new Promise<void>((resolve) => {
-    let next = 0;
-    const tick = () => {
-      const now = performance.now();
-      while (next < schedule.length && t0 + schedule[next]! <= now) {
-        const scheduled = t0 + schedule[next]!;
-        if (running.size >= o.maxOutstanding) dropped++;
-        else {
-          if (now - scheduled > lateMs) late++;
-          lags.push(now - scheduled);
-          start(next, scheduled);
-        }
-        next++;
+  // Every wake-up sends whatever is due; a late wake-up makes late starts, not fewer arrivals.
+  let next = 0;
+  const sendDue = (due: number, now: number) => {
+    for (; next < due; next++) {
+      const scheduled = t0 + schedule[next]!;
+      if (running.size >= o.maxOutstanding) dropped++;
+      else {
+        const lag = Math.max(0, now - scheduled);
+        if (lag > lateMs) late++;
+        lags.push(lag);
+        start(next, scheduled);
       }
-      if (next >= schedule.length) return resolve();
-      setTimeout(tick, Math.max(0, t0 + schedule[next]! - performance.now()));
-    };
-    tick();
-  });
+    }
+  };
+  if (schedule.length === 0) {
+    // Nothing to send.
+  } else if ((o.clock ?? 'thread') === 'thread') {
+    let clock: Awaited<ReturnType<typeof startArrivalClock>> | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        startArrivalClock(schedule, (due) => {
+          sendDue(due, performance.now());
+          if (next >= schedule.length) resolve();
+        }).then((c) => {
+          clock = c;
+          t0 = c.t0;
+        }, reject);
+      });
+    } finally {
+      await clock?.stop();
+    }
+  } else {
+    t0 = performance.now();
+    await new Promise<void>((resolve) => {
+      const tick = () => {
+        const now = performance.now();
+        let due = next;
+        while (due < schedule.length && t0 + schedule[due]! <= now) due++;
+        sendDue(due, now);
+        if (next >= schedule.length) return resolve();
+        setTimeout(tick, Math.max(0, t0 + schedule[next]! - performance.now()));
+      };
+      tick();
+    });
+  }
 
   // Wait for the calls in flight, at most graceMs.
   let timer: NodeJS.Timeout | undefined;
@@ -156,6 +213,7 @@ export async function runOpenLoop<T>(call: (index: number) => Promise<T>, o: Ope
   clearTimeout(timer);
   ended = true;
   loop.disable();
+  gcObserver.disconnect();
   const timedOut = running.size;
   const completed = samples.length;
   const seconds = Math.max(o.durationMs, lastAnswer - t0) / 1000;
@@ -175,6 +233,7 @@ export async function runOpenLoop<T>(call: (index: number) => Promise<T>, o: Ope
       return { p50: l.p50, p99: l.p99 };
     })(),
     loopDelayMs: { p99: round(loop.percentile(99) / 1e6, 2), max: round(loop.max / 1e6, 2) },
+    gcPauses: { count: gc.count, totalMs: round(gc.totalMs, 1), maxMs: round(gc.maxMs, 2), minorCount: gc.minorCount, minorMaxMs: round(gc.minorMaxMs, 2) },
     answers,
     pending: [...running.values()],
   };

@@ -3,6 +3,7 @@
 // judged at one load fraction against the same run's unloaded p50.
 import { median, round } from './stats.js';
 import { runOpenLoop, type OpenLoopResult } from './open-loop.js';
+import type { EtcdAlone, OpenLoopBaselines } from './open-loop-baselines.js';
 
 export const DEFAULT_RATES = [500, 1000, 2000, 5000] as const;
 export const DEFAULT_FRACTIONS = [0.25, 0.5, 0.8] as const;
@@ -23,6 +24,14 @@ export interface SweepOptions {
   /** Idle time before each step (default 500 ms): the previous step's calls and garbage settle first. */
   readonly settleMs?: number;
   onStep?: (label: string) => void;
+  /** Where the engine's time goes, recorded over each step (in-process engines only). */
+  readonly phases?: { begin(): void; end(): StepPhases };
+}
+
+/** Per appended member, over one step: the group-commit wait (submit -> sent) and the txn (sent -> settled), ms. */
+export interface StepPhases {
+  readonly waitMs: { readonly p50: number; readonly p99: number };
+  readonly txnMs: { readonly p50: number; readonly p99: number };
 }
 
 export interface SweepStep {
@@ -31,6 +40,7 @@ export interface SweepStep {
   /** Set for steps asked as a fraction of saturation. */
   readonly asFraction?: number;
   readonly result: OpenLoopResult<unknown>;
+  readonly phases?: StepPhases;
 }
 
 /** The steps of one round: `call(step, i)` at arrival i of step `step`. */
@@ -47,12 +57,14 @@ export async function runSweep(call: (step: number, index: number) => Promise<un
     const { rate, asFraction } = plan[k]!;
     await new Promise((r) => setTimeout(r, o.settleMs ?? 500));
     o.onStep?.(`${rate}/s${asFraction !== undefined ? ` (${asFraction * 100}% of ${Math.round(o.saturationPerSec)}/s)` : ''}`);
+    o.phases?.begin();
     const result = await runOpenLoop((i) => call(k, i), { ratePerSec: rate, durationMs: o.stepMs, seed: o.seed + k, maxOutstanding: o.maxOutstanding, ...(o.graceMs !== undefined ? { graceMs: o.graceMs } : {}) });
+    const phases = o.phases?.end();
     // Calls that timed out may still be running: let them finish (bounded) before the next step.
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(result.pending), new Promise((r) => (timer = setTimeout(r, SETTLE_PENDING_MS)))]);
     clearTimeout(timer);
-    steps[k] = { offeredPerSec: rate, loadFraction: round(rate / o.saturationPerSec, 3), ...(asFraction !== undefined ? { asFraction } : {}), result };
+    steps[k] = { offeredPerSec: rate, loadFraction: round(rate / o.saturationPerSec, 3), ...(asFraction !== undefined ? { asFraction } : {}), result, ...(phases ? { phases } : {}) };
   }
   return steps;
 }
@@ -61,6 +73,8 @@ export interface SweepRound {
   readonly unloadedP50Ms: number;
   readonly saturationPerSec: number;
   readonly steps: readonly SweepStep[];
+  /** The harness and etcd alone at the floor's rate, this round (open-loop-baselines.ts). */
+  readonly baselines?: OpenLoopBaselines;
 }
 
 export interface OpenLoopFigure {
@@ -80,6 +94,14 @@ export interface OpenLoopFigure {
   /** How late the generator sent arrivals (ms), p50 and p99, medians over rounds. */
   sendLagP50Ms: number;
   sendLagP99Ms: number;
+  /** This process's longest GC pause in the step and their total (ms), medians over rounds (NaN: not measured). */
+  gcMaxMs: number;
+  gcTotalMs: number;
+  /** The engine's group-commit wait and txn time per member, p50 and p99, medians over rounds (NaN: not measured). */
+  commitWaitP50Ms: number;
+  commitWaitP99Ms: number;
+  txnP50Ms: number;
+  txnP99Ms: number;
   /** The first few failures' messages, all rounds. */
   errorMessages: string[];
   /** p99 per round (the median is the figure). */
@@ -123,6 +145,12 @@ export function summarizeSweep(rounds: readonly SweepRound[], floor: { at: numbe
       loopDelayP99Ms: med(res.map((r) => r.loopDelayMs.p99)),
       sendLagP50Ms: med(res.map((r) => r.sendLagMs.p50)),
       sendLagP99Ms: med(res.map((r) => r.sendLagMs.p99)),
+      gcMaxMs: med(res.map((r) => r.gcPauses?.maxMs ?? NaN)),
+      gcTotalMs: med(res.map((r) => r.gcPauses?.totalMs ?? NaN)),
+      commitWaitP50Ms: med(at.map((x) => x.phases?.waitMs.p50 ?? NaN)),
+      commitWaitP99Ms: med(at.map((x) => x.phases?.waitMs.p99 ?? NaN)),
+      txnP50Ms: med(at.map((x) => x.phases?.txnMs.p50 ?? NaN)),
+      txnP99Ms: med(at.map((x) => x.phases?.txnMs.p99 ?? NaN)),
       p99PerRound: res.map((r) => r.latencyMs.p99),
       errorMessages: res.flatMap((r) => r.errorMessages).slice(0, 3),
     };
@@ -131,6 +159,27 @@ export function summarizeSweep(rounds: readonly SweepRound[], floor: { at: numbe
   const floorStep = rounds[0]?.steps.findIndex((x) => x.asFraction === floor.at) ?? -1;
   const atFloor = floorStep >= 0 ? openLoop[floorStep] : undefined;
   const limitMs = round(unloadedP50Ms * floor.factor, 2);
+  const b = rounds.map((r) => r.baselines).filter((x) => x !== undefined);
+  const aloneMedian = (xs: readonly EtcdAlone[]) => ({
+    unloadedP50Ms: med(xs.map((x) => x.unloadedP50Ms)),
+    p50Ms: med(xs.map((x) => x.p50Ms)),
+    p99Ms: med(xs.map((x) => x.p99Ms)),
+    ratio: med(xs.map((x) => x.ratio)),
+    achievedPerSec: round(median(xs.map((x) => x.achievedPerSec))),
+    ratioPerRound: xs.map((x) => x.ratio),
+  });
+  const baselines =
+    b.length === 0
+      ? undefined
+      : {
+          offeredPerSec: round(median(b.map((x) => x.offeredPerSec))),
+          harness: { p50Ms: med(b.map((x) => x.harness.p50Ms)), p99Ms: med(b.map((x) => x.harness.p99Ms)) },
+          ...(b.every((x) => x.fsync)
+            ? { fsync: { p50Ms: med(b.map((x) => x.fsync!.p50Ms)), p99Ms: med(b.map((x) => x.fsync!.p99Ms)), maxMs: med(b.map((x) => x.fsync!.maxMs)) } }
+            : {}),
+          etcdAlone: aloneMedian(b.map((x) => x.etcdAlone)),
+          etcdAloneLight: { offeredPerSec: b[0]!.etcdAloneLight.offeredPerSec, ...aloneMedian(b.map((x) => x.etcdAloneLight)) },
+        };
   return {
     unloadedP50Ms,
     unloadedP50PerRound: rounds.map((r) => round(r.unloadedP50Ms, 2)),
@@ -145,10 +194,14 @@ export function summarizeSweep(rounds: readonly SweepRound[], floor: { at: numbe
       ratioToUnloadedP50: atFloor ? round(atFloor.p99Ms / unloadedP50Ms, 2) : NaN,
       met: atFloor !== undefined && atFloor.p99Ms <= limitMs,
     },
+    ...(baselines ? { baselines } : {}),
   };
 }
 
 export type SweepSummary = ReturnType<typeof summarizeSweep>;
+
+type AloneFigure = EtcdAlone & { ratioPerRound: number[] };
+const aloneJson = (a: AloneFigure) => ({ ...a, p50Ms: finite(a.p50Ms), p99Ms: finite(a.p99Ms), ratio: finite(a.ratio), ratioPerRound: a.ratioPerRound.map(finite) });
 
 /** The summary as JSON-safe data (Infinity -> null). */
 export function sweepJson(s: SweepSummary) {
@@ -156,15 +209,27 @@ export function sweepJson(s: SweepSummary) {
     ...s,
     openLoop: s.openLoop.map((x) => ({ ...x, p50Ms: finite(x.p50Ms), p99Ms: finite(x.p99Ms), p999Ms: finite(x.p999Ms), p99PerRound: x.p99PerRound.map(finite) })),
     floor: { ...s.floor, p99Ms: finite(s.floor.p99Ms), ratioToUnloadedP50: finite(s.floor.ratioToUnloadedP50) },
+    ...(s.baselines
+      ? {
+          baselines: {
+            ...s.baselines,
+            harness: { p50Ms: finite(s.baselines.harness.p50Ms), p99Ms: finite(s.baselines.harness.p99Ms) },
+            etcdAlone: aloneJson(s.baselines.etcdAlone),
+            etcdAloneLight: { ...aloneJson(s.baselines.etcdAloneLight), offeredPerSec: s.baselines.etcdAloneLight.offeredPerSec },
+          },
+        }
+      : {}),
   };
 }
 
 /** Table rows: one per step (`steps`), then the unloaded p50, the saturation and the floor (`footer`). */
 export function sweepRows(s: SweepSummary, what: string): { steps: (string | number)[][]; footer: (string | number)[][] } {
   const ms = (x: number) => (Number.isFinite(x) ? x : 'inf');
+  // NaN: not measured in this mode (e.g. the engine's split through the HTTP API, where it runs in the daemon).
+  const pair = (a: number, b: number) => (Number.isNaN(a) && Number.isNaN(b) ? '-' : `${a}/${b}`);
   const steps = [
-    ['offered/s', 'load', 'achieved/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 per round', 'arrivals', 'dropped', 'late', 'timed out', 'errors', 'send lag p50/p99 ms', 'loop delay p99 ms'],
-    ...s.openLoop.map((x) => [x.offeredPerSec, x.loadFraction, x.achievedPerSec, ms(x.p50Ms), ms(x.p99Ms), ms(x.p999Ms), x.p99PerRound.map(ms).join(' '), x.arrivals, x.dropped, x.late, x.timedOut, x.errors, `${x.sendLagP50Ms}/${x.sendLagP99Ms}`, x.loopDelayP99Ms]),
+    ['offered/s', 'load', 'achieved/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 per round', 'arrivals', 'dropped', 'late', 'timed out', 'errors', 'send lag p50/p99 ms', 'loop delay p99 ms', 'gc max/total ms', 'commit wait p50/p99 ms', 'txn p50/p99 ms'],
+    ...s.openLoop.map((x) => [x.offeredPerSec, x.loadFraction, x.achievedPerSec, ms(x.p50Ms), ms(x.p99Ms), ms(x.p999Ms), x.p99PerRound.map(ms).join(' '), x.arrivals, x.dropped, x.late, x.timedOut, x.errors, `${x.sendLagP50Ms}/${x.sendLagP99Ms}`, x.loopDelayP99Ms, pair(x.gcMaxMs, x.gcTotalMs), pair(x.commitWaitP50Ms, x.commitWaitP99Ms), pair(x.txnP50Ms, x.txnP99Ms)]),
   ];
   const footer = [
     ['unloaded p50 ms', s.unloadedP50Ms, `rounds: ${s.unloadedP50PerRound.join(' ')}`, 'one requester, closed loop'],
@@ -176,6 +241,22 @@ export function sweepRows(s: SweepSummary, what: string): { steps: (string | num
       'medians over rounds',
     ],
   ];
+  const b = s.baselines;
+  if (b) {
+    footer.push(
+      [`harness alone at ${b.offeredPerSec}/s`, `p99 ${ms(b.harness.p99Ms)} ms`, `p50 ${ms(b.harness.p50Ms)} ms`, 'a no-op call, open loop: the generator and scheduling'],
+      ...(b.fsync ? [['fdatasync of 4 KB in etcd\'s data dir', `p99 ${b.fsync.p99Ms} ms`, `p50 ${b.fsync.p50Ms} ms; max ${b.fsync.maxMs} ms`, 'the disk: one per WAL batch']] : []),
+      ...[
+        { at: b.etcdAloneLight.offeredPerSec, a: b.etcdAloneLight },
+        { at: b.offeredPerSec, a: b.etcdAlone },
+      ].map(({ at, a }) => [
+        `etcd alone at ${at}/s`,
+        `p99 ${ms(a.p99Ms)} ms (${ms(a.ratio)}x)`,
+        `p50 ${ms(a.p50Ms)} ms; one requester p50 ${a.unloadedP50Ms} ms; achieved ${a.achievedPerSec}/s; rounds ${a.ratioPerRound.map(ms).join(' ')}x`,
+        'one 200-byte put per call: the environment floor',
+      ]),
+    );
+  }
   return { steps, footer };
 }
 

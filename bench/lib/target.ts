@@ -1,4 +1,5 @@
 // Where a scenario runs: the etcd given in ETCD_ENDPOINTS / --etcd, or a fresh local one (1 or 3 members).
+import { tmpdir } from 'node:os';
 import { LocalEtcd } from '../../src/local/etcd.js';
 
 export interface Target {
@@ -6,6 +7,8 @@ export interface Target {
   readonly members: number;
   /** Process ids of local etcd members (none for an etcd given by endpoints). */
   readonly pids: readonly number[];
+  /** Where a local etcd keeps its data (its filesystem decides the fsync latency); none for a given etcd. */
+  readonly dataDir?: string;
   close(): Promise<void>;
 }
 
@@ -15,5 +18,5 @@ export async function openTarget(opts: { etcd?: string; etcdCluster?: number; et
   // The data dir's filesystem decides etcd's fsync latency (e.g. /dev/shm to take a slow disk out of a measurement).
   const etcd = await LocalEtcd.start({ members: opts.etcdCluster ?? 1, ...(opts.etcdDataDir ? { baseDir: opts.etcdDataDir } : {}), ...(opts.etcdArgs ? { extraArgs: opts.etcdArgs } : {}) });
   const pids = etcd.members.map((m) => m.pid).filter((p): p is number => p !== undefined);
-  return { endpoints: etcd.endpoints, members: etcd.members.length, pids, close: () => etcd.stop() };
+  return { endpoints: etcd.endpoints, members: etcd.members.length, pids, dataDir: opts.etcdDataDir ?? tmpdir(), close: () => etcd.stop() };
 }

@@ -41,8 +41,21 @@ export interface CommitterOptions {
    * the queue holds more and only `maxInflight` full txns fly (throughput).
    */
   readonly lightLoadExtraInflight?: number;
+  /** A member arriving while nothing is in flight or queued is sent at once, not at the end of the turn (default true). */
+  readonly sendIdleAtOnce?: boolean;
   /** Slow-path lookup of event ids in the log after `after` (for members marked mayExist). */
   readonly findCommitted?: (ids: readonly string[], after: number) => Promise<number | undefined>;
+}
+
+/** Bound on the samples of a CommitTrace (each list). */
+export const COMMIT_TRACE_SAMPLES = 1_000_000;
+
+/** Where the members' time went, per member, while a trace is on (benchmarks: where an open loop's p99 goes). */
+export interface CommitTrace {
+  /** From submit to its txn being sent: the group-commit window and waiting for a slot (ms). */
+  readonly waitMs: number[];
+  /** From its txn being sent to the txn settled (etcd's answer, the members resolved) (ms). */
+  readonly txnMs: number[];
 }
 
 interface KeyState {
@@ -56,6 +69,7 @@ export class Committer {
   private inflight = 0;
   private inflightMembers = 0;
   private readonly lightLoadExtra: number;
+  private readonly sendIdleAtOnce: boolean;
   private pumpScheduled = false;
   private seq = 0;
   private readonly limits: TxnLimits;
@@ -70,6 +84,8 @@ export class Committer {
   /** etcd's last answer to a txn was NOSPACE (cleared by the next commit): readiness and the doors name it. */
   noSpace: EtcdNoSpace | undefined;
   private readonly wire: FastTxn;
+  /** While set, each member's wait and txn time are recorded (queuedAt: members submitted but not sent yet). */
+  private trace: { readonly out: CommitTrace; readonly queuedAt: Map<Member, number> } | undefined;
 
   constructor(
     client: Etcd3,
@@ -80,6 +96,7 @@ export class Committer {
     this.limits = opts.limits ?? DEFAULT_LIMITS;
     this.maxInflight = opts.maxInflight ?? 3;
     this.lightLoadExtra = opts.lightLoadExtraInflight ?? 3;
+    this.sendIdleAtOnce = opts.sendIdleAtOnce ?? true;
     this.wire = new FastTxn(client);
   }
 
@@ -92,10 +109,28 @@ export class Committer {
   }
 
   /** Queues members; several given together go out in the same txn where they fit. */
+  /** Starts recording a CommitTrace (a fresh one), or stops (undefined); returns the one recorded. */
+  traceCommits(on: boolean): CommitTrace | undefined {
+    const was = this.trace?.out;
+    this.trace = on ? { out: { waitMs: [], txnMs: [] }, queuedAt: new Map() } : undefined;
+    return on ? this.trace!.out : was;
+  }
+
   submit(...members: Member[]): void {
+    const idle = this.inflight === 0 && this.queue.length === 0;
     this.queue.push(...members);
-    // Send at the end of this event-loop turn, not at once: appends from requests that arrived together (an HTTP
-    // server reads many per turn) then share one txn instead of taking a free slot each.
+    if (this.trace) {
+      const now = performance.now();
+      for (const m of members) this.trace.queuedAt.set(m, now);
+    }
+    // Nothing in flight or waiting: nothing to batch with, so send at once (the first request after a quiet spell does
+    // not wait for the end of the event-loop turn, which a busy loop makes long).
+    if (idle && this.sendIdleAtOnce) {
+      this.pump();
+      return;
+    }
+    // Otherwise send at the end of this event-loop turn, not at once: appends from requests that arrived together (an
+    // HTTP server reads many per turn) then share one txn instead of taking a free slot each.
     if (!this.pumpScheduled) {
       this.pumpScheduled = true;
       setImmediate(() => {
@@ -135,9 +170,22 @@ export class Committer {
       const members = plan.members.length;
       this.inflightMembers += members;
       if (this.inflight > this.stats.peakInflight) this.stats.peakInflight = this.inflight;
+      const trace = this.trace;
+      const sentAt = trace ? performance.now() : 0;
+      if (trace) {
+        for (const m of plan.members) {
+          const q = trace.queuedAt.get(m);
+          trace.queuedAt.delete(m);
+          if (q !== undefined && trace.out.waitMs.length < COMMIT_TRACE_SAMPLES) trace.out.waitMs.push(sentAt - q);
+        }
+      }
       void this.send(plan).finally(() => {
         this.inflight--;
         this.inflightMembers -= members;
+        if (trace && trace.out.txnMs.length < COMMIT_TRACE_SAMPLES) {
+          const ms = performance.now() - sentAt;
+          for (let i = 0; i < members; i++) trace.out.txnMs.push(ms);
+        }
         this.pump();
       });
     }

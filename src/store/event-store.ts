@@ -5,7 +5,7 @@ import type { EventEnvelope } from '../../events/envelope.js';
 import type { LoggedEvent as StoredEvent } from '../../events/catalogue.js';
 import { defaultCodec, type EventCodec } from '../../events/codec.js';
 import { RECORD_FORMAT, type RecordFormat } from '../../events/record-codec.js';
-import { Committer, REORDER_WINDOW, type CommitStats } from './committer.js';
+import { Committer, REORDER_WINDOW, type CommitStats, type CommitTrace } from './committer.js';
 import { AppendRejected, type EtcdNoSpace } from './errors.js';
 import { KeyLayout } from './keys.js';
 import { OwnRecords } from './own-records.js';
@@ -22,6 +22,8 @@ export interface EventStoreOptions {
   readonly maxInflight?: number;
   /** Extra txns in flight while the load is light (default 3; 0: never more than maxInflight). See Committer. */
   readonly lightLoadExtraInflight?: number;
+  /** Send a member at once when nothing is in flight or queued (default true). See Committer. */
+  readonly sendIdleAtOnce?: boolean;
   /** How long an append keeps retrying when etcd does not answer, ms (default 10 s). */
   readonly appendTimeoutMs?: number;
   /** Validate events with the codec before appending (default true). */
@@ -73,6 +75,7 @@ export class EventStore {
       limits: { ...DEFAULT_LIMITS, ...opts.limits },
       maxInflight: opts.maxInflight ?? 3,
       ...(opts.lightLoadExtraInflight !== undefined ? { lightLoadExtraInflight: opts.lightLoadExtraInflight } : {}),
+      ...(opts.sendIdleAtOnce !== undefined ? { sendIdleAtOnce: opts.sendIdleAtOnce } : {}),
       findCommitted: (ids, after) => this.findCommitted(ids, after),
     });
     // Only with the shipped codec: another codec may turn records into something else than the events appended.
@@ -87,6 +90,11 @@ export class EventStore {
     const rev = await currentRevision(this.client, this.keys);
     this.committer.seen(rev);
     return rev;
+  }
+
+  /** Starts (a fresh one) or stops recording where appended members' time goes; see Committer.traceCommits. */
+  traceCommits(on: boolean): CommitTrace | undefined {
+    return this.committer.traceCommits(on);
   }
 
   get stats(): CommitStats {

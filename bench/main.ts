@@ -19,6 +19,7 @@ import { runCliBench } from './cli.js';
 import { runSoak, soakPolicy } from './soak.js';
 import { DEFAULT_RETENTION, parseBytes, parseDuration } from '../src/lifecycle/retention.js';
 import { runModelBench } from './model/scenario.js';
+import { DAEMON_RSS_FLOOR_MB, runDaemonMemory } from './daemon-memory.js';
 import { runAllocOpenLoop } from './alloc/open-loop.js';
 import { measureEtcdShapes } from './alloc/etcd-shapes.js';
 import { runHttpOpenLoop } from './http/open-loop.js';
@@ -206,6 +207,39 @@ program
       ],
       o.json,
     );
+  });
+
+common(program.command('daemon-memory'))
+  .description('a real `ipam serve` holding --live dual-stack pods (the synthetic log in etcd): its RSS, V8 heap and bytes per pod, vs a daemon on an empty log in the same run; and the heap model + projections hold per pod after a full GC')
+  .option('--events <n>', 'events in the log', int, 300_000)
+  .option('--live <n>', 'live pods at the end', int, 100_000)
+  .option('--rounds <n>', 'daemon starts per log (each paired with an empty-log start); figures are medians', int, 1)
+  .option('--node-args <flags>', 'extra node flags for the measured daemons (space-separated, e.g. an A/B of V8 flags)', '')
+  .option('--heap-snapshot-dir <dir>', 'also write a heap snapshot of each measured daemon, after it was read, into this directory')
+  .action(async (o) => {
+    const target = await openTarget(o);
+    try {
+      const r = await runDaemonMemory({ endpoints: target.endpoints, events: o.events, live: o.live, rounds: o.rounds, nodeArgs: String(o.nodeArgs).split(' ').filter(Boolean), ...(o.heapSnapshotDir ? { heapSnapshotDir: o.heapSnapshotDir } : {}) });
+      const spaces = (x: { spacesMB: Record<string, number> }) => Object.entries(x.spacesMB).filter(([, v]) => v >= 1).map(([k, v]) => `${k} ${v}`).join(', ');
+      emit(
+        r,
+        [
+          ['figure', 'value', 'notes'],
+          ['daemon RSS MB, settled', r.rssMB, `VmRSS ${3} s after ready; ${r.livePods} live dual-stack pods, ${r.events} events replayed (no checkpoint), ready in ${r.readySeconds} s; rounds: ${r.rounds.map((x) => x.rssMB).join(' ')}`],
+          ['daemon peak RSS MB', r.peakRssMB, 'VmHWM: the peak of its start'],
+          ['daemon heap used MB', r.heapUsedMB, `heap total ${r.heapTotalMB} MB, external ${r.externalMB} MB; spaces in use: ${spaces(r.rounds[r.rounds.length - 1]!)}`],
+          ['empty-log daemon RSS MB', r.baseline.rssMB, `heap used ${r.baseline.heapUsedMB} MB: the baseline, same run`],
+          ['RSS bytes per live pod', r.rssBytesPerPod, '(daemon - empty-log daemon) / live pods'],
+          ['heap used bytes per live pod', r.heapUsedBytesPerPod, 'the same for the V8 heap in use (garbage not yet collected included)'],
+          ['held bytes per pod: model', r.heldBytesPerPod.model, "allocator model alone, after a full GC (bench/memory/worker.ts, same log)"],
+          ['held bytes per pod: projections', r.heldBytesPerPod.projections, 'every projection (their shared indexes), after a full GC'],
+          [`floor: RSS <= ${DAEMON_RSS_FLOOR_MB} MB at 100,000 pods`, r.floor.met ? 'met' : 'NOT met', `${r.rssMB} MB with ${r.livePods} pods`],
+        ],
+        o.json,
+      );
+    } finally {
+      await target.close();
+    }
   });
 
 program

@@ -15,14 +15,19 @@ import { startServe } from '../src/local/serve-process.js';
 import { loadSynthLog } from './replay.js';
 import { EVENTS_PER_COMMIT } from './lib/synth.js';
 import { median, round } from './lib/stats.js';
+import { cpuSeconds } from './lib/proc-cpu.js';
 
 export interface DaemonMemoryOptions {
   readonly endpoints: readonly string[];
   readonly events: number;
   readonly live: number;
   readonly rounds: number;
-  /** Extra node flags for the measured daemons (an A/B of V8 flags), space-separated. */
+  /** Extra node flags for the measured daemons. */
   readonly nodeArgs: readonly string[];
+  /** Also measure daemons with these flags instead, paired with the others in every round (an A/B of V8 flags). */
+  readonly compareNodeArgs?: readonly string[];
+  /** Seconds a ready daemon is left before it is read (default 3). */
+  readonly settleSeconds?: number;
   /** Also write a heap snapshot of each measured daemon (after it was read) into this directory. */
   readonly heapSnapshotDir?: string;
 }
@@ -31,10 +36,12 @@ export interface DaemonMemoryOptions {
 export const DAEMON_RSS_FLOOR_MB = 350;
 
 /** Seconds a started daemon is left to settle before it is read (coalesced projections, first timers). */
-const SETTLE_MS = 3000;
+const SETTLE_SECONDS = 3;
 
 export interface DaemonReading {
   readonly readySeconds: number;
+  /** CPU seconds the daemon used until ready (its start: the replay of the log, the GC's threads included). */
+  readonly cpuSecondsToReady: number;
   readonly rssMB: number;
   readonly peakRssMB: number;
   readonly heapUsedMB: number;
@@ -62,13 +69,14 @@ function gauge(metrics: string, name: string, labels = ''): number {
 }
 
 /** Starts `ipam serve` on `prefix`, waits until it is ready and settled, reads it, stops it. */
-export async function readDaemon(endpoints: readonly string[], prefix: string, nodeArgs: readonly string[], heapSnapshotDir?: string): Promise<DaemonReading> {
+export async function readDaemon(endpoints: readonly string[], prefix: string, nodeArgs: readonly string[], settleSeconds = SETTLE_SECONDS, heapSnapshotDir?: string): Promise<DaemonReading> {
   const t0 = performance.now();
   const snapshotArgs = heapSnapshotDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapSnapshotDir}`] : [];
   const d = await startServe({ endpoints, prefix, node: 'bench-node', timeoutMs: 600_000, nodeArgs: [...nodeArgs, ...snapshotArgs] });
   try {
     const readySeconds = (performance.now() - t0) / 1000;
-    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    const cpuSecondsToReady = cpuSeconds(d.pid) ?? NaN;
+    await new Promise((r) => setTimeout(r, settleSeconds * 1000));
     const status = readFileSync(`/proc/${d.pid}/status`, 'utf8');
     const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
     const rssMB = kb('VmRSS') / 1024;
@@ -82,6 +90,7 @@ export async function readDaemon(endpoints: readonly string[], prefix: string, n
     if (heapSnapshotDir) await heapSnapshot(d.pid, heapSnapshotDir);
     return {
       readySeconds: round(readySeconds, 2),
+      cpuSecondsToReady: round(cpuSecondsToReady, 2),
       rssMB: round(rssMB, 1),
       peakRssMB: round(peakRssMB, 1),
       heapUsedMB: round(gauge(metrics, 'nodejs_heap_size_used_bytes') / MB, 1),
@@ -127,36 +136,46 @@ export async function runDaemonMemory(o: DaemonMemoryOptions) {
   const empty = `/bench-daemon-memory-${id}-empty/`;
   const { client, total } = await loadSynthLog(o.endpoints, prefix, { events: o.events, poolPairs: 10, live: o.live, perCommit: EVENTS_PER_COMMIT }, Infinity, 8);
   try {
+    const variants = [o.nodeArgs, ...(o.compareNodeArgs ? [o.compareNodeArgs] : [])];
     const baseline: DaemonReading[] = [];
-    const runs: DaemonReading[] = [];
+    const runs: DaemonReading[][] = variants.map(() => []);
     for (let r = 0; r < o.rounds; r++) {
-      baseline.push(await readDaemon(o.endpoints, empty, o.nodeArgs));
-      runs.push(await readDaemon(o.endpoints, prefix, o.nodeArgs, o.heapSnapshotDir));
+      baseline.push(await readDaemon(o.endpoints, empty, o.nodeArgs, o.settleSeconds));
+      // Paired: every variant once per round, the order alternating (this machine's load drifts).
+      const order = variants.map((_, i) => i);
+      if (r % 2 === 1) order.reverse();
+      for (const i of order) runs[i]!.push(await readDaemon(o.endpoints, prefix, variants[i]!, o.settleSeconds, o.heapSnapshotDir));
     }
     const model = await heldPerPod('model', o.events, o.live);
     const projections = await heldPerPod('projections', o.events, o.live);
     // The pods the log leaves live (the synthetic churn ends near --live, not on it), as the model counts them.
     const pods = model.pods;
-    for (const x of runs) if (x.allocatedAddresses !== 2 * pods) throw new Error(`the daemon holds ${x.allocatedAddresses} addresses; the log leaves ${2 * pods} (${pods} dual-stack pods)`);
-    const med = (xs: DaemonReading[], f: (x: DaemonReading) => number) => round(median(xs.map(f)), 1);
-    const rssMB = med(runs, (x) => x.rssMB);
+    for (const x of runs.flat()) if (x.allocatedAddresses !== 2 * pods) throw new Error(`the daemon holds ${x.allocatedAddresses} addresses; the log leaves ${2 * pods} (${pods} dual-stack pods)`);
+    const med = (xs: readonly DaemonReading[], f: (x: DaemonReading) => number) => round(median(xs.map(f)), 1);
+    const summary = (xs: readonly DaemonReading[], nodeArgs: readonly string[]) => ({
+      nodeArgs,
+      rssMB: med(xs, (x) => x.rssMB),
+      peakRssMB: med(xs, (x) => x.peakRssMB),
+      heapUsedMB: med(xs, (x) => x.heapUsedMB),
+      heapTotalMB: med(xs, (x) => x.heapTotalMB),
+      externalMB: med(xs, (x) => x.externalMB),
+      readySeconds: med(xs, (x) => x.readySeconds),
+      cpuSecondsToReady: med(xs, (x) => x.cpuSecondsToReady),
+      rssBytesPerPod: Math.round(median(xs.map((x, i) => ((x.rssMB - baseline[i]!.rssMB) * MB) / pods))),
+      heapUsedBytesPerPod: Math.round(median(xs.map((x, i) => ((x.heapUsedMB - baseline[i]!.heapUsedMB) * MB) / pods))),
+      rounds: xs,
+      floor: { rssMB: DAEMON_RSS_FLOOR_MB, met: pods >= 100_000 && med(xs, (x) => x.rssMB) <= DAEMON_RSS_FLOOR_MB },
+    });
+    const main = summary(runs[0]!, o.nodeArgs);
     return {
       scenario: 'daemon-memory',
       events: total,
       livePods: pods,
-      nodeArgs: o.nodeArgs,
-      rssMB,
-      peakRssMB: med(runs, (x) => x.peakRssMB),
-      heapUsedMB: med(runs, (x) => x.heapUsedMB),
-      heapTotalMB: med(runs, (x) => x.heapTotalMB),
-      externalMB: med(runs, (x) => x.externalMB),
-      readySeconds: med(runs, (x) => x.readySeconds),
-      rounds: runs,
+      settleSeconds: o.settleSeconds ?? SETTLE_SECONDS,
+      ...main,
       baseline: { rssMB: med(baseline, (x) => x.rssMB), heapUsedMB: med(baseline, (x) => x.heapUsedMB), rounds: baseline },
-      rssBytesPerPod: Math.round(median(runs.map((x, i) => ((x.rssMB - baseline[i]!.rssMB) * MB) / pods))),
-      heapUsedBytesPerPod: Math.round(median(runs.map((x, i) => ((x.heapUsedMB - baseline[i]!.heapUsedMB) * MB) / pods))),
       heldBytesPerPod: { model: model.bytesPerPod, projections: projections.bytesPerPod },
-      floor: { rssMB: DAEMON_RSS_FLOOR_MB, met: pods >= 100_000 && rssMB <= DAEMON_RSS_FLOOR_MB },
+      ...(o.compareNodeArgs ? { compare: summary(runs[1]!, o.compareNodeArgs) } : {}),
     };
   } finally {
     await client.delete().prefix(prefix);

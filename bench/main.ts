@@ -215,25 +215,34 @@ common(program.command('daemon-memory'))
   .option('--live <n>', 'live pods at the end', int, 100_000)
   .option('--rounds <n>', 'daemon starts per log (each paired with an empty-log start); figures are medians', int, 1)
   .option('--node-args <flags>', 'extra node flags for the measured daemons (space-separated, e.g. an A/B of V8 flags)', '')
+  .option('--compare-node-args <flags>', 'also measure daemons with these node flags instead, paired with the others in every round')
+  .option('--settle <seconds>', 'seconds a ready daemon is left before it is read', (v) => Number(v), 3)
   .option('--heap-snapshot-dir <dir>', 'also write a heap snapshot of each measured daemon, after it was read, into this directory')
   .action(async (o) => {
     const target = await openTarget(o);
     try {
-      const r = await runDaemonMemory({ endpoints: target.endpoints, events: o.events, live: o.live, rounds: o.rounds, nodeArgs: String(o.nodeArgs).split(' ').filter(Boolean), ...(o.heapSnapshotDir ? { heapSnapshotDir: o.heapSnapshotDir } : {}) });
+      const r = await runDaemonMemory({ endpoints: target.endpoints, events: o.events, live: o.live, rounds: o.rounds, nodeArgs: String(o.nodeArgs).split(' ').filter(Boolean), settleSeconds: o.settle, ...(o.compareNodeArgs !== undefined ? { compareNodeArgs: String(o.compareNodeArgs).split(' ').filter(Boolean) } : {}), ...(o.heapSnapshotDir ? { heapSnapshotDir: o.heapSnapshotDir } : {}) });
       const spaces = (x: { spacesMB: Record<string, number> }) => Object.entries(x.spacesMB).filter(([, v]) => v >= 1).map(([k, v]) => `${k} ${v}`).join(', ');
+      type Summary = NonNullable<typeof r.compare>;
+      const flags = (x: Summary) => (x.nodeArgs.length > 0 ? ` [${x.nodeArgs.join(' ')}]` : '');
+      const rows = (x: Summary): (string | number)[][] => [
+        [`daemon RSS MB, settled${flags(x)}`, x.rssMB, `VmRSS ${r.settleSeconds} s after ready; ${r.livePods} live dual-stack pods, ${r.events} events replayed (no checkpoint); rounds: ${x.rounds.map((y) => y.rssMB).join(' ')}`],
+        [`daemon peak RSS MB${flags(x)}`, x.peakRssMB, 'VmHWM: the peak of its start'],
+        [`daemon heap used MB${flags(x)}`, x.heapUsedMB, `heap total ${x.heapTotalMB} MB, external ${x.externalMB} MB; spaces in use: ${spaces(x.rounds[x.rounds.length - 1]!)}`],
+        [`ready s / CPU s to ready${flags(x)}`, `${x.readySeconds} / ${x.cpuSecondsToReady}`, `rounds: ${x.rounds.map((y) => `${y.readySeconds}/${y.cpuSecondsToReady}`).join(' ')}`],
+        [`RSS bytes per live pod${flags(x)}`, x.rssBytesPerPod, '(daemon - empty-log daemon) / live pods'],
+        [`heap used bytes per live pod${flags(x)}`, x.heapUsedBytesPerPod, 'the same for the V8 heap in use (garbage not yet collected included)'],
+        [`floor: RSS <= ${DAEMON_RSS_FLOOR_MB} MB at 100,000 pods${flags(x)}`, x.floor.met ? 'met' : 'NOT met', `${x.rssMB} MB with ${r.livePods} pods`],
+      ];
       emit(
         r,
         [
           ['figure', 'value', 'notes'],
-          ['daemon RSS MB, settled', r.rssMB, `VmRSS ${3} s after ready; ${r.livePods} live dual-stack pods, ${r.events} events replayed (no checkpoint), ready in ${r.readySeconds} s; rounds: ${r.rounds.map((x) => x.rssMB).join(' ')}`],
-          ['daemon peak RSS MB', r.peakRssMB, 'VmHWM: the peak of its start'],
-          ['daemon heap used MB', r.heapUsedMB, `heap total ${r.heapTotalMB} MB, external ${r.externalMB} MB; spaces in use: ${spaces(r.rounds[r.rounds.length - 1]!)}`],
+          ...rows(r),
+          ...(r.compare ? rows(r.compare) : []),
           ['empty-log daemon RSS MB', r.baseline.rssMB, `heap used ${r.baseline.heapUsedMB} MB: the baseline, same run`],
-          ['RSS bytes per live pod', r.rssBytesPerPod, '(daemon - empty-log daemon) / live pods'],
-          ['heap used bytes per live pod', r.heapUsedBytesPerPod, 'the same for the V8 heap in use (garbage not yet collected included)'],
-          ['held bytes per pod: model', r.heldBytesPerPod.model, "allocator model alone, after a full GC (bench/memory/worker.ts, same log)"],
+          ['held bytes per pod: model', r.heldBytesPerPod.model, 'allocator model alone, after a full GC (bench/memory/worker.ts, same log)'],
           ['held bytes per pod: projections', r.heldBytesPerPod.projections, 'every projection (their shared indexes), after a full GC'],
-          [`floor: RSS <= ${DAEMON_RSS_FLOOR_MB} MB at 100,000 pods`, r.floor.met ? 'met' : 'NOT met', `${r.rssMB} MB with ${r.livePods} pods`],
         ],
         o.json,
       );

@@ -19,6 +19,7 @@ import { runCliBench } from './cli.js';
 import { runSoak, soakPolicy } from './soak.js';
 import { DEFAULT_RETENTION, parseBytes, parseDuration } from '../src/lifecycle/retention.js';
 import { runModelBench } from './model/scenario.js';
+import { DAEMON_RSS_FLOOR_MB, runDaemonMemory } from './daemon-memory.js';
 import { runAllocOpenLoop } from './alloc/open-loop.js';
 import { measureEtcdShapes } from './alloc/etcd-shapes.js';
 import { runHttpOpenLoop } from './http/open-loop.js';
@@ -206,6 +207,48 @@ program
       ],
       o.json,
     );
+  });
+
+common(program.command('daemon-memory'))
+  .description('a real `ipam serve` holding --live dual-stack pods (the synthetic log in etcd): its RSS, V8 heap and bytes per pod, vs a daemon on an empty log in the same run; and the heap model + projections hold per pod after a full GC')
+  .option('--events <n>', 'events in the log', int, 300_000)
+  .option('--live <n>', 'live pods at the end', int, 100_000)
+  .option('--rounds <n>', 'daemon starts per log (each paired with an empty-log start); figures are medians', int, 1)
+  .option('--node-args <flags>', 'extra node flags for the measured daemons (space-separated, e.g. an A/B of V8 flags)', '')
+  .option('--compare-node-args <flags>', 'also measure daemons with these node flags instead, paired with the others in every round')
+  .option('--settle <seconds>', 'seconds a ready daemon is left before it is read', (v) => Number(v), 3)
+  .option('--heap-snapshot-dir <dir>', 'also write a heap snapshot of each measured daemon, after it was read, into this directory')
+  .action(async (o) => {
+    const target = await openTarget(o);
+    try {
+      const r = await runDaemonMemory({ endpoints: target.endpoints, events: o.events, live: o.live, rounds: o.rounds, nodeArgs: String(o.nodeArgs).split(' ').filter(Boolean), settleSeconds: o.settle, ...(o.compareNodeArgs !== undefined ? { compareNodeArgs: String(o.compareNodeArgs).split(' ').filter(Boolean) } : {}), ...(o.heapSnapshotDir ? { heapSnapshotDir: o.heapSnapshotDir } : {}) });
+      const spaces = (x: { spacesMB: Record<string, number> }) => Object.entries(x.spacesMB).filter(([, v]) => v >= 1).map(([k, v]) => `${k} ${v}`).join(', ');
+      type Summary = NonNullable<typeof r.compare>;
+      const flags = (x: Summary) => (x.nodeArgs.length > 0 ? ` [${x.nodeArgs.join(' ')}]` : '');
+      const rows = (x: Summary): (string | number)[][] => [
+        [`daemon RSS MB, settled${flags(x)}`, x.rssMB, `VmRSS ${r.settleSeconds} s after ready; ${r.livePods} live dual-stack pods, ${r.events} events replayed (no checkpoint); rounds: ${x.rounds.map((y) => y.rssMB).join(' ')}`],
+        [`daemon peak RSS MB${flags(x)}`, x.peakRssMB, 'VmHWM: the peak of its start'],
+        [`daemon heap used MB${flags(x)}`, x.heapUsedMB, `heap total ${x.heapTotalMB} MB, external ${x.externalMB} MB; spaces in use: ${spaces(x.rounds[x.rounds.length - 1]!)}`],
+        [`ready s / CPU s to ready${flags(x)}`, `${x.readySeconds} / ${x.cpuSecondsToReady}`, `rounds: ${x.rounds.map((y) => `${y.readySeconds}/${y.cpuSecondsToReady}`).join(' ')}`],
+        [`RSS bytes per live pod${flags(x)}`, x.rssBytesPerPod, '(daemon - empty-log daemon) / live pods'],
+        [`heap used bytes per live pod${flags(x)}`, x.heapUsedBytesPerPod, 'the same for the V8 heap in use (garbage not yet collected included)'],
+        [`floor: RSS <= ${DAEMON_RSS_FLOOR_MB} MB at 100,000 pods${flags(x)}`, x.floor.met ? 'met' : 'NOT met', `${x.rssMB} MB with ${r.livePods} pods`],
+      ];
+      emit(
+        r,
+        [
+          ['figure', 'value', 'notes'],
+          ...rows(r),
+          ...(r.compare ? rows(r.compare) : []),
+          ['empty-log daemon RSS MB', r.baseline.rssMB, `heap used ${r.baseline.heapUsedMB} MB: the baseline, same run`],
+          ['held bytes per pod: model', r.heldBytesPerPod.model, 'allocator model alone, after a full GC (bench/memory/worker.ts, same log)'],
+          ['held bytes per pod: projections', r.heldBytesPerPod.projections, 'every projection (their shared indexes), after a full GC'],
+        ],
+        o.json,
+      );
+    } finally {
+      await target.close();
+    }
   });
 
 program

@@ -196,6 +196,8 @@ export class LiveProjections implements LiveReadModel {
   private source: { waitFor(rev: number): Promise<void>; sync(): Promise<void> } | undefined;
   private readonly types: ReadonlySet<string>;
   private readonly listeners = new Set<(changes: readonly ObjectChange[], revision: number) => void>();
+  /** Whether the states record their changes (from the first listener on, see trackChanges). */
+  private tracking = false;
 
   constructor(
     private readonly store: EventStore,
@@ -204,6 +206,17 @@ export class LiveProjections implements LiveReadModel {
   ) {
     this.states = from ? ownStates(projections, from) : initialStates(projections);
     this.types = new Set(projections.flatMap(handledTypes));
+  }
+
+  /**
+   * Changes are tracked from the first listener on: until someone listens (a daemon's start, catching up on the log
+   * before its APIs exist) batches change the states in place and record nothing, as a replay does, so a cold start
+   * makes no copies and no change lists. What is held is applied first (it precedes the listener).
+   */
+  private trackChanges(): void {
+    if (this.tracking) return;
+    this.flush();
+    this.tracking = true;
     for (const st of this.states.states.values()) if (isState(st)) st.trackChanges();
   }
 
@@ -235,9 +248,9 @@ export class LiveProjections implements LiveReadModel {
   reset(from: StatesAt): number {
     this.flush();
     const next = ownStates(this.projections, from);
-    for (const st of next.states.values()) if (isState(st)) st.trackChanges();
+    if (this.tracking) for (const st of next.states.values()) if (isState(st)) st.trackChanges();
     const changes: ObjectChange[] = [];
-    for (const p of this.projections) changes.push(...differences(p.name, documentsOf(this.states, p.name), documentsOf(next, p.name)));
+    if (this.tracking) for (const p of this.projections) changes.push(...differences(p.name, documentsOf(this.states, p.name), documentsOf(next, p.name)));
     this.states = next;
     for (const l of this.listeners) l(changes, next.revision);
     return next.revision;
@@ -288,6 +301,7 @@ export class LiveProjections implements LiveReadModel {
       events.filter((e) => e.revision > from && this.types.has(e.event.type)),
     );
     this.states.revision = Math.max(this.states.revision, through);
+    if (!this.tracking) return; // no listener yet: nothing recorded, nothing to tell
     // Changes come from the keys the batch touched: O(changed), objects rendered only when a listener reads them.
     const changes: ObjectChange[] = [];
     for (const p of this.projections) for (const c of documentsOf(this.states, p.name)?.takeChanges(p.name) ?? []) changes.push(c);
@@ -312,6 +326,7 @@ export class LiveProjections implements LiveReadModel {
   }
 
   onChange(listener: (changes: readonly ObjectChange[], revision: number) => void): () => void {
+    this.trackChanges();
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }

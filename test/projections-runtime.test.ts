@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { exportLog, importLog } from '../projections/archive.js';
 import { loadAll, loadCheckpoint, saveAll } from '../projections/checkpoint.js';
 import { history } from '../projections/history.js';
+import { mapStats } from '../projections/persistent-map.js';
 import { ALL_PROJECTIONS, spiderIPPoolProjection } from '../projections/index.js';
 import { LiveProjections, replay } from '../projections/runtime.js';
 import { documentsOf, type ProjectionStates } from '../projections/runtime.js';
@@ -164,4 +165,30 @@ test('a live read model reports each changed object once per batch, and get/list
   t.is(live.get('spider-endpoints', 'default/rm-0'), undefined);
   t.deepEqual([...live.list('spider-ippool')].map((o) => o.metadata.name), ['p4']);
   t.is(live.revision, live.current.revision);
+});
+
+test.serial('live projections record no changes until their first listener (a daemon catching up): nothing copied meanwhile; the listener then hears every later change, equal to a replay', async (t) => {
+  const f = await openAllocator();
+  t.teardown(() => f.close());
+  const live = new LiveProjections(f.store, ALL_PROJECTIONS);
+  await live.start();
+  t.teardown(() => live.stop());
+  const copies = mapStats.copies;
+  await writeHistory(f);
+  await live.sync();
+  // Nobody read or listened: every batch changed the pools' maps in place (a tracked batch snapshots a pool first).
+  t.is(mapStats.copies, copies, 'no persistent-map node copied while nobody listened');
+  const early = live.get('spider-endpoints', 'default/web-1');
+  const earlyJson = JSON.stringify(early);
+  const heard: { type: string; projection: string; key: string }[] = [];
+  live.onChange((changes) => heard.push(...changes.map((c) => ({ type: c.type, projection: c.projection, key: c.key }))));
+  await f.allocator.allocate(request('late-0'));
+  await f.allocator.releaseContainer('ctr-web-1', undefined, '2026-11-23T14:00:00Z');
+  await live.sync();
+  // One batch or two (the allocation and the release may arrive apart): the distinct changes.
+  const seen = (projection: string) => [...new Set(heard.filter((c) => c.projection === projection).map((c) => `${c.type} ${c.key}`))].sort();
+  t.deepEqual(seen('spider-endpoints'), ['ADDED default/late-0', 'DELETED default/web-1'], 'only what changed after the listener came');
+  t.deepEqual(seen('spider-ippool'), ['MODIFIED v4', 'MODIFIED v6']);
+  t.is(JSON.stringify(early), earlyJson, 'an object read before tracking began never changes');
+  assertSame(t, live.current, await replay(f.store, ALL_PROJECTIONS, { until: live.current.revision }));
 });

@@ -69,7 +69,97 @@ export function endpointIdentity(ep: Pick<Endpoint, 'name' | 'owner'>): string {
 }
 
 export function endpointKey(ep: Pick<Endpoint, 'namespace' | 'name' | 'owner' | 'nic'>): string {
-  return `${ep.namespace}/${endpointIdentity(ep)}/${ep.nic}`;
+  // join, not a template: a template's result is a rope (a cons string of its parts) that a Map key keeps next to
+  // its flattened copy; join makes one flat string.
+  return [ep.namespace, endpointIdentity(ep), ep.nic].join('/');
+}
+
+/**
+ * `${scope}/${address}` -> allocation id, kept as scope -> address -> id: the inner key is the record's own address
+ * string, so no per-allocation key string is made or held. Addresses hold no '/', so a key splits at its last one.
+ */
+export class AddressIndex {
+  private readonly scopes = new Map<string, Map<string, string>>();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** The allocation holding `scope/address`. */
+  get(key: string): string | undefined {
+    const slash = key.lastIndexOf('/');
+    return slash < 0 ? undefined : this.scopes.get(key.slice(0, slash))?.get(key.slice(slash + 1));
+  }
+
+  has(key: string): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  holder(scope: string, address: string): string | undefined {
+    return this.scopes.get(scope)?.get(address);
+  }
+
+  set(scope: string, address: string, allocationId: string): void {
+    let m = this.scopes.get(scope);
+    if (m === undefined) this.scopes.set(scope, (m = new Map()));
+    const had = m.size;
+    m.set(address, allocationId);
+    this.count += m.size - had;
+  }
+
+  delete(scope: string, address: string): void {
+    const m = this.scopes.get(scope);
+    if (m === undefined || !m.delete(address)) return;
+    this.count--;
+    if (m.size === 0) this.scopes.delete(scope);
+  }
+
+  /** Every `scope/address` held (diagnostics). */
+  *keys(): IterableIterator<string> {
+    for (const [scope, m] of this.scopes) for (const address of m.keys()) yield `${scope}/${address}`;
+  }
+}
+
+/**
+ * containerID -> its allocation ids, in allocation order: one id is kept as the string itself, more as an array
+ * (a dual-stack pod's two), instead of a Set per container.
+ */
+export class ContainerIndex {
+  private readonly ids = new Map<string, string | readonly string[]>();
+
+  get size(): number {
+    return this.ids.size;
+  }
+
+  get(containerID: string): readonly string[] | undefined {
+    const v = this.ids.get(containerID);
+    return v === undefined ? undefined : typeof v === 'string' ? [v] : v;
+  }
+
+  has(containerID: string): boolean {
+    return this.ids.has(containerID);
+  }
+
+  add(containerID: string, allocationId: string): void {
+    const v = this.ids.get(containerID);
+    if (v === undefined) this.ids.set(containerID, allocationId);
+    else if (typeof v === 'string') {
+      if (v !== allocationId) this.ids.set(containerID, [v, allocationId]);
+    } else if (!v.includes(allocationId)) this.ids.set(containerID, [...v, allocationId]);
+  }
+
+  delete(containerID: string, allocationId: string): void {
+    const v = this.ids.get(containerID);
+    if (v === undefined) return;
+    if (typeof v === 'string') {
+      if (v === allocationId) this.ids.delete(containerID);
+      return;
+    }
+    const rest = v.filter((id) => id !== allocationId);
+    if (rest.length === v.length) return;
+    this.ids.set(containerID, rest.length === 1 ? rest[0]! : rest);
+  }
 }
 
 export class AllocatorModel {
@@ -80,9 +170,9 @@ export class AllocatorModel {
   readonly reservations = new Map<string, Reservation>();
   readonly byId = new Map<string, AllocationRecord>();
   readonly byEndpoint = new Map<string, AllocationRecord[]>();
-  readonly byContainer = new Map<string, Set<string>>();
+  readonly byContainer = new ContainerIndex();
   /** `${scope}/${address}` -> allocation id. */
-  readonly byAddress = new Map<string, string>();
+  readonly byAddress = new AddressIndex();
   /** Every event up to and including this revision has been applied. */
   revision = 0;
   /** Problems met while applying events (a spec that no longer compiles): reported, never silently dropped. */
@@ -224,11 +314,12 @@ export class AllocatorModel {
     const pool = this.pools.get(d.pool);
     const scope = pool?.compiled.scope ?? DEFAULT_SCOPE;
     const value = parseAddress(d.address, 'address', d.ipVersion).value;
-    // One spelling per address (RFC 5952), whoever wrote the event: keys, tags and answers use it.
-    const address = canonicalText(d.ipVersion, d.address, value);
-    const addrKey = `${scope}/${address}`;
+    // One spelling per address (RFC 5952), whoever wrote the event: keys, tags and answers use it. The event's own
+    // string when it is that spelling (the projections keep the event's: one string for both).
+    const canonical = canonicalText(d.ipVersion, d.address, value);
+    const address = canonical === d.address ? d.address : canonical;
     // The same endpoint taking its address again (StatefulSet, KubeVirt, new sandbox) replaces its old record.
-    const holder = this.byAddress.get(addrKey);
+    const holder = this.byAddress.holder(scope, address);
     if (holder !== undefined) this.release(holder);
     // Field by field: on Node 20's V8 a literal that starts with a spread (`{ ...d, value }`) gives every object its
     // own hidden class (a map per allocation: memory, and megamorphic reads of every record).
@@ -248,12 +339,10 @@ export class AllocatorModel {
     this.byId.set(d.allocationId, rec);
     const key = endpointKey(d.endpoint);
     const list = this.byEndpoint.get(key);
-    if (list) list.push(rec);
-    else this.byEndpoint.set(key, [rec]);
-    let c = this.byContainer.get(d.endpoint.containerID);
-    if (!c) this.byContainer.set(d.endpoint.containerID, (c = new Set()));
-    c.add(d.allocationId);
-    this.byAddress.set(addrKey, d.allocationId);
+    // A new array of the exact length, not push (a pushed one-element array grows its store to 17 slots).
+    this.byEndpoint.set(key, list === undefined ? [rec] : list.length === 1 ? [list[0]!, rec] : list.concat([rec]));
+    this.byContainer.add(d.endpoint.containerID, d.allocationId);
+    this.byAddress.set(scope, address, d.allocationId);
     if (pool) {
       const o = pool.offsets.offsetOf(value);
       if (o >= 0) {
@@ -273,11 +362,9 @@ export class AllocatorModel {
     const list = this.byEndpoint.get(key)?.filter((a) => a.allocationId !== allocationId);
     if (list && list.length > 0) this.byEndpoint.set(key, list);
     else this.byEndpoint.delete(key);
-    const c = this.byContainer.get(rec.endpoint.containerID);
-    c?.delete(allocationId);
-    if (c && c.size === 0) this.byContainer.delete(rec.endpoint.containerID);
+    this.byContainer.delete(rec.endpoint.containerID, allocationId);
     const pool = this.pools.get(rec.pool);
-    this.byAddress.delete(`${pool?.compiled.scope ?? DEFAULT_SCOPE}/${rec.address}`);
+    this.byAddress.delete(pool?.compiled.scope ?? DEFAULT_SCOPE, rec.address);
     if (pool) {
       const o = pool.offsets.offsetOf(rec.value);
       if (o >= 0 && !pool.free.isFree(o)) {

@@ -7,9 +7,7 @@ import type { Logger } from 'pino';
 import { cniSocketRoute } from '../cni/daemon-route.js';
 import { consoleApiRoute, consoleAssetsRoute } from '../console/route.js';
 import { Daemon } from '../daemon/daemon.js';
-import { loadKubeConfig } from '../k8s/kube.js';
-import { ClusterCache } from '../k8s/cluster-inputs.js';
-import { createOwnerResolver } from '../k8s/owner.js';
+import type { ClusterCache } from '../k8s/cluster-inputs.js';
 import { createLogger, type LoggerOptions } from '../daemon/logger.js';
 import { PathLock } from '../daemon/lock.js';
 import { loadToken } from '../daemon/token.js';
@@ -113,11 +111,8 @@ async function run(opts: ServeOptions, log: Logger): Promise<void> {
   const token = opts.tcp ? loadToken({ ...(opts.tokenFile ? { tokenFile: opts.tokenFile } : {}), generatedPath: resolve(opts.dataDir, 'token') }) : undefined;
   if (token) log.info({ tokenFrom: token.source }, 'TCP API token loaded');
   if (token?.warning) log.warn({ tokenFrom: token.source }, token.warning);
-  const kc = opts.kubeconfig !== undefined ? loadKubeConfig(opts.kubeconfig || undefined) : undefined;
-  const resolveOwner = kc ? createOwnerResolver(kc, { onError: (e) => log.warn({ err: (e as Error).message }, 'owner lookup failed') }) : undefined;
   const node = opts.node ?? hostname();
-  // Pool selection's inputs (pods on this node, namespaces, this node): the CNI route reads them, never the API server.
-  const cluster = kc ? new ClusterCache(kc, { node, onError: (what, e) => log.warn({ cache: what, err: (e as Error).message }, 'cluster cache restarting') }) : undefined;
+  const { resolveOwner, cluster } = opts.kubeconfig !== undefined ? await kubeParts(opts.kubeconfig, node, log) : { resolveOwner: undefined, cluster: undefined };
   const tls = opts.tcp && !opts.insecureHttp
     ? loadServingTls({ dir: resolve(opts.dataDir, 'tls'), ...(opts.tlsCert ? { certFile: opts.tlsCert } : {}), ...(opts.tlsKey ? { keyFile: opts.tlsKey } : {}), ...(opts.tlsCa ? { caFile: opts.tlsCa } : {}), extraNames: opts.tlsSan ?? [] })
     : undefined;
@@ -173,4 +168,17 @@ async function run(opts: ServeOptions, log: Logger): Promise<void> {
   await local?.stop();
   log.info('stopped');
   log.flush();
+}
+
+/**
+ * What a daemon with --kubeconfig adds: owner resolution and pool selection's inputs (pods on this node, namespaces,
+ * this node; the CNI route reads them, never the API server). Imported only then: @kubernetes/client-node (its
+ * generated API) costs a daemon ~26 MB of heap and ~60 MB of RSS that a daemon without a cluster does not need.
+ */
+async function kubeParts(kubeconfig: string, node: string, log: Logger) {
+  const [{ loadKubeConfig }, { ClusterCache }, { createOwnerResolver }] = await Promise.all([import('../k8s/kube.js'), import('../k8s/cluster-inputs.js'), import('../k8s/owner.js')]);
+  const kc = loadKubeConfig(kubeconfig || undefined);
+  const resolveOwner = createOwnerResolver(kc, { onError: (e) => log.warn({ err: (e as Error).message }, 'owner lookup failed') });
+  const cluster: ClusterCache = new ClusterCache(kc, { node, onError: (what, e) => log.warn({ cache: what, err: (e as Error).message }, 'cluster cache restarting') });
+  return { resolveOwner, cluster };
 }

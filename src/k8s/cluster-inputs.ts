@@ -6,6 +6,7 @@ import { CoreV1Api, type KubeConfig, type KubernetesObject, type V1OwnerReferenc
 import { isNotFound, withTimeout } from './kube.js';
 import type { CacheLiveness, CacheSource } from './cache-metrics.js';
 import { LIST_PAGE_SIZE, objectKey, SlimCache, type SlimCacheStats } from './slim-cache.js';
+import { ClusterLookupError } from './cluster-lookup-error.js';
 
 type Labels = Readonly<Record<string, string>>;
 
@@ -66,21 +67,7 @@ export interface ClusterCacheOptions {
   readonly onError?: (what: string, e: unknown) => void;
 }
 
-/** A lookup that neither the cache nor one fetch could answer. */
-export class ClusterLookupError extends Error {
-  readonly code = 'ClusterLookupFailed';
-  constructor(
-    readonly what: string,
-    reason: string,
-  ) {
-    super(`${what}: ${reason}`);
-    this.name = 'ClusterLookupError';
-  }
-}
-
-export function isClusterLookupError(e: unknown): e is ClusterLookupError {
-  return e instanceof ClusterLookupError;
-}
+export { ClusterLookupError, isClusterLookupError } from './cluster-lookup-error.js';
 
 export const DEFAULT_MAX_PODS = 2048;
 export const DEFAULT_MAX_NAMESPACES = 10_000;

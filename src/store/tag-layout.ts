@@ -43,6 +43,15 @@ export function tagLayout(name: TagLayoutName): TagLayout {
 export function blockOfIpTag(tag: string): string | undefined {
   const slash = tag.lastIndexOf('/');
   if (slash < 3) return undefined;
+  // IPv4, the common case, by string: the last octet rounded down (no bigint, no formatting); the rest must parse.
+  const dot = tag.lastIndexOf('.');
+  if (dot > slash && tag.indexOf(':', slash) < 0) {
+    const octet = Number(tag.slice(dot + 1));
+    if (Number.isInteger(octet) && octet >= 0 && octet <= 255 && String(octet) === tag.slice(dot + 1) && parseAddressOrUndefined(tag.slice(slash + 1)) !== undefined) {
+      return `${IP_BLOCK_KIND}${tag.slice(3, dot + 1)}${octet & ~(GUARD_BLOCK_ADDRESSES - 1)}/${32 - BLOCK_BITS}`;
+    }
+    return undefined;
+  }
   let a: { family: Family; value: bigint };
   try {
     a = parseAddress(tag.slice(slash + 1), 'tag');
@@ -51,6 +60,14 @@ export function blockOfIpTag(tag: string): string | undefined {
   }
   const base = a.value & ~BLOCK_MASK;
   return `${IP_BLOCK_KIND}${tag.slice(3, slash)}/${formatAddress(a.family, base)}/${(a.family === 4 ? 32 : 128) - BLOCK_BITS}`;
+}
+
+function parseAddressOrUndefined(text: string): { family: Family; value: bigint } | undefined {
+  try {
+    return parseAddress(text, 'tag');
+  } catch {
+    return undefined;
+  }
 }
 
 /** The scope and the addresses (canonical text) a block guard key covers; undefined for any other key name. */

@@ -129,29 +129,49 @@ function comparesOf(plan: TxnPlan): number {
   return plan.modCompares.size + plan.absent.length + FIXED_COMPARES + (plan.fence === undefined ? 0 : 1);
 }
 
-/** The member's guard keys under the layout, worked out once per member. */
+const NO_COARSE_WRITES: ReadonlyMap<string, readonly string[]> = new Map();
+
+/** The member's guard keys under the layout, worked out once per member (each distinct tag mapped once). */
 export function guardKeysOf(m: Member, layout: TagLayout): MemberKeys {
   if (m.keys !== undefined && m.keys.layout === layout.name) return m.keys;
+  const coarse = layout.name !== 'address';
+  // Tags and their keys, mapped once each (an allocation's ip: tag is read, carried and written).
+  const from: string[] = [];
+  const to: string[] = [];
+  const keyOf = (t: string): string => {
+    if (!coarse) return t;
+    for (let i = 0; i < from.length; i++) if (from[i] === t) return to[i]!;
+    const k = layout.guardOf(t);
+    from.push(t);
+    to.push(k);
+    return k;
+  };
   const reads: { key: string; tags: string[]; coarse: boolean }[] = [];
   if (m.condition) {
     for (const t of m.condition.tags) {
-      const key = layout.guardOf(t);
-      const r = reads.find((x) => x.key === key);
+      const key = keyOf(t);
+      const r = key === t ? undefined : reads.find((x) => x.key === key);
       if (r) r.tags.push(t);
-      else reads.push({ key, tags: [t], coarse: layout.isCoarse(key) });
+      else reads.push({ key, tags: [t], coarse: key !== t && layout.isCoarse(key) });
     }
   }
-  const writes = new Map<string, string>();
-  const coarseWrites = new Map<string, string[]>();
-  for (const e of m.events) for (const t of e.tags) writes.set(layout.guardOf(t), e.id);
-  for (const t of m.lastIdByTag.keys()) {
-    const key = layout.guardOf(t);
-    if (!layout.isCoarse(key)) continue;
-    const w = coarseWrites.get(key);
-    if (w) w.push(t);
-    else coarseWrites.set(key, [t]);
+  let writes: ReadonlyMap<string, string> = m.lastIdByTag;
+  let coarseWrites = NO_COARSE_WRITES;
+  if (coarse) {
+    const w = new Map<string, string>();
+    for (const e of m.events) for (const t of e.tags) w.set(keyOf(t), e.id);
+    const cw = new Map<string, string[]>();
+    for (const t of m.lastIdByTag.keys()) {
+      const key = keyOf(t);
+      if (key === t || !layout.isCoarse(key)) continue;
+      const x = cw.get(key);
+      if (x) x.push(t);
+      else cw.set(key, [t]);
+    }
+    writes = w;
+    if (cw.size > 0) coarseWrites = cw;
   }
-  const keys: MemberKeys = { layout: layout.name, reads, guardKey: m.guard ? layout.guardOf(m.guard.tag) : undefined, writes, coarseWrites };
+  const keys: MemberKeys = { layout: layout.name, reads, guardKey: m.guard ? keyOf(m.guard.tag) : undefined, writes, coarseWrites };
   m.keys = keys;
   return keys;
 }

@@ -122,6 +122,7 @@ openLoopOptions(common(program.command('alloc')))
   .option('--rounds <n>', 'rounds (figures are medians)', int, 3)
   .option('--pool <cidr>', 'the pool: any CIDR of either family (e.g. fd00:10::/64)', '10.64.0.0/14')
   .option('--compare-pool <cidr>', 'also run each round on this pool, back to back, and report the ratio of paired rounds (e.g. 10.64.0.0/14)')
+  .addOption(new Option('--compare-layout <layout>', "also run each round on a log of this tag layout (address: a key per ip: tag; block: the daemon's), back to back, paired ratios").choices(['address', 'block']))
   .option('--time-limit <ms>', 'bound on one round', int, 120_000)
   .option('--warmup <n>', 'unmeasured allocations per round before measuring (JIT, connections)', (v) => Number(v), 2000)
   .option('--svg <file>', 'write a chart: throughput over time and latency percentiles')
@@ -146,19 +147,26 @@ openLoopOptions(common(program.command('alloc')))
       }
       const orders = String(o.order).split(',').map((x) => x.trim());
       for (const x of orders) if (x !== 'scattered' && x !== 'lowest') throw new Error(`--order: expected scattered or lowest, got ${x}`);
-      const r = await runAllocScenario({ endpoints: target.endpoints, requesters: o.requesters, processes: o.processes, count: o.count, rounds: o.rounds, poolCidr: o.pool, timeLimitMs: o.timeLimit, warmup: o.warmup, orders: orders as ('scattered' | 'lowest')[], ...(o.comparePool ? { comparePool: o.comparePool } : {}), etcdPids: target.pids, ...(o.cpuProf ? { cpuProfile: o.cpuProf } : {}) });
+      const r = await runAllocScenario({ endpoints: target.endpoints, requesters: o.requesters, processes: o.processes, count: o.count, rounds: o.rounds, poolCidr: o.pool, timeLimitMs: o.timeLimit, warmup: o.warmup, orders: orders as ('scattered' | 'lowest')[], ...(o.comparePool ? { comparePool: o.comparePool } : {}), ...(o.compareLayout ? { compareLayout: o.compareLayout as 'address' | 'block' } : {}), etcdPids: target.pids, ...(o.cpuProf ? { cpuProfile: o.cpuProf } : {}) });
       const { chart, ...doc } = r;
       const c = r.compare;
       emit(
         { ...doc, etcdMembers: target.members },
         [
           ['figure', 'value', 'notes'],
-          ['allocations/s (median)', r.allocsPerSec, `${r.pool}; rounds: ${r.rounds.map((x) => x.allocsPerSec).join(' ')}; ${r.requesters} requesters, ${r.processes} process(es)`],
+          ['allocations/s (median)', r.allocsPerSec, `${r.tagLayout} tag layout; ${r.pool}; rounds: ${r.rounds.map((x) => x.allocsPerSec).join(' ')}; ${r.requesters} requesters, ${r.processes} process(es)`],
           ...(c
             ? [
                 [`allocations/s, ${c.pool}`, c.allocsPerSec, `rounds: ${c.rounds.join(' ')}; each next to a round above`],
                 [`ratio ${r.pool} / ${c.pool}`, c.ratio, 'median of paired rounds'],
                 [`invariants, ${c.pool}`, `duplicates ${c.invariants.duplicates}, lost ${c.invariants.lost}, extra ${c.invariants.extra}`, ''],
+              ]
+            : []),
+          ...(r.layoutCompare
+            ? [
+                [`allocations/s, ${r.layoutCompare.layout} layout`, r.layoutCompare.allocsPerSec, `rounds: ${r.layoutCompare.rounds.join(' ')}; CPU us/alloc node/etcd ${r.layoutCompare.cpuUsPerAlloc.map((x) => `${x.node}/${x.etcd ?? '-'}`).join(' ')}`],
+                [`ratio vs etcd ceiling, ${r.layoutCompare.layout} layout`, r.layoutCompare.ratioVsCeiling, `paired rounds: ${r.layoutCompare.ratiosVsCeiling.join(' ')}`],
+                [`ratio ${r.tagLayout} / ${r.layoutCompare.layout} layout`, r.layoutCompare.ratio, 'allocations/s, median of paired rounds'],
               ]
             : []),
           ['latency p50/p90/p99/max ms', `${r.latencyMs.p50}/${r.latencyMs.p90}/${r.latencyMs.p99}/${r.latencyMs.max}`, 'median round'],

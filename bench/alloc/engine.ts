@@ -5,6 +5,7 @@ import { isAllocError } from '../../src/alloc/errors.js';
 import { formatAddress, parseCidr } from '../../src/net/address.js';
 import { openEtcd } from '../../src/store/connect.js';
 import { EventStore } from '../../src/store/event-store.js';
+import { defaultTagLayout } from '../../src/store/tag-layout.js';
 import { podRef, type AllocOutcome, type Allocator } from './types.js';
 
 export const BENCH_POOL = 'bench';
@@ -20,6 +21,8 @@ export async function openEngine(endpoints: string[], prefix: string, tag = 'p0'
   const client = openEtcd({ endpoints, callTimeoutMs: 30_000 });
   const store = new EventStore(client, {
     prefix,
+    // The daemon's layout (one guard key per 32 addresses); IPAM_TAG_LAYOUT=address measures the per-address keys.
+    tagLayout: defaultTagLayout('block'),
     ...(process.env.IPAM_MAX_INFLIGHT ? { maxInflight: Number(process.env.IPAM_MAX_INFLIGHT) } : {}),
     ...(process.env.IPAM_LIGHT_EXTRA_INFLIGHT ? { lightLoadExtraInflight: Number(process.env.IPAM_LIGHT_EXTRA_INFLIGHT) } : {}),
     ...(process.env.IPAM_SEND_IDLE_AT_ONCE ? { sendIdleAtOnce: process.env.IPAM_SEND_IDLE_AT_ONCE !== '0' } : {}),

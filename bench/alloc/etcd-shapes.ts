@@ -18,6 +18,8 @@ export interface ShapeFigure {
 /** A bench allocation's IPAllocated as the codec writes it is ~490 bytes (the figure is about etcd, not the codec). */
 const EVENT_BYTES = 490;
 const PER_TXN = 61;
+/** Members the planner fits in one txn under the block layout: ep: compare and put each, within 128 ops. */
+const BLOCK_PER_TXN = 118;
 
 export async function measureEtcdShapes(endpoints: string[], etcdPids: readonly number[], o: { txns: number; inflight: number; rounds: number }): Promise<ShapeFigure[]> {
   const client = openEtcd({ endpoints, callTimeoutMs: 30_000 });
@@ -66,6 +68,27 @@ export async function measureEtcdShapes(endpoints: string[], etcdPids: readonly 
     },
   ];
   shapes.push({ ...shapes[3]!, name: '+ a watcher on the log prefix (the store\'s subscription)', watch: true });
+  // The 'block' tag layout (src/store/tag-layout.ts): per allocation the ep: key alone; the ip: addresses of
+  // consecutive allocations share one block key per 32 (compared and put once per txn), the rest as above.
+  const blockShape = (perTxn: number, epKeys = true) => () => {
+    const eps = epKeys ? Array.from({ length: perTxn }, () => Buffer.from(`${base}tag/ep:bench/pod-${seq++}/eth0`)) : [];
+    const first = seq;
+    seq += perTxn;
+    const blocks = Array.from({ length: Math.ceil(perTxn / 32) + 1 }, (_, i) => Buffer.from(`${base}tag/ipblock:default/10.${first + i * 32}/27`));
+    const value = Buffer.from(`000000001234-abcdef0123-${seq}-a`);
+    return {
+      compare: [...eps, ...blocks, Buffer.from(`${base}tag/poolcfg:bench`), Buffer.from(`${base}tag/reservations`), Buffer.from(`${base}horizon`)].map((key) => ({ key, target: CompareTarget.Mod, result: CompareResult.Less, number: 1e12 })),
+      success: [
+        { put: { key: Buffer.from(`${base}log/${seq++}`), value: perTxn === PER_TXN ? filler : Buffer.alloc(EVENT_BYTES * perTxn, 'x') } },
+        { put: { key: Buffer.from(`${base}head`), value: Buffer.from(String(seq)) } },
+        ...[...eps, ...blocks].map((key) => ({ put: { key, value } })),
+      ],
+    };
+  };
+  shapes.push({ name: `block layout: 1 ep: put + 1/32 block put per allocation, compares merged (${PER_TXN} per txn), watcher`, units: PER_TXN, watch: true, build: blockShape(PER_TXN) });
+  shapes.push({ name: `block layout, ${BLOCK_PER_TXN} per txn (the ops the layout frees), watcher`, units: BLOCK_PER_TXN, watch: true, build: blockShape(BLOCK_PER_TXN) });
+  // What coarsening ep: as well could gain at most (no ep: key at all): an upper bound, not a layout (see README).
+  shapes.push({ name: `bound: block layout with no ep: keys at all, ${BLOCK_PER_TXN} per txn, watcher`, units: BLOCK_PER_TXN, watch: true, build: blockShape(BLOCK_PER_TXN, false) });
   const out: ShapeFigure[] = [];
   try {
     const per: Map<string, { us: number[]; rate: number[] }> = new Map(shapes.map((s) => [s.name, { us: [], rate: [] }]));

@@ -15,6 +15,19 @@ import { measureEtcdCeiling } from './etcd-ceiling.js';
 import { runBaselines, type BaselineResult } from './run-baselines.js';
 import { podRef } from './types.js';
 import { PoolOrder } from '../../events/catalogue.js';
+import { defaultTagLayout, type TagLayoutName } from '../../src/store/tag-layout.js';
+
+/** Runs `work` with new logs created in `layout` (the engine and the worker processes read IPAM_TAG_LAYOUT). */
+async function inLayout<T>(layout: TagLayoutName, work: () => Promise<T>): Promise<T> {
+  const before = process.env.IPAM_TAG_LAYOUT;
+  process.env.IPAM_TAG_LAYOUT = layout;
+  try {
+    return await work();
+  } finally {
+    if (before === undefined) delete process.env.IPAM_TAG_LAYOUT;
+    else process.env.IPAM_TAG_LAYOUT = before;
+  }
+}
 
 /** allocations/s of each order over the first order's, median of the rounds run back to back. */
 function pairedRatios(orders: readonly PoolOrder[], byOrder: ReadonlyMap<PoolOrder, readonly Round[]>): Record<string, number> {
@@ -41,6 +54,8 @@ export interface AllocScenarioOptions {
   readonly orders?: readonly PoolOrder[];
   /** Also run every round on this pool, back to back (order alternating), for a ratio from paired rounds. */
   readonly comparePool?: string;
+  /** Also run every round on a log of this tag layout (src/store/tag-layout.ts), back to back, alternating which goes first. */
+  readonly compareLayout?: TagLayoutName;
   /** Local etcd members' process ids, for etcd's CPU per allocation (none: not reported). */
   readonly etcdPids?: readonly number[];
   /** Write a CPU profile of the first round's measured run (one process only) to this file. */
@@ -175,8 +190,17 @@ function orderSummary(rounds: readonly Round[]) {
 export async function runAllocScenario(o: AllocScenarioOptions) {
   const orders = o.orders?.length ? o.orders : [PoolOrder.Scattered];
   const byOrder = new Map<PoolOrder, Round[]>(orders.map((x) => [x, []]));
+  const layout = defaultTagLayout('block');
+  const layoutRounds: Round[] = [];
   for (let r = 0; r < o.rounds; r++) {
-    for (const order of r % 2 === 0 ? orders : [...orders].reverse()) byOrder.get(order)!.push(await oneRound(o, r, order));
+    const main = async () => {
+      for (const order of r % 2 === 0 ? orders : [...orders].reverse()) byOrder.get(order)!.push(await inLayout(layout, () => oneRound(o, r, order)));
+    };
+    const other = async () => {
+      if (o.compareLayout) layoutRounds.push(await inLayout(o.compareLayout, () => oneRound(o, r, orders[0]!)));
+    };
+    if (r % 2 === 0) await main().then(other);
+    else await other().then(main);
   }
   const rounds = byOrder.get(orders[0]!)!;
   // --compare-pool: the first order on another pool, each round back to back with the main pool's (paired rounds).
@@ -197,7 +221,21 @@ export async function runAllocScenario(o: AllocScenarioOptions) {
           ratio: round(median(rounds.map((x, i) => x.allocsPerSec / others[i]!.allocsPerSec)), 3),
           invariants: invariantsOf(others),
         };
-  const allRounds = [...byOrder.values()].flat();
+  const layoutCompare =
+    o.compareLayout === undefined
+      ? undefined
+      : {
+          layout: o.compareLayout,
+          allocsPerSec: round(median(layoutRounds.map((x) => x.allocsPerSec))),
+          rounds: layoutRounds.map((x) => round(x.allocsPerSec)),
+          ratioVsCeiling: round(median(layoutRounds.map((x) => x.ratioVsCeiling)), 3),
+          ratiosVsCeiling: layoutRounds.map((x) => x.ratioVsCeiling),
+          cpuUsPerAlloc: layoutRounds.map((x) => x.cpuUsPerAlloc),
+          /** Main layout's allocations/s over this one's, median of paired rounds. */
+          ratio: round(median(rounds.map((x, i) => x.allocsPerSec / layoutRounds[i]!.allocsPerSec)), 3),
+          invariants: invariantsOf(layoutRounds),
+        };
+  const allRounds = [...byOrder.values(), layoutRounds].flat();
   const orderFigures = Object.fromEntries(orders.map((x) => [x, orderSummary(byOrder.get(x)!)]));
   const byRate = [...rounds].sort((a, b) => a.allocsPerSec - b.allocsPerSec);
   const mid = byRate[Math.floor((byRate.length - 1) / 2)]!;
@@ -210,6 +248,8 @@ export async function runAllocScenario(o: AllocScenarioOptions) {
     scenario: 'alloc',
     pool: o.poolCidr,
     ...(compare ? { compare } : {}),
+    tagLayout: layout,
+    ...(layoutCompare ? { layoutCompare } : {}),
     requesters: o.requesters,
     processes: o.processes,
     count: o.count,

@@ -37,7 +37,7 @@ export interface DirectStore {
 
 /** The event store on etcd, for commands that read or write the log themselves. */
 export async function openDirect(g: GlobalOptions): Promise<DirectStore> {
-  const [{ connectionFromEnv, openEtcd, probeEtcd }, { EventStore }] = await Promise.all([import('../store/connect.js'), import('../store/event-store.js')]);
+  const [{ connectionFromEnv, openEtcd, probeEtcd }, { EventStore }, { defaultTagLayout }] = await Promise.all([import('../store/connect.js'), import('../store/event-store.js'), import('../store/tag-layout.js')]);
   const conn = connectionFromEnv(g.etcd ? { ...process.env, ETCD_ENDPOINTS: g.etcd } : process.env);
   if (!conn) throw new CliError('this command reads etcd directly: give --etcd http://HOST:2379 (or set ETCD_ENDPOINTS; ETCD_CACERT/ETCD_CERT/ETCD_KEY for TLS)');
   const client = openEtcd(conn);
@@ -47,7 +47,8 @@ export async function openDirect(g: GlobalOptions): Promise<DirectStore> {
     client.close();
     throw new CliError((e as Error).message);
   }
-  const store = new EventStore(client, { prefix: g.prefix });
+  // A log this command creates gets the daemon's layout (a log that has one keeps it).
+  const store = new EventStore(client, { prefix: g.prefix, tagLayout: defaultTagLayout('block') });
   await store.open();
   return {
     store,

@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { LocalEtcd } from '../local/etcd.js';
 import { connectionFromEnv, describeConnection, openEtcd, probeEtcd, type EtcdConnection } from '../store/connect.js';
 import { EventStore } from '../store/event-store.js';
+import { defaultTagLayout } from '../store/tag-layout.js';
 import type { RetentionPolicy } from '../lifecycle/retention.js';
 
 export interface ServeOptions {
@@ -105,7 +106,7 @@ async function run(opts: ServeOptions, log: Logger): Promise<void> {
   const inflight = Number(process.env.IPAM_MAX_INFLIGHT ?? 0);
   // IPAM_LIGHT_EXTRA_INFLIGHT: more txns while the load is light (the store's default, 3; 0 turns it off).
   const extra = process.env.IPAM_LIGHT_EXTRA_INFLIGHT;
-  const store = new EventStore(client, { prefix: opts.prefix, ...(inflight > 0 ? { maxInflight: inflight } : {}), ...(extra ? { lightLoadExtraInflight: Number(extra) } : {}) });
+  const store = new EventStore(client, { prefix: opts.prefix, tagLayout: defaultTagLayout('block'), ...(inflight > 0 ? { maxInflight: inflight } : {}), ...(extra ? { lightLoadExtraInflight: Number(extra) } : {}) });
   const rev = await store.open();
   log.info({ etcd: describeConnection(conn), prefix: opts.prefix, revision: rev }, 'event store open');
   const token = opts.tcp ? loadToken({ ...(opts.tokenFile ? { tokenFile: opts.tokenFile } : {}), generatedPath: resolve(opts.dataDir, 'token') }) : undefined;

@@ -11,6 +11,7 @@ import { LiveProjections } from '../../projections/runtime.js';
 import { Allocator } from '../alloc/allocator.js';
 import { connectionFromEnv, describeConnection, openEtcd, probeEtcd, type EtcdConnection } from '../store/connect.js';
 import { EventStore } from '../store/event-store.js';
+import { defaultTagLayout } from '../store/tag-layout.js';
 import { configMetadataProjection } from './config-metadata.js';
 import { AutoPoolController } from './auto-pools.js';
 import { CrdSource, SOURCE_KINDS } from './crd-source.js';
@@ -83,7 +84,7 @@ export async function startController(o: ControllerOptions): Promise<RunningCont
     client.close();
     throw e;
   });
-  const store = new EventStore(client, { prefix: o.prefix ?? '/ipam/' });
+  const store = new EventStore(client, { prefix: o.prefix ?? '/ipam/', tagLayout: defaultTagLayout('block') });
   await store.open();
   const allocator = new Allocator(store);
   await allocator.start({

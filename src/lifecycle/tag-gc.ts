@@ -1,13 +1,15 @@
-// Tag-key GC: the `ep:` of a released endpoint and the `ip:` of a free address, last written at or before the
-// horizon H, guard nothing any more and are deleted (one per pod name and address ever seen otherwise). Safe only
+// Tag-key GC: the `ep:` of a released endpoint and the `ip:` of a free address (in the 'block' tag layout: the
+// `ipblock:` key of a block with no address held), last written at or before the horizon H, guard nothing any more
+// and are deleted (one per pod name and address ever seen otherwise). Safe only
 // after the horizon key has moved: a decision whose view is older than the move is fenced (HORIZON_FENCE), and a
 // view at least as fresh has seen every event before H, so a deleted key reading as mod_revision 0 is the truth.
 import type { AllocatorModel } from '../alloc/model.js';
 import type { EventStore } from '../store/event-store.js';
 import { deleteTagsThrough, tagPage, TAG_DELETE_BATCH, type Holder } from '../store/horizon.js';
+import { blockAddresses, IP_BLOCK_KIND } from '../store/tag-layout.js';
 
-/** Tag kinds that grow with churn and that GC may delete (the others name pools, subnets, reservations: bounded). */
-export const COLLECTED_TAG_KINDS = ['ep:', 'ip:'] as const;
+/** Guard-key kinds that grow with churn and that GC may delete (the others name pools, subnets, reservations: bounded). */
+export const COLLECTED_TAG_KINDS = ['ep:', 'ip:', IP_BLOCK_KIND] as const;
 
 /** Delete txns in flight at once (a page of dead tags goes out together, not one round trip after another). */
 const IN_FLIGHT = 4;
@@ -20,16 +22,23 @@ export interface TagGcResult {
   readonly raced: number;
 }
 
-/** True when the tag still guards something live in the model at H: a held address or an endpoint holding one. */
+/**
+ * True when the guard key (a tag, or a block of the 'block' layout) still guards something live in the model at H:
+ * a held address, an endpoint holding one, a block with any address held.
+ */
 export function guardsLive(model: AllocatorModel, tag: string): boolean {
   if (tag.startsWith('ep:')) return model.byEndpoint.has(tag.slice(3));
   if (tag.startsWith('ip:')) return model.byAddress.has(tag.slice(3));
+  if (tag.startsWith(IP_BLOCK_KIND)) {
+    const b = blockAddresses(tag);
+    return b === undefined || b.addresses.some((a) => model.byAddress.has(`${b.scope}/${a}`));
+  }
   return true;
 }
 
-/** True for a tag of a kind GC collects. */
+/** True for a tag (or guard key) of a kind GC collects. */
 export function isCollected(tag: string): boolean {
-  return tag.startsWith('ep:') || tag.startsWith('ip:');
+  return tag.startsWith('ep:') || tag.startsWith('ip:') || tag.startsWith(IP_BLOCK_KIND);
 }
 
 /**
@@ -67,12 +76,15 @@ export async function collectTags(store: EventStore, model: AllocatorModel, hori
  */
 export async function collectTouchedTags(store: EventStore, model: AllocatorModel, touched: Iterable<string>, horizon: number, horizonMod: number, holder: Holder): Promise<TagGcResult> {
   checkModel(model, horizon);
-  const dead: string[] = [];
+  // Precise tags of the events -> the keys that guard them in the log's layout (several tags may share a block).
+  const layout = await store.tagLayout();
+  const keys = new Set<string>();
   let scanned = 0;
   for (const tag of touched) {
     scanned++;
-    if (isCollected(tag) && !guardsLive(model, tag)) dead.push(tag);
+    if (isCollected(tag)) keys.add(layout.guardOf(tag));
   }
+  const dead = [...keys].filter((k) => !guardsLive(model, k));
   const r = await deleteDead(store, dead, horizon, horizonMod, holder);
   return { scanned, ...r };
 }

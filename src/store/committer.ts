@@ -8,7 +8,9 @@ import { CompareResult, CompareTarget, type WireCompare, type WireOp, type WireT
 import { AppendConditionFailed, AppendRejected, HORIZON_FENCE, StoreUnavailable, isEtcdNoSpace, type EtcdNoSpace } from './errors.js';
 import type { KeyLayout } from './keys.js';
 import type { AppendResult, Member } from './member.js';
-import { DEFAULT_LIMITS, OversizedMember, planTxn, type TxnLimits, type TxnPlan } from './txn-plan.js';
+import { OwnGuardWrites } from './own-guards.js';
+import { ADDRESS_LAYOUT, type ResolvedLayout, type TagLayout } from './tag-layout.js';
+import { DEFAULT_LIMITS, OversizedMember, guardKeysOf, planTxn, type GuardView, type TxnLimits, type TxnPlan } from './txn-plan.js';
 
 /** A record's hint must be within this many revisions of the previous commit (readers rely on it; never change). */
 export const REORDER_WINDOW = 10_000;
@@ -43,6 +45,8 @@ export interface CommitterOptions {
   readonly lightLoadExtraInflight?: number;
   /** A member arriving while nothing is in flight or queued is sent at once, not at the end of the turn (default true). */
   readonly sendIdleAtOnce?: boolean;
+  /** The log's tag layout, asked once before the first txn (EventStore.open usually has it already). */
+  readonly resolveLayout?: (again: boolean) => Promise<ResolvedLayout>;
   /** Slow-path lookup of event ids in the log after `after` (for members marked mayExist). */
   readonly findCommitted?: (ids: readonly string[], after: number) => Promise<number | undefined>;
 }
@@ -86,6 +90,14 @@ export class Committer {
   private readonly wire: FastTxn;
   /** While set, each member's wait and txn time are recorded (queuedAt: members submitted but not sent yet). */
   private trace: { readonly out: CommitTrace; readonly queuedAt: Map<Member, number> } | undefined;
+  /** Which key guards each tag (store/tag-layout.ts); the store sets the log's layout before the first append. */
+  private layout: TagLayout = ADDRESS_LAYOUT;
+  private layoutKnown: boolean;
+  private layoutPending = false;
+  /** 'address' on a log that was empty: txns also compare that no store recorded a layout since (tag-layout.ts). */
+  private provisional = false;
+  private readonly own = new OwnGuardWrites();
+  private readonly guards: GuardView;
 
   constructor(
     client: Etcd3,
@@ -98,6 +110,52 @@ export class Committer {
     this.lightLoadExtra = opts.lightLoadExtraInflight ?? 3;
     this.sendIdleAtOnce = opts.sendIdleAtOnce ?? true;
     this.wire = new FastTxn(client);
+    this.layoutKnown = opts.resolveLayout === undefined;
+    const own = this.own;
+    const self = this;
+    this.guards = {
+      get layout() {
+        return self.layout;
+      },
+      busy: (key) => own.busy(key),
+      bound: (key, tags, after) => own.bound(key, tags, after),
+      get extraCompares() {
+        return self.provisional ? 1 : 0;
+      },
+    };
+  }
+
+  /** The log's tag layout (EventStore.open resolves it); set before anything is appended. */
+  useLayout(l: ResolvedLayout): void {
+    this.layout = l.layout;
+    this.provisional = l.provisional;
+    this.layoutKnown = true;
+  }
+
+  /** No txn goes out before the log's layout is known: a guess could compare other keys than every other writer. */
+  private awaitLayout(again = false): void {
+    if (this.layoutPending || !this.opts.resolveLayout) return;
+    this.layoutKnown = false;
+    this.layoutPending = true;
+    this.opts.resolveLayout(again).then(
+      () => {
+        this.layoutPending = false;
+        this.pump();
+      },
+      (err: unknown) => {
+        this.layoutPending = false;
+        const now = Date.now();
+        for (const m of this.queue.filter((x) => now >= x.deadline)) {
+          this.queue.splice(this.queue.indexOf(m), 1);
+          m.reject(new StoreUnavailable(`could not read the log's tag layout: ${describe(err)}`, err));
+        }
+        setTimeout(() => this.pump(), 100).unref();
+      },
+    );
+  }
+
+  get tagLayout(): TagLayout {
+    return this.layout;
   }
 
   get limitsInUse(): TxnLimits {
@@ -153,10 +211,14 @@ export class Committer {
   }
 
   private pump(): void {
+    if (!this.layoutKnown) {
+      if (this.queue.length > 0) this.awaitLayout();
+      return;
+    }
     while (this.queue.length > 0 && this.slotFree()) {
       let plan: TxnPlan;
       try {
-        plan = planTxn(this.queue, this.limits);
+        plan = planTxn(this.queue, this.limits, this.guards);
       } catch (e) {
         if (e instanceof OversizedMember) {
           const m = (e as OversizedMember & { member: Member }).member;
@@ -197,17 +259,23 @@ export class Committer {
     const req = this.buildTxn(plan, recordKey, hint);
     let res: WireTxnResponse;
     const sentAt = performance.now();
+    const coarse = plan.coarseWrites.keys();
+    this.own.begin(coarse);
     try {
       res = await this.wire.txn(req);
     } catch (err) {
+      this.own.end(plan.coarseWrites.keys());
       if (isEtcdNoSpace(err)) await this.onNoSpace(plan, err, recordKey);
       else this.onAmbiguous(plan, recordKey, err);
       return;
     }
+    this.own.end(plan.coarseWrites.keys());
+    if (res.succeeded && plan.coarseWrites.size > 0) this.own.committed(plan.coarseWrites, plan.modCompares, res.revision);
     this.seen(res.revision);
     this.stats.txns++;
     if (res.succeeded) {
       this.noSpace = undefined;
+      this.provisional = false; // the log has a head now: no layout can be recorded on it any more
       const rev = res.revision;
       let events = 0;
       plan.members.forEach((m, i) => {
@@ -240,7 +308,7 @@ export class Committer {
     const modBelow = (key: Buffer, n: number): WireCompare => ({ key, target: CompareTarget.Mod, result: CompareResult.Less, number: n });
     compare.push(notExists(recordBuf));
     compare.push(modBelow(Buffer.from(this.keys.head), hint + REORDER_WINDOW));
-    // ip: and ep: tags are both compared and written: build each key once.
+    // Guard keys (store/tag-layout.ts) are mostly both compared and written: build each key once.
     const keyOf = new Map<string, Buffer>();
     const tagKey = (tag: string) => {
       let b = keyOf.get(tag);
@@ -250,6 +318,7 @@ export class Committer {
     for (const [tag, after] of plan.modCompares) compare.push(modBelow(tagKey(tag), after + 1));
     for (const k of plan.absent) compare.push(notExists(Buffer.from(k)));
     if (plan.fence !== undefined) compare.push(modBelow(Buffer.from(this.keys.horizon), plan.fence + 1));
+    if (this.provisional) compare.push(notExists(Buffer.from(this.keys.tagLayout)));
     const success: WireOp[] = [
       { put: { key: recordBuf, value: recordValue(plan.members) } },
       { put: { key: Buffer.from(this.keys.head), value: Buffer.from(recordKey.slice(this.keys.logPrefix.length)) } },
@@ -266,6 +335,7 @@ export class Committer {
   private readCompared(plan: TxnPlan, recordKey: string): Promise<WireTxnResponse> {
     const keys = [recordKey, this.keys.head, ...[...plan.modCompares.keys()].map((t) => this.keys.tag(t)), ...plan.absent];
     if (plan.fence !== undefined) keys.push(this.keys.horizon);
+    if (this.provisional) keys.push(this.keys.tagLayout);
     return this.wire.txn({ compare: [], success: keys.map((k) => ({ range: { key: Buffer.from(k) } })) });
   }
 
@@ -284,6 +354,14 @@ export class Committer {
       plan.members.forEach((m, i) => this.settleDuplicate(m, own.mod, plan.positions[i]));
       return;
     }
+    if (this.provisional && get(this.keys.tagLayout).exists) {
+      // Another store recorded a layout on the log we took for an empty 'address' one: we wrote nothing, so every
+      // member simply goes again under the recorded layout.
+      this.stats.resends += plan.members.length;
+      this.queue.unshift(...plan.members);
+      this.awaitLayout(true);
+      return;
+    }
     const innocent: Member[] = [];
     for (const m of plan.members) {
       const prior = m.priorAttempts.find((a) => get(a.key).exists);
@@ -291,19 +369,22 @@ export class Committer {
         this.settleDuplicate(m, get(prior.key).mod, prior.position);
         continue;
       }
-      // A tag still naming one of this member's events means those events are already in the log.
+      const k = guardKeysOf(m, this.layout);
+      // A guard key still naming one of this member's events means those events are already in the log.
       let found: number | undefined;
-      for (const [tag, id] of m.lastIdByTag) {
-        const s = state.get(this.keys.tag(tag));
+      for (const [key, id] of k.writes) {
+        const s = state.get(this.keys.tag(key));
         if (s && s.value === id) found = s.mod;
       }
       const conflicts: string[] = [];
       let newest = 0;
       if (m.condition) {
-        for (const t of m.condition.tags) {
-          const s = get(this.keys.tag(t));
-          if (s.mod > m.condition.after) {
-            conflicts.push(t);
+        const after = m.condition.after;
+        for (const r of k.reads) {
+          const s = get(this.keys.tag(r.key));
+          // Judged against the bound this member may use (a block our own txns alone wrote since its view passes).
+          if (s.mod > (r.coarse ? this.own.bound(r.key, r.tags, after) : after)) {
+            conflicts.push(...r.tags);
             newest = Math.max(newest, s.mod);
           }
         }
@@ -337,7 +418,7 @@ export class Committer {
         continue;
       }
       if (m.guard) {
-        const s = get(this.keys.tag(m.guard.tag));
+        const s = get(this.keys.tag(k.guardKey!));
         if (s.mod > m.guard.after) {
           // Someone touched the guard tag since the id was made: look for the events before writing them again.
           const rev = await this.lookup(m, m.guard.after);

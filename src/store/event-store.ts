@@ -9,6 +9,7 @@ import { Committer, REORDER_WINDOW, type CommitStats, type CommitTrace } from '.
 import { AppendRejected, type EtcdNoSpace } from './errors.js';
 import { KeyLayout } from './keys.js';
 import { OwnRecords } from './own-records.js';
+import { defaultTagLayout, resolveTagLayout, type ResolvedLayout, type TagLayout, type TagLayoutName } from './tag-layout.js';
 import { makeMemberShape, type AppendCondition, type AppendResult, type Member } from './member.js';
 import { currentRevision, readLog, type ReadOptions, type ReadPage } from './reader.js';
 import { Subscription, type SubscribeOptions } from './subscription.js';
@@ -30,6 +31,11 @@ export interface EventStoreOptions {
   readonly validate?: boolean;
   /** Record format to write (events/record-codec.ts; default the current one, 2). 1 only to test old logs. */
   readonly recordFormat?: RecordFormat;
+  /**
+   * Tag layout to create a new (empty) log with (store/tag-layout.ts; default IPAM_TAG_LAYOUT, else 'address'). A log
+   * that already has one keeps it, whatever this says; the daemon and the CLI create logs with 'block'.
+   */
+  readonly tagLayout?: TagLayoutName;
 }
 
 export interface AppendOptions {
@@ -61,6 +67,8 @@ export class EventStore {
   private readonly subscriptions = new Set<Subscription>();
   private ownRecords: OwnRecords | undefined;
   private idSeq = 0;
+  private layout: Promise<ResolvedLayout> | undefined;
+  private readonly wantedLayout: TagLayoutName;
 
   constructor(
     readonly client: Etcd3,
@@ -71,12 +79,14 @@ export class EventStore {
     this.appendTimeoutMs = opts.appendTimeoutMs ?? 10_000;
     this.validate = opts.validate ?? true;
     this.recordFormat = opts.recordFormat ?? RECORD_FORMAT;
+    this.wantedLayout = opts.tagLayout ?? defaultTagLayout('address');
     this.committer = new Committer(client, this.keys, this.writer, {
       limits: { ...DEFAULT_LIMITS, ...opts.limits },
       maxInflight: opts.maxInflight ?? 3,
       ...(opts.lightLoadExtraInflight !== undefined ? { lightLoadExtraInflight: opts.lightLoadExtraInflight } : {}),
       ...(opts.sendIdleAtOnce !== undefined ? { sendIdleAtOnce: opts.sendIdleAtOnce } : {}),
       findCommitted: (ids, after) => this.findCommitted(ids, after),
+      resolveLayout: (again) => this.resolveLayout(again),
     });
     // Only with the shipped codec: another codec may turn records into something else than the events appended.
     if (this.codec === defaultCodec) {
@@ -87,6 +97,7 @@ export class EventStore {
 
   /** Learns the current revision (record hints start from it). Call once before appending. */
   async open(): Promise<number> {
+    await this.tagLayout();
     const rev = await currentRevision(this.client, this.keys);
     this.committer.seen(rev);
     return rev;
@@ -95,6 +106,26 @@ export class EventStore {
   /** Starts (a fresh one) or stops recording where appended members' time goes; see Committer.traceCommits. */
   traceCommits(on: boolean): CommitTrace | undefined {
     return this.committer.traceCommits(on);
+  }
+
+  /** The log's tag layout: which etcd key guards each tag (recorded in etcd when this store creates a 'block' log). */
+  async tagLayout(): Promise<TagLayout> {
+    return (await this.resolveLayout()).layout;
+  }
+
+  private resolveLayout(again = false): Promise<ResolvedLayout> {
+    if (again) this.layout = undefined;
+    this.layout ??= resolveTagLayout(this.client, this.keys, this.wantedLayout).then(
+      (l) => {
+        this.committer.useLayout(l);
+        return l;
+      },
+      (e: unknown) => {
+        this.layout = undefined;
+        throw e;
+      },
+    );
+    return this.layout;
   }
 
   get stats(): CommitStats {
@@ -262,6 +293,7 @@ export class EventStore {
       deadline: Date.now() + this.appendTimeoutMs,
       mayExist: opts.mayExist ?? false,
       checked: this.validate || (opts.trusted ?? false),
+      keys: undefined,
       resolve,
       reject,
     };

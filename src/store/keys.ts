@@ -2,6 +2,7 @@
 //   <prefix>log/<hint>-<writer>-<seq>   one immutable commit record: the JSON array of the events one txn appended
 //   <prefix>tag/<tag>                   last event id carrying <tag>; its mod_revision is the guard
 //   <prefix>head                        touched by every commit; bounds how stale a record's <hint> may be
+//   <prefix>layout                      the log's tag layout (store/tag-layout.ts), recorded once when the log is new
 //   <prefix>horizon                     the log's horizon H (JSON); its mod_revision fences every conditional append
 //   <prefix>lifecycle/...               maintenance lease/election keys (one maintaining daemon at a time)
 //   <prefix>checkpoint/<projection>     projection state at a revision
@@ -16,6 +17,7 @@ export class KeyLayout {
   readonly head: string;
   readonly checkpointPrefix: string;
   readonly horizon: string;
+  readonly tagLayout: string;
   readonly lifecyclePrefix: string;
 
   constructor(readonly prefix: string = '/ipam/') {
@@ -25,6 +27,7 @@ export class KeyLayout {
     this.head = `${prefix}head`;
     this.checkpointPrefix = `${prefix}checkpoint/`;
     this.horizon = `${prefix}horizon`;
+    this.tagLayout = `${prefix}layout`;
     this.lifecyclePrefix = `${prefix}lifecycle/`;
   }
 

@@ -41,8 +41,23 @@ export interface Member {
   readonly mayExist: boolean;
   /** Checked against the event schemas (or built by our deciders): its events may stand in for their decoded record. */
   readonly checked: boolean;
+  /** Its guard keys under the store's tag layout, worked out once (txn-plan.ts, guardKeysOf). */
+  keys: MemberKeys | undefined;
   resolve(r: AppendResult): void;
   reject(e: unknown): void;
+}
+
+/** A member's reads and writes as guard keys (store/tag-layout.ts): what its txn compares and puts. */
+export interface MemberKeys {
+  readonly layout: string;
+  /** Each guard key its condition reads, with the precise condition tags it stands for. */
+  readonly reads: readonly { readonly key: string; readonly tags: readonly string[]; readonly coarse: boolean }[];
+  /** The guard key of `guard.tag`, when it has a guard. */
+  readonly guardKey: string | undefined;
+  /** Guard key -> id of this member's last event whose tags map to it. */
+  readonly writes: ReadonlyMap<string, string>;
+  /** Coarse guard key -> the precise tags this member writes to it. */
+  readonly coarseWrites: ReadonlyMap<string, readonly string[]>;
 }
 
 export function makeMemberShape(events: readonly EventEnvelope[], condition: AppendCondition | undefined, idRevision: number, format: RecordFormat) {

@@ -4,7 +4,7 @@ import { Allocator } from '../../src/alloc/allocator.js';
 import { AllocatorModel } from '../../src/alloc/model.js';
 import type { AllocateRequest } from '../../src/alloc/types.js';
 import { openEtcd } from '../../src/store/connect.js';
-import { EventStore } from '../../src/store/event-store.js';
+import { EventStore, type EventStoreOptions } from '../../src/store/event-store.js';
 import { freshPrefix, sharedEtcd } from './store.js';
 
 export const AT = '2026-11-23T12:00:00Z';
@@ -24,12 +24,12 @@ export interface AllocFixture {
   close(): Promise<void>;
 }
 
-export async function openAllocator(prefix = freshPrefix(), opts: { rng?: () => number } = {}): Promise<AllocFixture> {
+export async function openAllocator(prefix = freshPrefix(), opts: { rng?: () => number; store?: Omit<EventStoreOptions, 'prefix'> } = {}): Promise<AllocFixture> {
   const { endpoints } = await sharedEtcd();
   const client = openEtcd({ endpoints });
-  const store = new EventStore(client, { prefix });
+  const store = new EventStore(client, { ...opts.store, prefix });
   await store.open();
-  const allocator = new Allocator(store, opts);
+  const allocator = new Allocator(store, opts.rng ? { rng: opts.rng } : {});
   await allocator.start();
   return {
     allocator,

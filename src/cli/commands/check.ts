@@ -13,6 +13,7 @@ import { logSource } from '../../lifecycle/log-source.js';
 import { COLLECTED_TAG_KINDS, guardsLive } from '../../lifecycle/tag-gc.js';
 import { verifyLifecycle } from '../../lifecycle/verify.js';
 import { readHorizon } from '../../store/horizon.js';
+import { ADDRESS_LAYOUT, readTagLayout } from '../../store/tag-layout.js';
 import { archiveOf } from './audit.js';
 import { progress } from '../progress.js';
 import { formatTable } from '../resources.js';
@@ -60,10 +61,12 @@ export async function runChecks(g: GlobalOptions, archiveDir?: string): Promise<
     const leaks = [...model.byId.values()].filter((a) => !model.pools.has(a.pool));
     findings.push({ check: 'no allocation left in a removed pool', problems: leaks.length, details: leaks.slice(0, MAX_DETAILS).map((a) => `${a.address} in removed pool ${a.pool} held by ${a.endpoint.namespace}/${a.endpoint.name}`) });
 
-    // Tags: each tag key names the last event carrying that tag (tag GC may have deleted one last written at or
-    // before the horizon that guards nothing live).
+    // Tags: each guard key names the last event carrying a tag it guards (in the 'address' layout a key per tag; in
+    // 'block' an ip: tag's key is its block's). Tag GC may have deleted one last written at or before the horizon that
+    // guards nothing live.
+    const layout = (await readTagLayout(store.client, store.keys)) ?? ADDRESS_LAYOUT;
     const expected = new Map<string, { id: string; revision: number }>();
-    for (const e of events) for (const t of e.event.tags) expected.set(t, { id: e.event.id, revision: e.revision });
+    for (const e of events) for (const t of e.event.tags) expected.set(layout.guardOf(t), { id: e.event.id, revision: e.revision });
     const actual = await store.client.getAll().prefix(store.keys.tagPrefix).strings();
     const tagProblems: string[] = [];
     for (const [t, { id, revision }] of expected) {
@@ -75,7 +78,7 @@ export async function runChecks(g: GlobalOptions, archiveDir?: string): Promise<
       const t = k.slice(store.keys.tagPrefix.length);
       if (!expected.has(t)) tagProblems.push(`tag ${t}: key exists but no event in the log carries it`);
     }
-    findings.push({ check: 'tag keys agree with the log', problems: tagProblems.length, details: tagProblems.slice(0, MAX_DETAILS) });
+    findings.push({ check: `tag keys agree with the log (${layout.name} layout)`, problems: tagProblems.length, details: tagProblems.slice(0, MAX_DETAILS) });
 
     // Projections: a full replay equals the checkpoint plus its tail; pool counts equal the allocator's view.
     const full = readModelOf(await replay(store, ALL_PROJECTIONS, { until, pages }));

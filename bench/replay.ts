@@ -2,7 +2,7 @@
 // peak memory of holding the resulting live endpoints. (Cold start from etcd with a checkpoint: --cold.)
 import { ALL_PROJECTIONS } from '../projections/index.js';
 import { applyBatch, documentsOf, initialStates, type AnyProjection, type ProjectionStates } from '../projections/runtime.js';
-import type { LoggedEvent } from '../events/catalogue.js';
+import type { DomainEvent, LoggedEvent } from '../events/catalogue.js';
 import { EVENTS_PER_COMMIT, poolWithAllocations, synthLog, writeSynthLog } from './lib/synth.js';
 import { progress } from './lib/progress.js';
 import type { RecordFormat } from '../events/record-codec.js';
@@ -157,7 +157,7 @@ export interface ColdStartOptions {
  * `writers` stores append in parallel, each one commit at a time (so no two commits share a record); a commit is
  * never appended before the one that allocated what it releases (the synthetic churn releases pods long after).
  */
-export async function loadSynthLog(endpoints: readonly string[], prefix: string, synth: ReturnType<typeof synthOptions>, checkpointAt = Infinity, writers = 1, recordFormat?: RecordFormat) {
+export async function loadSynthLog(endpoints: readonly string[], prefix: string, synth: ReturnType<typeof synthOptions>, checkpointAt = Infinity, writers = 1, recordFormat?: RecordFormat, members: 'per-pod' | 'one' = 'per-pod') {
   const { openEtcd } = await import('../src/store/connect.js');
   const { EventStore } = await import('../src/store/event-store.js');
   const client = openEtcd({ endpoints: [...endpoints], callTimeoutMs: 60_000 });
@@ -194,7 +194,17 @@ export async function loadSynthLog(endpoints: readonly string[], prefix: string,
           // (the store then finds them instead of writing them twice).
           for (let attempt = 1; ; attempt++) {
             try {
-              return (await store.append(c.map((e) => e.event), undefined, { trusted: true, mayExist: attempt > 1 })).revision;
+              // One member per pod, as the allocator appends (a dual-stack pod's two events in one decision), a
+              // commit's members in one appendBatch, so one txn and one record of one chunk per member, as a
+              // group-committed daemon writes under load (format 2 keeps a string table per member, not per record).
+              let revision = 0;
+              for (const stage of members === 'per-pod' ? podStages(c) : [[{ events: c.map((e) => e.event) }]]) {
+                for (const r of await store.appendBatch(stage, { trusted: true, mayExist: attempt > 1 })) {
+                  if (!r.ok) throw r.error;
+                  revision = Math.max(revision, r.result.revision);
+                }
+              }
+              return revision;
             } catch (e) {
               if (attempt >= 5 || (e as { code?: string }).code === 'AppendConditionFailed') throw e;
               await new Promise((r) => setTimeout(r, 500 * attempt));
@@ -211,6 +221,30 @@ export async function loadSynthLog(endpoints: readonly string[], prefix: string,
   );
   bar.stop();
   return { client, store: stores[0]!, total, checkpointRevision };
+}
+
+/**
+ * A synthetic commit's events as the allocator's appends: a pod's consecutive events of one type make one member.
+ * A release of a pod allocated earlier in the same commit starts a new batch, appended once the one before has
+ * committed: the allocator decides a release only on a model that holds the allocation, and two txns of one batch
+ * may commit in either order.
+ */
+function podStages(c: readonly LoggedEvent[]): { events: DomainEvent[] }[][] {
+  const stages: { events: DomainEvent[] }[][] = [[]];
+  const allocatedHere = new Set<string>();
+  let last: DomainEvent | undefined;
+  for (const { event: e } of c) {
+    const stage = stages[stages.length - 1]!;
+    const pod = (x: DomainEvent | undefined) => (x?.type === 'IPAllocated' || x?.type === 'IPReleased' ? x.data.endpoint.name : undefined);
+    if (last !== undefined && last.type === e.type && pod(last) !== undefined && pod(last) === pod(e)) stage[stage.length - 1]!.events.push(e);
+    else if (e.type === 'IPReleased' && allocatedHere.has(e.data.allocationId)) {
+      stages.push([{ events: [e] }]);
+      allocatedHere.clear();
+    } else stage.push({ events: [e] });
+    if (e.type === 'IPAllocated') allocatedHere.add(e.data.allocationId);
+    last = e;
+  }
+  return stages;
 }
 
 /**

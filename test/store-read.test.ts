@@ -129,10 +129,10 @@ test('parallel range reads over disjoint parts of the log hand out the same comm
     if (round === 2) for (let i = 0; i < 40; i++) await f.client.kv.put({ key: noise, value: Buffer.from('x') });
   }
   const expected = acks.sort((a, b) => a.revision - b.revision || a.position - b.position).flatMap((a) => [a.id, `${a.id}-6`]);
-  for (const [pageSize, readsInFlight] of [[256, 1], [4, 1], [4, 3], [3, 8], [1, 16]] as const) {
+  for (const [pageSize, readsInFlight, eventsPerPage] of [[256, 1, 2048], [4, 1, 2048], [4, 3, 2048], [3, 8, 2048], [1, 16, 2048], [256, 4, 5], [8, 2, 1]] as const) {
     const got: string[] = [];
     let through = 0;
-    for await (const page of f.store.readPages({ pageSize, readsInFlight })) {
+    for await (const page of f.store.readPages({ pageSize, readsInFlight, eventsPerPage })) {
       for (const e of page.events) {
         t.true(e.revision > through && e.revision <= page.through, `a page holds commits after the last page's through and up to its own (${pageSize}/${readsInFlight})`);
         got.push(e.event.id);

@@ -21,6 +21,8 @@ export interface ReadOptions {
   readonly types?: readonly string[];
   /** Records per etcd range request (default 256; halved while a page is too large for one gRPC message). */
   readonly pageSize?: number;
+  /** About this many events per page handed out (default EVENTS_PER_PAGE; a page ends on a record boundary). */
+  readonly eventsPerPage?: number;
   /** Range requests in flight at once over disjoint parts of the log (default DEFAULT_READS_IN_FLIGHT). */
   readonly readsInFlight?: number;
   /** What to do with an event that fails validation: default throw MalformedEventError. */
@@ -43,11 +45,31 @@ export interface ReadPage {
 /** Records per range request: ~2-3 MiB of format-2 records of 60 events; halved when a page is over gRPC's limit. */
 export const DEFAULT_PAGE_RECORDS = 256;
 
+/**
+ * Events decoded per page handed out, about: a page of records is decoded and handed out in parts of this size, so
+ * the caller applies what was just decoded while it is still in V8's young generation (a whole page of 256
+ * records, ~15,000 events, outgrew it: the events were promoted and died in the old generation, which then grew).
+ */
+export const EVENTS_PER_PAGE = 2048;
+
 export async function* readLog(client: Etcd3, keys: KeyLayout, codec: EventCodec, opts: ReadOptions = {}): AsyncGenerator<ReadPage> {
   const tagSet = opts.tags ? new Set(opts.tags) : undefined;
   const typeSet = opts.types ? new Set(opts.types) : undefined;
+  const per = opts.eventsPerPage ?? EVENTS_PER_PAGE;
   for await (const page of readRecords(client, keys, opts)) {
-    yield { events: page.records.flatMap((p) => decodeRecord(p.kv, p.revision, codec, tagSet, typeSet, opts.onMalformed)), through: page.through };
+    const { records } = page;
+    let events: StoredEvent[] = [];
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      for (const e of decodeRecord(r.kv, r.revision, codec, tagSet, typeSet, opts.onMalformed)) events.push(e);
+      // Records are in commit order and the page holds every commit up to its `through`: a part ending at record
+      // r has delivered every commit at or before r's revision.
+      if (events.length >= per && i < records.length - 1) {
+        yield { events, through: r.revision };
+        events = [];
+      }
+    }
+    yield { events, through: page.through };
   }
 }
 

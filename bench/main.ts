@@ -241,6 +241,7 @@ program
             ['events per CPU-second', r.eventsPerCpuSecond, 'the replaying process, all its threads (what a shared machine distorts least)'],
             ['live endpoints at the end', r.liveEndpoints, ''],
             ['peak RSS MB', r.peakRssMB, 'replaying process: projections + pages + decoding garbage'],
+            ['GC pauses s', r.gcSeconds, `median round; full collections ${r.fullGcs}; record bytes read ${r.recordMB} MB (${r.bytesPerEvent} per event)`],
             ['heap held MB', r.heldMB, 'heap the projections hold after the replay, after a full GC'],
             ...(r.daemon
               ? [

@@ -264,7 +264,8 @@ export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpo
   const loaded = [];
   for (const l of logs) loaded.push(await loadSynthLog(o.endpoints, l.prefix, synthOptions(o), Infinity, 8, l.format === 'current' ? undefined : l.format));
   const total = loaded[0]!.total;
-  type Run = { events: number; seconds: number; applySeconds: number; waitSeconds: number; cpuSeconds: number; peakRssMB: number; heldMB: number; liveEndpoints: number };
+  const recordBytes = await logBytes(loaded[0]!.client, logs[0]!.prefix);
+  type Run = { events: number; seconds: number; applySeconds: number; waitSeconds: number; cpuSeconds: number; gcSeconds: number; fullGcs: number; peakRssMB: number; heldMB: number; liveEndpoints: number };
   const worker = fileURLToPath(new URL('./replay-etcd-worker.js', import.meta.url));
   const runOnce = async (prefix: string): Promise<Run> => {
     // The daemon's young generation (deploy/local/start.sh, serve-process.ts: 16 MB), as a restart replays with it.
@@ -299,6 +300,11 @@ export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpo
       liveEndpoints: last.liveEndpoints,
       peakRssMB: round(Math.max(...runs.map((x) => x.peakRssMB))),
       heldMB: round(last.heldMB),
+      gcSeconds: round(median(runs.map((x) => x.gcSeconds)), 2),
+      fullGcs: median(runs.map((x) => x.fullGcs)),
+      // What the records weigh in etcd (the loader's shape: one format-2 chunk per pod, a commit's pods per record).
+      recordMB: round(recordBytes / (1024 * 1024)),
+      bytesPerEvent: round(recordBytes / total),
       ...(daemon ? { daemon } : {}),
       ...(o.compareFormat
         ? {
@@ -317,6 +323,15 @@ export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpo
     for (const l of logs) await loaded[0]!.client.delete().prefix(l.prefix);
     for (const l of loaded) l.client.close();
   }
+}
+
+/** Bytes of every record value under the prefix's log (read once, in pages, values not kept). */
+async function logBytes(client: import('etcd3').Etcd3, prefix: string): Promise<number> {
+  const { readRecords } = await import('../src/store/reader.js');
+  const { KeyLayout } = await import('../src/store/keys.js');
+  let n = 0;
+  for await (const page of readRecords(client, new KeyLayout(prefix), {})) for (const r of page.records) n += r.kv.value.length;
+  return n;
 }
 
 /** Seconds a started daemon is left to settle before its RSS is read (coalesced projections, first checkpoint timer). */

@@ -7,6 +7,7 @@ import { EVENTS_PER_COMMIT, poolWithAllocations, synthLog, writeSynthLog } from 
 import { progress } from './lib/progress.js';
 import type { RecordFormat } from '../events/record-codec.js';
 import { median, round } from './lib/stats.js';
+import { DEFAULT_PAGE_RECORDS, DEFAULT_READS_IN_FLIGHT } from '../src/store/reader.js';
 
 export interface ReplayBenchOptions {
   readonly events: number;
@@ -261,10 +262,17 @@ export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpo
   // The log as the store writes it now; with compareFormat, the same log again in that (older) record format.
   const logs: { format: RecordFormat | 'current'; prefix: string }[] = [{ format: 'current', prefix: `/bench-replay-${id}/` }];
   if (o.compareFormat) logs.push({ format: o.compareFormat, prefix: `/bench-replay-${id}-f${o.compareFormat}/` });
-  const loaded = [];
+  const loaded: Awaited<ReturnType<typeof loadSynthLog>>[] = [];
   for (const l of logs) loaded.push(await loadSynthLog(o.endpoints, l.prefix, synthOptions(o), Infinity, 8, l.format === 'current' ? undefined : l.format));
   const total = loaded[0]!.total;
-  const recordBytes = await logBytes(loaded[0]!.client, logs[0]!.prefix);
+  // The read alone (one request in flight, then the reader's default) after each round; a first pass warms up.
+  const ceilings: { one: Awaited<ReturnType<typeof readCeiling>>[]; parallel: Awaited<ReturnType<typeof readCeiling>>[] } = { one: [], parallel: [] };
+  const measureCeiling = async () => {
+    ceilings.one.push(await readCeiling(loaded[0]!.client, logs[0]!.prefix, 1));
+    ceilings.parallel.push(await readCeiling(loaded[0]!.client, logs[0]!.prefix, DEFAULT_READS_IN_FLIGHT));
+  };
+  const recordBytes = (await readCeiling(loaded[0]!.client, logs[0]!.prefix, 1)).bytes; // a warm-up pass too
+
   type Run = { events: number; seconds: number; applySeconds: number; waitSeconds: number; cpuSeconds: number; gcSeconds: number; fullGcs: number; peakRssMB: number; heldMB: number; liveEndpoints: number };
   const worker = fileURLToPath(new URL('./replay-etcd-worker.js', import.meta.url));
   const runOnce = async (prefix: string): Promise<Run> => {
@@ -282,6 +290,7 @@ export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpo
       if (o.compareFormat && r % 2 === 1) base.push(await runOnce(logs[1]!.prefix));
       runs.push(await runOnce(logs[0]!.prefix));
       if (o.compareFormat && r % 2 === 0) base.push(await runOnce(logs[1]!.prefix));
+      await measureCeiling();
     }
     const last = runs[runs.length - 1]!;
     const rate = (x: Run) => x.events / x.seconds;
@@ -305,6 +314,15 @@ export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpo
       // What the records weigh in etcd (the loader's shape: one format-2 chunk per pod, a commit's pods per record).
       recordMB: round(recordBytes / (1024 * 1024)),
       bytesPerEvent: round(recordBytes / total),
+      readCeiling: {
+        records: ceilings.one[0]!.records,
+        pageRecords: DEFAULT_PAGE_RECORDS,
+        oneInFlight: { recordsPerSec: round(median(ceilings.one.map((c) => c.recordsPerSec))), mbPerSec: round(median(ceilings.one.map((c) => c.mbPerSec)), 1) },
+        readsInFlight: DEFAULT_READS_IN_FLIGHT,
+        parallel: { recordsPerSec: round(median(ceilings.parallel.map((c) => c.recordsPerSec))), mbPerSec: round(median(ceilings.parallel.map((c) => c.mbPerSec)), 1), eventsPerSec: round(median(ceilings.parallel.map((c) => total / c.seconds))) },
+      },
+      // The replay's events/s against the read alone after the same round (paired), median.
+      ratioToReadCeiling: round(median(runs.map((x, i) => rate(x) / (total / ceilings.parallel[i]!.seconds))), 3),
       ...(daemon ? { daemon } : {}),
       ...(o.compareFormat
         ? {
@@ -325,13 +343,23 @@ export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpo
   }
 }
 
-/** Bytes of every record value under the prefix's log (read once, in pages, values not kept). */
-async function logBytes(client: import('etcd3').Etcd3, prefix: string): Promise<number> {
+/**
+ * The read alone: the log's records read through the store's reader (src/store/reader.ts) with nothing decoded, from
+ * this process, with `readsInFlight` range requests out at once: etcd's range throughput for these records and the
+ * reader's share of a replay. Also what the records weigh.
+ */
+async function readCeiling(client: import('etcd3').Etcd3, prefix: string, readsInFlight: number) {
   const { readRecords } = await import('../src/store/reader.js');
   const { KeyLayout } = await import('../src/store/keys.js');
-  let n = 0;
-  for await (const page of readRecords(client, new KeyLayout(prefix), {})) for (const r of page.records) n += r.kv.value.length;
-  return n;
+  let bytes = 0;
+  let records = 0;
+  const t0 = performance.now();
+  for await (const page of readRecords(client, new KeyLayout(prefix), { readsInFlight })) {
+    for (const r of page.records) bytes += r.kv.value.length;
+    records += page.records.length;
+  }
+  const s = (performance.now() - t0) / 1000;
+  return { readsInFlight, records, bytes, seconds: s, recordsPerSec: records / s, mbPerSec: bytes / (1024 * 1024) / s };
 }
 
 /** Seconds a started daemon is left to settle before its RSS is read (coalesced projections, first checkpoint timer). */

@@ -151,3 +151,23 @@ test('parallel range reads over disjoint parts of the log hand out the same comm
   for (const c of clients) c.close();
   await f.close();
 });
+
+test('pages are sized to fit one gRPC message: a reader whose receive limit is small reads a log of large records whole', async (t) => {
+  const f = await openStore();
+  const { endpoints } = await sharedEtcd();
+  // Records of 60 events (~12 KB): 256 of them (the default page) would be far over this reader's 256 KiB limit.
+  for (let r = 0; r < 30; r++) {
+    await f.store.append(Array.from({ length: 60 }, (_, i) => allocated(f.store.newId(), `10.8.${r}.${i}`, `pod-with-a-long-name-${'x'.repeat(40)}-${r}-${i}`)));
+  }
+  const { Etcd3 } = await import('etcd3');
+  const small = new Etcd3({ hosts: endpoints, grpcOptions: { 'grpc.max_receive_message_length': 256 * 1024 } });
+  const reader = new EventStore(small, { prefix: f.prefix });
+  const ids: string[] = [];
+  for await (const e of reader.read({ readsInFlight: 3, maxPageBytes: 64 * 1024 })) ids.push(e.event.id);
+  const all: string[] = [];
+  for await (const e of f.store.read()) all.push(e.event.id);
+  t.is(all.length, 1800);
+  t.deepEqual(ids, all);
+  small.close();
+  await f.close();
+});

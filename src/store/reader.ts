@@ -23,6 +23,8 @@ export interface ReadOptions {
   readonly pageSize?: number;
   /** About this many events per page handed out (default EVENTS_PER_PAGE; a page ends on a record boundary). */
   readonly eventsPerPage?: number;
+  /** Bytes a page may take (default MAX_PAGE_BYTES, within the client's gRPC receive limit): pages are sized to it. */
+  readonly maxPageBytes?: number;
   /** Range requests in flight at once over disjoint parts of the log (default DEFAULT_READS_IN_FLIGHT). */
   readonly readsInFlight?: number;
   /** What to do with an event that fails validation: default throw MalformedEventError. */
@@ -91,6 +93,12 @@ export interface RawRecord {
  */
 export const DEFAULT_READS_IN_FLIGHT = 4;
 
+/** A quarter of the gRPC receive limit openEtcd sets (src/store/connect.ts, 64 MiB). */
+export const MAX_PAGE_BYTES = 16 * 1024 * 1024;
+
+/** etcd's default --max-request-bytes: no record (one txn's put) is larger. */
+const ETCD_MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
+
 /** A hint range [from, end) of the log, read page by page; `page` is the request in flight for it. */
 interface Segment {
   from: Buffer;
@@ -129,8 +137,15 @@ export async function* readRecords(client: Etcd3, keys: KeyLayout, opts: ReadOpt
   // scan would bring them. A segment spans `width` hints: one page's worth at the density the last finished
   // segment had (a sparse stretch of the log, e.g. revisions spent on tag deletes, widens it; a dense one
   // continues page by page). A request the caller never takes (it stopped early) is dropped quietly.
+  // A page must fit one gRPC message: etcd3 counts an oversized answer (RESOURCE_EXHAUSTED, which it deems
+  // recoverable) against the host and retries it, so three open its circuit breaker before a halving could help.
+  // Pages are sized from the largest record seen so far, starting from the largest one etcd takes in a request.
+  const maxPageBytes = opts.maxPageBytes ?? MAX_PAGE_BYTES;
+  let largest = ETCD_MAX_REQUEST_BYTES;
+  let seen = 0;
+  const limit = () => Math.max(1, Math.min(pageSize, Math.floor(maxPageBytes / largest)));
   const ask = (from: Buffer, end: Buffer) => {
-    const p = wire.range({ key: from, rangeEnd: end, limit: pageSize });
+    const p = wire.range({ key: from, rangeEnd: end, limit: limit() });
     p.catch(() => undefined);
     return p;
   };
@@ -161,6 +176,8 @@ export async function* readRecords(client: Etcd3, keys: KeyLayout, opts: ReadOpt
     }
     const kvs = res.kvs;
     seg.records += kvs.length;
+    for (const kv of kvs) if (kv.key.length + kv.value.length > seen) seen = kv.key.length + kv.value.length;
+    if (seen > 0) largest = seen * 2; // twice the largest so far: a later record may be bigger
     // Every key with hint below `read` has been read: unread records have hint >= read, so commit revision > read.
     let read: number;
     if (res.more && kvs.length > 0) {

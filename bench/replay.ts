@@ -2,11 +2,12 @@
 // peak memory of holding the resulting live endpoints. (Cold start from etcd with a checkpoint: --cold.)
 import { ALL_PROJECTIONS } from '../projections/index.js';
 import { applyBatch, documentsOf, initialStates, type AnyProjection, type ProjectionStates } from '../projections/runtime.js';
-import type { LoggedEvent } from '../events/catalogue.js';
+import type { DomainEvent, LoggedEvent } from '../events/catalogue.js';
 import { EVENTS_PER_COMMIT, poolWithAllocations, synthLog, writeSynthLog } from './lib/synth.js';
 import { progress } from './lib/progress.js';
 import type { RecordFormat } from '../events/record-codec.js';
 import { median, round } from './lib/stats.js';
+import { DEFAULT_PAGE_RECORDS, DEFAULT_READS_IN_FLIGHT } from '../src/store/reader.js';
 
 export interface ReplayBenchOptions {
   readonly events: number;
@@ -157,7 +158,7 @@ export interface ColdStartOptions {
  * `writers` stores append in parallel, each one commit at a time (so no two commits share a record); a commit is
  * never appended before the one that allocated what it releases (the synthetic churn releases pods long after).
  */
-export async function loadSynthLog(endpoints: readonly string[], prefix: string, synth: ReturnType<typeof synthOptions>, checkpointAt = Infinity, writers = 1, recordFormat?: RecordFormat) {
+export async function loadSynthLog(endpoints: readonly string[], prefix: string, synth: ReturnType<typeof synthOptions>, checkpointAt = Infinity, writers = 1, recordFormat?: RecordFormat, members: 'per-pod' | 'one' = 'per-pod') {
   const { openEtcd } = await import('../src/store/connect.js');
   const { EventStore } = await import('../src/store/event-store.js');
   const client = openEtcd({ endpoints: [...endpoints], callTimeoutMs: 60_000 });
@@ -194,7 +195,17 @@ export async function loadSynthLog(endpoints: readonly string[], prefix: string,
           // (the store then finds them instead of writing them twice).
           for (let attempt = 1; ; attempt++) {
             try {
-              return (await store.append(c.map((e) => e.event), undefined, { trusted: true, mayExist: attempt > 1 })).revision;
+              // One member per pod, as the allocator appends (a dual-stack pod's two events in one decision), a
+              // commit's members in one appendBatch, so one txn and one record of one chunk per member, as a
+              // group-committed daemon writes under load (format 2 keeps a string table per member, not per record).
+              let revision = 0;
+              for (const stage of members === 'per-pod' ? podStages(c) : [[{ events: c.map((e) => e.event) }]]) {
+                for (const r of await store.appendBatch(stage, { trusted: true, mayExist: attempt > 1 })) {
+                  if (!r.ok) throw r.error;
+                  revision = Math.max(revision, r.result.revision);
+                }
+              }
+              return revision;
             } catch (e) {
               if (attempt >= 5 || (e as { code?: string }).code === 'AppendConditionFailed') throw e;
               await new Promise((r) => setTimeout(r, 500 * attempt));
@@ -214,6 +225,30 @@ export async function loadSynthLog(endpoints: readonly string[], prefix: string,
 }
 
 /**
+ * A synthetic commit's events as the allocator's appends: a pod's consecutive events of one type make one member.
+ * A release of a pod allocated earlier in the same commit starts a new batch, appended once the one before has
+ * committed: the allocator decides a release only on a model that holds the allocation, and two txns of one batch
+ * may commit in either order.
+ */
+function podStages(c: readonly LoggedEvent[]): { events: DomainEvent[] }[][] {
+  const stages: { events: DomainEvent[] }[][] = [[]];
+  const allocatedHere = new Set<string>();
+  let last: DomainEvent | undefined;
+  for (const { event: e } of c) {
+    const stage = stages[stages.length - 1]!;
+    const pod = (x: DomainEvent | undefined) => (x?.type === 'IPAllocated' || x?.type === 'IPReleased' ? x.data.endpoint.name : undefined);
+    if (last !== undefined && last.type === e.type && pod(last) !== undefined && pod(last) === pod(e)) stage[stage.length - 1]!.events.push(e);
+    else if (e.type === 'IPReleased' && allocatedHere.has(e.data.allocationId)) {
+      stages.push([{ events: [e] }]);
+      allocatedHere.clear();
+    } else stage.push({ events: [e] });
+    if (e.type === 'IPAllocated') allocatedHere.add(e.data.allocationId);
+    last = e;
+  }
+  return stages;
+}
+
+/**
  * `bench replay --from etcd`: the synthetic log written into etcd through the store, then each round a fresh process
  * replays it from etcd into every projection as `ipam replay` and a restart without a checkpoint do
  * (bench/replay-etcd-worker.ts): read + decode + apply timed together, applying alone apart.
@@ -227,10 +262,18 @@ export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpo
   // The log as the store writes it now; with compareFormat, the same log again in that (older) record format.
   const logs: { format: RecordFormat | 'current'; prefix: string }[] = [{ format: 'current', prefix: `/bench-replay-${id}/` }];
   if (o.compareFormat) logs.push({ format: o.compareFormat, prefix: `/bench-replay-${id}-f${o.compareFormat}/` });
-  const loaded = [];
+  const loaded: Awaited<ReturnType<typeof loadSynthLog>>[] = [];
   for (const l of logs) loaded.push(await loadSynthLog(o.endpoints, l.prefix, synthOptions(o), Infinity, 8, l.format === 'current' ? undefined : l.format));
   const total = loaded[0]!.total;
-  type Run = { events: number; seconds: number; applySeconds: number; waitSeconds: number; cpuSeconds: number; peakRssMB: number; heldMB: number; liveEndpoints: number };
+  // The read alone (one request in flight, then the reader's default) after each round; a first pass warms up.
+  const ceilings: { one: Awaited<ReturnType<typeof readCeiling>>[]; parallel: Awaited<ReturnType<typeof readCeiling>>[] } = { one: [], parallel: [] };
+  const measureCeiling = async () => {
+    ceilings.one.push(await readCeiling(loaded[0]!.client, logs[0]!.prefix, 1));
+    ceilings.parallel.push(await readCeiling(loaded[0]!.client, logs[0]!.prefix, DEFAULT_READS_IN_FLIGHT));
+  };
+  const recordBytes = (await readCeiling(loaded[0]!.client, logs[0]!.prefix, 1)).bytes; // a warm-up pass too
+
+  type Run = { events: number; seconds: number; applySeconds: number; waitSeconds: number; cpuSeconds: number; gcSeconds: number; fullGcs: number; peakRssMB: number; heldMB: number; liveEndpoints: number };
   const worker = fileURLToPath(new URL('./replay-etcd-worker.js', import.meta.url));
   const runOnce = async (prefix: string): Promise<Run> => {
     // The daemon's young generation (deploy/local/start.sh, serve-process.ts: 16 MB), as a restart replays with it.
@@ -247,6 +290,7 @@ export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpo
       if (o.compareFormat && r % 2 === 1) base.push(await runOnce(logs[1]!.prefix));
       runs.push(await runOnce(logs[0]!.prefix));
       if (o.compareFormat && r % 2 === 0) base.push(await runOnce(logs[1]!.prefix));
+      await measureCeiling();
     }
     const last = runs[runs.length - 1]!;
     const rate = (x: Run) => x.events / x.seconds;
@@ -265,6 +309,20 @@ export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpo
       liveEndpoints: last.liveEndpoints,
       peakRssMB: round(Math.max(...runs.map((x) => x.peakRssMB))),
       heldMB: round(last.heldMB),
+      gcSeconds: round(median(runs.map((x) => x.gcSeconds)), 2),
+      fullGcs: median(runs.map((x) => x.fullGcs)),
+      // What the records weigh in etcd (the loader's shape: one format-2 chunk per pod, a commit's pods per record).
+      recordMB: round(recordBytes / (1024 * 1024)),
+      bytesPerEvent: round(recordBytes / total),
+      readCeiling: {
+        records: ceilings.one[0]!.records,
+        pageRecords: DEFAULT_PAGE_RECORDS,
+        oneInFlight: { recordsPerSec: round(median(ceilings.one.map((c) => c.recordsPerSec))), mbPerSec: round(median(ceilings.one.map((c) => c.mbPerSec)), 1) },
+        readsInFlight: DEFAULT_READS_IN_FLIGHT,
+        parallel: { recordsPerSec: round(median(ceilings.parallel.map((c) => c.recordsPerSec))), mbPerSec: round(median(ceilings.parallel.map((c) => c.mbPerSec)), 1), eventsPerSec: round(median(ceilings.parallel.map((c) => total / c.seconds))) },
+      },
+      // The replay's events/s against the read alone after the same round (paired), median.
+      ratioToReadCeiling: round(median(runs.map((x, i) => rate(x) / (total / ceilings.parallel[i]!.seconds))), 3),
       ...(daemon ? { daemon } : {}),
       ...(o.compareFormat
         ? {
@@ -283,6 +341,25 @@ export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpo
     for (const l of logs) await loaded[0]!.client.delete().prefix(l.prefix);
     for (const l of loaded) l.client.close();
   }
+}
+
+/**
+ * The read alone: the log's records read through the store's reader (src/store/reader.ts) with nothing decoded, from
+ * this process, with `readsInFlight` range requests out at once: etcd's range throughput for these records and the
+ * reader's share of a replay. Also what the records weigh.
+ */
+async function readCeiling(client: import('etcd3').Etcd3, prefix: string, readsInFlight: number) {
+  const { readRecords } = await import('../src/store/reader.js');
+  const { KeyLayout } = await import('../src/store/keys.js');
+  let bytes = 0;
+  let records = 0;
+  const t0 = performance.now();
+  for await (const page of readRecords(client, new KeyLayout(prefix), { readsInFlight })) {
+    for (const r of page.records) bytes += r.kv.value.length;
+    records += page.records.length;
+  }
+  const s = (performance.now() - t0) / 1000;
+  return { readsInFlight, records, bytes, seconds: s, recordsPerSec: records / s, mbPerSec: bytes / (1024 * 1024) / s };
 }
 
 /** Seconds a started daemon is left to settle before its RSS is read (coalesced projections, first checkpoint timer). */

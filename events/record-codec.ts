@@ -16,6 +16,7 @@
 // reads back equal to what was appended, key order included. The store's codec (codec.ts) then validates and
 // upcasts the rebuilt envelopes as it always did: format is about bytes, versions are about data.
 import type { EventEnvelope } from './envelope.js';
+import { scanFormat2 } from './record-scan.js';
 
 export const RECORD_FORMAT = 2;
 
@@ -224,6 +225,13 @@ export function decodeRecordValue(value: Buffer): DecodedRecord {
     return { events: raw, checked: undefined };
   }
   if (first !== 0x7b /* { */) throw new RecordFormatError('record is neither a JSON array of events (format 1) nor a format-2 object');
+  const scanned = scanFormat2(value);
+  if (scanned !== undefined) {
+    const events: unknown[] = [];
+    const flags: number[] = [];
+    for (const [S, E] of scanned) rebuildChunk(S, E, NO_EVENTS, events, flags);
+    return { events, checked: Uint8Array.from(flags) };
+  }
   const rec = JSON.parse(value.toString()) as { f?: unknown; m?: unknown };
   if (rec.f !== RECORD_FORMAT) {
     throw new RecordFormatError(typeof rec.f === 'number' && rec.f > RECORD_FORMAT ? `record format ${rec.f} is newer than this build reads (${RECORD_FORMAT}); upgrade` : `record format ${JSON.stringify(rec.f)} unknown`);
@@ -245,6 +253,13 @@ function decodeChunk(c: unknown, out: unknown[], checked: number[]): void {
   const E = c[1] as number[];
   const G = (c[2] ?? []) as unknown[];
   for (const s of S) if (typeof s !== 'string') throw new RecordFormatError('format-2 record: chunk strings must be strings');
+  rebuildChunk(S as string[], E, G, out, checked);
+}
+
+const NO_EVENTS: readonly unknown[] = [];
+
+/** A chunk's events from its strings S, ints E and layout-0 events G (shapes checked; contents checked here). */
+function rebuildChunk(S: readonly string[], E: readonly number[], G: readonly unknown[], out: unknown[], checked: number[]): void {
   const n = E.length;
   let i = 0;
   const int = (): number => {

@@ -103,3 +103,71 @@ test('a malformed record or unknown event type is reported with its key, never s
   t.deepEqual(reported.map((r) => r.key), [`${badKey}#0`, junkKey]);
   await f.close();
 });
+
+test('parallel range reads over disjoint parts of the log hand out the same commits in order, whatever the pages in flight', async (t) => {
+  const f = await openStore();
+  const { endpoints } = await sharedEtcd();
+  // Writers whose hints go stale by different amounts (each hears from etcd only when it commits), and a stretch of
+  // revisions spent outside the log (a sparse part of the key range, which widens the segments).
+  const clients = Array.from({ length: 4 }, () => openEtcd({ endpoints }));
+  const writers = clients.map((c) => new EventStore(c, { prefix: f.prefix }));
+  for (const w of writers) await w.open();
+  const acks: { revision: number; position: number; id: string }[] = [];
+  const noise = Buffer.from(`${f.prefix}noise`);
+  for (let round = 0; round < 6; round++) {
+    await Promise.all(
+      writers.flatMap((w, k) =>
+        Array.from({ length: 12 }, (_, i) => {
+          const id = w.newId();
+          const ip = `10.9.${round * 4 + k}.${i}`;
+          return w.append([allocated(id, ip, `p${round}-${k}-${i}`), allocated(`${id}-6`, `fd00::${round * 64 + k * 16 + i}`, `p${round}-${k}-${i}`)]).then((r) => {
+            acks.push({ revision: r.revision, position: r.position!, id });
+          });
+        }),
+      ),
+    );
+    if (round === 2) for (let i = 0; i < 40; i++) await f.client.kv.put({ key: noise, value: Buffer.from('x') });
+  }
+  const expected = acks.sort((a, b) => a.revision - b.revision || a.position - b.position).flatMap((a) => [a.id, `${a.id}-6`]);
+  for (const [pageSize, readsInFlight, eventsPerPage] of [[256, 1, 2048], [4, 1, 2048], [4, 3, 2048], [3, 8, 2048], [1, 16, 2048], [256, 4, 5], [8, 2, 1]] as const) {
+    const got: string[] = [];
+    let through = 0;
+    for await (const page of f.store.readPages({ pageSize, readsInFlight, eventsPerPage })) {
+      for (const e of page.events) {
+        t.true(e.revision > through && e.revision <= page.through, `a page holds commits after the last page's through and up to its own (${pageSize}/${readsInFlight})`);
+        got.push(e.event.id);
+      }
+      t.true(page.through >= through);
+      through = page.through;
+    }
+    t.deepEqual(got, expected, `pages of ${pageSize}, ${readsInFlight} in flight`);
+  }
+  // From the middle (a resume after a commit revision): exactly the commits after it.
+  const mid = acks[Math.floor(acks.length / 2)]!.revision;
+  const tail: string[] = [];
+  for await (const e of f.store.read({ after: mid, afterIsCommit: true, pageSize: 5, readsInFlight: 4 })) tail.push(e.event.id);
+  t.deepEqual(tail, acks.filter((a) => a.revision > mid).flatMap((a) => [a.id, `${a.id}-6`]));
+  for (const w of writers) await w.close();
+  for (const c of clients) c.close();
+  await f.close();
+});
+
+test('pages are sized to fit one gRPC message: a reader whose receive limit is small reads a log of large records whole', async (t) => {
+  const f = await openStore();
+  const { endpoints } = await sharedEtcd();
+  // Records of 60 events (~12 KB): 256 of them (the default page) would be far over this reader's 256 KiB limit.
+  for (let r = 0; r < 30; r++) {
+    await f.store.append(Array.from({ length: 60 }, (_, i) => allocated(f.store.newId(), `10.8.${r}.${i}`, `pod-with-a-long-name-${'x'.repeat(40)}-${r}-${i}`)));
+  }
+  const { Etcd3 } = await import('etcd3');
+  const small = new Etcd3({ hosts: endpoints, grpcOptions: { 'grpc.max_receive_message_length': 256 * 1024 } });
+  const reader = new EventStore(small, { prefix: f.prefix });
+  const ids: string[] = [];
+  for await (const e of reader.read({ readsInFlight: 3, maxPageBytes: 64 * 1024 })) ids.push(e.event.id);
+  const all: string[] = [];
+  for await (const e of f.store.read()) all.push(e.event.id);
+  t.is(all.length, 1800);
+  t.deepEqual(ids, all);
+  small.close();
+  await f.close();
+});

@@ -34,7 +34,7 @@ export interface WireTxnResponse {
   readonly ranges: WireKeyValue[][];
 }
 
-function varintSize(n: number): number {
+export function varintSize(n: number): number {
   let s = 1;
   while (n >= 128) {
     n = Math.floor(n / 128);
@@ -43,7 +43,7 @@ function varintSize(n: number): number {
   return s;
 }
 
-class Writer {
+export class Writer {
   pos = 0;
   constructor(readonly buf: Buffer) {}
   varint(n: number): void {
@@ -64,7 +64,7 @@ class Writer {
   }
 }
 
-const lenField = (field: number, len: number) => varintSize((field << 3) | 2) + varintSize(len) + len;
+export const lenField = (field: number, len: number) => varintSize((field << 3) | 2) + varintSize(len) + len;
 
 function compareSize(c: WireCompare): number {
   // result(1) target(2) key(3) and the oneof number: version(4) create_revision(5) mod_revision(6)
@@ -118,7 +118,7 @@ export function encodeTxn(t: WireTxn): Buffer {
   return w.buf;
 }
 
-class Reader {
+export class Reader {
   pos: number;
   constructor(
     readonly buf: Buffer,
@@ -156,7 +156,7 @@ class Reader {
   }
 }
 
-function readHeaderRevision(r: Reader): number {
+export function readHeaderRevision(r: Reader): number {
   let rev = 0;
   while (r.pos < r.end) {
     const t = r.varint();
@@ -166,7 +166,7 @@ function readHeaderRevision(r: Reader): number {
   return rev;
 }
 
-function readKeyValue(r: Reader): WireKeyValue {
+export function readKeyValue(r: Reader): WireKeyValue {
   let key: Buffer = Buffer.alloc(0);
   let value: Buffer = Buffer.alloc(0);
   let modRevision = 0;

@@ -1,13 +1,14 @@
 // Reads the log in global order (revision, then position in the commit), page by page in bounded memory.
 // Log keys sort by their writer's hint, not by commit revision; a record with hint h committed at C has h < C,
 // so once every key with hint < X has been read, every buffered record with C <= X can be emitted in order.
-import { GRPCResourceExhastedError, type Etcd3, type IKeyValue } from 'etcd3';
+import { GRPCResourceExhastedError, type Etcd3 } from 'etcd3';
 import type { LoggedEvent as StoredEvent, DomainEvent } from '../../events/catalogue.js';
 import { defaultCodec, MalformedEventError, type EventCodec } from '../../events/codec.js';
 import { decodeRecordValue, RecordFormatError } from '../../events/record-codec.js';
 import { REORDER_WINDOW } from './committer.js';
-import { prefixEnd, type KeyLayout } from './keys.js';
+import type { KeyLayout } from './keys.js';
 import { BeforeHorizon } from './errors.js';
+import { FastRange, type WireRangeResponse } from './fast-range.js';
 
 export interface ReadOptions {
   /** Only events committed after this revision (default 0: from the start). */
@@ -20,6 +21,12 @@ export interface ReadOptions {
   readonly types?: readonly string[];
   /** Records per etcd range request (default 256; halved while a page is too large for one gRPC message). */
   readonly pageSize?: number;
+  /** About this many events per page handed out (default EVENTS_PER_PAGE; a page ends on a record boundary). */
+  readonly eventsPerPage?: number;
+  /** Bytes a page may take (default MAX_PAGE_BYTES, within the client's gRPC receive limit): pages are sized to it. */
+  readonly maxPageBytes?: number;
+  /** Range requests in flight at once over disjoint parts of the log (default DEFAULT_READS_IN_FLIGHT). */
+  readonly readsInFlight?: number;
   /** What to do with an event that fails validation: default throw MalformedEventError. */
   readonly onMalformed?: (e: MalformedEventError) => void;
   /** Skip the historical head lookup: the caller knows `after` is a commit revision (checkpoints, resumes). */
@@ -40,18 +47,66 @@ export interface ReadPage {
 /** Records per range request: ~2-3 MiB of format-2 records of 60 events; halved when a page is over gRPC's limit. */
 export const DEFAULT_PAGE_RECORDS = 256;
 
+/**
+ * Events decoded per page handed out, about: a page of records is decoded and handed out in parts of this size, so
+ * the caller applies what was just decoded while it is still in V8's young generation (a whole page of 256
+ * records, ~15,000 events, outgrew it: the events were promoted and died in the old generation, which then grew).
+ */
+export const EVENTS_PER_PAGE = 2048;
+
 export async function* readLog(client: Etcd3, keys: KeyLayout, codec: EventCodec, opts: ReadOptions = {}): AsyncGenerator<ReadPage> {
   const tagSet = opts.tags ? new Set(opts.tags) : undefined;
   const typeSet = opts.types ? new Set(opts.types) : undefined;
+  const per = opts.eventsPerPage ?? EVENTS_PER_PAGE;
   for await (const page of readRecords(client, keys, opts)) {
-    yield { events: page.records.flatMap((p) => decodeRecord(p.kv, p.revision, codec, tagSet, typeSet, opts.onMalformed)), through: page.through };
+    const { records } = page;
+    let events: StoredEvent[] = [];
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      for (const e of decodeRecord(r.kv, r.revision, codec, tagSet, typeSet, opts.onMalformed)) events.push(e);
+      // Records are in commit order and the page holds every commit up to its `through`: a part ending at record
+      // r has delivered every commit at or before r's revision.
+      if (events.length >= per && i < records.length - 1) {
+        yield { events, through: r.revision };
+        events = [];
+      }
+    }
+    yield { events, through: page.through };
   }
+}
+
+/** A record's key and value; views of the range response they came in (copy what you keep). */
+export interface RecordKV {
+  readonly key: Buffer;
+  readonly value: Buffer;
 }
 
 /** One commit record as etcd holds it (the archive keeps these bytes as they are). */
 export interface RawRecord {
   readonly revision: number;
-  readonly kv: IKeyValue;
+  readonly kv: RecordKV;
+}
+
+/**
+ * Range requests in flight at once, over disjoint hint ranges of the log: etcd serves them concurrently while the
+ * caller decodes and applies. Each answers at most one page, so at most this many pages are on their way at once.
+ */
+export const DEFAULT_READS_IN_FLIGHT = 4;
+
+/** A quarter of the gRPC receive limit openEtcd sets (src/store/connect.ts, 64 MiB). */
+export const MAX_PAGE_BYTES = 16 * 1024 * 1024;
+
+/** etcd's default --max-request-bytes: no record (one txn's put) is larger. */
+const ETCD_MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
+
+/** A hint range [from, end) of the log, read page by page; `page` is the request in flight for it. */
+interface Segment {
+  from: Buffer;
+  readonly end: Buffer;
+  readonly endHint: number;
+  readonly width: number;
+  records: number;
+  page: Promise<WireRangeResponse>;
 }
 
 /** Pages of raw commit records in commit order (see readLog; tags, types and onMalformed do not apply). */
@@ -60,62 +115,93 @@ export async function* readRecords(client: Etcd3, keys: KeyLayout, opts: ReadOpt
   const until = opts.until ?? (await currentRevision(client, keys));
   if (opts.beforeHorizon !== 'allow') await refuseBeforeHorizon(client, keys, after);
   let pageSize = opts.pageSize ?? DEFAULT_PAGE_RECORDS;
+  const inFlight = Math.max(1, opts.readsInFlight ?? DEFAULT_READS_IN_FLIGHT);
   const startHint = after === 0 ? 0 : Math.max(0, (await lastCommitAtOrBefore(client, keys, after, opts.afterIsCommit ?? false)) - REORDER_WINDOW);
+  const wire = new FastRange(client);
+  const logKey = (hint: number) => Buffer.from(keys.logFrom(hint));
 
-  let from: Buffer = Buffer.from(keys.logFrom(startHint));
-  const end = prefixEnd(keys.logPrefix);
+  let fromHint = startHint;
   let buffer: RawRecord[] = [];
-
   if (after > 0 && startHint <= after) {
     // Keys with hint <= after may still hold later commits (a stale writer's); most do not. Let etcd filter that
     // bounded window by revision, so a resume does not pull back up to REORDER_WINDOW commits only to drop them.
-    const windowEnd = Buffer.from(keys.logFrom(after + 1));
-    const res = await client.kv.range({ key: from, range_end: windowEnd, min_mod_revision: after + 1, max_mod_revision: until });
-    for (const kv of res.kvs) buffer.push({ revision: Number(kv.mod_revision), kv });
+    const res = await wire.range({ key: logKey(startHint), rangeEnd: logKey(after + 1), minModRevision: after + 1, maxModRevision: until });
+    for (const kv of res.kvs) buffer.push({ revision: kv.modRevision, kv });
     // Every key after the window has hint > after, hence commit revision > after: plain paging from here.
-    from = windowEnd;
+    fromHint = after + 1;
   }
+  // A key with hint > until holds a commit after until: the scan ends there.
+  const endHint = until + 1;
 
-  // Pipelined: the next page is asked for before this one is handed out, so etcd reads and the wire overlap the
-  // caller's decoding and applying. A prefetch the caller never takes (it stopped early) is dropped quietly.
-  const ask = (key: Buffer) => {
-    const p = client.kv.range({ key, range_end: end, limit: pageSize });
+  // Segments are asked for ahead (up to inFlight requests out) and taken in key order, so records arrive as one
+  // scan would bring them. A segment spans `width` hints: one page's worth at the density the last finished
+  // segment had (a sparse stretch of the log, e.g. revisions spent on tag deletes, widens it; a dense one
+  // continues page by page). A request the caller never takes (it stopped early) is dropped quietly.
+  // A page must fit one gRPC message: etcd3 counts an oversized answer (RESOURCE_EXHAUSTED, which it deems
+  // recoverable) against the host and retries it, so three open its circuit breaker before a halving could help.
+  // Pages are sized from the largest record seen so far, starting from the largest one etcd takes in a request.
+  const maxPageBytes = opts.maxPageBytes ?? MAX_PAGE_BYTES;
+  let largest = ETCD_MAX_REQUEST_BYTES;
+  let seen = 0;
+  const limit = () => Math.max(1, Math.min(pageSize, Math.floor(maxPageBytes / largest)));
+  const ask = (from: Buffer, end: Buffer) => {
+    const p = wire.range({ key: from, rangeEnd: end, limit: limit() });
     p.catch(() => undefined);
     return p;
   };
-  let pending = ask(from);
-  for (;;) {
-    let res;
+  const segments: Segment[] = [];
+  let width = pageSize;
+  const refill = () => {
+    while (segments.length < inFlight && fromHint < endHint) {
+      const hi = Math.min(endHint, fromHint + width);
+      const from = logKey(fromHint);
+      const end = logKey(hi);
+      segments.push({ from, end, endHint: hi, width: hi - fromHint, records: 0, page: ask(from, end) });
+      fromHint = hi;
+    }
+  };
+  refill();
+  while (segments.length > 0) {
+    const seg = segments[0]!;
+    let res: WireRangeResponse;
     try {
-      res = await pending;
+      res = await seg.page;
     } catch (e) {
       if (e instanceof GRPCResourceExhastedError && pageSize > 1) {
         pageSize = Math.max(1, pageSize >> 1);
-        pending = ask(from);
+        seg.page = ask(seg.from, seg.end);
         continue;
       }
       throw e;
     }
     const kvs = res.kvs;
-    if (kvs.length === 0) break;
-    const last = kvs[kvs.length - 1]!;
-    const lastHint = keys.hintOf(last.key.toString());
-    const more = res.more && lastHint < until;
-    if (more) pending = ask((from = Buffer.concat([last.key, Buffer.from([0])])));
+    seg.records += kvs.length;
+    for (const kv of kvs) if (kv.key.length + kv.value.length > seen) seen = kv.key.length + kv.value.length;
+    if (seen > 0) largest = seen * 2; // twice the largest so far: a later record may be bigger
+    // Every key with hint below `read` has been read: unread records have hint >= read, so commit revision > read.
+    let read: number;
+    if (res.more && kvs.length > 0) {
+      const last = kvs[kvs.length - 1]!;
+      seg.page = ask((seg.from = Buffer.concat([last.key, Buffer.from([0])])), seg.end); // first in line again
+      read = keys.hintOf(last.key.toString());
+    } else {
+      segments.shift();
+      read = seg.endHint;
+      width = Math.max(16, Math.min(seg.width * 8, Math.floor((seg.width * pageSize) / Math.max(1, seg.records))));
+      refill();
+    }
     for (const kv of kvs) {
-      const rev = Number(kv.mod_revision);
+      const rev = kv.modRevision;
       if (rev > after && rev <= until) buffer.push({ revision: rev, kv });
     }
-    // Records not read yet have hint >= lastHint, so commit revision > lastHint.
     buffer.sort((a, b) => a.revision - b.revision);
     let n = 0;
-    while (n < buffer.length && buffer[n]!.revision <= lastHint) n++;
+    while (n < buffer.length && buffer[n]!.revision <= read) n++;
     if (n > 0) {
       const ready = buffer.slice(0, n);
       buffer = buffer.slice(n);
-      yield { records: ready, through: Math.min(lastHint, until) };
+      yield { records: ready, through: Math.min(read, until) };
     }
-    if (!more) break;
   }
   buffer.sort((a, b) => a.revision - b.revision);
   // The horizon may have moved past `after` while we read (and records been deleted under us): say so, not "done".
@@ -133,7 +219,7 @@ async function refuseBeforeHorizon(client: Etcd3, keys: KeyLayout, after: number
 }
 
 export function decodeRecord(
-  kv: IKeyValue,
+  kv: RecordKV,
   rev: number,
   codec: EventCodec,
   tagSet: ReadonlySet<string> | undefined,

@@ -43,12 +43,14 @@ test('footprint: prefix keys and bytes match etcd, db size and quota come from e
     const a = await call(f, 'POST', '/v1/allocations', { body: { endpoint: { namespace: 'fp', name: `p${i}`, uid: `u${i}`, containerID: `c${i}` }, pools: { ipv4: ['bench'] } } });
     t.is(a.status, 201, a.text);
   }
+  const before = await client.kv.range({ key: Buffer.from(prefix), range_end: rangeEnd(prefix), keys_only: true });
   const m = (await daemon.footprint.measure())!;
 
   // The truth, read in full with plain ranges.
   const all = await client.kv.range({ key: Buffer.from(prefix), range_end: rangeEnd(prefix) });
   const bytes = all.kvs.reduce((s, kv) => s + kv.key.length + kv.value.length, 0);
-  t.is(m.prefixKeys, all.kvs.length);
+  const had = new Set(before.kvs.map((kv) => kv.key.toString()));
+  t.is(m.prefixKeys, all.kvs.length, `keys written while measuring: ${all.kvs.map((kv) => kv.key.toString()).filter((k) => !had.has(k)).join(', ')}`);
   t.is(m.logKeys, all.kvs.filter((kv) => kv.key.toString().startsWith(`${prefix}log/`)).length);
   t.is(m.tagKeys, all.kvs.filter((kv) => kv.key.toString().startsWith(`${prefix}tag/`)).length);
   t.true(m.prefixBytesExact);

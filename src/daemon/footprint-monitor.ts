@@ -16,6 +16,7 @@ export const DEFAULT_FOOTPRINT: FootprintPolicy = { intervalMs: 60_000, warnFrac
 export class FootprintMonitor {
   private timer: NodeJS.Timeout | undefined;
   private measuring: Promise<Footprint | undefined> | undefined;
+  private next: Promise<Footprint | undefined> | undefined;
   /** The last measurement (undefined until the first one completes). */
   latest: Footprint | undefined;
 
@@ -31,9 +32,20 @@ export class FootprintMonitor {
     this.timer.unref();
   }
 
-  /** Measures now (one measurement at a time); undefined when etcd did not answer. */
+  /**
+   * Measures now (one measurement at a time): the answer is from a measurement started after this call, so it sees every
+   * write made before it (one already out is not joined: callers arriving meanwhile share the next one).
+   * Undefined when etcd did not answer.
+   */
   measure(): Promise<Footprint | undefined> {
-    this.measuring ??= footprint(this.store.client, this.store.keys, this.policy)
+    if (this.measuring) {
+      this.next ??= this.measuring.then(() => {
+        this.next = undefined;
+        return this.measure();
+      });
+      return this.next;
+    }
+    this.measuring = footprint(this.store.client, this.store.keys, this.policy)
       .then((f) => {
         this.latest = f;
         this.warnIfNearQuota(f);

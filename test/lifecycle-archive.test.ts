@@ -109,17 +109,33 @@ test('given an archive, when a segment is altered, then the check names it: flip
     const c1 = await verifyLifecycle(a.store, new ArchiveDir(dir, prefix), ALL_PROJECTIONS);
     t.true(c1.problems.some((p) => p.includes(seg.file) && p.includes('sha256')), c1.problems.join('\n'));
 
-    // A careful forger: drops one allocation's record and fixes the manifest's checksum, size and count.
-    const lines = gunzipSync(original).toString().split('\n').filter(Boolean);
+    await writeFile(path, original);
+    // A careful forger: drops one allocation's record and fixes the manifest's checksum, size and count. The victim's
+    // allocation must still be held at the horizon: dropping one released later inside the archive changes no state the
+    // check can compare (and which records hold which events depends on how the churn's appends were batched).
+    const held = a.allocator.model.byId;
     // (records are in the store's record format: decode them to find one; format 2 does not spell type names out)
-    const victim = lines.findIndex((l) => decodeRecordValue(Buffer.from(JSON.stringify((JSON.parse(l) as { events: unknown }).events))).events.some((e) => (e as { type: string }).type === 'IPAllocated'));
-    t.true(victim >= 0);
-    lines.splice(victim, 1);
-    const forged = gzipSync(Buffer.from(lines.map((l) => `${l}\n`).join('')));
-    await writeFile(path, forged);
+    const holdsLive = (l: string) =>
+      decodeRecordValue(Buffer.from(JSON.stringify((JSON.parse(l) as { events: unknown }).events))).events.some(
+        (e) => (e as { type: string }).type === 'IPAllocated' && held.has((e as { data: { allocationId: string } }).data.allocationId),
+      );
+    let forgedFile: string | undefined;
+    let forged = Buffer.alloc(0);
+    for (const s of [...m.archive.segments].reverse()) {
+      const file = join(dir, 'segments', s.file);
+      const lines = gunzipSync(await readFile(file)).toString().split('\n').filter(Boolean);
+      const victim = lines.findIndex(holdsLive);
+      if (victim < 0) continue;
+      lines.splice(victim, 1);
+      forged = gzipSync(Buffer.from(lines.map((l) => `${l}\n`).join('')));
+      await writeFile(file, forged);
+      forgedFile = s.file;
+      break;
+    }
+    t.truthy(forgedFile, 'an archived record holds an allocation still held at the horizon');
     const manifestPath = join(dir, 'manifest.json');
     const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as { segments: { file: string; sha256: string; bytes: number; records: number }[] };
-    const entry = manifest.segments.find((s) => s.file === seg.file)!;
+    const entry = manifest.segments.find((s) => s.file === forgedFile)!;
     Object.assign(entry, { sha256: createHash('sha256').update(forged).digest('hex'), bytes: forged.length, records: entry.records - 1 });
     await writeFile(manifestPath, JSON.stringify(manifest));
     const c2 = await verifyLifecycle(a.store, new ArchiveDir(dir, prefix), ALL_PROJECTIONS);

@@ -176,6 +176,9 @@ test('a warm ADD reads the caches only: no request reaches the API server', asyn
   const s = await setup(t);
   await s.pools('basic/custom-ipv4-ippool.yaml');
   await put(s, podOf('basic/custom-ippool-deploy.yaml', 'custom-ippool-deploy', 'warm-1'));
+  // Warm: every cache has listed and its watch has reached the server (on a loaded machine a cache's watch request can
+  // arrive after the ADD; it is the cache's own traffic, not the ADD's).
+  await until('every cache watching', () => ['/api/v1/pods', '/api/v1/namespaces', '/api/v1/nodes'].every((c) => s.fake.watchCount(c) > 0));
   const before = s.fake.requests.length;
   const r = await s.add({ pod: 'warm-1' });
   t.is(r.code, 0, JSON.stringify(r.out));

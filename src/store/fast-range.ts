@@ -1,8 +1,9 @@
-// Range requests for the log reader over etcd3's own pooled channel (TLS, auth, retries as every other call), with
+// Range requests for the log reader over etcd3's own pooled channel (raw-unary.ts: TLS, auth, retries as every other call), with
 // a hand-written RangeRequest encoding and a RangeResponse decoding that keeps each key and value as a view of the
 // response buffer: etcd3's generic path decodes through protobufjs into fresh Buffers and revision strings, which
 // cost the reader more CPU than etcd spent serving the page. Field numbers: etcd's api/etcdserverpb/rpc.proto.
 import type { Etcd3 } from 'etcd3';
+import { RawUnary } from './raw-unary.js';
 import { Reader, Writer, lenField, readHeaderRevision, readKeyValue, varintSize, type WireKeyValue } from './proto.js';
 
 export interface WireRange {
@@ -22,19 +23,6 @@ export interface WireRangeResponse {
   /** More keys in the range than `limit` let through. */
   readonly more: boolean;
 }
-
-type Callback = (err: Error | null, res?: WireRangeResponse) => void;
-interface GrpcClient {
-  makeUnaryRequest(path: string, ser: (b: Buffer) => Buffer, de: (b: Buffer) => WireRangeResponse, arg: Buffer, md: unknown, opts: unknown, cb: Callback): unknown;
-}
-interface Pool {
-  exec(service: string, method: string, payload: unknown): Promise<unknown>;
-  withConnection<T>(service: string, fn: (c: { client: GrpcClient }) => Promise<T> | T): Promise<T>;
-}
-
-const METHOD = 'rangeEncoded';
-const patched = new WeakSet<object>();
-const ready = new WeakMap<object, Promise<void>>();
 
 export function encodeRange(r: WireRange): Buffer {
   const ints: [number, number | undefined][] = [
@@ -71,34 +59,15 @@ export function decodeRangeResponse(buf: Buffer): WireRangeResponse {
   return { revision, kvs, more };
 }
 
-/** Raw ranges on one client's pool (the method is installed once per gRPC client class). */
+/** Raw ranges on one client's pool (raw-unary.ts). */
 export class FastRange {
-  private readonly pool: Pool;
+  private readonly wire: RawUnary<WireRangeResponse>;
 
   constructor(client: Etcd3) {
-    // etcd3 keeps its connection pool private; fast-txn.ts reaches into it the same way.
-    this.pool = (client as unknown as { pool: Pool }).pool;
+    this.wire = new RawUnary(client, 'rangeEncoded', '/etcdserverpb.KV/Range', decodeRangeResponse);
   }
 
-  private install(): Promise<void> {
-    let p = ready.get(this.pool);
-    if (!p) {
-      p = this.pool.withConnection('KV', ({ client }) => {
-        const proto = Object.getPrototypeOf(client) as Record<string, unknown>;
-        if (patched.has(proto)) return;
-        proto[METHOD] = function (this: GrpcClient, arg: Buffer, md: unknown, opts: unknown, cb: Callback) {
-          return this.makeUnaryRequest('/etcdserverpb.KV/Range', (b) => b, decodeRangeResponse, arg, md, opts, cb);
-        };
-        patched.add(proto);
-      });
-      ready.set(this.pool, p);
-      p.catch(() => ready.delete(this.pool)); // no connection yet: the next call tries again
-    }
-    return p;
-  }
-
-  async range(r: WireRange): Promise<WireRangeResponse> {
-    await this.install();
-    return (await this.pool.exec('KV', METHOD, encodeRange(r))) as WireRangeResponse;
+  range(r: WireRange): Promise<WireRangeResponse> {
+    return this.wire.call(encodeRange(r));
   }
 }

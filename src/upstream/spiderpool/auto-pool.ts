@@ -96,22 +96,6 @@ export function appAffinityLabels(app: App): Record<string, string> {
 /** CIDRToLabelValue: "10.6.0.0/16" -> "10-6-0-0-16". */
 export const cidrLabelValue = (cidr: string): string => cidr.replace(/[.:/]/g, '-');
 
-/** The labels of an auto pool (ReconcileAutoIPPool), uid and reclaim refreshed on every reconcile. */
-export function autoPoolLabels(o: { subnet: string; cidr: string; app: App; uid: string; nic: string; ipVersion: IpVersion; reclaim: boolean }): Record<string, string> {
-  return {
-    [AutoPoolLabel.OwnerSubnet]: o.subnet,
-    [AutoPoolLabel.OwnerGV]: applicationLabelGV(o.app.apiVersion),
-    [AutoPoolLabel.OwnerKind]: o.app.kind,
-    [AutoPoolLabel.OwnerNamespace]: o.app.namespace,
-    [AutoPoolLabel.OwnerName]: o.app.name,
-    [AutoPoolLabel.OwnerUID]: o.uid,
-    [AutoPoolLabel.Interface]: o.nic,
-    [AutoPoolLabel.Reclaim]: o.reclaim ? 'true' : 'false',
-    [AutoPoolLabel.IPVersion]: o.ipVersion === 4 ? 'IPv4' : 'IPv6',
-    [AutoPoolLabel.PoolCIDR]: cidrLabelValue(o.cidr),
-  };
-}
-
 /** The labels that find an app's pool for one subnet, interface and family, whatever its uid (applyAutoIPPool). */
 export function autoPoolKey(o: { subnet: string; app: App; nic: string; ipVersion: IpVersion }): Record<string, string> {
   return {
@@ -122,6 +106,16 @@ export function autoPoolKey(o: { subnet: string; app: App; nic: string; ipVersio
     [AutoPoolLabel.OwnerName]: o.app.name,
     [AutoPoolLabel.Interface]: o.nic,
     [AutoPoolLabel.IPVersion]: o.ipVersion === 4 ? 'IPv4' : 'IPv6',
+  };
+}
+
+/** The labels of an auto pool (ReconcileAutoIPPool): its key, and uid and reclaim refreshed on every reconcile. */
+export function autoPoolLabels(o: { subnet: string; cidr: string; app: App; uid: string; nic: string; ipVersion: IpVersion; reclaim: boolean }): Record<string, string> {
+  return {
+    ...autoPoolKey(o),
+    [AutoPoolLabel.OwnerUID]: o.uid,
+    [AutoPoolLabel.Reclaim]: o.reclaim ? 'true' : 'false',
+    [AutoPoolLabel.PoolCIDR]: cidrLabelValue(o.cidr),
   };
 }
 

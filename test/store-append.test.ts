@@ -4,8 +4,8 @@ import { openEtcd } from '../src/store/connect.js';
 import { EventStore } from '../src/store/event-store.js';
 import { Tag } from '../events/tags.js';
 import { allocated, allocationCondition } from './helpers/events.js';
-import { openStore, sharedEtcd, freshPrefix } from './helpers/store.js';
-import { FlakyProxy } from './helpers/proxy.js';
+import { openStore, freshPrefix } from './helpers/store.js';
+import { appendWithLostAnswer } from './helpers/proxy.js';
 import { LocalEtcd } from '../src/local/etcd.js';
 
 async function all(store: EventStore) {
@@ -121,33 +121,14 @@ test('given committed events whose tags were since overwritten, when re-appended
 });
 
 test('given etcd answered a txn but the answer was lost, when etcd3 resends it, then the store reports the original commit, not a conflict', async (t) => {
-  const { endpoints } = await sharedEtcd();
-  const proxy = await FlakyProxy.start(endpoints[0]!);
-  const client = openEtcd({ endpoints: [proxy.url], callTimeoutMs: 1500 });
-  const prefix = freshPrefix();
-  const store = new EventStore(client, { prefix });
-  const r0 = await store.open();
-  const direct = openEtcd({ endpoints });
-  t.teardown(() => direct.close());
-  proxy.blackhole = true;
-  const pending = store.append([allocated(store.newId(), '10.0.4.1', 'a')], allocationCondition('10.0.4.1', 'a', r0));
-  // Let etcd apply the txn while its answer is swallowed (waiting, past the client's back, until the record is in
-  // etcd and the proxy has swallowed bytes: a fixed delay was too short on a loaded machine), then cut the
-  // connection: etcd3's retry policy resends.
-  const committed = async () => (await direct.getAll().prefix(`${prefix}log/`).count()) > 0;
-  for (const deadline = Date.now() + 20_000; !(proxy.droppedBytes > 0 && (await committed())) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
-  proxy.cutAll();
-  proxy.blackhole = false;
-  const res = await pending;
-  t.true(proxy.droppedBytes > 0, 'an answer was really lost');
-  t.true(res.duplicate, 'the resend found its own first commit');
+  const lost = await appendWithLostAnswer({}, (store, r0) => store.append([allocated(store.newId(), '10.0.4.1', 'a')], allocationCondition('10.0.4.1', 'a', r0)));
+  t.teardown(() => lost.close());
+  t.true(lost.answerLost, 'an answer was really lost');
+  t.true(lost.result.duplicate, 'the resend found its own first commit');
   const log = [];
-  for await (const e of store.read()) log.push(e);
+  for await (const e of lost.store.read()) log.push(e);
   t.is(log.length, 1);
-  t.is(log[0]!.revision, res.revision);
-  await store.close();
-  client.close();
-  await proxy.close();
+  t.is(log[0]!.revision, lost.result.revision);
 });
 
 test('bad input is rejected with the field named and nothing is written', async (t) => {

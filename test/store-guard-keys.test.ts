@@ -12,7 +12,6 @@ import { checkAllocationLog } from '../src/alloc/log-check.js';
 import { AllocatorModel } from '../src/alloc/model.js';
 import { runChecks } from '../src/cli/commands/check.js';
 import { collectTags, collectTouchedTags, isCollected } from '../src/lifecycle/tag-gc.js';
-import { openEtcd } from '../src/store/connect.js';
 import { EventStore } from '../src/store/event-store.js';
 import { moveHorizon, readHorizon } from '../src/store/horizon.js';
 import { MaintenanceLease } from '../src/store/lease.js';
@@ -20,7 +19,7 @@ import { OwnGuardWrites } from '../src/store/own-guards.js';
 import { blockAddresses, blockOfIpTag, BLOCK_LAYOUT, GUARD_BLOCK_ADDRESSES, readTagLayout } from '../src/store/tag-layout.js';
 import { allocated, allocationCondition } from './helpers/events.js';
 import { AT, openAllocator, request, snapshot } from './helpers/alloc.js';
-import { FlakyProxy } from './helpers/proxy.js';
+import { appendWithLostAnswer } from './helpers/proxy.js';
 import { freshPrefix, openStore, sharedEtcd } from './helpers/store.js';
 
 const BLOCK = { tagLayout: 'block' } as const;
@@ -119,27 +118,13 @@ test('given committed members sharing a block, when the same ids are appended ag
 });
 
 test('given an ambiguous txn (answer lost, etcd3 resends), then the block layout still reports the original commit, not a conflict', async (t) => {
-  const { endpoints } = await sharedEtcd();
-  const proxy = await FlakyProxy.start(endpoints[0]!);
-  const client = openEtcd({ endpoints: [proxy.url], callTimeoutMs: 1500 });
-  const prefix = freshPrefix();
-  const store = new EventStore(client, { prefix, ...BLOCK });
-  const r0 = await store.open();
-  const direct = openEtcd({ endpoints });
-  t.teardown(() => direct.close());
-  proxy.blackhole = true;
-  const pending = store.appendBatch(['10.0.12.1', '10.0.12.2'].map((a, i) => ({ events: [allocated(store.newId(), a, `x${i}`)], condition: allocationCondition(a, `x${i}`, r0) })));
-  const committed = async () => (await direct.getAll().prefix(`${prefix}log/`).count()) > 0;
-  for (const deadline = Date.now() + 20_000; !(proxy.droppedBytes > 0 && (await committed())) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
-  proxy.cutAll();
-  proxy.blackhole = false;
-  const res = await pending;
-  t.true(proxy.droppedBytes > 0, 'an answer was really lost');
-  t.true(res.every((r) => r.ok && r.result.duplicate), JSON.stringify(res));
-  t.is((await logOf(store)).length, 2);
-  await store.close();
-  client.close();
-  await proxy.close();
+  const lost = await appendWithLostAnswer(BLOCK, (store, r0) =>
+    store.appendBatch(['10.0.12.1', '10.0.12.2'].map((a, i) => ({ events: [allocated(store.newId(), a, `x${i}`)], condition: allocationCondition(a, `x${i}`, r0) }))),
+  );
+  t.teardown(() => lost.close());
+  t.true(lost.answerLost, 'an answer was really lost');
+  t.true(lost.result.every((r) => r.ok && r.result.duplicate), JSON.stringify(lost.result));
+  t.is((await logOf(lost.store)).length, 2);
 });
 
 test('given a log written with per-address keys (no layout recorded), when a store that wants blocks opens it, then it keeps writing per-address keys', async (t) => {

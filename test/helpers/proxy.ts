@@ -1,6 +1,9 @@
 // A loopback TCP proxy in front of etcd that can swallow etcd's answers, to make a committed txn look timed out, or
 // cut its client off from etcd altogether (a network partition).
 import { createServer, createConnection, type Server, type Socket } from 'node:net';
+import { openEtcd } from '../../src/store/connect.js';
+import { EventStore, type EventStoreOptions } from '../../src/store/event-store.js';
+import { freshPrefix, sharedEtcd } from './store.js';
 
 export class FlakyProxy {
   private server: Server;
@@ -66,4 +69,40 @@ export class FlakyProxy {
     this.cutAll();
     await new Promise<void>((r) => this.server.close(() => r()));
   }
+}
+
+/**
+ * Runs `append` on a fresh store whose etcd answers are swallowed (by a FlakyProxy) until etcd has applied the txn,
+ * then cuts the connection so etcd3's retry policy resends it: the store must find its own first commit. Waits for
+ * the record in etcd and for swallowed bytes, not a fixed delay (too short on a loaded machine).
+ */
+export async function appendWithLostAnswer<T>(
+  opts: EventStoreOptions,
+  append: (store: EventStore, r0: number) => Promise<T>,
+): Promise<{ result: T; store: EventStore; answerLost: boolean; close(): Promise<void> }> {
+  const { endpoints } = await sharedEtcd();
+  const proxy = await FlakyProxy.start(endpoints[0]!);
+  const client = openEtcd({ endpoints: [proxy.url], callTimeoutMs: 1500 });
+  const prefix = freshPrefix();
+  const store = new EventStore(client, { ...opts, prefix });
+  const r0 = await store.open();
+  const direct = openEtcd({ endpoints });
+  proxy.blackhole = true;
+  const pending = append(store, r0);
+  const committed = async () => (await direct.getAll().prefix(`${prefix}log/`).count()) > 0;
+  for (const deadline = Date.now() + 20_000; !(proxy.droppedBytes > 0 && (await committed())) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+  proxy.cutAll();
+  proxy.blackhole = false;
+  const result = await pending;
+  direct.close();
+  return {
+    result,
+    store,
+    answerLost: proxy.droppedBytes > 0,
+    async close() {
+      await store.close();
+      client.close();
+      await proxy.close();
+    },
+  };
 }

@@ -5,20 +5,53 @@ import { podRef } from '../alloc/types.js';
 import { BENCH_POOL } from '../alloc/engine.js';
 import type { ServeProcess } from '../../src/local/serve-process.js';
 
-/** Requester r talks to daemon r % daemons.length, over `connections` keep-alive sockets per daemon. */
-export function httpAllocator(daemons: readonly ServeProcess[], tag: string, connections: number): Allocator & { agents: Agent[] } {
-  const agents = daemons.map((d) => new Agent({ keepAlive: true, maxSockets: connections, ca: d.ca }));
-  const targets = daemons.map((d) => new URL(d.url));
-  const post = (i: number, body: string): Promise<{ status: number; text: string }> =>
+/**
+ * The client's own bound on an idle keep-alive socket. Node's agent applies the server's `Keep-Alive: timeout=N`
+ * hint only when the agent has a timeout of its own (it then closes at min(this, N - 1 s)); without one it keeps
+ * idle sockets forever and reuses one just as the daemon closes it ("socket hang up").
+ */
+export const CLIENT_IDLE_MS = 60_000;
+
+/** Attempts of one request when each fails on a reused keep-alive socket the server had closed (then a new one). */
+export const STALE_SOCKET_ATTEMPTS = 4;
+
+export interface DaemonEndpoint {
+  readonly url: string;
+  readonly token: string;
+  readonly ca: string;
+}
+
+export interface Answer {
+  readonly status: number;
+  readonly text: string;
+}
+
+/** A keep-alive agent for one daemon that honours its Keep-Alive hint (CLIENT_IDLE_MS). */
+export const daemonAgent = (d: Pick<DaemonEndpoint, 'ca'>, connections: number) => new Agent({ keepAlive: true, maxSockets: connections, ca: d.ca, timeout: CLIENT_IDLE_MS });
+
+/** A request that failed on a socket reused from the pool, before any answer: the server closed it idle (RFC 9112 9.3.1). */
+function staleSocket(req: { reusedSocket: boolean }, e: unknown): boolean {
+  const code = (e as { code?: string }).code;
+  return req.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE');
+}
+
+/**
+ * POST `body` (JSON) to `path`. An allocation is idempotent (the same containerID answers the same addresses,
+ * `reused: true`), so a request that failed on a stale reused socket is sent again, as Node's documentation
+ * (request.reusedSocket) and Go's transport do; `onStale` counts those. Any other failure rejects.
+ */
+export function postJson(d: DaemonEndpoint, agent: Agent, path: string, body: string, onStale?: () => void): Promise<Answer> {
+  const target = new URL(d.url);
+  const once = (): Promise<Answer> =>
     new Promise((ok, fail) => {
       const req = request(
         {
-          host: targets[i]!.hostname,
-          port: targets[i]!.port,
+          host: target.hostname,
+          port: target.port,
           method: 'POST',
-          path: '/v1/allocations',
-          agent: agents[i],
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${daemons[i]!.token}` },
+          path,
+          agent,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${d.token}` },
         },
         (res) => {
           let text = '';
@@ -27,18 +60,37 @@ export function httpAllocator(daemons: readonly ServeProcess[], tag: string, con
           res.on('end', () => ok({ status: res.statusCode ?? 0, text }));
         },
       );
-      req.on('error', fail);
+      req.on('error', (e) => fail(staleSocket(req, e) ? Object.assign(e, { stale: true }) : e));
       req.end(body);
     });
+  return (async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await once();
+      } catch (e) {
+        if (!(e as { stale?: boolean }).stale || attempt >= STALE_SOCKET_ATTEMPTS) throw e;
+        onStale?.();
+      }
+    }
+  })();
+}
+
+/** Requester r talks to daemon r % daemons.length, over `connections` keep-alive sockets per daemon. */
+export function httpAllocator(daemons: readonly ServeProcess[], tag: string, connections: number): Allocator & { agents: Agent[]; staleRetries(): number } {
+  const agents = daemons.map((d) => daemonAgent(d, connections));
+  let stale = 0;
+  const onStale = () => void stale++;
   return {
     agents,
+    staleRetries: () => stale,
     async allocate(requester, seq) {
       const pod = `${tag}-${podRef(requester, seq)}`;
       const body = JSON.stringify({
         endpoint: { namespace: 'bench', name: pod, uid: `uid-${pod}`, containerID: `ctr-${pod}`, node: `node-${requester % 50}`, owner: { kind: 'ReplicaSet', name: 'bench-rs' } },
         pools: { ipv4: [BENCH_POOL] },
       });
-      const r = await post(requester % daemons.length, body);
+      const i = requester % daemons.length;
+      const r = await postJson(daemons[i]!, agents[i]!, '/v1/allocations', body, onStale);
       if (r.status === 201 || r.status === 200) return { address: (JSON.parse(r.text) as { allocations: { address: string }[] }).allocations[0]!.address, conflicts: 0 };
       if (r.status === 409 && r.text.includes('PoolExhausted')) return 'exhausted';
       throw new Error(`HTTP ${r.status}: ${r.text.slice(0, 200)}`);

@@ -38,7 +38,7 @@ export interface HttpOpenLoopOptions {
 /** The floor (issue #17): through the HTTP API, p99 at 25% of saturation <= 5x the unloaded p50. */
 export const HTTP_OPEN_LOOP_FLOOR = { at: 0.25, factor: 5 } as const;
 
-async function oneRound(o: HttpOpenLoopOptions, r: number): Promise<SweepRound & { invariants: { duplicates: number; lost: number; extra: number }; extraAllowed: number }> {
+async function oneRound(o: HttpOpenLoopOptions, r: number): Promise<SweepRound & { invariants: { duplicates: number; lost: number; extra: number }; extraAllowed: number; staleSocketRetries: number }> {
   const prefix = `/bench-http-open-${randomBytes(4).toString('hex')}/`;
   await definePool(o.endpoints, prefix, o.poolCidr);
   const d = await startServe({ endpoints: o.endpoints, prefix, node: 'bench-0' });
@@ -83,12 +83,13 @@ async function oneRound(o: HttpOpenLoopOptions, r: number): Promise<SweepRound &
       const settled = [...s.result.answers, ...(await settledWithin(s.result.pending, 30_000))];
       for (const x of settled) acks.push({ address: (x.value as AllocOutcome).address, id: `o-${podRef(k, x.index)}` });
     }
+    const staleSocketRetries = open.staleRetries();
     await open.close();
     await d.stop();
     say('baselines (harness, etcd alone)');
     const baselines = await measureOpenLoopBaselines(o.endpoints, Math.max(1, Math.round(HTTP_OPEN_LOOP_FLOOR.at * saturation)), o.stepMs, o.seed, o.etcdDataDir);
     const inv = checkInvariants(acks, await loggedAllocationsThenDrop(o.endpoints, prefix));
-    return { unloadedP50Ms: unloaded.latencyMs.p50, saturationPerSec: saturation, steps, baselines, invariants: { duplicates: inv.duplicates, lost: inv.lost, extra: inv.extra }, extraAllowed };
+    return { unloadedP50Ms: unloaded.latencyMs.p50, saturationPerSec: saturation, steps, baselines, invariants: { duplicates: inv.duplicates, lost: inv.lost, extra: inv.extra }, extraAllowed, staleSocketRetries };
   } finally {
     await d.stop();
   }
@@ -111,5 +112,7 @@ export async function runHttpOpenLoop(o: HttpOpenLoopOptions) {
     ...summary,
     invariants: summedInvariants(rounds),
     extraAllowed: rounds.reduce((n, x) => n + x.extraAllowed, 0),
+    /** Open-loop requests sent again after failing on a reused keep-alive socket the daemon had closed (client.ts). */
+    staleSocketRetries: rounds.reduce((n, x) => n + x.staleSocketRetries, 0),
   };
 }

@@ -19,7 +19,11 @@ export interface ConnectionLimits {
   readonly headersTimeoutMs: number;
   /** Longest wait for a whole request (headers and body): 408 after it. Responses (watches) are not bounded by it. */
   readonly requestTimeoutMs: number;
-  /** How long an idle keep-alive connection stays open. */
+  /**
+   * How long an idle keep-alive connection stays open, as advertised (`Keep-Alive: timeout=N`, whole seconds); Node
+   * closes it 1 s later still. Longer than clients' own idle bounds, so the client closes an idle connection first
+   * and never sends a request on one the daemon is closing (the race ends in "socket hang up" / ECONNRESET).
+   */
   readonly keepAliveTimeoutMs: number;
   /** Request line and headers together (431 above), which bounds query strings too. */
   readonly maxHeaderBytes: number;
@@ -31,7 +35,9 @@ export const TCP_LIMITS: ConnectionLimits = {
   maxConnectionsPerPeer: 256,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
-  keepAliveTimeoutMs: 5_000,
+  // The Kubernetes API server's IdleTimeout (k8s.io/apiserver secure_serving.go: 90 s, "matches http.DefaultTransport
+  // keep-alive timeout"): Go clients (client-go) idle out at 90 s, Node agents with a timeout at the hint - 1 s = 89 s.
+  keepAliveTimeoutMs: 90_000,
   maxHeaderBytes: 16 * 1024,
 };
 

@@ -23,6 +23,7 @@ import { DAEMON_RSS_FLOOR_MB, runDaemonMemory } from './daemon-memory.js';
 import { runAllocOpenLoop } from './alloc/open-loop.js';
 import { measureEtcdShapes } from './alloc/etcd-shapes.js';
 import { runHttpOpenLoop } from './http/open-loop.js';
+import { parseEtcdConfig, runEtcdAlone } from './etcd-alone.js';
 import { renderLatencySweepSvg } from './lib/latency-chart.js';
 import { DEFAULT_FRACTIONS, DEFAULT_RATES, sweepJson, sweepRows } from './lib/sweep.js';
 
@@ -38,6 +39,7 @@ function common(cmd: Command): Command {
   return cmd
     .option('--etcd <endpoints>', 'use this etcd instead of starting a local one')
     .addOption(new Option('--etcd-cluster <members>', 'start a local etcd cluster of this many members').argParser(int))
+    .option('--etcd-flags <flags>', "extra flags of the local etcd, space-separated (e.g. '--backend-batch-interval=10ms'; bench etcd-alone compares them)")
     .option('--etcd-data-dir <dir>', "parent of the local etcd's throw-away data dir (default: the system's temp dir; e.g. /dev/shm takes the disk's fsync latency out)")
     .option('--json <file>', 'write every figure and the environment to this JSON file');
 }
@@ -371,6 +373,25 @@ common(program.command('churn'))
     } finally {
       await target.close();
     }
+  });
+
+program
+  .command('etcd-alone')
+  .description("etcd's own open-loop tail (one 200-byte put per arrival) under launch configurations of a fresh local etcd, paired rounds; with its WAL fsync and backend commit distributions")
+  .option('--configs <list>', "configurations separated by ';', each flags and NAME=value environment variables ('default' = no extra flag)", 'default;--backend-batch-interval=10ms')
+  .option('--rates <list>', 'offered rates/s of the open loop', list, [500])
+  .option('--rounds <n>', 'rounds (figures are medians)', int, 3)
+  .option('--step-seconds <s>', 'arrival window of each rate', Number, 3)
+  .option('--seed <n>', 'seed of the arrival schedules', int, 17)
+  .option('--etcd-data-dir <dir>', "parent of the local etcds' throw-away data dirs (default: the system's temp dir)")
+  .option('--json <file>', 'write every figure and the environment to this JSON file')
+  .action(async (o) => {
+    const configs = String(o.configs).split(';').map(parseEtcdConfig);
+    const r = await runEtcdAlone({ configs, rates: o.rates, rounds: o.rounds, stepMs: o.stepSeconds * 1000, seed: o.seed, ...(o.etcdDataDir ? { dataDir: o.etcdDataDir } : {}) });
+    const rows: (string | number)[][] = [['etcd configuration', 'one requester p50 ms', 'offered/s', 'p50 ms', 'p99 ms', 'p99 / one-requester p50', 'per round', 'achieved/s', 'WAL fsync p50/p99 ms', 'backend commits, p50/p99 ms']];
+    for (const c of r.configs)
+      for (const s of c.steps) rows.push([c.label, c.unloadedP50Ms, s.offeredPerSec, s.p50Ms, s.p99Ms, s.ratio, s.ratioPerRound.join(' '), s.achievedPerSec, c.disk ? `<=${c.disk.fsyncP50Ms}/<=${c.disk.fsyncP99Ms}` : '-', c.disk ? `${c.disk.commitsPerRun}, <=${c.disk.commitP50Ms}/<=${c.disk.commitP99Ms}` : '-']);
+    emit(r as unknown as Record<string, unknown>, rows, o.json, undefined, "(fsync and commit: etcd's histogram bucket bounds, over the whole run of each configuration)\n");
   });
 
 openLoopOptions(common(program.command('http')))

@@ -3,6 +3,7 @@
 import test from 'ava';
 import { MAX_ARRIVALS, openLoopPercentiles, poissonArrivals, runOpenLoop, seededRandom, settledWithin } from '../bench/lib/open-loop.js';
 import { medianOf, summarizeSweep, sweepJson, type SweepRound } from '../bench/lib/sweep.js';
+import { parseEtcdConfig } from '../bench/etcd-alone.js';
 
 test('the schedule is seeded: the same seed gives the same arrivals, another seed others', (t) => {
   const a = poissonArrivals(1000, 2000, 7);
@@ -103,4 +104,10 @@ test('a sweep summary: medians per step over rounds, the floor at 25% against th
 test('settling the calls a step left running is bounded: a call that never answers is left out', async (t) => {
   const never = new Promise<number | undefined>(() => undefined);
   t.deepEqual(await settledWithin([Promise.resolve(1), never, Promise.resolve(undefined), Promise.resolve(3)], 20), [1, 3]);
+});
+
+test("bench etcd-alone's configurations: flags and environment variables told apart, 'default' is none, anything else refused", (t) => {
+  t.deepEqual(parseEtcdConfig('default'), { label: 'default', args: [], env: {} });
+  t.deepEqual(parseEtcdConfig(' --backend-batch-interval=10ms  GOGC=400 '), { label: '--backend-batch-interval=10ms GOGC=400', args: ['--backend-batch-interval=10ms'], env: { GOGC: '400' } });
+  t.throws(() => parseEtcdConfig('batch=10'), { message: /"batch=10" is neither a flag/ });
 });

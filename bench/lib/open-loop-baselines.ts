@@ -62,9 +62,11 @@ export function probeFsync(dir: string): { p50Ms: number; p99Ms: number; maxMs: 
   return { p50Ms: x.p50, p99Ms: x.p99, maxMs: x.max };
 }
 
-export async function measureOpenLoopBaselines(endpoints: string[], ratePerSec: number, stepMs: number, seed: number, dataDir?: string): Promise<OpenLoopBaselines> {
-  const fsync = dataDir !== undefined ? probeFsync(dataDir) : undefined;
-  const harness = await runOpenLoop(async (i) => i, { ratePerSec, durationMs: stepMs, seed, maxOutstanding: 4096 });
+/**
+ * etcd alone: one requester's p50 (closed loop), then an open loop at each of `rates` (in order, 500 ms apart), one
+ * 200-byte put per arrival over ETCD_ALONE_KEYS keys (deleted after).
+ */
+export async function measureEtcdAlone(endpoints: string[], rates: readonly number[], stepMs: number, seed: number): Promise<EtcdAlone[]> {
   const client = openEtcd({ endpoints, callTimeoutMs: 30_000 });
   const prefix = `/bench-etcd-alone-${randomBytes(4).toString('hex')}/`;
   try {
@@ -79,22 +81,28 @@ export async function measureOpenLoopBaselines(endpoints: string[], ratePerSec: 
       one.add(performance.now() - t);
     }
     const unloadedP50Ms = one.summary().p50;
-    const alone = async (rate: number): Promise<EtcdAlone> => {
+    const out: EtcdAlone[] = [];
+    for (const rate of rates) {
+      if (out.length > 0) await new Promise((r) => setTimeout(r, 500)); // the previous step's calls settle
       const open = await runOpenLoop(put, { ratePerSec: rate, durationMs: stepMs, seed, maxOutstanding: 4096 });
-      return { unloadedP50Ms, p50Ms: open.latencyMs.p50, p99Ms: open.latencyMs.p99, ratio: round(open.latencyMs.p99 / unloadedP50Ms, 2), achievedPerSec: open.achievedPerSec };
-    };
-    const light = await alone(LIGHT_RATE);
-    await new Promise((r) => setTimeout(r, 500)); // the light step's calls settle
-    const atRate = await alone(ratePerSec);
-    return {
-      offeredPerSec: ratePerSec,
-      harness: { p50Ms: harness.latencyMs.p50, p99Ms: harness.latencyMs.p99 },
-      ...(fsync ? { fsync } : {}),
-      etcdAlone: atRate,
-      etcdAloneLight: { offeredPerSec: LIGHT_RATE, ...light },
-    };
+      out.push({ unloadedP50Ms, p50Ms: open.latencyMs.p50, p99Ms: open.latencyMs.p99, ratio: round(open.latencyMs.p99 / unloadedP50Ms, 2), achievedPerSec: open.achievedPerSec });
+    }
+    return out;
   } finally {
     await client.delete().prefix(prefix).catch(() => undefined);
     client.close();
   }
+}
+
+export async function measureOpenLoopBaselines(endpoints: string[], ratePerSec: number, stepMs: number, seed: number, dataDir?: string): Promise<OpenLoopBaselines> {
+  const fsync = dataDir !== undefined ? probeFsync(dataDir) : undefined;
+  const harness = await runOpenLoop(async (i) => i, { ratePerSec, durationMs: stepMs, seed, maxOutstanding: 4096 });
+  const [light, atRate] = await measureEtcdAlone(endpoints, [LIGHT_RATE, ratePerSec], stepMs, seed);
+  return {
+    offeredPerSec: ratePerSec,
+    harness: { p50Ms: harness.latencyMs.p50, p99Ms: harness.latencyMs.p99 },
+    ...(fsync ? { fsync } : {}),
+    etcdAlone: atRate!,
+    etcdAloneLight: { offeredPerSec: LIGHT_RATE, ...light! },
+  };
 }

@@ -12,11 +12,12 @@ export interface Target {
   close(): Promise<void>;
 }
 
-export async function openTarget(opts: { etcd?: string; etcdCluster?: number; etcdDataDir?: string; etcdArgs?: readonly string[] }): Promise<Target> {
+export async function openTarget(opts: { etcd?: string; etcdCluster?: number; etcdDataDir?: string; etcdArgs?: readonly string[]; etcdFlags?: string }): Promise<Target> {
   const given = opts.etcd ?? process.env.ETCD_ENDPOINTS;
   if (given) return { endpoints: given.split(','), members: given.split(',').length, pids: [], close: async () => undefined };
   // The data dir's filesystem decides etcd's fsync latency (e.g. /dev/shm to take a slow disk out of a measurement).
-  const etcd = await LocalEtcd.start({ members: opts.etcdCluster ?? 1, ...(opts.etcdDataDir ? { baseDir: opts.etcdDataDir } : {}), ...(opts.etcdArgs ? { extraArgs: opts.etcdArgs } : {}) });
+  const extraArgs = [...(opts.etcdFlags ?? '').split(/\s+/).filter(Boolean), ...(opts.etcdArgs ?? [])];
+  const etcd = await LocalEtcd.start({ members: opts.etcdCluster ?? 1, ...(opts.etcdDataDir ? { baseDir: opts.etcdDataDir } : {}), extraArgs });
   const pids = etcd.members.map((m) => m.pid).filter((p): p is number => p !== undefined);
   return { endpoints: etcd.endpoints, members: etcd.members.length, pids, dataDir: opts.etcdDataDir ?? tmpdir(), close: () => etcd.stop() };
 }

@@ -1,5 +1,5 @@
 // The benchmark's Allocator over the daemon's HTTPS API: keep-alive connections, one POST per allocation.
-import { Agent, request } from 'node:https';
+import { Agent, request, type RequestOptions } from 'node:https';
 import type { Allocator } from '../alloc/types.js';
 import { podRef } from '../alloc/types.js';
 import { BENCH_POOL } from '../alloc/engine.js';
@@ -41,18 +41,29 @@ function staleSocket(req: { reusedSocket: boolean }, e: unknown): boolean {
  * (request.reusedSocket) and Go's transport do; `onStale` counts those. Any other failure rejects.
  */
 export function postJson(d: DaemonEndpoint, agent: Agent, path: string, body: string, onStale?: () => void): Promise<Answer> {
+  return poster(d, agent)(path, body, onStale);
+}
+
+/** postJson for one daemon, with what every request shares (address, token header) worked out once. */
+export function poster(d: DaemonEndpoint, agent: Agent): (path: string, body: string, onStale?: () => void) => Promise<Answer> {
   const target = new URL(d.url);
+  const authorization = `Bearer ${d.token}`;
+  const options = (path: string, body: string): RequestOptions => ({
+    host: target.hostname,
+    port: target.port,
+    method: 'POST',
+    path,
+    agent,
+    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization },
+  });
+  return (path, body, onStale) => send(options(path, body), body, onStale);
+}
+
+function send(options: RequestOptions, body: string, onStale: (() => void) | undefined): Promise<Answer> {
   const once = (): Promise<Answer> =>
     new Promise((ok, fail) => {
       const req = request(
-        {
-          host: target.hostname,
-          port: target.port,
-          method: 'POST',
-          path,
-          agent,
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${d.token}` },
-        },
+        options,
         (res) => {
           let text = '';
           res.setEncoding('utf8');
@@ -78,6 +89,7 @@ export function postJson(d: DaemonEndpoint, agent: Agent, path: string, body: st
 /** Requester r talks to daemon r % daemons.length, over `connections` keep-alive sockets per daemon. */
 export function httpAllocator(daemons: readonly ServeProcess[], tag: string, connections: number): Allocator & { agents: Agent[]; staleRetries(): number } {
   const agents = daemons.map((d) => daemonAgent(d, connections));
+  const posts = daemons.map((d, i) => poster(d, agents[i]!));
   let stale = 0;
   const onStale = () => void stale++;
   return {
@@ -90,7 +102,7 @@ export function httpAllocator(daemons: readonly ServeProcess[], tag: string, con
         pools: { ipv4: [BENCH_POOL] },
       });
       const i = requester % daemons.length;
-      const r = await postJson(daemons[i]!, agents[i]!, '/v1/allocations', body, onStale);
+      const r = await posts[i]!('/v1/allocations', body, onStale);
       if (r.status === 201 || r.status === 200) return { address: (JSON.parse(r.text) as { allocations: { address: string }[] }).allocations[0]!.address, conflicts: 0 };
       if (r.status === 409 && r.text.includes('PoolExhausted')) return 'exhausted';
       throw new Error(`HTTP ${r.status}: ${r.text.slice(0, 200)}`);

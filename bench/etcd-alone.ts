@@ -49,13 +49,15 @@ interface DiskFigures {
   readonly commits: number;
   readonly commitP50Ms: number;
   readonly commitP99Ms: number;
+  /** Go GC cycles of the etcd process a second over the run (go_gc_duration_seconds_count). */
+  readonly goGcPerSec: number;
 }
 
 async function metricsText(endpoint: string): Promise<string> {
   return (await fetch(`${endpoint}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
 }
 
-async function oneRun(c: EtcdConfig, o: EtcdAloneOptions, round: number): Promise<EtcdAlone[] & { disk?: DiskFigures }> {
+async function oneRun(c: EtcdConfig, o: EtcdAloneOptions, roundIndex: number): Promise<EtcdAlone[] & { disk?: DiskFigures }> {
   const saved = Object.fromEntries(Object.keys(c.env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, c.env); // the etcd child inherits it
   let etcd: LocalEtcd;
@@ -68,12 +70,15 @@ async function oneRun(c: EtcdConfig, o: EtcdAloneOptions, round: number): Promis
   try {
     const ep = etcd.endpoints[0]!;
     const before = await metricsText(ep);
-    const steps = await measureEtcdAlone(etcd.endpoints, o.rates, o.stepMs, o.seed + round);
+    const t0 = performance.now();
+    const steps = await measureEtcdAlone(etcd.endpoints, o.rates, o.stepMs, o.seed + roundIndex);
     const after = await metricsText(ep);
+    const seconds = (performance.now() - t0) / 1000;
+    const gcs = (t: string) => Number(/^go_gc_duration_seconds_count (\S+)$/m.exec(t)?.[1] ?? NaN);
     const f = (metric: string, q: number) => between(buckets(before, metric), buckets(after, metric), q);
     const fs = 'etcd_disk_wal_fsync_duration_seconds';
     const bc = 'etcd_disk_backend_commit_duration_seconds';
-    return Object.assign(steps, { disk: { fsyncs: f(fs, 0.5).count, fsyncP50Ms: f(fs, 0.5).atMs, fsyncP99Ms: f(fs, 0.99).atMs, commits: f(bc, 0.5).count, commitP50Ms: f(bc, 0.5).atMs, commitP99Ms: f(bc, 0.99).atMs } });
+    return Object.assign(steps, { disk: { fsyncs: f(fs, 0.5).count, fsyncP50Ms: f(fs, 0.5).atMs, fsyncP99Ms: f(fs, 0.99).atMs, commits: f(bc, 0.5).count, commitP50Ms: f(bc, 0.5).atMs, commitP99Ms: f(bc, 0.99).atMs, goGcPerSec: round((gcs(after) - gcs(before)) / seconds, 1) } });
   } finally {
     await etcd.stop();
   }
@@ -119,7 +124,7 @@ export async function runEtcdAlone(o: EtcdAloneOptions) {
           ratioPerRound: rs.map((x) => x[k]!.ratio),
           achievedPerSec: med((x) => x[k]!.achievedPerSec),
         })),
-        disk: rs[0]?.disk ? { fsyncP50Ms: med((x) => x.disk!.fsyncP50Ms), fsyncP99Ms: med((x) => x.disk!.fsyncP99Ms), commitsPerRun: med((x) => x.disk!.commits), commitP50Ms: med((x) => x.disk!.commitP50Ms), commitP99Ms: med((x) => x.disk!.commitP99Ms) } : undefined,
+        disk: rs[0]?.disk ? { fsyncP50Ms: med((x) => x.disk!.fsyncP50Ms), fsyncP99Ms: med((x) => x.disk!.fsyncP99Ms), commitsPerRun: med((x) => x.disk!.commits), commitP50Ms: med((x) => x.disk!.commitP50Ms), commitP99Ms: med((x) => x.disk!.commitP99Ms), goGcPerSec: med((x) => x.disk!.goGcPerSec) } : undefined,
       };
     }),
   };

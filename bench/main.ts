@@ -378,7 +378,7 @@ common(program.command('churn'))
 program
   .command('etcd-alone')
   .description("etcd's own open-loop tail (one 200-byte put per arrival) under launch configurations of a fresh local etcd, paired rounds; with its WAL fsync and backend commit distributions")
-  .option('--configs <list>', "configurations separated by ';', each flags and NAME=value environment variables ('default' = no extra flag)", 'default;--backend-batch-interval=10ms')
+  .option('--configs <list>', "configurations separated by ';', each flags and NAME=value environment variables ('default' = the local etcd as shipped, src/local/etcd.ts; 'GOGC=100 GOMEMLIMIT=off' = Go's own defaults)", 'GOGC=100 GOMEMLIMIT=off;default')
   .option('--rates <list>', 'offered rates/s of the open loop', list, [500])
   .option('--rounds <n>', 'rounds (figures are medians)', int, 3)
   .option('--step-seconds <s>', 'arrival window of each rate', Number, 3)
@@ -388,9 +388,9 @@ program
   .action(async (o) => {
     const configs = String(o.configs).split(';').map(parseEtcdConfig);
     const r = await runEtcdAlone({ configs, rates: o.rates, rounds: o.rounds, stepMs: o.stepSeconds * 1000, seed: o.seed, ...(o.etcdDataDir ? { dataDir: o.etcdDataDir } : {}) });
-    const rows: (string | number)[][] = [['etcd configuration', 'one requester p50 ms', 'offered/s', 'p50 ms', 'p99 ms', 'p99 / one-requester p50', 'per round', 'achieved/s', 'WAL fsync p50/p99 ms', 'backend commits, p50/p99 ms']];
+    const rows: (string | number)[][] = [['etcd configuration', 'one requester p50 ms', 'offered/s', 'p50 ms', 'p99 ms', 'p99 / one-requester p50', 'per round', 'achieved/s', 'WAL fsync p50/p99 ms', 'backend commits, p50/p99 ms', 'Go GCs/s']];
     for (const c of r.configs)
-      for (const s of c.steps) rows.push([c.label, c.unloadedP50Ms, s.offeredPerSec, s.p50Ms, s.p99Ms, s.ratio, s.ratioPerRound.join(' '), s.achievedPerSec, c.disk ? `<=${c.disk.fsyncP50Ms}/<=${c.disk.fsyncP99Ms}` : '-', c.disk ? `${c.disk.commitsPerRun}, <=${c.disk.commitP50Ms}/<=${c.disk.commitP99Ms}` : '-']);
+      for (const s of c.steps) rows.push([c.label, c.unloadedP50Ms, s.offeredPerSec, s.p50Ms, s.p99Ms, s.ratio, s.ratioPerRound.join(' '), s.achievedPerSec, c.disk ? `<=${c.disk.fsyncP50Ms}/<=${c.disk.fsyncP99Ms}` : '-', c.disk ? `${c.disk.commitsPerRun}, <=${c.disk.commitP50Ms}/<=${c.disk.commitP99Ms}` : '-', c.disk?.goGcPerSec ?? '-']);
     emit(r as unknown as Record<string, unknown>, rows, o.json, undefined, "(fsync and commit: etcd's histogram bucket bounds, over the whole run of each configuration)\n");
   });
 

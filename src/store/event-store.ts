@@ -90,8 +90,7 @@ export class EventStore {
     });
     // Only with the shipped codec: another codec may turn records into something else than the events appended.
     if (this.codec === defaultCodec) {
-      const own = (this.ownRecords = new OwnRecords());
-      this.committer.onRecord = (rev, key, events) => own.add(rev, key, events);
+      this.committer.onRecord = this.ownRecords = new OwnRecords();
     }
   }
 
@@ -219,7 +218,7 @@ export class EventStore {
 
   subscribe(opts: SubscribeOptions): Subscription {
     const own = this.ownRecords;
-    const s = new Subscription(this.client, this.keys, this.codec, opts, own && ((rev, key) => own.take(rev, key, this.subscriptions.size > 1)));
+    const s = new Subscription(this.client, this.keys, this.codec, opts, own && ((key) => own.take(key, this.subscriptions.size > 1)));
     this.subscriptions.add(s);
     void s.done.finally(() => this.subscriptions.delete(s));
     return s;

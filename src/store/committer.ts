@@ -327,7 +327,7 @@ export class Committer {
     ];
     for (const [tag, id] of plan.writes) success.push({ put: { key: tagKey(tag), value: Buffer.from(id) } });
     // Registered before sending: the watch may show the record before the answer to this txn has been processed.
-    if (this.onRecord && plan.members.every((m) => m.checked)) this.onRecord.sending(recordKey, plan.members.length === 1 ? plan.members[0]!.events : plan.members.flatMap((m) => m.events));
+    if (this.onRecord && plan.members.every((m) => m.checked)) this.onRecord.sending(recordKey, recordEvents(plan.members));
     return { compare, success };
   }
 
@@ -511,6 +511,14 @@ export class Committer {
   seen(rev: number): void {
     if (rev > this.seenRevision) this.seenRevision = rev;
   }
+}
+
+/** The members' events in record order (a loop: flatMap costs ~1 µs per member here). */
+function recordEvents(members: readonly Member[]): readonly EventEnvelope[] {
+  if (members.length === 1) return members[0]!.events;
+  const out: EventEnvelope[] = [];
+  for (const m of members) for (const e of m.events) out.push(e);
+  return out;
 }
 
 function describe(err: unknown): string {

@@ -175,7 +175,7 @@ openLoopOptions(common(program.command('alloc')))
           ['conflicts (re-decisions)', r.conflicts, `txns batch mean ${r.txnBatch.mean}, max ${r.txnBatch.max}`],
           ['CPU us/alloc node/etcd', `${r.cpuUsPerAlloc.node}/${r.cpuUsPerAlloc.etcd ?? '-'}`, `median round; rounds: ${r.rounds.map((x) => `${x.cpuUsPerAlloc.node}/${x.cpuUsPerAlloc.etcd ?? '-'}`).join(' ')}`],
           ['pool-cas allocations/s', r.baselines.poolCas.allocsPerSec, `baseline, same etcd, ${r.requesters} requesters (${r.baselines.poolCas.conflicts} conflicts)`],
-          ['etcd ceiling keys/s', r.baselines.etcdCeiling.keysPerSec, `raw puts, 128 per txn, after each round: ${r.baselines.etcdCeiling.perRound.join(' ')}; etcd CPU us/key ${r.baselines.etcdCeiling.etcdCpuUsPerKey ?? '-'}; once at the end: ${r.baselines.etcdCeiling.atEnd}`],
+          ['etcd ceiling keys/s', r.baselines.etcdCeiling.keysPerSec, `raw puts, 128 per txn, mean of before/after each round: ${r.baselines.etcdCeiling.perRound.join(' ')} (${r.baselines.etcdCeiling.beforeAfter.map(([b, a]) => `${b}/${a}`).join(' ')}); etcd CPU us/key ${r.baselines.etcdCeiling.etcdCpuUsPerKey ?? '-'}; once at the end: ${r.baselines.etcdCeiling.atEnd}`],
           ['ratio vs pool-cas', `${r.ratios.vsPoolCas}x`, ''],
           ['ratio vs etcd ceiling', r.ratios.vsEtcdCeiling, `median of paired rounds: ${r.rounds.map((x) => x.ratioVsCeiling).join(' ')}; of the medians ${r.ratios.vsEtcdCeilingOfMedians}; vs the ceiling at the end ${r.ratios.vsEtcdCeilingAtEnd}`],
           ['invariants', `duplicates ${r.invariants.duplicates}, lost ${r.invariants.lost}, extra ${r.invariants.extra}`, 'engine log vs acknowledgements, all rounds'],

@@ -14,8 +14,25 @@ export interface CeilingOptions {
   cleanup?: boolean;
 }
 
+/**
+ * Keys of the unmeasured run before a process's first measurement. The client's side of the ceiling (etcd3's
+ * generic txn path) is cold in a fresh process: 30-44 us of Node CPU per key in the first run against 13-16 warm
+ * (2026-12-01, 6 runs in one process vs 4 fresh processes, one etcd), so the first ceiling of every `bench alloc`
+ * run came out ~35% low and paired the first round with too low a ceiling.
+ */
+export const CEILING_WARMUP_KEYS = 10_000;
+let warmed = false;
+
 export async function measureEtcdCeiling(endpoints: string[], prefix: string, opts: CeilingOptions): Promise<{ keysPerSec: number; seconds: number }> {
   if (!(opts.keys > 0 && opts.concurrency > 0 && opts.txnOps > 0)) throw new Error('keys, concurrency and txnOps must be positive');
+  if (!warmed) {
+    warmed = true;
+    await putKeys(endpoints, `${prefix}ceiling-warmup-`, { ...opts, keys: CEILING_WARMUP_KEYS });
+  }
+  return putKeys(endpoints, prefix, opts);
+}
+
+async function putKeys(endpoints: string[], prefix: string, opts: CeilingOptions): Promise<{ keysPerSec: number; seconds: number }> {
   const client = openEtcd({ endpoints, callTimeoutMs: 30_000 });
   const base = `${prefix}ceiling-${randomBytes(4).toString('hex')}/`;
   // ~200 bytes, like an allocation record; distinct per key so nothing is deduplicated anywhere.

@@ -36,7 +36,7 @@ function pairedRatios(orders: readonly PoolOrder[], byOrder: ReadonlyMap<PoolOrd
 }
 
 const exec = promisify(execFile);
-/** The raw etcd ceiling measured after every round: the shape run-baselines uses (20,000 keys, 16 txns of 128). */
+/** The raw etcd ceiling measured before and after every round: the shape run-baselines uses (20,000 keys, 16 txns of 128). */
 const CEILING = { keys: 20_000, concurrency: 16, txnOps: 128 } as const;
 const workerPath = fileURLToPath(new URL('./worker.js', import.meta.url));
 
@@ -102,6 +102,10 @@ async function oneRound(o: AllocScenarioOptions, r: number, order: PoolOrder, po
   const size = await definePool(o.endpoints, prefix, poolCidr, order);
   if (size < o.count + o.warmup) throw new Error(`pool ${poolCidr} has ${size} usable addresses, fewer than --count ${o.count} + --warmup ${o.warmup}`);
   const share = (total: number, i: number) => Math.floor(total / o.processes) + (i < total % o.processes ? 1 : 0);
+  // The raw etcd ceiling right before the round too: the round is paired with the mean of the ceilings around it
+  // (this machine's speed moves within a minute, and one measurement after the round alone pairs it with whatever
+  // the next seconds bring).
+  const ceilingBefore = await measureEtcdCeiling(o.endpoints, prefix, CEILING);
   let runs: ProcessRun[];
   const t0 = performance.now();
   let etcdBefore: number | undefined;
@@ -136,11 +140,12 @@ async function oneRound(o: AllocScenarioOptions, r: number, order: PoolOrder, po
   const acks = runs.flatMap((p) => p.result.allocations.map((a) => ({ address: a.address, id: `${p.tag}-${podRef(a.requester, a.seq)}` })));
   const inv = checkInvariants(acks, logged);
   const allocations = acks.length;
-  // The raw etcd ceiling right after the round, on the same etcd: a ratio per round, paired (this machine's speed
-  // moves within a minute), and etcd's CPU per raw key next to its CPU per allocation.
+  // The raw etcd ceiling right after the round, on the same etcd: a ratio per round, paired with the mean of the
+  // ceilings before and after it, and etcd's CPU per raw key next to its CPU per allocation.
   const ceilingEtcdBefore = etcdCpu(o.etcdPids);
-  const ceiling = await measureEtcdCeiling(o.endpoints, prefix, CEILING);
+  const ceilingAfter = await measureEtcdCeiling(o.endpoints, prefix, CEILING);
   const ceilingEtcdAfter = etcdCpu(o.etcdPids);
+  const ceilingKeysPerSec = Math.round((ceilingBefore.keysPerSec + ceilingAfter.keysPerSec) / 2);
   // Processes run side by side: the rate is all allocations over the slowest process's time.
   const seconds = Math.max(...runs.map((p) => p.result.seconds));
   const lat = Latencies.merge(runs.map((p) => p.result.latencySamples)).summary();
@@ -150,10 +155,13 @@ async function oneRound(o: AllocScenarioOptions, r: number, order: PoolOrder, po
     /** CPU µs per acknowledged allocation over the measured run: the allocating process(es), and etcd. */
     cpuUsPerAlloc: { node: us(runs.reduce((n, p) => n + p.cpuSeconds, 0)), etcd: etcdBefore !== undefined && etcdAfter !== undefined ? us(etcdAfter - etcdBefore) : undefined },
     ceiling: {
-      keysPerSec: ceiling.keysPerSec,
+      /** The mean of the ceilings measured right before and right after the round (the ratio's denominator). */
+      keysPerSec: ceilingKeysPerSec,
+      before: ceilingBefore.keysPerSec,
+      after: ceilingAfter.keysPerSec,
       etcdCpuUsPerKey: ceilingEtcdBefore !== undefined && ceilingEtcdAfter !== undefined ? round(((ceilingEtcdAfter - ceilingEtcdBefore) * 1e6) / CEILING.keys, 1) : undefined,
     },
-    ratioVsCeiling: round(allocations / seconds / ceiling.keysPerSec, 3),
+    ratioVsCeiling: round(allocations / seconds / ceilingKeysPerSec, 3),
     allocsPerSec: allocations / seconds,
     allocations,
     seconds,
@@ -267,11 +275,11 @@ export async function runAllocScenario(o: AllocScenarioOptions) {
     baselines: {
       // The baseline's own check: an "extra" there is a call its time limit abandoned that committed later.
       poolCas: { allocsPerSec: baselines.poolCas.allocsPerSec, latencyMs: baselines.poolCas.latencyMs, conflicts: baselines.poolCas.conflicts, allocations: baselines.poolCas.allocations, invariants: baselines.poolCas.invariants },
-      etcdCeiling: { keysPerSec: round(ceilingMedian), perRound: rounds.map((x) => x.ceiling.keysPerSec), etcdCpuUsPerKey: mid.ceiling.etcdCpuUsPerKey, atEnd: baselines.etcdCeiling.keysPerSec },
+      etcdCeiling: { keysPerSec: round(ceilingMedian), perRound: rounds.map((x) => x.ceiling.keysPerSec), beforeAfter: rounds.map((x) => [x.ceiling.before, x.ceiling.after]), etcdCpuUsPerKey: mid.ceiling.etcdCpuUsPerKey, atEnd: baselines.etcdCeiling.keysPerSec },
     },
     ratios: {
       vsPoolCas: round(allocsPerSec / baselines.poolCas.allocsPerSec, 1),
-      /** Median of the rounds' ratios, each round against the ceiling measured right after it. */
+      /** Median of the rounds' ratios, each round against the mean of the ceilings measured right before and after it. */
       vsEtcdCeiling: round(median(rounds.map((x) => x.ratioVsCeiling)), 3),
       /** The medians' ratio (against the per-round ceilings' median). */
       vsEtcdCeilingOfMedians: round(allocsPerSec / ceilingMedian, 3),

@@ -90,8 +90,7 @@ export class EventStore {
     });
     // Only with the shipped codec: another codec may turn records into something else than the events appended.
     if (this.codec === defaultCodec) {
-      const own = (this.ownRecords = new OwnRecords());
-      this.committer.onRecord = (rev, key, events) => own.add(rev, key, events);
+      this.committer.onRecord = this.ownRecords = new OwnRecords();
     }
   }
 
@@ -219,7 +218,7 @@ export class EventStore {
 
   subscribe(opts: SubscribeOptions): Subscription {
     const own = this.ownRecords;
-    const s = new Subscription(this.client, this.keys, this.codec, opts, own && ((rev, key) => own.take(rev, key, this.subscriptions.size > 1)));
+    const s = new Subscription(this.client, this.keys, this.codec, opts, own && ((key) => own.take(key, this.subscriptions.size > 1)));
     this.subscriptions.add(s);
     void s.done.finally(() => this.subscriptions.delete(s));
     return s;
@@ -300,7 +299,15 @@ export class EventStore {
   }
 }
 
+/** The revision hint of an id made by newId (12 lowercase hex digits and '-'); undefined for any other id. */
 function hintOfId(id: string): number | undefined {
-  const m = /^([0-9a-f]{12})-/.exec(id);
-  return m ? parseInt(m[1]!, 16) : undefined;
+  if (id.length < 13 || id.charCodeAt(12) !== 45) return undefined;
+  let n = 0;
+  for (let i = 0; i < 12; i++) {
+    const c = id.charCodeAt(i);
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1; // 0-9, a-f
+    if (d < 0) return undefined;
+    n = n * 16 + d;
+  }
+  return n;
 }

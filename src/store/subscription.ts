@@ -44,8 +44,8 @@ export class Subscription {
     private readonly keys: KeyLayout,
     private readonly codec: EventCodec,
     private readonly opts: SubscribeOptions,
-    /** This process's own record at a revision, already decoded (see OwnRecords). */
-    private readonly ownRecord?: (revision: number, key: Buffer) => readonly StoredEvent['event'][] | undefined,
+    /** This process's own record under this key, already decoded (see OwnRecords). */
+    private readonly ownRecord?: (key: Buffer) => readonly StoredEvent['event'][] | undefined,
   ) {
     this.delivered = opts.after;
     this.through = opts.after;
@@ -186,7 +186,7 @@ export class Subscription {
       const rev = Number(kv.mod_revision);
       if (rev <= this.delivered) continue;
       // etcd3 strips nothing here (no namespace); keys keep the full prefix.
-      const own = this.ownRecord?.(rev, kv.key);
+      const own = this.ownRecord?.(kv.key);
       if (own !== undefined) for (let i = 0; i < own.length; i++) events.push({ event: own[i]!, revision: rev, position: i });
       else events.push(...decodeRecord(kv, rev, this.codec, undefined, undefined, this.opts.onMalformed));
       this.delivered = Math.max(this.delivered, rev);

@@ -26,6 +26,10 @@ export interface DaemonMemoryOptions {
   readonly nodeArgs: readonly string[];
   /** Also measure daemons with these flags instead, paired with the others in every round (an A/B of V8 flags). */
   readonly compareNodeArgs?: readonly string[];
+  /** Extra environment of the measured daemons (e.g. IPAM_SETTLE_HEAP, glibc's MALLOC_* settings). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** The compared daemons' environment instead (with or without --compare-node-args). */
+  readonly compareEnv?: Readonly<Record<string, string>>;
   /** Seconds a ready daemon is left before it is read (default 3). */
   readonly settleSeconds?: number;
   /** Also write a heap snapshot of each measured daemon (after it was read) into this directory. */
@@ -69,10 +73,10 @@ function gauge(metrics: string, name: string, labels = ''): number {
 }
 
 /** Starts `ipam serve` on `prefix`, waits until it is ready and settled, reads it, stops it. */
-export async function readDaemon(endpoints: readonly string[], prefix: string, nodeArgs: readonly string[], settleSeconds = SETTLE_SECONDS, heapSnapshotDir?: string): Promise<DaemonReading> {
+export async function readDaemon(endpoints: readonly string[], prefix: string, nodeArgs: readonly string[], settleSeconds = SETTLE_SECONDS, heapSnapshotDir?: string, env: Readonly<Record<string, string>> = {}): Promise<DaemonReading> {
   const t0 = performance.now();
   const snapshotArgs = heapSnapshotDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapSnapshotDir}`] : [];
-  const d = await startServe({ endpoints, prefix, node: 'bench-node', timeoutMs: 600_000, nodeArgs: [...nodeArgs, ...snapshotArgs] });
+  const d = await startServe({ endpoints, prefix, node: 'bench-node', timeoutMs: 600_000, nodeArgs: [...nodeArgs, ...snapshotArgs], env });
   try {
     const readySeconds = (performance.now() - t0) / 1000;
     const cpuSecondsToReady = cpuSeconds(d.pid) ?? NaN;
@@ -136,15 +140,17 @@ export async function runDaemonMemory(o: DaemonMemoryOptions) {
   const empty = `/bench-daemon-memory-${id}-empty/`;
   const { client, total } = await loadSynthLog(o.endpoints, prefix, { events: o.events, poolPairs: 10, live: o.live, perCommit: EVENTS_PER_COMMIT }, Infinity, 8);
   try {
-    const variants = [o.nodeArgs, ...(o.compareNodeArgs ? [o.compareNodeArgs] : [])];
+    const env = o.env ?? {};
+    const comparing = o.compareNodeArgs !== undefined || o.compareEnv !== undefined;
+    const variants = [{ nodeArgs: o.nodeArgs, env }, ...(comparing ? [{ nodeArgs: o.compareNodeArgs ?? o.nodeArgs, env: o.compareEnv ?? env }] : [])];
     const baseline: DaemonReading[] = [];
     const runs: DaemonReading[][] = variants.map(() => []);
     for (let r = 0; r < o.rounds; r++) {
-      baseline.push(await readDaemon(o.endpoints, empty, o.nodeArgs, o.settleSeconds));
+      baseline.push(await readDaemon(o.endpoints, empty, o.nodeArgs, o.settleSeconds, undefined, env));
       // Paired: every variant once per round, the order alternating (this machine's load drifts).
       const order = variants.map((_, i) => i);
       if (r % 2 === 1) order.reverse();
-      for (const i of order) runs[i]!.push(await readDaemon(o.endpoints, prefix, variants[i]!, o.settleSeconds, o.heapSnapshotDir));
+      for (const i of order) runs[i]!.push(await readDaemon(o.endpoints, prefix, variants[i]!.nodeArgs, o.settleSeconds, o.heapSnapshotDir, variants[i]!.env));
     }
     const model = await heldPerPod('model', o.events, o.live);
     const projections = await heldPerPod('projections', o.events, o.live);
@@ -152,8 +158,9 @@ export async function runDaemonMemory(o: DaemonMemoryOptions) {
     const pods = model.pods;
     for (const x of runs.flat()) if (x.allocatedAddresses !== 2 * pods) throw new Error(`the daemon holds ${x.allocatedAddresses} addresses; the log leaves ${2 * pods} (${pods} dual-stack pods)`);
     const med = (xs: readonly DaemonReading[], f: (x: DaemonReading) => number) => round(median(xs.map(f)), 1);
-    const summary = (xs: readonly DaemonReading[], nodeArgs: readonly string[]) => ({
-      nodeArgs,
+    const summary = (xs: readonly DaemonReading[], v: (typeof variants)[number]) => ({
+      nodeArgs: v.nodeArgs,
+      env: v.env,
       rssMB: med(xs, (x) => x.rssMB),
       peakRssMB: med(xs, (x) => x.peakRssMB),
       heapUsedMB: med(xs, (x) => x.heapUsedMB),
@@ -166,7 +173,7 @@ export async function runDaemonMemory(o: DaemonMemoryOptions) {
       rounds: xs,
       floor: { rssMB: DAEMON_RSS_FLOOR_MB, met: pods >= 100_000 && med(xs, (x) => x.rssMB) <= DAEMON_RSS_FLOOR_MB },
     });
-    const main = summary(runs[0]!, o.nodeArgs);
+    const main = summary(runs[0]!, variants[0]!);
     return {
       scenario: 'daemon-memory',
       events: total,
@@ -175,7 +182,7 @@ export async function runDaemonMemory(o: DaemonMemoryOptions) {
       ...main,
       baseline: { rssMB: med(baseline, (x) => x.rssMB), heapUsedMB: med(baseline, (x) => x.heapUsedMB), rounds: baseline },
       heldBytesPerPod: { model: model.bytesPerPod, projections: projections.bytesPerPod },
-      ...(o.compareNodeArgs ? { compare: summary(runs[1]!, o.compareNodeArgs) } : {}),
+      ...(comparing ? { compare: summary(runs[1]!, variants[1]!) } : {}),
     };
   } finally {
     await client.delete().prefix(prefix);

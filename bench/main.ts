@@ -219,6 +219,17 @@ program
     );
   });
 
+/** `K=V` words as an environment (a word without `=` is refused, naming it). */
+function envOf(words: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const w of words) {
+    const eq = w.indexOf('=');
+    if (eq <= 0) throw new Error(`--env/--compare-env: expected K=V, got ${JSON.stringify(w)}`);
+    env[w.slice(0, eq)] = w.slice(eq + 1);
+  }
+  return env;
+}
+
 common(program.command('daemon-memory'))
   .description('a real `ipam serve` holding --live dual-stack pods (the synthetic log in etcd): its RSS, V8 heap and bytes per pod, vs a daemon on an empty log in the same run; and the heap model + projections hold per pod after a full GC')
   .option('--events <n>', 'events in the log', int, 300_000)
@@ -226,15 +237,20 @@ common(program.command('daemon-memory'))
   .option('--rounds <n>', 'daemon starts per log (each paired with an empty-log start); figures are medians', int, 1)
   .option('--node-args <flags>', 'extra node flags for the measured daemons (space-separated, e.g. an A/B of V8 flags)', '')
   .option('--compare-node-args <flags>', 'also measure daemons with these node flags instead, paired with the others in every round')
+  .option('--env <K=V...>', "extra environment of the measured daemons (e.g. IPAM_SETTLE_HEAP=none)")
+  .option('--compare-env <K=V...>', "also measure daemons with this environment instead, paired (with or without --compare-node-args)")
   .option('--settle <seconds>', 'seconds a ready daemon is left before it is read', (v) => Number(v), 3)
   .option('--heap-snapshot-dir <dir>', 'also write a heap snapshot of each measured daemon, after it was read, into this directory')
   .action(async (o) => {
     const target = await openTarget(o);
     try {
-      const r = await runDaemonMemory({ endpoints: target.endpoints, events: o.events, live: o.live, rounds: o.rounds, nodeArgs: String(o.nodeArgs).split(' ').filter(Boolean), settleSeconds: o.settle, ...(o.compareNodeArgs !== undefined ? { compareNodeArgs: String(o.compareNodeArgs).split(' ').filter(Boolean) } : {}), ...(o.heapSnapshotDir ? { heapSnapshotDir: o.heapSnapshotDir } : {}) });
+      const r = await runDaemonMemory({ endpoints: target.endpoints, events: o.events, live: o.live, rounds: o.rounds, nodeArgs: String(o.nodeArgs).split(' ').filter(Boolean), settleSeconds: o.settle, ...(o.compareNodeArgs !== undefined ? { compareNodeArgs: String(o.compareNodeArgs).split(' ').filter(Boolean) } : {}), ...(o.env ? { env: envOf(o.env as string[]) } : {}), ...(o.compareEnv ? { compareEnv: envOf(o.compareEnv as string[]) } : {}), ...(o.heapSnapshotDir ? { heapSnapshotDir: o.heapSnapshotDir } : {}) });
       const spaces = (x: { spacesMB: Record<string, number> }) => Object.entries(x.spacesMB).filter(([, v]) => v >= 1).map(([k, v]) => `${k} ${v}`).join(', ');
       type Summary = NonNullable<typeof r.compare>;
-      const flags = (x: Summary) => (x.nodeArgs.length > 0 ? ` [${x.nodeArgs.join(' ')}]` : '');
+      const flags = (x: Summary) => {
+        const all = [...x.nodeArgs, ...Object.entries(x.env).map(([k, v]) => `${k}=${v}`)];
+        return all.length > 0 ? ` [${all.join(' ')}]` : '';
+      };
       const rows = (x: Summary): (string | number)[][] => [
         [`daemon RSS MB, settled${flags(x)}`, x.rssMB, `VmRSS ${r.settleSeconds} s after ready; ${r.livePods} live dual-stack pods, ${r.events} events replayed (no checkpoint); rounds: ${x.rounds.map((y) => y.rssMB).join(' ')}`],
         [`daemon peak RSS MB${flags(x)}`, x.peakRssMB, 'VmHWM: the peak of its start'],

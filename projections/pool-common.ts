@@ -57,9 +57,51 @@ export function copyJson<T>(v: T): T {
   return structuredClone(v);
 }
 
-function copyHeld(h: HeldAllocation): HeldAllocation {
+type HolderEndpoint = Pick<HeldAllocation, 'namespace' | 'name' | 'uid' | 'containerID' | 'nic'>;
+
+/**
+ * A held address's holder: its id and address, the rest read through the event's endpoint (the allocator's model
+ * and the endpoint index keep that same object): 3 fields, not 7 (48 bytes, not 80, per held address). Immutable:
+ * events never change. Its JSON (checkpoints) is the plain seven fields.
+ */
+class Holder implements HeldAllocation {
+  constructor(
+    readonly allocationId: string,
+    readonly address: string,
+    private readonly endpoint: HolderEndpoint,
+  ) {}
+
+  get namespace(): string {
+    return this.endpoint.namespace;
+  }
+
+  get name(): string {
+    return this.endpoint.name;
+  }
+
+  get uid(): string {
+    return this.endpoint.uid;
+  }
+
+  get containerID(): string {
+    return this.endpoint.containerID;
+  }
+
+  get nic(): string {
+    return this.endpoint.nic;
+  }
+
+  toJSON(): HeldAllocation {
+    return plainHeld(this);
+  }
+}
+
+function plainHeld(h: HeldAllocation): HeldAllocation {
   return { allocationId: h.allocationId, address: h.address, namespace: h.namespace, name: h.name, uid: h.uid, containerID: h.containerID, nic: h.nic };
 }
+
+/** A checkpoint's holder: a plain copy of the fields (no event's endpoint to share). */
+const copyHeld = plainHeld;
 
 function definitionOf(spec: PoolSpec, metadata: ObjectMeta | undefined, origin: ObjectOrigin | undefined): PoolDefinition {
   return { spec: copyJson(spec), ...(metadata !== undefined ? { metadata: copyJson(metadata) } : {}), ...(origin !== undefined ? { origin } : {}) };
@@ -170,8 +212,7 @@ export class PoolIndex {
     this.changing(p);
     const moved = p.byId.get(d.allocationId);
     if (moved !== undefined && moved !== d.address && p.byAddress.get(moved)?.allocationId === d.allocationId) p.byAddress.delete(moved); // a repeated id moves, it does not duplicate
-    const ep = d.endpoint;
-    const holder = p.byAddress.set(d.address, { allocationId: d.allocationId, address: d.address, namespace: ep.namespace, name: ep.name, uid: ep.uid, containerID: ep.containerID, nic: ep.nic });
+    const holder = p.byAddress.set(d.address, new Holder(d.allocationId, d.address, d.endpoint));
     if (holder !== undefined && holder.allocationId !== d.allocationId) p.byId.delete(holder.allocationId);
     p.byId.set(d.allocationId, d.address);
   }

@@ -79,4 +79,9 @@ test('footprint: prefix keys and bytes match etcd, db size and quota come from e
   t.true(bounded.prefixBytes > bytes / 4 && bounded.prefixBytes < bytes * 4, `estimate ${bounded.prefixBytes} vs ${bytes}`);
   t.is(bounded.quotaFrom, 'configured');
   t.is(bounded.quotaBytes, 123);
+  // Bounded by bytes too (a large log's records are ~6 KB each): the scan stops after the page passing the budget.
+  const byBytes = await footprint(client, store.keys, { maxScanBytes: 1 });
+  t.false(byBytes.prefixBytesExact);
+  t.is(byBytes.prefixKeys, m.prefixKeys);
+  t.true(byBytes.prefixBytes > bytes / 4 && byBytes.prefixBytes < bytes * 4, `estimate ${byBytes.prefixBytes} vs ${bytes}`);
 });

@@ -18,6 +18,7 @@ import { connectionFromEnv, describeConnection, openEtcd, probeEtcd, type EtcdCo
 import { EventStore } from '../store/event-store.js';
 import { defaultTagLayout } from '../store/tag-layout.js';
 import type { RetentionPolicy } from '../lifecycle/retention.js';
+import { settleHeapMode } from '../daemon/settle-heap.js';
 
 export interface ServeOptions {
   readonly etcd?: string;
@@ -119,6 +120,7 @@ async function run(opts: ServeOptions, log: Logger): Promise<void> {
     : undefined;
   if (tls) log.info({ certificate: tls.source }, 'TCP API serving certificate loaded');
   const requestHeader = requestHeaderOptions(opts);
+  const settleHeap = settleHeapMode(); // a bad IPAM_SETTLE_HEAP refuses the start before the catch-up, naming it
   const daemon = await Daemon.start({
     ...(resolveOwner ? { resolveOwner } : {}),
     store,
@@ -128,6 +130,7 @@ async function run(opts: ServeOptions, log: Logger): Promise<void> {
     socketRoutes: [(parts) => cniSocketRoute(cluster ? { ...parts, cluster } : parts)],
     ...(cluster ? { clusterCaches: cluster } : {}),
     ...(opts.console === false ? {} : { routes: [consoleApiRoute], publicRoutes: [consoleAssetsRoute()] }),
+    settleHeap,
     footprint: {
       metricsEndpoints: conn.endpoints,
       ...(opts.etcdQuotaBytes ? { quotaBytes: opts.etcdQuotaBytes } : {}),

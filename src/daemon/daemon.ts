@@ -36,6 +36,7 @@ import { PathLock } from './lock.js';
 import { createApiServer, SOCKET_LIMITS, TCP_LIMITS, type ApiServer, type ConnectionLimits } from './listener.js';
 import { PEER_LIMITS, PeerAdmission, type PeerLimits } from './peer-admission.js';
 import { Readiness } from './readiness.js';
+import { settleHeap, type SettleHeapMode } from './settle-heap.js';
 import { tlsServerOptions, type RequestHeaderOptions, type ServingTls } from './tls.js';
 import { requestUrl, type RequestUrl } from './request-url.js';
 
@@ -84,6 +85,11 @@ export interface DaemonOptions {
   readonly footprint?: Partial<FootprintPolicy>;
   /** Longest the projections hold received batches before applying them (default COALESCE_MS; 0: at once). */
   readonly projectionWindowMs?: number;
+  /**
+   * A collection once caught up (src/daemon/settle-heap.ts). Default 'none': an in-process daemon shares its heap with
+   * its host (tests, benches); `ipam serve`, which owns its process, passes IPAM_SETTLE_HEAP (default 'compact').
+   */
+  readonly settleHeap?: SettleHeapMode;
   /**
    * Log maintenance (horizon, archive, tag GC): the daemon takes part in the election for it; the one holding the
    * lease archives into `archiveDir` (storage every daemon that may hold the lease reaches, e.g. an RWX PVC).
@@ -195,6 +201,7 @@ export class Daemon {
       },
     });
     log.info({ revision: allocator.revision, checkpoint: checkpoint?.revision ?? null, ms: Math.round(performance.now() - t0) }, 'allocator and projections caught up');
+    if (opts.settleHeap !== undefined && opts.settleHeap !== 'none') log.info({ mode: opts.settleHeap, ms: Math.round(settleHeap(opts.settleHeap)) }, 'heap settled after the catch-up');
     const readiness = new Readiness({
       // The last commit under our prefix: etcd's own revision moves with every other prefix's writes, which the
       // subscription never sees, so an idle prefix on a busy etcd would never count as caught up.

@@ -50,7 +50,8 @@ export async function startServe(opts: ServeOptions): Promise<ServeProcess> {
   const args = [...nodeArgs, MAIN, 'serve', ...(opts.endpoints ? ['--etcd', opts.endpoints.join(',')] : []), '--prefix', opts.prefix, '--socket', socket, '--listen', '127.0.0.1:0', '--data-dir', dir, '--node', opts.node, ...(opts.kubeconfig ? ['--kubeconfig', opts.kubeconfig] : [])];
   const child: ChildProcess = spawn(process.execPath, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, ...(opts.endpoints ? {} : { ETCD_ENDPOINTS: '' }), ...opts.env, IPAM_TOKEN: token, IPAM_LOG_LEVEL: process.env.IPAM_LOG_LEVEL ?? 'warn' },
+    // glibc's mmap threshold as deploy/local/start.sh fixes it (unless the caller sets its own).
+    env: { MALLOC_MMAP_THRESHOLD_: '131072', ...process.env, ...(opts.endpoints ? {} : { ETCD_ENDPOINTS: '' }), ...opts.env, IPAM_TOKEN: token, IPAM_LOG_LEVEL: process.env.IPAM_LOG_LEVEL ?? 'warn' },
   });
   let log = '';
   const exited = new Promise<void>((ok) => child.once('exit', () => ok()));

@@ -1,13 +1,20 @@
 // How much of etcd the engine occupies: keys and bytes under its prefix, and etcd's own db size against its quota.
 // Bounded cost: key counts are count-only ranges (etcd counts, nothing is sent); bytes come from reading at most
-// `maxScanKeys` keys and are extrapolated beyond that (`prefixBytesExact: false`).
+// `maxScanKeys` keys or `maxScanBytes` bytes, in small pages, and are extrapolated beyond that (`prefixBytesExact: false`).
 import type { Etcd3 } from 'etcd3';
 import type { KeyLayout } from './keys.js';
 
 /** etcd's default --quota-backend-bytes (2 GiB): what a cluster's etcd has unless its operator changed it. */
 export const DEFAULT_ETCD_QUOTA_BYTES = 2 * 1024 * 1024 * 1024;
 export const DEFAULT_MAX_SCAN_KEYS = 10_000;
-const PAGE = 1000;
+/**
+ * Bytes read per measurement at most. Log records are ~6 KB each (a txn's members): 10,000 keys of a large log were
+ * ~60 MB of response buffers every minute (the daemon's unexplained "external" memory, garbage until a full GC).
+ */
+export const DEFAULT_MAX_SCAN_BYTES = 1024 * 1024;
+/** Keys per range request of the scan, doubling from the first: a page of log records stays well under a MiB. */
+const FIRST_PAGE = 8;
+const PAGE = 64;
 
 export interface Footprint {
   /** Keys under the prefix, and per section. */
@@ -31,6 +38,8 @@ export interface FootprintOptions {
   /** etcd client URLs whose /metrics may give etcd_server_quota_backend_bytes (plain http only). */
   readonly metricsEndpoints?: readonly string[];
   readonly maxScanKeys?: number;
+  /** Stop the byte scan once this many key + value bytes were read (default DEFAULT_MAX_SCAN_BYTES). */
+  readonly maxScanBytes?: number;
 }
 
 /** Measures the footprint once; the lifecycle's byte budget can take this as an injected function. */
@@ -39,7 +48,7 @@ export async function footprint(client: Etcd3, keys: KeyLayout, opts: FootprintO
     countUnder(client, keys.prefix),
     countUnder(client, keys.logPrefix),
     countUnder(client, keys.tagPrefix),
-    scanBytes(client, keys.prefix, opts.maxScanKeys ?? DEFAULT_MAX_SCAN_KEYS),
+    scanBytes(client, keys.prefix, opts.maxScanKeys ?? DEFAULT_MAX_SCAN_KEYS, opts.maxScanBytes ?? DEFAULT_MAX_SCAN_BYTES),
     client.maintenance.status().catch(() => undefined),
     quotaFromMetrics(opts.metricsEndpoints ?? []),
   ]);
@@ -68,14 +77,14 @@ async function countUnder(client: Etcd3, prefix: string): Promise<number> {
   return Number(res.count);
 }
 
-/** Key + value bytes of the first `max` keys under the prefix, in pages. */
-async function scanBytes(client: Etcd3, prefix: string, max: number): Promise<{ keys: number; bytes: number }> {
+/** Key + value bytes of the first keys under the prefix, in pages, until `max` keys or `maxBytes` bytes were read. */
+async function scanBytes(client: Etcd3, prefix: string, max: number, maxBytes: number): Promise<{ keys: number; bytes: number }> {
   const end = rangeEnd(prefix);
   let from = Buffer.from(prefix);
   let keys = 0;
   let bytes = 0;
-  while (keys < max) {
-    const res = await client.kv.range({ key: from, range_end: end, limit: Math.min(PAGE, max - keys) });
+  for (let page = FIRST_PAGE; keys < max && bytes < maxBytes; page = Math.min(PAGE, page * 2)) {
+    const res = await client.kv.range({ key: from, range_end: end, limit: Math.min(page, max - keys) });
     for (const kv of res.kvs) bytes += kv.key.length + kv.value.length;
     keys += res.kvs.length;
     if (!res.more || res.kvs.length === 0) break;

@@ -8,7 +8,18 @@
 // time, namespaces, nics, pools, nodes, owners, so most of its strings exist already, and the projections keep one
 // copy of each, as JSON.parse's internalizing of short strings gave them, without its string-table lookups.
 
-export type ScannedChunk = readonly [strings: string[], ints: number[]];
+/** A chunk's strings, and where its ints are in the scan's `ints` (from inclusive, to exclusive). */
+export type ScannedChunk = readonly [strings: string[], from: number, to: number];
+
+/** A record's chunks; `ints` is the scanner's own array, valid until the next scan (rebuild the events first). */
+export interface ScannedRecord {
+  readonly chunks: ScannedChunk[];
+  readonly ints: Float64Array;
+}
+
+/** Ints are scanned into one reused array (no array per chunk); one grown past this is dropped after its record. */
+export const MAX_KEPT_INTS = 1 << 16;
+let ints = new Float64Array(4096);
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -59,10 +70,12 @@ class StringCache {
 /** The decoder's cache (one per thread; strings are immutable, so sharing them across records is safe). */
 export const recentStrings = new StringCache();
 
-export function scanFormat2(buf: Buffer): ScannedChunk[] | undefined {
+export function scanFormat2(buf: Buffer): ScannedRecord | undefined {
+  if (ints.length > MAX_KEPT_INTS) ints = new Float64Array(4096);
   const n = buf.length;
   if (n < HEAD.length + 2 || buf.compare(HEAD, 0, HEAD.length, 0, HEAD.length) !== 0) return undefined;
   let p = HEAD.length;
+  let k = 0;
   const chunks: ScannedChunk[] = [];
   if (buf[p] === CLOSE) p++;
   else {
@@ -91,7 +104,7 @@ export function scanFormat2(buf: Buffer): ScannedChunk[] | undefined {
         }
       }
       if (buf[p++] !== COMMA || buf[p++] !== OPEN) return undefined;
-      const ints: number[] = [];
+      const from = k;
       if (buf[p] === CLOSE) p++;
       else {
         for (;;) {
@@ -106,18 +119,23 @@ export function scanFormat2(buf: Buffer): ScannedChunk[] | undefined {
           }
           const digits = p - first;
           if (digits === 0 || digits > 15 || (digits > 1 && buf[first] === ZERO)) return undefined;
-          ints.push(neg ? -v : v);
+          if (k === ints.length) {
+            const grown = new Float64Array(ints.length * 2);
+            grown.set(ints);
+            ints = grown;
+          }
+          ints[k++] = neg ? -v : v;
           p++;
           if (c === CLOSE) break;
           if (c !== COMMA) return undefined;
         }
       }
       if (buf[p++] !== CLOSE) return undefined; // a third member (layout-0 events) goes through JSON.parse
-      chunks.push([strings, ints]);
+      chunks.push([strings, from, k]);
       const c = buf[p++];
       if (c === CLOSE) break;
       if (c !== COMMA) return undefined;
     }
   }
-  return buf[p] === 0x7d /* } */ && p + 1 === n ? chunks : undefined;
+  return buf[p] === 0x7d /* } */ && p + 1 === n ? { chunks, ints } : undefined;
 }

@@ -266,7 +266,8 @@ function rebuildChunk(S: readonly string[], E: ArrayLike<number>, from: number, 
     if (i >= n) throw new RecordFormatError('format-2 record: chunk ends inside an event');
     const v = E[i++]!;
     if (!Number.isSafeInteger(v)) throw new RecordFormatError('format-2 record: chunk ints must be integers');
-    return v;
+    // A small int as a small integer (the scan's ints are doubles): fields holding it then need no boxed number.
+    return (v | 0) === v && (v !== 0 || 1 / v > 0) ? v | 0 : v;
   };
   const str = (): string => {
     const k = int();

@@ -5,7 +5,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { makeEvent, Tag } from '../events/index.js';
 import { decodeRecordValue, encodeRecord, RecordFormatError } from '../events/record-codec.js';
-import { MAX_CACHED_LENGTH, recentStrings, scanFormat2, STRING_CACHE_SLOTS } from '../events/record-scan.js';
+import { MAX_CACHED_LENGTH, MAX_KEPT_INTS, recentStrings, scanFormat2, STRING_CACHE_SLOTS } from '../events/record-scan.js';
 import { allocated } from './helpers/events.js';
 
 const AT = '2026-12-01T10:00:00.000Z';
@@ -68,4 +68,16 @@ test('recent strings: shared across records, every one equal to its bytes, bound
   }
   t.true(recentStrings.size <= STRING_CACHE_SLOTS, `${recentStrings.size} strings held`);
   t.true(recentStrings.size > STRING_CACHE_SLOTS / 2, 'the slots are used');
+});
+
+test('scanned ints: a record with more ints than the scan keeps reads whole, and the records after it too', (t) => {
+  const pods = Math.ceil(MAX_KEPT_INTS / 20) + 1; // > MAX_KEPT_INTS ints in one record (each allocation ~22)
+  const big = Array.from({ length: pods }, (_, i) => allocated(`a${i}`, `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 'p'));
+  const small = [allocated('b1', '10.9.9.9', 'q')];
+  const v = encodeRecord(big);
+  const scanned = scanFormat2(v)!;
+  t.true(scanned.chunks[0]![2] > MAX_KEPT_INTS);
+  t.deepEqual(JSON.parse(JSON.stringify(decodeRecordValue(v).events)), JSON.parse(JSON.stringify(big)));
+  t.deepEqual(JSON.parse(JSON.stringify(decodeRecordValue(encodeRecord(small)).events)), JSON.parse(JSON.stringify(small)));
+  t.true(scanFormat2(encodeRecord(small))!.ints.length <= MAX_KEPT_INTS, 'the grown array is not kept');
 });

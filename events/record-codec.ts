@@ -229,7 +229,7 @@ export function decodeRecordValue(value: Buffer): DecodedRecord {
   if (scanned !== undefined) {
     const events: unknown[] = [];
     const flags: number[] = [];
-    for (const [S, E] of scanned) rebuildChunk(S, E, NO_EVENTS, events, flags);
+    for (const [S, from, to] of scanned.chunks) rebuildChunk(S, scanned.ints, from, to, NO_EVENTS, events, flags);
     return { events, checked: Uint8Array.from(flags) };
   }
   const rec = JSON.parse(value.toString()) as { f?: unknown; m?: unknown };
@@ -253,20 +253,21 @@ function decodeChunk(c: unknown, out: unknown[], checked: number[]): void {
   const E = c[1] as number[];
   const G = (c[2] ?? []) as unknown[];
   for (const s of S) if (typeof s !== 'string') throw new RecordFormatError('format-2 record: chunk strings must be strings');
-  rebuildChunk(S as string[], E, G, out, checked);
+  rebuildChunk(S as string[], E, 0, E.length, G, out, checked);
 }
 
 const NO_EVENTS: readonly unknown[] = [];
 
-/** A chunk's events from its strings S, ints E and layout-0 events G (shapes checked; contents checked here). */
-function rebuildChunk(S: readonly string[], E: readonly number[], G: readonly unknown[], out: unknown[], checked: number[]): void {
-  const n = E.length;
-  let i = 0;
+/** A chunk's events from its strings S, ints E[from, to) and layout-0 events G (shapes checked; contents checked here). */
+function rebuildChunk(S: readonly string[], E: ArrayLike<number>, from: number, to: number, G: readonly unknown[], out: unknown[], checked: number[]): void {
+  const n = to;
+  let i = from;
   const int = (): number => {
     if (i >= n) throw new RecordFormatError('format-2 record: chunk ends inside an event');
     const v = E[i++]!;
     if (!Number.isSafeInteger(v)) throw new RecordFormatError('format-2 record: chunk ints must be integers');
-    return v;
+    // A small int as a small integer (the scan's ints are doubles): fields holding it then need no boxed number.
+    return (v | 0) === v && (v !== 0 || 1 / v > 0) ? v | 0 : v;
   };
   const str = (): string => {
     const k = int();

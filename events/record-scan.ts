@@ -3,8 +3,23 @@
 // writes (no whitespace, chunks of [strings, ints] without layout-0 events, ASCII strings without escapes,
 // integers of at most 15 digits) and answers undefined for anything else: the caller then parses the record as
 // JSON, so every other record, and every error, is exactly what JSON.parse makes of it.
+// Strings are made from their bytes (a latin1 slice equals JSON.parse's string for escape-free ASCII), and a short
+// one the scan met recently is taken from a small cache instead (StringCache): a record's members repeat a commit's
+// time, namespaces, nics, pools, nodes, owners, so most of its strings exist already, and the projections keep one
+// copy of each, as JSON.parse's internalizing of short strings gave them, without its string-table lookups.
 
-export type ScannedChunk = readonly [strings: string[], ints: number[]];
+/** A chunk's strings, and where its ints are in the scan's `ints` (from inclusive, to exclusive). */
+export type ScannedChunk = readonly [strings: string[], from: number, to: number];
+
+/** A record's chunks; `ints` is the scanner's own array, valid until the next scan (rebuild the events first). */
+export interface ScannedRecord {
+  readonly chunks: ScannedChunk[];
+  readonly ints: Float64Array;
+}
+
+/** Ints are scanned into one reused array (no array per chunk); one grown past this is dropped after its record. */
+export const MAX_KEPT_INTS = 1 << 16;
+let ints = new Float64Array(4096);
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -18,37 +33,78 @@ const HEAD = Buffer.from('{"f":2,"m":[');
 // Buffer's own latin1 slice (Node's, undocumented but stable), without toString's encoding lookup and checks.
 type Latin1Slicing = Buffer & { latin1Slice(start: number, end: number): string };
 
-export function scanFormat2(buf: Buffer): ScannedChunk[] | undefined {
+/** Slots of the recent-strings cache (a power of two): 8,192 strings of at most MAX_CACHED_LENGTH chars, ~0.5 MB. */
+export const STRING_CACHE_SLOTS = 8192;
+/** Longer strings (IPv6 tags, endpoint tags) are nearly always unique to one pod: not worth a slot. */
+export const MAX_CACHED_LENGTH = 32;
+
+/**
+ * Recently scanned short strings, one per slot chosen by a hash of the bytes (a miss replaces the slot's string):
+ * bounded by STRING_CACHE_SLOTS whatever the log holds. A hit is compared byte for byte, so it is never wrong.
+ */
+class StringCache {
+  private readonly slots: (string | undefined)[] = new Array<string | undefined>(STRING_CACHE_SLOTS).fill(undefined);
+
+  /** The string of buf[from, to) (ASCII), whose bytes hash to `h`. */
+  get(buf: Latin1Slicing, from: number, to: number, h: number): string {
+    const n = to - from;
+    if (n > MAX_CACHED_LENGTH) return buf.latin1Slice(from, to);
+    const slot = (h ^ (h >>> 13) ^ n) & (STRING_CACHE_SLOTS - 1);
+    const s = this.slots[slot];
+    if (s !== undefined && s.length === n) {
+      let i = 0;
+      while (i < n && s.charCodeAt(i) === buf[from + i]) i++;
+      if (i === n) return s;
+    }
+    return (this.slots[slot] = buf.latin1Slice(from, to));
+  }
+
+  /** Strings held (tests: the bound). */
+  get size(): number {
+    let k = 0;
+    for (const s of this.slots) if (s !== undefined) k++;
+    return k;
+  }
+}
+
+/** The decoder's cache (one per thread; strings are immutable, so sharing them across records is safe). */
+export const recentStrings = new StringCache();
+
+export function scanFormat2(buf: Buffer): ScannedRecord | undefined {
+  if (ints.length > MAX_KEPT_INTS) ints = new Float64Array(4096);
   const n = buf.length;
   if (n < HEAD.length + 2 || buf.compare(HEAD, 0, HEAD.length, 0, HEAD.length) !== 0) return undefined;
   let p = HEAD.length;
+  let k = 0;
   const chunks: ScannedChunk[] = [];
   if (buf[p] === CLOSE) p++;
   else {
     for (;;) {
       if (buf[p++] !== OPEN || buf[p] !== OPEN) return undefined;
-      const from = p++;
+      p++;
+      const strings: string[] = [];
       if (buf[p] === CLOSE) p++;
       else {
         for (;;) {
           if (buf[p++] !== QUOTE) return undefined;
+          const from = p;
+          let h = 0;
           let c = buf[p];
           while (c !== QUOTE) {
             // An escape, a control character, a non-ASCII byte or the end: JSON.parse decides.
             if (c === undefined || c === BACKSLASH || c < 0x20 || c >= 0x80) return undefined;
+            h = (Math.imul(h, 31) + c) | 0;
             c = buf[++p];
           }
+          strings.push(recentStrings.get(buf as Latin1Slicing, from, p, h));
           p++;
           c = buf[p++];
           if (c === CLOSE) break;
           if (c !== COMMA) return undefined;
         }
       }
-      // The strings through JSON.parse all the same: V8 internalizes the short ones it makes, so equal names across
-      // records ("eth0", a pool, a node) are one string in the projections that keep them (+14% heap held without).
-      const strings = JSON.parse((buf as Latin1Slicing).latin1Slice(from, p)) as string[];
       if (buf[p++] !== COMMA || buf[p++] !== OPEN) return undefined;
-      const ints: number[] = [];
+      const from = k;
       if (buf[p] === CLOSE) p++;
       else {
         for (;;) {
@@ -63,18 +119,23 @@ export function scanFormat2(buf: Buffer): ScannedChunk[] | undefined {
           }
           const digits = p - first;
           if (digits === 0 || digits > 15 || (digits > 1 && buf[first] === ZERO)) return undefined;
-          ints.push(neg ? -v : v);
+          if (k === ints.length) {
+            const grown = new Float64Array(ints.length * 2);
+            grown.set(ints);
+            ints = grown;
+          }
+          ints[k++] = neg ? -v : v;
           p++;
           if (c === CLOSE) break;
           if (c !== COMMA) return undefined;
         }
       }
       if (buf[p++] !== CLOSE) return undefined; // a third member (layout-0 events) goes through JSON.parse
-      chunks.push([strings, ints]);
+      chunks.push([strings, from, k]);
       const c = buf[p++];
       if (c === CLOSE) break;
       if (c !== COMMA) return undefined;
     }
   }
-  return buf[p] === 0x7d /* } */ && p + 1 === n ? chunks : undefined;
+  return buf[p] === 0x7d /* } */ && p + 1 === n ? { chunks, ints } : undefined;
 }

@@ -3,6 +3,7 @@ import { MalformedEventError } from '../events/codec.js';
 import { openEtcd } from '../src/store/connect.js';
 import { EventStore } from '../src/store/event-store.js';
 import { REORDER_WINDOW } from '../src/store/committer.js';
+import { PageBuffers } from '../src/store/reader.js';
 import { allocated, allocationCondition } from './helpers/events.js';
 import { openStore, sharedEtcd } from './helpers/store.js';
 
@@ -170,4 +171,25 @@ test('pages are sized to fit one gRPC message: a reader whose receive limit is s
   t.deepEqual(ids, all);
   small.close();
   await f.close();
+});
+
+test('page buffers: a response is copied whole; its buffer is reused only once every record in it is done, and few are kept', (t) => {
+  const kv = (k: string, v: string, rev: number) => ({ key: Buffer.from(k), modRevision: rev, value: Buffer.from(v) });
+  const pages = new PageBuffers(1);
+  const a = pages.copy({ revision: 9, more: true, kvs: [kv('k1', 'one', 3), kv('k2', 'two', 4)] });
+  t.deepEqual(a.kvs.map((x) => [x.key.toString(), x.value.toString(), x.modRevision]), [['k1', 'one', 3], ['k2', 'two', 4]]);
+  t.like(a, { revision: 9, more: true });
+  const b = pages.copy({ revision: 9, more: false, kvs: [kv('k3', 'three', 5)] });
+  t.not(b.kvs[0]!.value.buffer, a.kvs[0]!.value.buffer, 'a buffer still in use is not handed out again');
+  pages.done([a.kvs[0]!]);
+  const c = pages.copy({ revision: 9, more: false, kvs: [kv('k4', 'four', 6)] });
+  t.not(c.kvs[0]!.value.buffer, a.kvs[0]!.value.buffer, 'one record of the first response is not done yet');
+  t.is(a.kvs[1]!.value.toString(), 'two');
+  pages.done([a.kvs[1]!]);
+  pages.done(b.kvs); // a second free buffer: over the bound of 1, dropped
+  const d = pages.copy({ revision: 9, more: false, kvs: [kv('k5', 'five', 7)] });
+  t.is(d.kvs[0]!.value.buffer, a.kvs[0]!.value.buffer, 'reused once empty');
+  t.is(d.kvs[0]!.value.toString(), 'five');
+  const e = pages.copy({ revision: 9, more: false, kvs: [kv('k6', 'six', 8)] });
+  t.not(e.kvs[0]!.value.buffer, b.kvs[0]!.value.buffer, 'only one free buffer was kept');
 });

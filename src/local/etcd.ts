@@ -53,14 +53,16 @@ export interface EtcdServerTls {
 export const LOCAL_COMPACTION = ['--auto-compaction-mode=periodic', '--auto-compaction-retention=1m'] as const;
 
 /**
- * Go's GC settings of every local etcd (the environment's own GOGC / GOMEMLIMIT win). etcd's live heap here is a few MB,
+ * Go's GC settings of every local etcd (the environment's own GOGC wins). etcd's live heap here is a few MB,
  * so with Go's default (GOGC=100) it collects ~6.5 times a second at 500 puts/s, each cycle ~4-10 ms of concurrent
  * marking that takes one of the two cores; GOGC=400 collects ~1.5 times a second, and etcd alone's open-loop p99 / p50
  * was lower in every paired run (`npm run bench -- etcd-alone --configs "GOGC=100 GOMEMLIMIT=off;default"`, README
- * "etcd's own latency tail"). GOMEMLIMIT keeps the heap within 512 MiB whatever the live size (past it the GC runs as
- * often as it must). Neither touches durability or ordering: every put is still in the fsynced WAL before etcd answers.
+ * "etcd's own latency tail"). No GOMEMLIMIT: a soft limit below the live heap makes Go collect without pause, and etcd
+ * 3.4's heap holds the raft log's recent entries (a log of large records is hundreds of MB): with 512MiB, replaying a
+ * 1M-event log read 223k events/s instead of 421k (`GOMEMLIMIT=off npm run bench -- replay --from etcd` against the same
+ * without, 2026-12-01). Neither touches durability or ordering: every put is still in the fsynced WAL before etcd answers.
  */
-export const LOCAL_ETCD_GO_ENV = { GOGC: '400', GOMEMLIMIT: '512MiB' } as const;
+export const LOCAL_ETCD_GO_ENV = { GOGC: '400' } as const;
 
 export class LocalEtcdMember {
   private proc: ChildProcess | undefined;

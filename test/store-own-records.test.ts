@@ -66,3 +66,22 @@ test('under 1,024 concurrent appends, some failing on conflicts, the own subscri
   await sub.close();
   await f.close();
 });
+
+test('a store registers own records only while one of its subscriptions is open (a CLI-like store holds none)', async (t) => {
+  const f = await openStore();
+  t.teardown(() => f.close());
+  const append = (i: number) => f.store.append([allocated(f.store.newId(), `10.6.0.${i}`, `p${i}`)]);
+  for (let i = 1; i <= 3; i++) await append(i);
+  t.is(f.store.ownRecordsHeld, 0, 'no subscription: nothing registered');
+  // Two subscriptions: each takes a shared record without removing it, so the records stay held while they are open.
+  const after = await f.store.currentRevision();
+  const subs = [0, 1].map(() => f.store.subscribe({ after, onEvents: () => undefined }));
+  await Promise.all(subs.map((s) => s.sync()));
+  for (let i = 4; i <= 6; i++) await append(i);
+  t.is(f.store.ownRecordsHeld, 3, 'registered while subscriptions are open');
+  await Promise.all(subs.map((s) => s.close()));
+  await new Promise((r) => setImmediate(r));
+  t.is(f.store.ownRecordsHeld, 0, 'forgotten once the last subscription closed');
+  await append(7);
+  t.is(f.store.ownRecordsHeld, 0);
+});

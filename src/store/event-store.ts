@@ -89,9 +89,7 @@ export class EventStore {
       resolveLayout: (again) => this.resolveLayout(again),
     });
     // Only with the shipped codec: another codec may turn records into something else than the events appended.
-    if (this.codec === defaultCodec) {
-      this.committer.onRecord = this.ownRecords = new OwnRecords();
-    }
+    if (this.codec === defaultCodec) this.ownRecords = new OwnRecords();
   }
 
   /** Learns the current revision (record hints start from it). Call once before appending. */
@@ -220,8 +218,21 @@ export class EventStore {
     const own = this.ownRecords;
     const s = new Subscription(this.client, this.keys, this.codec, opts, own && ((key) => own.take(key, this.subscriptions.size > 1)));
     this.subscriptions.add(s);
-    void s.done.finally(() => this.subscriptions.delete(s));
+    // Own records are registered only while a subscription of this process may take them (a CLI's store keeps none).
+    if (own) this.committer.onRecord = own;
+    void s.done.finally(() => {
+      this.subscriptions.delete(s);
+      if (own && this.subscriptions.size === 0) {
+        this.committer.onRecord = undefined;
+        own.clear();
+      }
+    });
     return s;
+  }
+
+  /** Own records held for this process's subscriptions (bounded by OwnRecords; 0 while none is open). */
+  get ownRecordsHeld(): number {
+    return this.ownRecords?.size ?? 0;
   }
 
   currentRevision(): Promise<number> {

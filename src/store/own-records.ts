@@ -26,6 +26,11 @@ export class OwnRecords {
     if (this.byKey.size > this.max) this.byKey.delete(this.byKey.keys().next().value!);
   }
 
+  /** Forgets every record (no subscription is left to take them). */
+  clear(): void {
+    this.byKey.clear();
+  }
+
   /** The txn writing record `key` did not commit (its compares failed): the key will never be in the log. */
   failed(key: string): void {
     this.byKey.delete(key);

@@ -133,4 +133,5 @@ test("the HTTP open loop's daemon counters: summed over label sets, the 10 ms GC
   t.is(c.gcPauses, 12);
   t.is(c.gcUpTo10Ms, 10);
   t.true(Math.abs(c.gcSeconds - 0.075) < 1e-9);
+  t.true(Math.abs(c.majorGcSeconds - 0.05) < 1e-9);
 });

@@ -9,6 +9,8 @@ import { getText, type DaemonEndpoint } from './client.js';
 export interface DaemonCounters {
   readonly txns: number;
   readonly gcSeconds: number;
+  /** Of which mark-compact pauses (kind="major"). */
+  readonly majorGcSeconds: number;
   /** GC pauses recorded so far, and those of at most 10 ms (the histogram's 0.01 bucket). */
   readonly gcPauses: number;
   readonly gcUpTo10Ms: number;
@@ -32,6 +34,7 @@ export function parseDaemonCounters(text: string): DaemonCounters {
   return {
     txns: sampleSum(text, 'ipam_txn_duration_seconds_count'),
     gcSeconds: sampleSum(text, 'nodejs_gc_duration_seconds_sum'),
+    majorGcSeconds: sampleSum(text, 'nodejs_gc_duration_seconds_sum', 'kind="major"'),
     gcPauses: sampleSum(text, 'nodejs_gc_duration_seconds_count'),
     gcUpTo10Ms: sampleSum(text, 'nodejs_gc_duration_seconds_bucket', 'le="0.01"'),
   };
@@ -58,7 +61,11 @@ export function daemonPhases(d: DaemonEndpoint, agent: Agent): { begin(): Promis
       const b = before!;
       return {
         txnsPerSec: ((after.txns - b.txns) * 1000) / ms,
-        daemonGc: { totalMs: Math.round((after.gcSeconds - b.gcSeconds) * 1e5) / 100, over10Ms: after.gcPauses - b.gcPauses - (after.gcUpTo10Ms - b.gcUpTo10Ms) },
+        daemonGc: {
+          totalMs: Math.round((after.gcSeconds - b.gcSeconds) * 1e5) / 100,
+          majorMs: Math.round((after.majorGcSeconds - b.majorGcSeconds) * 1e5) / 100,
+          over10Ms: after.gcPauses - b.gcPauses - (after.gcUpTo10Ms - b.gcUpTo10Ms),
+        },
       };
     },
   };

@@ -36,8 +36,8 @@ export interface StepPhases {
   readonly txnMs?: { readonly p50: number; readonly p99: number };
   /** etcd txns the engine committed a second over the step: the rate etcd itself serves (txns, not allocations). */
   readonly txnsPerSec?: number;
-  /** The daemon's GC over the step, from its /metrics (`nodejs_gc_duration_seconds`): total ms, pauses > 10 ms. */
-  readonly daemonGc?: { readonly totalMs: number; readonly over10Ms: number };
+  /** The daemon's GC over the step, from its /metrics (`nodejs_gc_duration_seconds`): total ms, of it mark-compact, pauses > 10 ms. */
+  readonly daemonGc?: { readonly totalMs: number; readonly majorMs: number; readonly over10Ms: number };
 }
 
 export interface SweepStep {
@@ -112,6 +112,7 @@ export interface OpenLoopFigure {
   txnsPerSec: number;
   /** The daemon's GC total and pauses over 10 ms in the step, medians over rounds (NaN: in-process, see gcMaxMs). */
   daemonGcTotalMs: number;
+  daemonGcMajorMs: number;
   daemonGcOver10Ms: number;
   /** The first few failures' messages, all rounds. */
   errorMessages: string[];
@@ -164,6 +165,7 @@ export function summarizeSweep(rounds: readonly SweepRound[], floor: { at: numbe
       txnP99Ms: med(at.map((x) => x.phases?.txnMs?.p99 ?? NaN)),
       txnsPerSec: round(medianOf(at.map((x) => x.phases?.txnsPerSec ?? NaN))),
       daemonGcTotalMs: med(at.map((x) => x.phases?.daemonGc?.totalMs ?? NaN)),
+      daemonGcMajorMs: med(at.map((x) => x.phases?.daemonGc?.majorMs ?? NaN)),
       daemonGcOver10Ms: med(at.map((x) => x.phases?.daemonGc?.over10Ms ?? NaN)),
       p99PerRound: res.map((r) => r.latencyMs.p99),
       errorMessages: res.flatMap((r) => r.errorMessages).slice(0, 3),
@@ -246,8 +248,8 @@ export function sweepRows(s: SweepSummary, what: string): { steps: (string | num
   // NaN: not measured in this mode (e.g. the engine's split through the HTTP API, where it runs in the daemon).
   const pair = (a: number, b: number) => (Number.isNaN(a) && Number.isNaN(b) ? '-' : `${a}/${b}`);
   const steps = [
-    ['offered/s', 'load', 'achieved/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 per round', 'arrivals', 'dropped', 'late', 'timed out', 'errors', 'send lag p50/p99 ms', 'loop delay p99 ms', 'gc max/total ms', 'commit wait p50/p99 ms', 'txn p50/p99 ms', 'txns/s', 'daemon gc total ms/>10 ms'],
-    ...s.openLoop.map((x) => [x.offeredPerSec, x.loadFraction, x.achievedPerSec, ms(x.p50Ms), ms(x.p99Ms), ms(x.p999Ms), x.p99PerRound.map(ms).join(' '), x.arrivals, x.dropped, x.late, x.timedOut, x.errors, `${x.sendLagP50Ms}/${x.sendLagP99Ms}`, x.loopDelayP99Ms, pair(x.gcMaxMs, x.gcTotalMs), pair(x.commitWaitP50Ms, x.commitWaitP99Ms), pair(x.txnP50Ms, x.txnP99Ms), Number.isNaN(x.txnsPerSec) ? '-' : x.txnsPerSec, pair(x.daemonGcTotalMs, x.daemonGcOver10Ms)]),
+    ['offered/s', 'load', 'achieved/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 per round', 'arrivals', 'dropped', 'late', 'timed out', 'errors', 'send lag p50/p99 ms', 'loop delay p99 ms', 'gc max/total ms', 'commit wait p50/p99 ms', 'txn p50/p99 ms', 'txns/s', 'daemon gc total/major ms, >10 ms'],
+    ...s.openLoop.map((x) => [x.offeredPerSec, x.loadFraction, x.achievedPerSec, ms(x.p50Ms), ms(x.p99Ms), ms(x.p999Ms), x.p99PerRound.map(ms).join(' '), x.arrivals, x.dropped, x.late, x.timedOut, x.errors, `${x.sendLagP50Ms}/${x.sendLagP99Ms}`, x.loopDelayP99Ms, pair(x.gcMaxMs, x.gcTotalMs), pair(x.commitWaitP50Ms, x.commitWaitP99Ms), pair(x.txnP50Ms, x.txnP99Ms), Number.isNaN(x.txnsPerSec) ? '-' : x.txnsPerSec, Number.isNaN(x.daemonGcTotalMs) ? '-' : `${x.daemonGcTotalMs}/${x.daemonGcMajorMs}, ${x.daemonGcOver10Ms}`]),
   ];
   const footer = [
     ['unloaded p50 ms', s.unloadedP50Ms, `rounds: ${s.unloadedP50PerRound.join(' ')}`, 'one requester, closed loop'],

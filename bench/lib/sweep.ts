@@ -103,6 +103,8 @@ export interface OpenLoopFigure {
   /** This process's longest GC pause in the step and their total (ms), medians over rounds (NaN: not measured). */
   gcMaxMs: number;
   gcTotalMs: number;
+  /** Of them, the longest scavenge (young generation) pause, ms, median over rounds. */
+  gcScavengeMaxMs: number;
   /** The engine's group-commit wait and txn time per member, p50 and p99, medians over rounds (NaN: not measured). */
   commitWaitP50Ms: number;
   commitWaitP99Ms: number;
@@ -159,6 +161,7 @@ export function summarizeSweep(rounds: readonly SweepRound[], floor: { at: numbe
       sendLagP99Ms: med(res.map((r) => r.sendLagMs.p99)),
       gcMaxMs: med(res.map((r) => r.gcPauses?.maxMs ?? NaN)),
       gcTotalMs: med(res.map((r) => r.gcPauses?.totalMs ?? NaN)),
+      gcScavengeMaxMs: med(res.map((r) => r.gcPauses?.minorMaxMs ?? NaN)),
       commitWaitP50Ms: med(at.map((x) => x.phases?.waitMs?.p50 ?? NaN)),
       commitWaitP99Ms: med(at.map((x) => x.phases?.waitMs?.p99 ?? NaN)),
       txnP50Ms: med(at.map((x) => x.phases?.txnMs?.p50 ?? NaN)),
@@ -248,8 +251,8 @@ export function sweepRows(s: SweepSummary, what: string): { steps: (string | num
   // NaN: not measured in this mode (e.g. the engine's split through the HTTP API, where it runs in the daemon).
   const pair = (a: number, b: number) => (Number.isNaN(a) && Number.isNaN(b) ? '-' : `${a}/${b}`);
   const steps = [
-    ['offered/s', 'load', 'achieved/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 per round', 'arrivals', 'dropped', 'late', 'timed out', 'errors', 'send lag p50/p99 ms', 'loop delay p99 ms', 'gc max/total ms', 'commit wait p50/p99 ms', 'txn p50/p99 ms', 'txns/s', 'daemon gc total/major ms, >10 ms'],
-    ...s.openLoop.map((x) => [x.offeredPerSec, x.loadFraction, x.achievedPerSec, ms(x.p50Ms), ms(x.p99Ms), ms(x.p999Ms), x.p99PerRound.map(ms).join(' '), x.arrivals, x.dropped, x.late, x.timedOut, x.errors, `${x.sendLagP50Ms}/${x.sendLagP99Ms}`, x.loopDelayP99Ms, pair(x.gcMaxMs, x.gcTotalMs), pair(x.commitWaitP50Ms, x.commitWaitP99Ms), pair(x.txnP50Ms, x.txnP99Ms), Number.isNaN(x.txnsPerSec) ? '-' : x.txnsPerSec, Number.isNaN(x.daemonGcTotalMs) ? '-' : `${x.daemonGcTotalMs}/${x.daemonGcMajorMs}, ${x.daemonGcOver10Ms}`]),
+    ['offered/s', 'load', 'achieved/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 per round', 'arrivals', 'dropped', 'late', 'timed out', 'errors', 'send lag p50/p99 ms', 'loop delay p99 ms', 'gc max/total ms, scavenge max', 'commit wait p50/p99 ms', 'txn p50/p99 ms', 'txns/s', 'daemon gc total/major ms, >10 ms'],
+    ...s.openLoop.map((x) => [x.offeredPerSec, x.loadFraction, x.achievedPerSec, ms(x.p50Ms), ms(x.p99Ms), ms(x.p999Ms), x.p99PerRound.map(ms).join(' '), x.arrivals, x.dropped, x.late, x.timedOut, x.errors, `${x.sendLagP50Ms}/${x.sendLagP99Ms}`, x.loopDelayP99Ms, Number.isNaN(x.gcMaxMs) ? '-' : `${x.gcMaxMs}/${x.gcTotalMs}, ${x.gcScavengeMaxMs}`, pair(x.commitWaitP50Ms, x.commitWaitP99Ms), pair(x.txnP50Ms, x.txnP99Ms), Number.isNaN(x.txnsPerSec) ? '-' : x.txnsPerSec, Number.isNaN(x.daemonGcTotalMs) ? '-' : `${x.daemonGcTotalMs}/${x.daemonGcMajorMs}, ${x.daemonGcOver10Ms}`]),
   ];
   const footer = [
     ['unloaded p50 ms', s.unloadedP50Ms, `rounds: ${s.unloadedP50PerRound.join(' ')}`, 'one requester, closed loop'],

@@ -1,6 +1,6 @@
-// `bench http --open-loop`: one daemon (`ipam serve`) per round on a fresh prefix: the unloaded p50 through its HTTPS
-// API (one client, closed loop), its closed-loop saturation (wrk, or Node clients), then Poisson arrivals from this
-// process's keep-alive HTTPS client at fixed rates and at fractions of that saturation.
+// `bench http --open-loop`: one daemon (`ipam serve`) per round on a fresh prefix: after a warm-up, the unloaded p50
+// through its HTTPS API (one client, closed loop), its closed-loop saturation (wrk, or Node clients), then Poisson
+// arrivals from this process's keep-alive HTTPS client at fixed rates and at fractions of that saturation.
 import { randomBytes } from 'node:crypto';
 import { runAllocLoad } from '../alloc/driver.js';
 import { definePool, openEngine } from '../alloc/engine.js';
@@ -53,26 +53,17 @@ async function oneRound(o: HttpOpenLoopOptions, r: number): Promise<SweepRound &
   let extraAllowed = 0;
   try {
     const say = (s: string) => process.stderr.write(`http open loop round ${r + 1}: ${s}\n`);
-    say('warm-up and closed-loop saturation');
-    let saturation: number;
-    if (o.client === 'wrk') {
-      await runWrk(d, { connections: o.clients, seconds: 2, podPrefix: 'warm-' });
-      const w = await runWrk(d, { connections: o.clients, seconds: o.seconds, podPrefix: 'sat-' });
-      acks.push(...w.acks);
-      extraAllowed += o.clients; // answers wrk dropped when it stopped
-      saturation = w.perSec;
-    } else {
+    say('warm-up, unloaded p50, closed-loop saturation');
+    if (o.client === 'wrk') await runWrk(d, { connections: o.clients, seconds: 2, podPrefix: 'warm-' });
+    else {
       const warm = httpAllocator([d], 'warm', o.clients);
       await runAllocLoad(warm, { requesters: o.clients, count: 2000, timeLimitMs: 60_000 });
       await warm.close();
-      const c = httpAllocator([d], 'sat', o.clients);
-      const s = await runAllocLoad(c, { requesters: o.clients, count: o.count, timeLimitMs: 120_000 });
-      await c.close();
-      for (const x of s.allocations) acks.push({ address: x.address, id: `sat-${podRef(x.requester, x.seq)}` });
-      saturation = s.allocsPerSec;
     }
-    // The unloaded p50's parts, just before it: the engine in this process (one requester, the same etcd and pool; the
-    // daemon follows its writes), and GET /healthz on one connection (TLS, HTTP parsing, both event loops, no work).
+    // The unloaded p50 after the warm-up and before the saturation run, as in-process (bench/alloc/open-loop.ts): a
+    // daemon not still paying for the saturation's garbage. Its parts just before it: the engine in this process (one
+    // requester, the same etcd and pool; the daemon follows its writes), and GET /healthz on one connection (TLS, HTTP
+    // parsing, both event loops, no work).
     const engine = await openEngine(o.endpoints, prefix, 'ip');
     const inProcess = await runAllocLoad(engine, { requesters: 1, count: o.unloadedCount, timeLimitMs: 60_000 });
     await engine.close();
@@ -83,6 +74,19 @@ async function oneRound(o: HttpOpenLoopOptions, r: number): Promise<SweepRound &
     const unloaded = await runAllocLoad(one, { requesters: 1, count: o.unloadedCount, timeLimitMs: 60_000 });
     await one.close();
     for (const x of unloaded.allocations) acks.push({ address: x.address, id: `u-${podRef(x.requester, x.seq)}` });
+    let saturation: number;
+    if (o.client === 'wrk') {
+      const w = await runWrk(d, { connections: o.clients, seconds: o.seconds, podPrefix: 'sat-' });
+      acks.push(...w.acks);
+      extraAllowed += o.clients; // answers wrk dropped when it stopped
+      saturation = w.perSec;
+    } else {
+      const c = httpAllocator([d], 'sat', o.clients);
+      const s = await runAllocLoad(c, { requesters: o.clients, count: o.count, timeLimitMs: 120_000 });
+      await c.close();
+      for (const x of s.allocations) acks.push({ address: x.address, id: `sat-${podRef(x.requester, x.seq)}` });
+      saturation = s.allocsPerSec;
+    }
     // The open-loop client: its connections opened (and TLS handshakes paid) before the first measured arrival.
     const open = httpAllocator([d], 'o', o.connections);
     await runAllocLoad({ allocate: (req, seq) => open.allocate(1_000_000 + req, seq), close: async () => undefined }, { requesters: o.connections, count: o.connections * 4, timeLimitMs: 60_000 }).then((w) => {

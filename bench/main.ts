@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { environment } from './lib/env.js';
 import { table } from './lib/table.js';
+import { round } from './lib/stats.js';
 import { openTarget } from './lib/target.js';
 import { runStoreBench } from './store.js';
 import { runAllocScenario } from './alloc/scenario.js';
@@ -63,8 +64,9 @@ function openLoopOptions(cmd: Command): Command {
 }
 
 /** Prints and writes an open-loop sweep: table, JSON (`unloadedP50Ms`, `openLoop: [...]`) and the SVG. */
-function emitSweep(r: Parameters<typeof sweepJson>[0] & Record<string, unknown>, what: string, title: string, o: { json?: string; svg?: string }): void {
+function emitSweep(r: Parameters<typeof sweepJson>[0] & Record<string, unknown>, what: string, title: string, o: { json?: string; svg?: string }, moreFooter: (string | number)[][] = []): void {
   const rows = sweepRows(r, what);
+  rows.footer.splice(1, 0, ...moreFooter);
   emit(sweepJson(r) as unknown as Record<string, unknown>, rows.steps, o.json, undefined, `\n${table(rows.footer)}\n`);
   for (const x of r.openLoop) if (x.errorMessages.length) process.stderr.write(`errors at ${x.offeredPerSec}/s: ${x.errorMessages.join(' | ')}\n`);
   if (o.svg) {
@@ -428,7 +430,11 @@ openLoopOptions(common(program.command('http')))
     try {
       if (o.openLoop) {
         const r = await runHttpOpenLoop({ endpoints: target.endpoints, clients: o.clients, rounds: o.rounds, poolCidr: o.pool, client: o.client, seconds: o.seconds, count: o.count, unloadedCount: o.unloadedCount, rates: o.rates, fractions: o.fractions, stepMs: o.stepSeconds * 1000, maxOutstanding: o.maxOutstanding, connections: o.connections, seed: o.seed, ...(target.dataDir ? { etcdDataDir: target.dataDir } : {}) });
-        emitSweep({ ...r, etcdMembers: target.members }, `closed loop (${o.client}), ${o.clients} clients, 1 daemon`, `http (1 daemon, HTTPS): open-loop latency vs offered rate (${o.rounds} rounds, medians)`, o);
+        const u = r.unloadedSplit;
+        const split = [
+          ['unloaded p50 parts', `in-process ${round(u.inProcessP50Ms, 2)} ms`, `HTTPS round trip (GET /healthz) ${round(u.httpsRoundTripP50Ms, 2)} ms; rounds ${u.inProcessPerRound.map((x) => round(x, 2)).join(' ')} / ${u.httpsRoundTripPerRound.map((x) => round(x, 2)).join(' ')}`, 'one requester each, the same etcd and pool, just before'],
+        ];
+        emitSweep({ ...r, etcdMembers: target.members }, `closed loop (${o.client}), ${o.clients} clients, 1 daemon`, `http (1 daemon, HTTPS): open-loop latency vs offered rate (${o.rounds} rounds, medians)`, o, split);
         const i = r.invariants;
         if (i.duplicates + i.lost > 0 || i.extra > r.extraAllowed) process.exitCode = 1;
         return;

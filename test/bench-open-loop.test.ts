@@ -4,6 +4,7 @@ import test from 'ava';
 import { MAX_ARRIVALS, openLoopPercentiles, poissonArrivals, runOpenLoop, seededRandom, settledWithin } from '../bench/lib/open-loop.js';
 import { medianOf, summarizeSweep, sweepJson, type SweepRound } from '../bench/lib/sweep.js';
 import { parseEtcdConfig } from '../bench/etcd-alone.js';
+import { parseDaemonCounters } from '../bench/http/daemon-probes.js';
 
 test('the schedule is seeded: the same seed gives the same arrivals, another seed others', (t) => {
   const a = poissonArrivals(1000, 2000, 7);
@@ -110,4 +111,27 @@ test("bench etcd-alone's configurations: flags and environment variables told ap
   t.deepEqual(parseEtcdConfig('default'), { label: 'default', args: [], env: {} });
   t.deepEqual(parseEtcdConfig(' --backend-batch-interval=10ms  GOGC=400 '), { label: '--backend-batch-interval=10ms GOGC=400', args: ['--backend-batch-interval=10ms'], env: { GOGC: '400' } });
   t.throws(() => parseEtcdConfig('batch=10'), { message: /"batch=10" is neither a flag/ });
+});
+
+test("the HTTP open loop's daemon counters: summed over label sets, the 10 ms GC bucket, other metrics with the same stem ignored", (t) => {
+  const text = [
+    '# HELP ipam_txn_duration_seconds x',
+    'ipam_txn_duration_seconds_bucket{le="0.001"} 3',
+    'ipam_txn_duration_seconds_count 42',
+    'ipam_txn_duration_seconds_count_other 7',
+    'nodejs_gc_duration_seconds_bucket{le="0.001",kind="minor"} 5',
+    'nodejs_gc_duration_seconds_bucket{le="0.01",kind="minor"} 9',
+    'nodejs_gc_duration_seconds_bucket{le="0.01",kind="major"} 1',
+    'nodejs_gc_duration_seconds_bucket{le="0.1",kind="major"} 2',
+    'nodejs_gc_duration_seconds_sum{kind="minor"} 0.025',
+    'nodejs_gc_duration_seconds_sum{kind="major"} 0.05',
+    'nodejs_gc_duration_seconds_count{kind="minor"} 10',
+    'nodejs_gc_duration_seconds_count{kind="major"} 2',
+  ].join('\n');
+  const c = parseDaemonCounters(text);
+  t.is(c.txns, 42);
+  t.is(c.gcPauses, 12);
+  t.is(c.gcUpTo10Ms, 10);
+  t.true(Math.abs(c.gcSeconds - 0.075) < 1e-9);
+  t.true(Math.abs(c.majorGcSeconds - 0.05) < 1e-9);
 });

@@ -52,6 +52,8 @@ async function oneRound(o: AllocOpenLoopOptions, r: number): Promise<SweepRound 
       if (out === 'exhausted') throw new Error('pool exhausted');
       return out;
     };
+    let txns = 0;
+    let began = 0;
     const steps = await runSweep(call, {
       rates: o.rates,
       fractions: o.fractions,
@@ -61,12 +63,18 @@ async function oneRound(o: AllocOpenLoopOptions, r: number): Promise<SweepRound 
       seed: o.seed,
       onStep: (label) => process.stderr.write(`alloc open loop round ${r + 1}: ${label}\n`),
       phases: {
-        begin: () => void a.store.traceCommits(true),
+        begin: () => {
+          a.store.traceCommits(true);
+          txns = 0;
+          began = performance.now();
+          a.store.onCommitted = () => void txns++;
+        },
         end: () => {
+          a.store.onCommitted = undefined;
           const t = a.store.traceCommits(false)!;
           const w = openLoopPercentiles(t.waitMs);
           const x = openLoopPercentiles(t.txnMs);
-          return { waitMs: { p50: w.p50, p99: w.p99 }, txnMs: { p50: x.p50, p99: x.p99 } };
+          return { waitMs: { p50: w.p50, p99: w.p99 }, txnMs: { p50: x.p50, p99: x.p99 }, txnsPerSec: (txns * 1000) / (performance.now() - began) };
         },
       },
     });
@@ -76,7 +84,8 @@ async function oneRound(o: AllocOpenLoopOptions, r: number): Promise<SweepRound 
     }
     await a.close();
     process.stderr.write(`alloc open loop round ${r + 1}: baselines (harness, etcd alone)\n`);
-    const baselines = await measureOpenLoopBaselines(o.endpoints, Math.max(1, Math.round(ALLOC_OPEN_LOOP_FLOOR.at * sat.allocsPerSec)), o.stepMs, o.seed, o.etcdDataDir);
+    const floorStep = steps.find((x) => x.asFraction === ALLOC_OPEN_LOOP_FLOOR.at);
+    const baselines = await measureOpenLoopBaselines(o.endpoints, Math.max(1, Math.round(ALLOC_OPEN_LOOP_FLOOR.at * sat.allocsPerSec)), o.stepMs, o.seed, o.etcdDataDir, floorStep?.phases?.txnsPerSec);
     const inv = checkInvariants(acks, await loggedAllocationsThenDrop(o.endpoints, prefix));
     return { unloadedP50Ms: unloaded.latencyMs.p50, saturationPerSec: sat.allocsPerSec, steps, baselines, invariants: { duplicates: inv.duplicates, lost: inv.lost, extra: inv.extra } };
   } catch (e) {

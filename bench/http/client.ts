@@ -59,6 +59,21 @@ export function poster(d: DaemonEndpoint, agent: Agent): (path: string, body: st
   return (path, body, onStale) => send(options(path, body), body, onStale);
 }
 
+/** GET `path` with the daemon's token on `agent` (the bench's probes: /healthz round trips, /metrics scrapes). */
+export function getText(d: DaemonEndpoint, agent: Agent, path: string): Promise<Answer> {
+  const target = new URL(d.url);
+  return new Promise((ok, fail) => {
+    const req = request({ host: target.hostname, port: target.port, path, agent, headers: { authorization: `Bearer ${d.token}` } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => ok({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', fail);
+    req.end();
+  });
+}
+
 function send(options: RequestOptions, body: string, onStale: (() => void) | undefined): Promise<Answer> {
   const once = (): Promise<Answer> =>
     new Promise((ok, fail) => {

@@ -1,15 +1,16 @@
-// `bench http --open-loop`: one daemon (`ipam serve`) per round on a fresh prefix: the unloaded p50 through its HTTPS
-// API (one client, closed loop), its closed-loop saturation (wrk, or Node clients), then Poisson arrivals from this
-// process's keep-alive HTTPS client at fixed rates and at fractions of that saturation.
+// `bench http --open-loop`: one daemon (`ipam serve`) per round on a fresh prefix: after a warm-up, the unloaded p50
+// through its HTTPS API (one client, closed loop), its closed-loop saturation (wrk, or Node clients), then Poisson
+// arrivals from this process's keep-alive HTTPS client at fixed rates and at fractions of that saturation.
 import { randomBytes } from 'node:crypto';
 import { runAllocLoad } from '../alloc/driver.js';
-import { definePool } from '../alloc/engine.js';
+import { definePool, openEngine } from '../alloc/engine.js';
 import { checkInvariants, loggedAllocationsThenDrop } from '../alloc/invariants.js';
 import { podRef, type AllocOutcome } from '../alloc/types.js';
 import { settledWithin } from '../lib/open-loop.js';
 import { measureOpenLoopBaselines } from '../lib/open-loop-baselines.js';
-import { runSweep, summarizeSweep, summedInvariants, type SweepRound } from '../lib/sweep.js';
-import { httpAllocator } from './client.js';
+import { medianOf, runSweep, summarizeSweep, summedInvariants, type SweepRound } from '../lib/sweep.js';
+import { daemonAgent, httpAllocator } from './client.js';
+import { daemonPhases, httpsRoundTripP50 } from './daemon-probes.js';
 import { runWrk } from './wrk.js';
 import { startServe } from '../../src/local/serve-process.js';
 
@@ -38,7 +39,13 @@ export interface HttpOpenLoopOptions {
 /** The floor (issue #17): through the HTTP API, p99 at 25% of saturation <= 5x the unloaded p50. */
 export const HTTP_OPEN_LOOP_FLOOR = { at: 0.25, factor: 5 } as const;
 
-async function oneRound(o: HttpOpenLoopOptions, r: number): Promise<SweepRound & { invariants: { duplicates: number; lost: number; extra: number }; extraAllowed: number; staleSocketRetries: number }> {
+/** The unloaded p50's parts, the same round: the engine in this process on the same etcd and pool, an HTTPS round trip alone. */
+export interface UnloadedSplit {
+  readonly inProcessP50Ms: number;
+  readonly httpsRoundTripP50Ms: number;
+}
+
+async function oneRound(o: HttpOpenLoopOptions, r: number): Promise<SweepRound & { invariants: { duplicates: number; lost: number; extra: number }; extraAllowed: number; staleSocketRetries: number; unloadedSplit: UnloadedSplit }> {
   const prefix = `/bench-http-open-${randomBytes(4).toString('hex')}/`;
   await definePool(o.endpoints, prefix, o.poolCidr);
   const d = await startServe({ endpoints: o.endpoints, prefix, node: 'bench-0' });
@@ -46,28 +53,40 @@ async function oneRound(o: HttpOpenLoopOptions, r: number): Promise<SweepRound &
   let extraAllowed = 0;
   try {
     const say = (s: string) => process.stderr.write(`http open loop round ${r + 1}: ${s}\n`);
-    say('warm-up and closed-loop saturation');
+    say('warm-up, unloaded p50, closed-loop saturation');
+    if (o.client === 'wrk') await runWrk(d, { connections: o.clients, seconds: 2, podPrefix: 'warm-' });
+    else {
+      const warm = httpAllocator([d], 'warm', o.clients);
+      await runAllocLoad(warm, { requesters: o.clients, count: 2000, timeLimitMs: 60_000 });
+      await warm.close();
+    }
+    // The unloaded p50 after the warm-up and before the saturation run, as in-process (bench/alloc/open-loop.ts): a
+    // daemon not still paying for the saturation's garbage. Its parts just before it: the engine in this process (one
+    // requester, the same etcd and pool; the daemon follows its writes), and GET /healthz on one connection (TLS, HTTP
+    // parsing, both event loops, no work).
+    const engine = await openEngine(o.endpoints, prefix, 'ip');
+    const inProcess = await runAllocLoad(engine, { requesters: 1, count: o.unloadedCount, timeLimitMs: 60_000 });
+    await engine.close();
+    for (const x of inProcess.allocations) acks.push({ address: x.address, id: `ip-${podRef(x.requester, x.seq)}` });
+    const probeAgent = daemonAgent(d, 1);
+    const httpsRoundTripP50Ms = await httpsRoundTripP50(d, probeAgent, o.unloadedCount);
+    const one = httpAllocator([d], 'u', 1);
+    const unloaded = await runAllocLoad(one, { requesters: 1, count: o.unloadedCount, timeLimitMs: 60_000 });
+    await one.close();
+    for (const x of unloaded.allocations) acks.push({ address: x.address, id: `u-${podRef(x.requester, x.seq)}` });
     let saturation: number;
     if (o.client === 'wrk') {
-      await runWrk(d, { connections: o.clients, seconds: 2, podPrefix: 'warm-' });
       const w = await runWrk(d, { connections: o.clients, seconds: o.seconds, podPrefix: 'sat-' });
       acks.push(...w.acks);
       extraAllowed += o.clients; // answers wrk dropped when it stopped
       saturation = w.perSec;
     } else {
-      const warm = httpAllocator([d], 'warm', o.clients);
-      await runAllocLoad(warm, { requesters: o.clients, count: 2000, timeLimitMs: 60_000 });
-      await warm.close();
       const c = httpAllocator([d], 'sat', o.clients);
       const s = await runAllocLoad(c, { requesters: o.clients, count: o.count, timeLimitMs: 120_000 });
       await c.close();
       for (const x of s.allocations) acks.push({ address: x.address, id: `sat-${podRef(x.requester, x.seq)}` });
       saturation = s.allocsPerSec;
     }
-    const one = httpAllocator([d], 'u', 1);
-    const unloaded = await runAllocLoad(one, { requesters: 1, count: o.unloadedCount, timeLimitMs: 60_000 });
-    await one.close();
-    for (const x of unloaded.allocations) acks.push({ address: x.address, id: `u-${podRef(x.requester, x.seq)}` });
     // The open-loop client: its connections opened (and TLS handshakes paid) before the first measured arrival.
     const open = httpAllocator([d], 'o', o.connections);
     await runAllocLoad({ allocate: (req, seq) => open.allocate(1_000_000 + req, seq), close: async () => undefined }, { requesters: o.connections, count: o.connections * 4, timeLimitMs: 60_000 }).then((w) => {
@@ -78,7 +97,8 @@ async function oneRound(o: HttpOpenLoopOptions, r: number): Promise<SweepRound &
       if (out === 'exhausted') throw new Error('pool exhausted');
       return out;
     };
-    const steps = await runSweep(call, { rates: o.rates, fractions: o.fractions, saturationPerSec: saturation, stepMs: o.stepMs, maxOutstanding: o.maxOutstanding, seed: o.seed, onStep: say });
+    const steps = await runSweep(call, { rates: o.rates, fractions: o.fractions, saturationPerSec: saturation, stepMs: o.stepMs, maxOutstanding: o.maxOutstanding, seed: o.seed, onStep: say, phases: daemonPhases(d, probeAgent) });
+    probeAgent.destroy();
     for (const [k, s] of steps.entries()) {
       const settled = [...s.result.answers, ...(await settledWithin(s.result.pending, 30_000))];
       for (const x of settled) acks.push({ address: (x.value as AllocOutcome).address, id: `o-${podRef(k, x.index)}` });
@@ -87,9 +107,11 @@ async function oneRound(o: HttpOpenLoopOptions, r: number): Promise<SweepRound &
     await open.close();
     await d.stop();
     say('baselines (harness, etcd alone)');
-    const baselines = await measureOpenLoopBaselines(o.endpoints, Math.max(1, Math.round(HTTP_OPEN_LOOP_FLOOR.at * saturation)), o.stepMs, o.seed, o.etcdDataDir);
+    const floorStep = steps.find((x) => x.asFraction === HTTP_OPEN_LOOP_FLOOR.at);
+    const baselines = await measureOpenLoopBaselines(o.endpoints, Math.max(1, Math.round(HTTP_OPEN_LOOP_FLOOR.at * saturation)), o.stepMs, o.seed, o.etcdDataDir, floorStep?.phases?.txnsPerSec);
     const inv = checkInvariants(acks, await loggedAllocationsThenDrop(o.endpoints, prefix));
-    return { unloadedP50Ms: unloaded.latencyMs.p50, saturationPerSec: saturation, steps, baselines, invariants: { duplicates: inv.duplicates, lost: inv.lost, extra: inv.extra }, extraAllowed, staleSocketRetries };
+    const unloadedSplit = { inProcessP50Ms: inProcess.latencyMs.p50, httpsRoundTripP50Ms };
+    return { unloadedP50Ms: unloaded.latencyMs.p50, saturationPerSec: saturation, steps, baselines, invariants: { duplicates: inv.duplicates, lost: inv.lost, extra: inv.extra }, extraAllowed, staleSocketRetries, unloadedSplit };
   } finally {
     await d.stop();
   }
@@ -112,6 +134,13 @@ export async function runHttpOpenLoop(o: HttpOpenLoopOptions) {
     ...summary,
     invariants: summedInvariants(rounds),
     extraAllowed: rounds.reduce((n, x) => n + x.extraAllowed, 0),
+    /** The unloaded p50's parts (medians over rounds): the engine in-process, an HTTPS round trip alone. */
+    unloadedSplit: {
+      inProcessP50Ms: medianOf(rounds.map((x) => x.unloadedSplit.inProcessP50Ms)),
+      httpsRoundTripP50Ms: medianOf(rounds.map((x) => x.unloadedSplit.httpsRoundTripP50Ms)),
+      inProcessPerRound: rounds.map((x) => x.unloadedSplit.inProcessP50Ms),
+      httpsRoundTripPerRound: rounds.map((x) => x.unloadedSplit.httpsRoundTripP50Ms),
+    },
     /** Open-loop requests sent again after failing on a reused keep-alive socket the daemon had closed (client.ts). */
     staleSocketRetries: rounds.reduce((n, x) => n + x.staleSocketRetries, 0),
   };

@@ -39,6 +39,11 @@ export interface OpenLoopBaselines {
   readonly etcdAlone: EtcdAlone;
   /** The same at a light rate (LIGHT_RATE/s, the sweep's lowest), which etcd alone can keep up with here. */
   readonly etcdAloneLight: EtcdAlone & { readonly offeredPerSec: number };
+  /**
+   * The same at the txn rate the engine itself sent etcd at the floor's step (it batches: fewer txns than
+   * allocations): what etcd alone holds at the load etcd saw from the engine. Absent when the engine's rate is unknown.
+   */
+  readonly etcdAloneAtTxnRate?: EtcdAlone & { readonly offeredPerSec: number };
 }
 
 /** The disk's share: etcd's WAL waits for one fdatasync per batch of entries. */
@@ -94,15 +99,18 @@ export async function measureEtcdAlone(endpoints: string[], rates: readonly numb
   }
 }
 
-export async function measureOpenLoopBaselines(endpoints: string[], ratePerSec: number, stepMs: number, seed: number, dataDir?: string): Promise<OpenLoopBaselines> {
+/** `txnRatePerSec`: the engine's own txns/s at the floor's step (etcd alone is measured at it too, when finite). */
+export async function measureOpenLoopBaselines(endpoints: string[], ratePerSec: number, stepMs: number, seed: number, dataDir?: string, txnRatePerSec?: number): Promise<OpenLoopBaselines> {
   const fsync = dataDir !== undefined ? probeFsync(dataDir) : undefined;
   const harness = await runOpenLoop(async (i) => i, { ratePerSec, durationMs: stepMs, seed, maxOutstanding: 4096 });
-  const [light, atRate] = await measureEtcdAlone(endpoints, [LIGHT_RATE, ratePerSec], stepMs, seed);
+  const txnRate = txnRatePerSec !== undefined && Number.isFinite(txnRatePerSec) && txnRatePerSec >= 1 ? Math.round(txnRatePerSec) : undefined;
+  const [light, atRate, atTxnRate] = await measureEtcdAlone(endpoints, [LIGHT_RATE, ratePerSec, ...(txnRate !== undefined ? [txnRate] : [])], stepMs, seed);
   return {
     offeredPerSec: ratePerSec,
     harness: { p50Ms: harness.latencyMs.p50, p99Ms: harness.latencyMs.p99 },
     ...(fsync ? { fsync } : {}),
     etcdAlone: atRate!,
     etcdAloneLight: { offeredPerSec: LIGHT_RATE, ...light! },
+    ...(txnRate !== undefined ? { etcdAloneAtTxnRate: { offeredPerSec: txnRate, ...atTxnRate! } } : {}),
   };
 }

@@ -24,14 +24,20 @@ export interface SweepOptions {
   /** Idle time before each step (default 500 ms): the previous step's calls and garbage settle first. */
   readonly settleMs?: number;
   onStep?: (label: string) => void;
-  /** Where the engine's time goes, recorded over each step (in-process engines only). */
-  readonly phases?: { begin(): void; end(): StepPhases };
+  /** Where the engine's time goes, recorded over each step (begin before its first arrival, end after its window). */
+  readonly phases?: { begin(): void | Promise<void>; end(): StepPhases | Promise<StepPhases> };
 }
 
-/** Per appended member, over one step: the group-commit wait (submit -> sent) and the txn (sent -> settled), ms. */
+/** Over one step, what the engine reports of itself (each part absent where this mode cannot see it). */
 export interface StepPhases {
-  readonly waitMs: { readonly p50: number; readonly p99: number };
-  readonly txnMs: { readonly p50: number; readonly p99: number };
+  /** Per appended member: the group-commit wait (submit -> sent), ms (in-process engines only). */
+  readonly waitMs?: { readonly p50: number; readonly p99: number };
+  /** Per appended member: the txn (sent -> settled), ms (in-process engines only). */
+  readonly txnMs?: { readonly p50: number; readonly p99: number };
+  /** etcd txns the engine committed a second over the step: the rate etcd itself serves (txns, not allocations). */
+  readonly txnsPerSec?: number;
+  /** The daemon's GC over the step, from its /metrics (`nodejs_gc_duration_seconds`): total ms, of it mark-compact, pauses > 10 ms. */
+  readonly daemonGc?: { readonly totalMs: number; readonly majorMs: number; readonly over10Ms: number };
 }
 
 export interface SweepStep {
@@ -57,9 +63,9 @@ export async function runSweep(call: (step: number, index: number) => Promise<un
     const { rate, asFraction } = plan[k]!;
     await new Promise((r) => setTimeout(r, o.settleMs ?? 500));
     o.onStep?.(`${rate}/s${asFraction !== undefined ? ` (${asFraction * 100}% of ${Math.round(o.saturationPerSec)}/s)` : ''}`);
-    o.phases?.begin();
+    await o.phases?.begin();
     const result = await runOpenLoop((i) => call(k, i), { ratePerSec: rate, durationMs: o.stepMs, seed: o.seed + k, maxOutstanding: o.maxOutstanding, ...(o.graceMs !== undefined ? { graceMs: o.graceMs } : {}) });
-    const phases = o.phases?.end();
+    const phases = await o.phases?.end();
     // Calls that timed out may still be running: let them finish (bounded) before the next step.
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(result.pending), new Promise((r) => (timer = setTimeout(r, SETTLE_PENDING_MS)))]);
@@ -97,11 +103,19 @@ export interface OpenLoopFigure {
   /** This process's longest GC pause in the step and their total (ms), medians over rounds (NaN: not measured). */
   gcMaxMs: number;
   gcTotalMs: number;
+  /** Of them, the longest scavenge (young generation) pause, ms, median over rounds. */
+  gcScavengeMaxMs: number;
   /** The engine's group-commit wait and txn time per member, p50 and p99, medians over rounds (NaN: not measured). */
   commitWaitP50Ms: number;
   commitWaitP99Ms: number;
   txnP50Ms: number;
   txnP99Ms: number;
+  /** etcd txns/s the engine committed over the step, median over rounds (NaN: not measured). */
+  txnsPerSec: number;
+  /** The daemon's GC total and pauses over 10 ms in the step, medians over rounds (NaN: in-process, see gcMaxMs). */
+  daemonGcTotalMs: number;
+  daemonGcMajorMs: number;
+  daemonGcOver10Ms: number;
   /** The first few failures' messages, all rounds. */
   errorMessages: string[];
   /** p99 per round (the median is the figure). */
@@ -147,10 +161,15 @@ export function summarizeSweep(rounds: readonly SweepRound[], floor: { at: numbe
       sendLagP99Ms: med(res.map((r) => r.sendLagMs.p99)),
       gcMaxMs: med(res.map((r) => r.gcPauses?.maxMs ?? NaN)),
       gcTotalMs: med(res.map((r) => r.gcPauses?.totalMs ?? NaN)),
-      commitWaitP50Ms: med(at.map((x) => x.phases?.waitMs.p50 ?? NaN)),
-      commitWaitP99Ms: med(at.map((x) => x.phases?.waitMs.p99 ?? NaN)),
-      txnP50Ms: med(at.map((x) => x.phases?.txnMs.p50 ?? NaN)),
-      txnP99Ms: med(at.map((x) => x.phases?.txnMs.p99 ?? NaN)),
+      gcScavengeMaxMs: med(res.map((r) => r.gcPauses?.minorMaxMs ?? NaN)),
+      commitWaitP50Ms: med(at.map((x) => x.phases?.waitMs?.p50 ?? NaN)),
+      commitWaitP99Ms: med(at.map((x) => x.phases?.waitMs?.p99 ?? NaN)),
+      txnP50Ms: med(at.map((x) => x.phases?.txnMs?.p50 ?? NaN)),
+      txnP99Ms: med(at.map((x) => x.phases?.txnMs?.p99 ?? NaN)),
+      txnsPerSec: round(medianOf(at.map((x) => x.phases?.txnsPerSec ?? NaN))),
+      daemonGcTotalMs: med(at.map((x) => x.phases?.daemonGc?.totalMs ?? NaN)),
+      daemonGcMajorMs: med(at.map((x) => x.phases?.daemonGc?.majorMs ?? NaN)),
+      daemonGcOver10Ms: med(at.map((x) => x.phases?.daemonGc?.over10Ms ?? NaN)),
       p99PerRound: res.map((r) => r.latencyMs.p99),
       errorMessages: res.flatMap((r) => r.errorMessages).slice(0, 3),
     };
@@ -179,6 +198,9 @@ export function summarizeSweep(rounds: readonly SweepRound[], floor: { at: numbe
             : {}),
           etcdAlone: aloneMedian(b.map((x) => x.etcdAlone)),
           etcdAloneLight: { offeredPerSec: b[0]!.etcdAloneLight.offeredPerSec, ...aloneMedian(b.map((x) => x.etcdAloneLight)) },
+          ...(b.every((x) => x.etcdAloneAtTxnRate)
+            ? { etcdAloneAtTxnRate: { offeredPerSec: round(median(b.map((x) => x.etcdAloneAtTxnRate!.offeredPerSec))), ...aloneMedian(b.map((x) => x.etcdAloneAtTxnRate!)) } }
+            : {}),
         };
   return {
     unloadedP50Ms,
@@ -216,6 +238,7 @@ export function sweepJson(s: SweepSummary) {
             harness: { p50Ms: finite(s.baselines.harness.p50Ms), p99Ms: finite(s.baselines.harness.p99Ms) },
             etcdAlone: aloneJson(s.baselines.etcdAlone),
             etcdAloneLight: { ...aloneJson(s.baselines.etcdAloneLight), offeredPerSec: s.baselines.etcdAloneLight.offeredPerSec },
+            ...(s.baselines.etcdAloneAtTxnRate ? { etcdAloneAtTxnRate: { ...aloneJson(s.baselines.etcdAloneAtTxnRate), offeredPerSec: s.baselines.etcdAloneAtTxnRate.offeredPerSec } } : {}),
           },
         }
       : {}),
@@ -228,8 +251,8 @@ export function sweepRows(s: SweepSummary, what: string): { steps: (string | num
   // NaN: not measured in this mode (e.g. the engine's split through the HTTP API, where it runs in the daemon).
   const pair = (a: number, b: number) => (Number.isNaN(a) && Number.isNaN(b) ? '-' : `${a}/${b}`);
   const steps = [
-    ['offered/s', 'load', 'achieved/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 per round', 'arrivals', 'dropped', 'late', 'timed out', 'errors', 'send lag p50/p99 ms', 'loop delay p99 ms', 'gc max/total ms', 'commit wait p50/p99 ms', 'txn p50/p99 ms'],
-    ...s.openLoop.map((x) => [x.offeredPerSec, x.loadFraction, x.achievedPerSec, ms(x.p50Ms), ms(x.p99Ms), ms(x.p999Ms), x.p99PerRound.map(ms).join(' '), x.arrivals, x.dropped, x.late, x.timedOut, x.errors, `${x.sendLagP50Ms}/${x.sendLagP99Ms}`, x.loopDelayP99Ms, pair(x.gcMaxMs, x.gcTotalMs), pair(x.commitWaitP50Ms, x.commitWaitP99Ms), pair(x.txnP50Ms, x.txnP99Ms)]),
+    ['offered/s', 'load', 'achieved/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 per round', 'arrivals', 'dropped', 'late', 'timed out', 'errors', 'send lag p50/p99 ms', 'loop delay p99 ms', 'gc max/total ms, scavenge max', 'commit wait p50/p99 ms', 'txn p50/p99 ms', 'txns/s', 'daemon gc total/major ms, >10 ms'],
+    ...s.openLoop.map((x) => [x.offeredPerSec, x.loadFraction, x.achievedPerSec, ms(x.p50Ms), ms(x.p99Ms), ms(x.p999Ms), x.p99PerRound.map(ms).join(' '), x.arrivals, x.dropped, x.late, x.timedOut, x.errors, `${x.sendLagP50Ms}/${x.sendLagP99Ms}`, x.loopDelayP99Ms, Number.isNaN(x.gcMaxMs) ? '-' : `${x.gcMaxMs}/${x.gcTotalMs}, ${x.gcScavengeMaxMs}`, pair(x.commitWaitP50Ms, x.commitWaitP99Ms), pair(x.txnP50Ms, x.txnP99Ms), Number.isNaN(x.txnsPerSec) ? '-' : x.txnsPerSec, Number.isNaN(x.daemonGcTotalMs) ? '-' : `${x.daemonGcTotalMs}/${x.daemonGcMajorMs}, ${x.daemonGcOver10Ms}`]),
   ];
   const footer = [
     ['unloaded p50 ms', s.unloadedP50Ms, `rounds: ${s.unloadedP50PerRound.join(' ')}`, 'one requester, closed loop'],
@@ -255,6 +278,16 @@ export function sweepRows(s: SweepSummary, what: string): { steps: (string | num
         `p50 ${ms(a.p50Ms)} ms; one requester p50 ${a.unloadedP50Ms} ms; achieved ${a.achievedPerSec}/s; rounds ${a.ratioPerRound.map(ms).join(' ')}x`,
         'one 200-byte put per call: the environment floor',
       ]),
+      ...(b.etcdAloneAtTxnRate
+        ? [
+            [
+              `etcd alone at ${b.etcdAloneAtTxnRate.offeredPerSec} txns/s`,
+              `p99 ${ms(b.etcdAloneAtTxnRate.p99Ms)} ms (${ms(b.etcdAloneAtTxnRate.ratio)}x)`,
+              `p50 ${ms(b.etcdAloneAtTxnRate.p50Ms)} ms; achieved ${b.etcdAloneAtTxnRate.achievedPerSec}/s; rounds ${b.etcdAloneAtTxnRate.ratioPerRound.map(ms).join(' ')}x`,
+              `at the engine's own txn rate at ${s.floor.loadFraction * 100}% (it batches): etcd's share of the floor`,
+            ],
+          ]
+        : []),
     );
   }
   return { steps, footer };

@@ -1,0 +1,84 @@
+// What the HTTP open loop reads from the daemon beside its answers: its own counters from /metrics around each step
+// (txns sent to etcd, its GC), and the unloaded p50's parts (an HTTPS round trip alone).
+import type { Agent } from 'node:https';
+import type { StepPhases } from '../lib/sweep.js';
+import { Latencies } from '../lib/stats.js';
+import { getText, type DaemonEndpoint } from './client.js';
+
+/** The counters a step's phases are the difference of. */
+export interface DaemonCounters {
+  readonly txns: number;
+  readonly gcSeconds: number;
+  /** Of which mark-compact pauses (kind="major"). */
+  readonly majorGcSeconds: number;
+  /** GC pauses recorded so far, and those of at most 10 ms (the histogram's 0.01 bucket). */
+  readonly gcPauses: number;
+  readonly gcUpTo10Ms: number;
+}
+
+/** Sum of a Prometheus text sample over every label set matching `labels` (a substring of the label list). */
+function sampleSum(text: string, name: string, labels = ''): number {
+  let n = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    if (rest[0] !== ' ' && rest[0] !== '{') continue;
+    if (labels && !rest.includes(labels)) continue;
+    n += Number(rest.slice(rest.lastIndexOf(' ') + 1));
+  }
+  return n;
+}
+
+/** The counters out of the daemon's /metrics text (prom-client's exposition format). */
+export function parseDaemonCounters(text: string): DaemonCounters {
+  return {
+    txns: sampleSum(text, 'ipam_txn_duration_seconds_count'),
+    gcSeconds: sampleSum(text, 'nodejs_gc_duration_seconds_sum'),
+    majorGcSeconds: sampleSum(text, 'nodejs_gc_duration_seconds_sum', 'kind="major"'),
+    gcPauses: sampleSum(text, 'nodejs_gc_duration_seconds_count'),
+    gcUpTo10Ms: sampleSum(text, 'nodejs_gc_duration_seconds_bucket', 'le="0.01"'),
+  };
+}
+
+async function counters(d: DaemonEndpoint, agent: Agent): Promise<DaemonCounters> {
+  const r = await getText(d, agent, '/metrics');
+  if (r.status !== 200) throw new Error(`daemon /metrics answered ${r.status}`);
+  return parseDaemonCounters(r.text);
+}
+
+/** Sweep phases from the daemon's /metrics: scraped before a step's first arrival and after its last answer. */
+export function daemonPhases(d: DaemonEndpoint, agent: Agent): { begin(): Promise<void>; end(): Promise<StepPhases> } {
+  let before: DaemonCounters | undefined;
+  let began = 0;
+  return {
+    async begin() {
+      before = await counters(d, agent);
+      began = performance.now();
+    },
+    async end() {
+      const ms = performance.now() - began;
+      const after = await counters(d, agent);
+      const b = before!;
+      return {
+        txnsPerSec: ((after.txns - b.txns) * 1000) / ms,
+        daemonGc: {
+          totalMs: Math.round((after.gcSeconds - b.gcSeconds) * 1e5) / 100,
+          majorMs: Math.round((after.majorGcSeconds - b.majorGcSeconds) * 1e5) / 100,
+          over10Ms: after.gcPauses - b.gcPauses - (after.gcUpTo10Ms - b.gcUpTo10Ms),
+        },
+      };
+    },
+  };
+}
+
+/** One connection, closed loop: GET /healthz `calls` times; its p50 is the HTTPS round trip with no work behind it. */
+export async function httpsRoundTripP50(d: DaemonEndpoint, agent: Agent, calls: number): Promise<number> {
+  for (let i = 0; i < 20; i++) await getText(d, agent, '/healthz');
+  const l = new Latencies();
+  for (let i = 0; i < calls; i++) {
+    const t = performance.now();
+    await getText(d, agent, '/healthz');
+    l.add(performance.now() - t);
+  }
+  return l.summary().p50;
+}

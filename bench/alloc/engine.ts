@@ -25,6 +25,8 @@ export async function openEngine(endpoints: string[], prefix: string, tag = 'p0'
     tagLayout: defaultTagLayout('block'),
     ...(process.env.IPAM_MAX_INFLIGHT ? { maxInflight: Number(process.env.IPAM_MAX_INFLIGHT) } : {}),
     ...(process.env.IPAM_LIGHT_EXTRA_INFLIGHT ? { lightLoadExtraInflight: Number(process.env.IPAM_LIGHT_EXTRA_INFLIGHT) } : {}),
+    // IPAM_PARTIAL_INFLIGHT=3 (= maxInflight): the rule before the full-txn one (every freed slot refilled at once).
+    ...(process.env.IPAM_PARTIAL_INFLIGHT ? { partialBelowInflight: Number(process.env.IPAM_PARTIAL_INFLIGHT) } : {}),
     ...(process.env.IPAM_SEND_IDLE_AT_ONCE ? { sendIdleAtOnce: process.env.IPAM_SEND_IDLE_AT_ONCE !== '0' } : {}),
   });
   await store.open();

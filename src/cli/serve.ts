@@ -108,7 +108,15 @@ async function run(opts: ServeOptions, log: Logger): Promise<void> {
   const inflight = Number(process.env.IPAM_MAX_INFLIGHT ?? 0);
   // IPAM_LIGHT_EXTRA_INFLIGHT: more txns while the load is light (the store's default, 3; 0 turns it off).
   const extra = process.env.IPAM_LIGHT_EXTRA_INFLIGHT;
-  const store = new EventStore(client, { prefix: opts.prefix, tagLayout: defaultTagLayout('block'), ...(inflight > 0 ? { maxInflight: inflight } : {}), ...(extra ? { lightLoadExtraInflight: Number(extra) } : {}) });
+  // IPAM_PARTIAL_INFLIGHT: a txn with room left goes only while fewer txns fly (the store's default, 1; 3 = the old rule).
+  const partial = process.env.IPAM_PARTIAL_INFLIGHT;
+  const store = new EventStore(client, {
+    prefix: opts.prefix,
+    tagLayout: defaultTagLayout('block'),
+    ...(inflight > 0 ? { maxInflight: inflight } : {}),
+    ...(extra ? { lightLoadExtraInflight: Number(extra) } : {}),
+    ...(partial ? { partialBelowInflight: Number(partial) } : {}),
+  });
   const rev = await store.open();
   log.info({ etcd: describeConnection(conn), prefix: opts.prefix, revision: rev }, 'event store open');
   const token = opts.tcp ? loadToken({ ...(opts.tokenFile ? { tokenFile: opts.tokenFile } : {}), generatedPath: resolve(opts.dataDir, 'token') }) : undefined;

@@ -23,6 +23,8 @@ export interface EventStoreOptions {
   readonly maxInflight?: number;
   /** Extra txns in flight while the load is light (default 3; 0: never more than maxInflight). See Committer. */
   readonly lightLoadExtraInflight?: number;
+  /** A txn with room left goes only while fewer than this many txns fly, or the load is light (default 1). See Committer. */
+  readonly partialBelowInflight?: number;
   /** Send a member at once when nothing is in flight or queued (default true). See Committer. */
   readonly sendIdleAtOnce?: boolean;
   /** How long an append keeps retrying when etcd does not answer, ms (default 10 s). */
@@ -85,6 +87,7 @@ export class EventStore {
       maxInflight: opts.maxInflight ?? 3,
       ...(opts.lightLoadExtraInflight !== undefined ? { lightLoadExtraInflight: opts.lightLoadExtraInflight } : {}),
       ...(opts.sendIdleAtOnce !== undefined ? { sendIdleAtOnce: opts.sendIdleAtOnce } : {}),
+      ...(opts.partialBelowInflight !== undefined ? { partialBelowInflight: opts.partialBelowInflight } : {}),
       findCommitted: (ids, after) => this.findCommitted(ids, after),
       resolveLayout: (again) => this.resolveLayout(again),
     });

@@ -51,6 +51,8 @@ export interface TxnPlan {
   /** Each member's first position in the record. */
   readonly positions: number[];
   readonly bytes: number;
+  /** The planner stopped because the txn had no room for another member (not because the queue ran out). */
+  full: boolean;
 }
 
 export class OversizedMember extends Error {}
@@ -71,6 +73,7 @@ export function planTxn(queue: Member[], limits: TxnLimits, g: GuardView): TxnPl
     fence: undefined,
     positions: [],
     bytes: 2,
+    full: false,
   };
   const first = queue[0];
   if (first && !fitsAlone(plan, first, limits, g)) {
@@ -89,6 +92,7 @@ export function planTxn(queue: Member[], limits: TxnLimits, g: GuardView): TxnPl
       skipped.push(m);
       // Full (no room for another member's writes or compares): stop scanning; the rest keep their place.
       if (plan.writes.size + FIXED_PUTS >= limits.maxOps - 2 || comparesOf(plan) + g.extraCompares >= limits.maxOps - 2) {
+        plan.full = true;
         scanned++;
         break;
       }

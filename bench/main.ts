@@ -311,7 +311,7 @@ program
             ['events/s applying', r.eventsPerSec, `the same, time spent outside the page source only (waiting for pages ${r.waitSeconds} s)`],
             ['events per CPU-second', r.eventsPerCpuSecond, 'the replaying process, all its threads (what a shared machine distorts least)'],
             ['live endpoints at the end', r.liveEndpoints, ''],
-            ['peak RSS MB', r.peakRssMB, 'replaying process: projections + pages + decoding garbage'],
+            ['peak RSS MB', r.peakRssMB, `replaying process: projections + pages + decoding garbage; the maximum of the rounds (${r.peakRssRoundsMB.join(' ')}; median ${r.peakRssMedianMB})`],
             ['GC pauses s', r.gcSeconds, `median round; full collections ${r.fullGcs}`],
             ['read alone, events/s', r.readCeiling.parallel.eventsPerSec, `the log's ${r.readCeiling.records} records (${r.recordMB} MB, ${r.bytesPerEvent} B per event) read, not decoded, ${r.readCeiling.readsInFlight} ranges of ${r.readCeiling.pageRecords} in flight: ${r.readCeiling.parallel.recordsPerSec} records/s, ${r.readCeiling.parallel.mbPerSec} MB/s; 1 in flight: ${r.readCeiling.oneInFlight.recordsPerSec} records/s, ${r.readCeiling.oneInFlight.mbPerSec} MB/s; after each round`],
             ['ratio to the read alone', r.ratioToReadCeiling, 'replay with decoding / the read alone after the same round, median of the rounds'],

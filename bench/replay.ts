@@ -308,6 +308,9 @@ export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpo
       eventsPerCpuSecond: round(median(runs.map((x) => x.events / x.cpuSeconds))),
       liveEndpoints: last.liveEndpoints,
       peakRssMB: round(Math.max(...runs.map((x) => x.peakRssMB))),
+      // Each round's peak (they swing by tens of MB on a shared machine) and their median, beside the maximum.
+      peakRssRoundsMB: runs.map((x) => round(x.peakRssMB)),
+      peakRssMedianMB: round(median(runs.map((x) => x.peakRssMB))),
       heldMB: round(last.heldMB),
       gcSeconds: round(median(runs.map((x) => x.gcSeconds)), 2),
       fullGcs: median(runs.map((x) => x.fullGcs)),

@@ -228,7 +228,7 @@ export interface DecodedRecord {
    * by construction; ids, ipVersion and reason are checked here), 0 where the codec must look (layout 0, or a value
    * it would refuse: it then reports which). Undefined for format 1.
    */
-  readonly checked: Uint8Array | undefined;
+  readonly checked: ArrayLike<number> | undefined;
 }
 
 /**
@@ -247,8 +247,9 @@ export function decodeRecordValue(value: Buffer): DecodedRecord {
   if (scanned !== undefined) {
     const events: unknown[] = [];
     const flags: number[] = [];
-    for (const [S, from, to] of scanned.chunks) rebuildChunk(S, scanned.ints, from, to, NO_EVENTS, events, flags);
-    return { events, checked: Uint8Array.from(flags) };
+    const { bounds, strings, ints } = scanned;
+    for (let c = 0; c < scanned.count; c++) rebuildChunk(strings, bounds[4 * c]!, bounds[4 * c + 1]!, ints, bounds[4 * c + 2]!, bounds[4 * c + 3]!, NO_EVENTS, events, flags);
+    return { events, checked: flags };
   }
   const rec = JSON.parse(value.toString()) as { f?: unknown; m?: unknown };
   if (rec.f !== RECORD_FORMAT) {
@@ -258,7 +259,7 @@ export function decodeRecordValue(value: Buffer): DecodedRecord {
   const events: unknown[] = [];
   const flags: number[] = [];
   for (const c of rec.m as unknown[]) decodeChunk(c, events, flags);
-  return { events, checked: Uint8Array.from(flags) };
+  return { events, checked: flags };
 }
 
 const RELEASE_REASONS: ReadonlySet<string> = new Set(['cni-del', 'pod-gone', 'orphan', 'admin']);
@@ -271,13 +272,17 @@ function decodeChunk(c: unknown, out: unknown[], checked: number[]): void {
   const E = c[1] as number[];
   const G = (c[2] ?? []) as unknown[];
   for (const s of S) if (typeof s !== 'string') throw new RecordFormatError('format-2 record: chunk strings must be strings');
-  rebuildChunk(S as string[], E, 0, E.length, G, out, checked);
+  rebuildChunk(S as string[], 0, S.length, E, 0, E.length, G, out, checked);
 }
 
 const NO_EVENTS: readonly unknown[] = [];
 
-/** A chunk's events from its strings S, ints E[from, to) and layout-0 events G (shapes checked; contents checked here). */
-function rebuildChunk(S: readonly string[], E: ArrayLike<number>, from: number, to: number, G: readonly unknown[], out: unknown[], checked: number[]): void {
+/**
+ * A chunk's events from its strings S[sFrom, sTo), ints E[from, to) and layout-0 events G (shapes checked; contents
+ * checked here).
+ */
+function rebuildChunk(S: readonly string[], sFrom: number, sTo: number, E: ArrayLike<number>, from: number, to: number, G: readonly unknown[], out: unknown[], checked: number[]): void {
+  const strings = sTo - sFrom;
   const n = to;
   let i = from;
   const int = (): number => {
@@ -289,14 +294,14 @@ function rebuildChunk(S: readonly string[], E: ArrayLike<number>, from: number, 
   };
   const str = (): string => {
     const k = int();
-    if (k < 0 || k >= S.length) throw new RecordFormatError(`format-2 record: string ${k} out of range`);
-    return S[k] as string;
+    if (k < 0 || k >= strings) throw new RecordFormatError(`format-2 record: string ${k} out of range`);
+    return S[sFrom + k] as string;
   };
   const optStr = (): string | undefined => {
     const k = int();
     if (k === -1) return undefined;
-    if (k < 0 || k >= S.length) throw new RecordFormatError(`format-2 record: string ${k} out of range`);
-    return S[k] as string;
+    if (k < 0 || k >= strings) throw new RecordFormatError(`format-2 record: string ${k} out of range`);
+    return S[sFrom + k] as string;
   };
   const tags = (): string[] => {
     const t = new Array<string>(int());

@@ -8,18 +8,33 @@
 // time, namespaces, nics, pools, nodes, owners, so most of its strings exist already, and the projections keep one
 // copy of each, as JSON.parse's internalizing of short strings gave them, without its string-table lookups.
 
-/** A chunk's strings, and where its ints are in the scan's `ints` (from inclusive, to exclusive). */
-export type ScannedChunk = readonly [strings: string[], from: number, to: number];
-
-/** A record's chunks; `ints` is the scanner's own array, valid until the next scan (rebuild the events first). */
+/**
+ * A record's chunks, 4 numbers each in `bounds`: where its strings are in `strings` and its ints in `ints` (from
+ * inclusive, to exclusive). All three arrays are the scanner's own, reused, valid until the next scan (rebuild the
+ * events first): a chunk's strings array and tuple made per chunk were ~600 bytes of garbage per pod.
+ */
 export interface ScannedRecord {
-  readonly chunks: ScannedChunk[];
+  readonly count: number;
+  readonly bounds: Int32Array;
+  readonly strings: readonly string[];
   readonly ints: Float64Array;
 }
 
-/** Ints are scanned into one reused array (no array per chunk); one grown past this is dropped after its record. */
+/** Ints, strings and bounds are scanned into reused arrays; one grown past this is dropped after its record. */
 export const MAX_KEPT_INTS = 1 << 16;
 let ints = new Float64Array(4096);
+let strings: string[] = [];
+let bounds = new Int32Array(256);
+
+/** The strings of chunk `c` of a scanned record (tests, diagnostics: a copy). */
+export function chunkStrings(r: ScannedRecord, c: number): string[] {
+  return r.strings.slice(r.bounds[4 * c], r.bounds[4 * c + 1]);
+}
+
+/** The ints of chunk `c` of a scanned record (tests, diagnostics: a copy). */
+export function chunkInts(r: ScannedRecord, c: number): number[] {
+  return [...r.ints.subarray(r.bounds[4 * c + 2], r.bounds[4 * c + 3])];
+}
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -72,17 +87,20 @@ export const recentStrings = new StringCache();
 
 export function scanFormat2(buf: Buffer): ScannedRecord | undefined {
   if (ints.length > MAX_KEPT_INTS) ints = new Float64Array(4096);
+  if (strings.length > MAX_KEPT_INTS) strings = [];
+  if (bounds.length > MAX_KEPT_INTS) bounds = new Int32Array(256);
   const n = buf.length;
   if (n < HEAD.length + 2 || buf.compare(HEAD, 0, HEAD.length, 0, HEAD.length) !== 0) return undefined;
   let p = HEAD.length;
   let k = 0;
-  const chunks: ScannedChunk[] = [];
+  let sk = 0;
+  let count = 0;
   if (buf[p] === CLOSE) p++;
   else {
     for (;;) {
       if (buf[p++] !== OPEN || buf[p] !== OPEN) return undefined;
       p++;
-      const strings: string[] = [];
+      const sFrom = sk;
       if (buf[p] === CLOSE) p++;
       else {
         for (;;) {
@@ -96,7 +114,10 @@ export function scanFormat2(buf: Buffer): ScannedRecord | undefined {
             h = (Math.imul(h, 31) + c) | 0;
             c = buf[++p];
           }
-          strings.push(recentStrings.get(buf as Latin1Slicing, from, p, h));
+          const str = recentStrings.get(buf as Latin1Slicing, from, p, h);
+          if (sk < strings.length) strings[sk] = str;
+          else strings.push(str);
+          sk++;
           p++;
           c = buf[p++];
           if (c === CLOSE) break;
@@ -131,11 +152,20 @@ export function scanFormat2(buf: Buffer): ScannedRecord | undefined {
         }
       }
       if (buf[p++] !== CLOSE) return undefined; // a third member (layout-0 events) goes through JSON.parse
-      chunks.push([strings, from, k]);
+      if (4 * count + 4 > bounds.length) {
+        const grown = new Int32Array(bounds.length * 2);
+        grown.set(bounds);
+        bounds = grown;
+      }
+      bounds[4 * count] = sFrom;
+      bounds[4 * count + 1] = sk;
+      bounds[4 * count + 2] = from;
+      bounds[4 * count + 3] = k;
+      count++;
       const c = buf[p++];
       if (c === CLOSE) break;
       if (c !== COMMA) return undefined;
     }
   }
-  return buf[p] === 0x7d /* } */ && p + 1 === n ? { chunks, ints } : undefined;
+  return buf[p] === 0x7d /* } */ && p + 1 === n ? { count, bounds, strings, ints } : undefined;
 }

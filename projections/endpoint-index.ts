@@ -6,6 +6,7 @@
 // or KubeVirt reuse, a new sandbox); an IPReleased applies only if its allocationId is the slot's current one.
 // A pod is kept while it holds at least one address, an interface while it holds one of either family.
 import type { EventType, IPAllocatedData, IPReleasedData, LoggedEvent, Route } from '../events/catalogue.js';
+import { StringMap } from './string-map.js';
 import type { StateGroup } from './types.js';
 
 export interface SpiderRoute {
@@ -125,8 +126,11 @@ export class EndpointIndex {
   /** Pods holding at least one address, by namespace and name (no `namespace/name` string made per event). */
   private readonly byNamespace = new Map<string, Map<string, Pod>>();
   private podTotal = 0;
-  /** Current allocations only: allocationId -> the pod whose slot holds it (kept current when a pod is copied). */
-  private readonly byAllocation = new Map<string, Pod>();
+  /**
+   * Current allocations only: allocationId -> the pod whose slot holds it (kept current when a pod is copied). No
+   * order kept (string-map.ts: a Map under churn doubles its table).
+   */
+  private readonly byAllocation = new StringMap<Pod>();
   private readonly views: EndpointView[] = [];
   private tracked = false;
   private epoch = 0;
@@ -150,7 +154,9 @@ export class EndpointIndex {
   }
 
   allocationIds(): string[] {
-    return [...this.byAllocation.keys()];
+    const ids: string[] = [];
+    this.byAllocation.forEach((_, id) => ids.push(id));
+    return ids;
   }
 
   /** A pod's record; from now on it never changes (a change copies it). */

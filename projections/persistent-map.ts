@@ -5,6 +5,8 @@
 // Iteration order is a function of the key set alone (hash order; colliding keys sorted), so two maps with the same
 // entries, however they were built, list them in the same order.
 
+import { StringMap } from './string-map.js';
+
 type Edit = object;
 
 interface Node<V> {
@@ -233,10 +235,11 @@ export class PersistentMap<V> {
   private count = 0;
   private shared: MapSnapshot<V> | undefined;
   /**
-   * Until the first snapshot or ordered walk, entries live in a plain Map: no one can see a state in between, and a
-   * replay's updates then cost a builtin hash lookup instead of a trie walk. Moved into the trie once, for good.
+   * Until the first snapshot or ordered walk, entries live in a flat hash map (string-map.ts: no tombstones, so a
+   * replay's churn does not double it): no one can see a state in between, and a replay's updates then cost one
+   * hash lookup instead of a trie walk. Moved into the trie once, for good (the trie orders by key, not by history).
    */
-  private flat: Map<string, V> | undefined = new Map();
+  private flat: StringMap<V> | undefined = new StringMap();
 
   get size(): number {
     return this.count;
@@ -249,8 +252,7 @@ export class PersistentMap<V> {
   /** Sets the value; returns the one it replaced (undefined when the key was absent). */
   set(key: string, value: V): V | undefined {
     if (this.flat !== undefined) {
-      const previous = this.flat.get(key);
-      this.flat.set(key, value);
+      const previous = this.flat.set(key, value);
       this.count = this.flat.size;
       return previous;
     }
@@ -265,8 +267,7 @@ export class PersistentMap<V> {
   /** Deletes the key; returns the value it had (undefined when absent). */
   delete(key: string): V | undefined {
     if (this.flat !== undefined) {
-      const previous = this.flat.get(key);
-      if (previous !== undefined) this.flat.delete(key);
+      const previous = this.flat.delete(key);
       this.count = this.flat.size;
       return previous;
     }
@@ -300,7 +301,7 @@ export class PersistentMap<V> {
     if (flat === undefined) return;
     this.flat = undefined;
     let root = this.root;
-    for (const [key, value] of flat) root = setIn(root, this.edit, key, hashOf(key), value, 0);
+    flat.forEach((value, key) => (root = setIn(root, this.edit, key, hashOf(key), value, 0)));
     this.root = root;
   }
 

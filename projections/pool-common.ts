@@ -5,6 +5,7 @@ import type { EventType, IPAllocatedData, IPReleasedData, LoggedEvent, ObjectMet
 import { Documents } from './documents.js';
 import { nextOrigin, sameJson, type ObjectOrigin } from '../events/object-origin.js';
 import { MapSnapshot, PersistentMap } from './persistent-map.js';
+import { StringMap } from './string-map.js';
 import type { DocumentProjection, K8sObject, StateGroup } from './types.js';
 
 /** What a projection needs to render one held address. Immutable. */
@@ -39,8 +40,8 @@ interface PoolEntry {
   readonly name: string;
   definition: PoolDefinition | undefined;
   readonly byAddress: PersistentMap<HeldAllocation>;
-  /** allocationId -> address, for the allocations that are current. */
-  readonly byId: Map<string, string>;
+  /** allocationId -> address, for the allocations that are current (no order kept: string-map.ts). */
+  readonly byId: StringMap<string>;
   /** The record for the current contents, made on demand; dropped on every change. */
   record: PoolRecord | undefined;
 }
@@ -157,7 +158,7 @@ export class PoolIndex {
 
   /** allocationId -> address of one pool's current allocations (tests, diagnostics). */
   currentIds(pool: string): Map<string, string> {
-    return new Map(this.pools.get(pool)?.byId ?? []);
+    return new Map(this.pools.get(pool)?.byId.entries() ?? []);
   }
 
   /** The record of a defined pool. */
@@ -174,7 +175,7 @@ export class PoolIndex {
   private entry(name: string): PoolEntry {
     let p = this.pools.get(name);
     if (p === undefined) {
-      p = { name, definition: undefined, byAddress: new PersistentMap(), byId: new Map(), record: undefined };
+      p = { name, definition: undefined, byAddress: new PersistentMap(), byId: new StringMap(), record: undefined };
       this.pools.set(name, p);
     }
     return p;

@@ -14,4 +14,6 @@ test('replay --from etcd reads the whole log back in format 2 and format 1 and e
   t.is(r.baseline?.recordFormat, 1);
   t.is(r.baseline?.rounds.length, 2);
   t.true(r.peakRssMB > 0 && r.heldMB >= 0);
+  t.is(r.peakRssRoundsMB.length, 2);
+  t.true(r.peakRssMedianMB <= r.peakRssMB && r.peakRssMedianMB >= Math.min(...r.peakRssRoundsMB));
 });

@@ -64,7 +64,7 @@ export async function* readLog(client: Etcd3, keys: KeyLayout, codec: EventCodec
     let events: StoredEvent[] = [];
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
-      for (const e of decodeRecord(r.kv, r.revision, codec, tagSet, typeSet, opts.onMalformed)) events.push(e);
+      decodeRecord(r.kv, r.revision, codec, tagSet, typeSet, opts.onMalformed, events);
       // Records are in commit order and the page holds every commit up to its `through`: a part ending at record
       // r has delivered every commit at or before r's revision.
       if (events.length >= per && i < records.length - 1) {
@@ -284,23 +284,26 @@ export function decodeRecord(
   tagSet: ReadonlySet<string> | undefined,
   typeSet: ReadonlySet<string> | undefined,
   onMalformed: ((e: MalformedEventError) => void) | undefined,
+  /** Append the events to this array (a page's) instead of a new one; it is returned. */
+  out: StoredEvent[] = [],
 ): StoredEvent[] {
-  const key = kv.key.toString();
+  // The key names the record for the codec and in errors only: made once, when first asked for.
+  let key: string | undefined;
+  const keyOf = () => (key ??= kv.key.toString());
   let raw: unknown[];
-  let checked: Uint8Array | undefined;
+  let checked: ArrayLike<number> | undefined;
   try {
     ({ events: raw, checked } = decodeRecordValue(kv.value));
   } catch (e) {
-    if (e instanceof RecordFormatError) return report(new MalformedEventError(key, e.message), onMalformed);
-    if (e instanceof SyntaxError) return report(new MalformedEventError(key, `record is not JSON: ${e.message}`), onMalformed);
+    if (e instanceof RecordFormatError) return report(new MalformedEventError(keyOf(), e.message), onMalformed, out);
+    if (e instanceof SyntaxError) return report(new MalformedEventError(keyOf(), `record is not JSON: ${e.message}`), onMalformed, out);
     throw e;
   }
-  const out: StoredEvent[] = [];
   for (let i = 0; i < raw.length; i++) {
     let event: DomainEvent;
     try {
       // Compact-layout events are checked by the record decoder; the shipped codec would return them unchanged.
-      event = checked !== undefined && checked[i] === 1 && codec === defaultCodec ? (raw[i] as DomainEvent) : codec.decode(raw[i], `${key}#${i}`);
+      event = checked !== undefined && checked[i] === 1 && codec === defaultCodec ? (raw[i] as DomainEvent) : codec.decode(raw[i], `${keyOf()}#${i}`);
     } catch (e) {
       if (e instanceof MalformedEventError && onMalformed) {
         onMalformed(e);
@@ -315,10 +318,10 @@ export function decodeRecord(
   return out;
 }
 
-function report(e: MalformedEventError, onMalformed: ((e: MalformedEventError) => void) | undefined): StoredEvent[] {
+function report(e: MalformedEventError, onMalformed: ((e: MalformedEventError) => void) | undefined, out: StoredEvent[]): StoredEvent[] {
   if (!onMalformed) throw e;
   onMalformed(e);
-  return [];
+  return out;
 }
 
 /** The store's current revision (cheap: a count-only range on head). */

@@ -4,15 +4,22 @@
 // fewer than half its entries are deleted: under churn (pods allocated and released) a Map of 200,000 entries holds
 // ~14 MB, twice what the same Map holds fresh (measured). This one holds a key, a value and the key's hash per slot,
 // at most 3/4 of the slots used: 200,000 entries in 262,144 slots, ~5 MB, whatever the churn.
-// Order: iteration visits slots in table order, a function of the insert/delete history; use it where order does
-// not matter (the trie it feeds orders by key; diagnostics). Values must not be undefined (undefined means absent).
+// Order: iteration visits slots in table order, a function of the insert/delete history and of the process's hash
+// basis; use it where order does not matter (the trie it feeds orders by key; diagnostics). Values must not be
+// undefined (undefined means absent).
+
+import { randomBytes } from 'node:crypto';
 
 /** Fewest slots a map keeps (a power of two). */
 const MIN_SLOTS = 16;
 
-/** FNV-1a over UTF-16 code units. */
+// Keys carry names a cluster's users choose (pods, namespaces): a per-process random basis keeps anyone from
+// precomputing keys that share one probe run (linear probing degrades to a scan), as V8 seeds its own string hash.
+const HASH_BASIS = randomBytes(4).readInt32LE(0);
+
+/** FNV-1a over UTF-16 code units, from a per-process basis. */
 function hashOf(key: string): number {
-  let h = 0x811c9dc5;
+  let h = HASH_BASIS;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
   return h | 0;
 }

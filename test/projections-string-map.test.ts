@@ -57,3 +57,14 @@ test('churn at a steady size keeps the table; deleting most entries shrinks it',
   for (let i = 119_990; i < 120_000; i++) t.is(m.get(`a4-${i}`), i);
   t.is(m.get('a4-0'), undefined);
 });
+
+test('the hash basis is per process: the same keys inserted in the same order land in another table order in another process', async (t) => {
+  const { execFileSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const moduleUrl = new URL('../projections/string-map.js', import.meta.url).href;
+  // 64 keys in 128 slots: two processes with one fixed hash would agree on the order every time
+  const script = `import(${JSON.stringify(moduleUrl)}).then(({ StringMap }) => { const m = new StringMap(); for (let i = 0; i < 64; i++) m.set('ns/pod-' + i, i); const o = []; m.forEach((v) => o.push(v)); console.log(o.join(',')); })`;
+  const orderIn = () => execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('.', import.meta.url)) }).toString().trim();
+  const orders = new Set([orderIn(), orderIn(), orderIn()]);
+  t.true(orders.size > 1, 'three processes put 64 keys in the same table order');
+});

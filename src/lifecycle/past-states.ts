@@ -9,7 +9,7 @@ import type { K8sObject } from '../../projections/types.js';
 import { BeforeHorizon } from '../store/errors.js';
 import type { EventStore } from '../store/event-store.js';
 import type { ArchiveDir } from './archive.js';
-import { replayStart } from './log-source.js';
+import { ArchiveRequired, replayStart } from './log-source.js';
 
 export interface PastView {
   /** Every commit at or before this revision is applied, none after. */
@@ -50,13 +50,18 @@ export class PastStates {
     return p;
   }
 
-  /** The horizon may move past the start while the replay reads etcd: start again from the new one (a few times). */
+  /**
+   * The horizon may move past the start while the replay reads etcd (BeforeHorizon), or between choosing the start
+   * and the first read (ArchiveRequired without an archive, for a horizon not after `revision`): start again from
+   * the new one (a few times). ArchiveRequired for a horizon after `revision` is the answer (410 Expired).
+   */
   private async replay(revision: number): Promise<PastView> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.replayOnce(revision);
       } catch (e) {
-        if (!(e instanceof BeforeHorizon) || attempt >= 3) throw e;
+        const moved = e instanceof BeforeHorizon || (e instanceof ArchiveRequired && e.horizon <= revision);
+        if (!moved || attempt >= 3) throw e;
       }
     }
   }

@@ -4,7 +4,7 @@
 import { AllocatorModel } from '../alloc/model.js';
 import { restoreModel } from '../alloc/model-checkpoint.js';
 import type { ArchiveDir } from '../lifecycle/archive.js';
-import { replayStart, type PageSource } from '../lifecycle/log-source.js';
+import { replayStart, retryWhileHorizonMoves, type PageSource } from '../lifecycle/log-source.js';
 import type { EventStore } from '../store/event-store.js';
 
 export type PointInTime = { readonly revision: number } | { readonly time: Date };
@@ -40,6 +40,10 @@ export class TimeMachine {
     const now = await this.store.currentRevision();
     const until = 'revision' in at ? Math.min(at.revision, now) : now;
     const cutoff = 'time' in at ? at.time.getTime() : undefined;
+    return retryWhileHorizonMoves(cutoff === undefined ? until : undefined, () => this.replayOnce(until, cutoff));
+  }
+
+  private async replayOnce(until: number, cutoff: number | undefined): Promise<AllocatorModel> {
     const { model: start } = await replayStart(this.store, this.archive, cutoff === undefined ? { until } : { asOf: new Date(cutoff) }, []);
     const m = start ? restoreModel(start) : new AllocatorModel();
     let last = m.revision;
@@ -50,7 +54,7 @@ export class TimeMachine {
         last = e.revision;
       }
     }
-    m.revision = 'revision' in at ? until : last;
+    m.revision = cutoff === undefined ? until : last;
     return m;
   }
 }

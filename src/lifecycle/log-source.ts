@@ -2,6 +2,7 @@
 // ones from etcd, so replay, history and check read the past exactly whatever etcd has dropped.
 import type { IKeyValue } from 'etcd3';
 import type { LoggedEvent } from '../../events/catalogue.js';
+import { BeforeHorizon } from '../store/errors.js';
 import type { EventStore } from '../store/event-store.js';
 import { readHorizon } from '../store/horizon.js';
 import type { ReadOptions, ReadPage } from '../store/reader.js';
@@ -21,6 +22,26 @@ export class ArchiveRequired extends Error {
 }
 
 export type PageSource = (opts: ReadOptions) => AsyncGenerator<ReadPage>;
+
+/** Attempts of a read of the past while the horizon keeps moving under it. */
+const HORIZON_ATTEMPTS = 3;
+
+/**
+ * Runs a read of the past that chose its start (replayStart) and then reads the log, again from a new start when the
+ * horizon moved under it: past its start while it read etcd (BeforeHorizon), or between choosing the start and the
+ * first read (ArchiveRequired, without an archive, for a horizon not after `revision`, the point asked for; unknown
+ * for a point in time). ArchiveRequired for a horizon after `revision` is the answer, not retried.
+ */
+export async function retryWhileHorizonMoves<T>(revision: number | undefined, read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (e) {
+      const moved = e instanceof BeforeHorizon || (e instanceof ArchiveRequired && (revision === undefined || e.horizon <= revision));
+      if (!moved || attempt >= HORIZON_ATTEMPTS) throw e;
+    }
+  }
+}
 
 /** A page source over archive + etcd (etcd alone when the read starts after the horizon). */
 export function logSource(store: EventStore, archive: ArchiveDir | undefined): PageSource {

@@ -6,10 +6,9 @@
 import type { LoggedEvent } from '../../events/catalogue.js';
 import { LiveProjections, handledTypes, type AnyProjection } from '../../projections/runtime.js';
 import type { K8sObject } from '../../projections/types.js';
-import { BeforeHorizon } from '../store/errors.js';
 import type { EventStore } from '../store/event-store.js';
 import type { ArchiveDir } from './archive.js';
-import { ArchiveRequired, replayStart } from './log-source.js';
+import { replayStart, retryWhileHorizonMoves } from './log-source.js';
 
 export interface PastView {
   /** Every commit at or before this revision is applied, none after. */
@@ -50,20 +49,9 @@ export class PastStates {
     return p;
   }
 
-  /**
-   * The horizon may move past the start while the replay reads etcd (BeforeHorizon), or between choosing the start
-   * and the first read (ArchiveRequired without an archive, for a horizon not after `revision`): start again from
-   * the new one (a few times). ArchiveRequired for a horizon after `revision` is the answer (410 Expired).
-   */
-  private async replay(revision: number): Promise<PastView> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.replayOnce(revision);
-      } catch (e) {
-        const moved = e instanceof BeforeHorizon || (e instanceof ArchiveRequired && e.horizon <= revision);
-        if (!moved || attempt >= 3) throw e;
-      }
-    }
+  /** The horizon may move under the replay: start again from the new one (a few times; see retryWhileHorizonMoves). */
+  private replay(revision: number): Promise<PastView> {
+    return retryWhileHorizonMoves(revision, () => this.replayOnce(revision));
   }
 
   private async replayOnce(revision: number): Promise<PastView> {

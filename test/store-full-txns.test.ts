@@ -60,3 +60,14 @@ test('given closed-loop requesters keeping more than a txn queued, when they app
   t.true(f.store.stats.peakInflight <= 3);
   await f.close();
 });
+
+test('in-flight counts that would never send are refused, naming the option and its environment variable', async (t) => {
+  for (const [opts, name] of [
+    [{ partialBelowInflight: 0 }, 'partialBelowInflight (IPAM_PARTIAL_INFLIGHT)'],
+    [{ partialBelowInflight: Number('x') }, 'partialBelowInflight (IPAM_PARTIAL_INFLIGHT)'],
+    [{ maxInflight: 0 }, 'maxInflight (IPAM_MAX_INFLIGHT)'],
+    [{ lightLoadExtraInflight: -1 }, 'lightLoadExtraInflight (IPAM_LIGHT_EXTRA_INFLIGHT)'],
+  ] as const) {
+    await t.throwsAsync(openStore(opts), { instanceOf: RangeError, message: new RegExp(`^${name.replace(/[()]/g, '\\$&')} must be an integer >= \\d`) });
+  }
+});

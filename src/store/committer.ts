@@ -120,9 +120,10 @@ export class Committer {
     private readonly opts: CommitterOptions = {},
   ) {
     this.limits = opts.limits ?? DEFAULT_LIMITS;
-    this.maxInflight = opts.maxInflight ?? 3;
-    this.lightLoadExtra = opts.lightLoadExtraInflight ?? 3;
-    this.partialBelow = opts.partialBelowInflight ?? 1;
+    // Each set from an environment variable in bench alloc and `ipam serve`: a value below these would never send.
+    this.maxInflight = countOption('maxInflight (IPAM_MAX_INFLIGHT)', opts.maxInflight ?? 3, 1);
+    this.lightLoadExtra = countOption('lightLoadExtraInflight (IPAM_LIGHT_EXTRA_INFLIGHT)', opts.lightLoadExtraInflight ?? 3, 0);
+    this.partialBelow = countOption('partialBelowInflight (IPAM_PARTIAL_INFLIGHT)', opts.partialBelowInflight ?? 1, 1);
     this.sendIdleAtOnce = opts.sendIdleAtOnce ?? true;
     this.wire = new FastTxn(client);
     this.layoutKnown = opts.resolveLayout === undefined;
@@ -540,4 +541,10 @@ function recordEvents(members: readonly Member[]): readonly EventEnvelope[] {
 
 function describe(err: unknown): string {
   return err instanceof Error ? `${err.constructor.name}: ${err.message}` : String(err);
+}
+
+/** A count option: an integer at least `min`, or a RangeError naming it. */
+function countOption(name: string, value: number, min: number): number {
+  if (!Number.isInteger(value) || value < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${value}`);
+  return value;
 }

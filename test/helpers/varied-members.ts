@@ -3,17 +3,7 @@
 // layout 0 takes (other types, extra fields, another key order, another version), strings needing JSON escapes and
 // non-ASCII, strings repeated within and across events, and members with more distinct strings than a short scan.
 import type { EventEnvelope } from '../../events/envelope.js';
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as prng } from '../../bench/lib/open-loop.js';
 
 const ODD = ['plain', 'quote"d', 'back\\slash', 'tab\there', 'nl\nx', 'ctl\u0001', 'é-ünï', '日本', '\u2028sep', 'emoji😀', ''];
 

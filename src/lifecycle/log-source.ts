@@ -64,7 +64,7 @@ export async function* readLogWithArchive(store: EventStore, archive: ArchiveDir
     const events: LoggedEvent[] = [];
     for (const r of page.records) {
       const kv = { key: Buffer.from(store.keys.prefix + r.key), value: Buffer.from(r.value) } as IKeyValue;
-      for (const e of decodeRecord(kv, r.revision, store.codec, tagSet, typeSet, opts.onMalformed)) events.push(e as LoggedEvent);
+      decodeRecord(kv, r.revision, store.codec, tagSet, typeSet, opts.onMalformed, events);
     }
     yield { events, through: page.through };
   }

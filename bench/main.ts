@@ -25,6 +25,7 @@ import { runAllocOpenLoop } from './alloc/open-loop.js';
 import { measureEtcdShapes } from './alloc/etcd-shapes.js';
 import { runHttpOpenLoop } from './http/open-loop.js';
 import { parseEtcdConfig, runEtcdAlone } from './etcd-alone.js';
+import { runCodecBench } from './codec.js';
 import { renderLatencySweepSvg } from './lib/latency-chart.js';
 import { DEFAULT_FRACTIONS, DEFAULT_RATES, sweepJson, sweepRows } from './lib/sweep.js';
 
@@ -391,6 +392,27 @@ common(program.command('churn'))
     } finally {
       await target.close();
     }
+  });
+
+program
+  .command('codec')
+  .description("the record codec alone, in this process: ns per event to encode and to decode the synthetic log's records in the current format, format 1 (JSON arrays) as the same run's baseline")
+  .option('--events <n>', 'events in the synthetic log', int, 300_000)
+  .option('--live <n>', 'live pods in steady state', int, 30_000)
+  .option('--rounds <n>', 'paired rounds (figures are medians)', int, 5)
+  .option('--json <file>', 'write every figure and the environment to this JSON file')
+  .action((o) => {
+    const r = runCodecBench({ events: o.events, live: o.live, rounds: o.rounds });
+    const per = (k: 'encodeNs' | 'decodeNs' | 'scanNs', f: 'format2' | 'format1') => r.rounds.map((x) => (x[f] as Record<string, number>)[k]).join(' ');
+    const rows: (string | number)[][] = [
+      ['figure', 'format 2 (current)', 'format 1 (JSON arrays)', 'format 2 / format 1', 'notes'],
+      ['encode ns/event', r.format2.encodeNsPerEvent, r.format1.encodeNsPerEvent, r.ratioToFormat1.encode, `encodeMember + recordValue (the committer's path); rounds ${per('encodeNs', 'format2')} / ${per('encodeNs', 'format1')}`],
+      ['decode ns/event', r.format2.decodeNsPerEvent, r.format1.decodeNsPerEvent, r.ratioToFormat1.decode, `the reader's decodeRecord, the codec's checks included; rounds ${per('decodeNs', 'format2')} / ${per('decodeNs', 'format1')}`],
+      ['  of which the byte scan', r.format2.scanNsPerEvent, '-', '-', `events/record-scan.ts (strings made, ints read); rounds ${per('scanNs', 'format2')}`],
+      ['decoded events/s', r.format2.decodedEventsPerSec, r.format1.decodedEventsPerSec, '-', 'one thread'],
+      ['bytes/event', r.bytesPerEvent.format2, r.bytesPerEvent.format1, round(r.bytesPerEvent.format2 / r.bytesPerEvent.format1, 3), `${r.events} events in ${r.records} records`],
+    ];
+    emit(r as unknown as Record<string, unknown>, rows, o.json);
   });
 
 program

@@ -2,8 +2,8 @@
 // peak memory of holding the resulting live endpoints. (Cold start from etcd with a checkpoint: --cold.)
 import { ALL_PROJECTIONS } from '../projections/index.js';
 import { applyBatch, documentsOf, initialStates, type AnyProjection, type ProjectionStates } from '../projections/runtime.js';
-import type { DomainEvent, LoggedEvent } from '../events/catalogue.js';
-import { EVENTS_PER_COMMIT, poolWithAllocations, synthLog, writeSynthLog } from './lib/synth.js';
+import type { LoggedEvent } from '../events/catalogue.js';
+import { EVENTS_PER_COMMIT, podStages, poolWithAllocations, synthLog, writeSynthLog } from './lib/synth.js';
 import { progress } from './lib/progress.js';
 import type { RecordFormat } from '../events/record-codec.js';
 import { median, round } from './lib/stats.js';
@@ -224,29 +224,6 @@ export async function loadSynthLog(endpoints: readonly string[], prefix: string,
   return { client, store: stores[0]!, total, checkpointRevision };
 }
 
-/**
- * A synthetic commit's events as the allocator's appends: a pod's consecutive events of one type make one member.
- * A release of a pod allocated earlier in the same commit starts a new batch, appended once the one before has
- * committed: the allocator decides a release only on a model that holds the allocation, and two txns of one batch
- * may commit in either order.
- */
-function podStages(c: readonly LoggedEvent[]): { events: DomainEvent[] }[][] {
-  const stages: { events: DomainEvent[] }[][] = [[]];
-  const allocatedHere = new Set<string>();
-  let last: DomainEvent | undefined;
-  for (const { event: e } of c) {
-    const stage = stages[stages.length - 1]!;
-    const pod = (x: DomainEvent | undefined) => (x?.type === 'IPAllocated' || x?.type === 'IPReleased' ? x.data.endpoint.name : undefined);
-    if (last !== undefined && last.type === e.type && pod(last) !== undefined && pod(last) === pod(e)) stage[stage.length - 1]!.events.push(e);
-    else if (e.type === 'IPReleased' && allocatedHere.has(e.data.allocationId)) {
-      stages.push([{ events: [e] }]);
-      allocatedHere.clear();
-    } else stage.push({ events: [e] });
-    if (e.type === 'IPAllocated') allocatedHere.add(e.data.allocationId);
-    last = e;
-  }
-  return stages;
-}
 
 /**
  * `bench replay --from etcd`: the synthetic log written into etcd through the store, then each round a fresh process

@@ -125,3 +125,27 @@ export async function writeSynthLog(path: string, o: SynthOptions, onProgress?: 
   await once(out, 'finish');
   return n;
 }
+
+/**
+ * A synthetic commit's events as the allocator's appends: a pod's consecutive events of one type make one member.
+ * A release of a pod allocated earlier in the same commit starts a new batch, appended once the one before has
+ * committed: the allocator decides a release only on a model that holds the allocation, and two txns of one batch
+ * may commit in either order.
+ */
+export function podStages(c: readonly LoggedEvent[]): { events: DomainEvent[] }[][] {
+  const stages: { events: DomainEvent[] }[][] = [[]];
+  const allocatedHere = new Set<string>();
+  let last: DomainEvent | undefined;
+  for (const { event: e } of c) {
+    const stage = stages[stages.length - 1]!;
+    const pod = (x: DomainEvent | undefined) => (x?.type === 'IPAllocated' || x?.type === 'IPReleased' ? x.data.endpoint.name : undefined);
+    if (last !== undefined && last.type === e.type && pod(last) !== undefined && pod(last) === pod(e)) stage[stage.length - 1]!.events.push(e);
+    else if (e.type === 'IPReleased' && allocatedHere.has(e.data.allocationId)) {
+      stages.push([{ events: [e] }]);
+      allocatedHere.clear();
+    } else stage.push({ events: [e] });
+    if (e.type === 'IPAllocated') allocatedHere.add(e.data.allocationId);
+    last = e;
+  }
+  return stages;
+}

@@ -135,34 +135,26 @@ function comparesOf(plan: TxnPlan): number {
 
 const NO_COARSE_WRITES: ReadonlyMap<string, readonly string[]> = new Map();
 
-// Scratch for guardKeysOf's tag -> key memo (it runs synchronously, so sharing is safe): a member's few tags scanned
-// linearly, not a closure and two arrays per member.
-const memoTags: string[] = [];
-const memoKeys: string[] = [];
-
-/** The guard key of `t`, each distinct tag of the member mapped once (memo reset by guardKeysOf). */
-function memoKeyOf(layout: TagLayout, t: string): string {
-  const n = memoTags.length;
-  for (let i = 0; i < n; i++) if (memoTags[i] === t) return memoKeys[i]!;
-  const k = layout.guardOf(t);
-  memoTags.push(t);
-  memoKeys.push(k);
-  return k;
-}
-
 /** The member's guard keys under the layout, worked out once per member (each distinct tag mapped once). */
 export function guardKeysOf(m: Member, layout: TagLayout): MemberKeys {
   if (m.keys !== undefined && m.keys.layout === layout.name) return m.keys;
   const coarse = layout.name !== 'address';
   // Tags and their keys, mapped once each (an allocation's ip: tag is read, carried and written).
-  memoTags.length = 0;
-  memoKeys.length = 0;
+  const from: string[] = [];
+  const to: string[] = [];
+  const keyOf = (t: string): string => {
+    if (!coarse) return t;
+    for (let i = 0; i < from.length; i++) if (from[i] === t) return to[i]!;
+    const k = layout.guardOf(t);
+    from.push(t);
+    to.push(k);
+    return k;
+  };
   const reads: { key: string; tags: string[]; coarse: boolean }[] = [];
   if (m.condition) {
     for (const t of m.condition.tags) {
-      const key = coarse ? memoKeyOf(layout, t) : t;
-      let r: (typeof reads)[number] | undefined;
-      if (key !== t) for (let i = 0; i < reads.length && r === undefined; i++) if (reads[i]!.key === key) r = reads[i];
+      const key = keyOf(t);
+      const r = key === t ? undefined : reads.find((x) => x.key === key);
       if (r) r.tags.push(t);
       else reads.push({ key, tags: [t], coarse: key !== t && layout.isCoarse(key) });
     }
@@ -171,22 +163,19 @@ export function guardKeysOf(m: Member, layout: TagLayout): MemberKeys {
   let coarseWrites = NO_COARSE_WRITES;
   if (coarse) {
     const w = new Map<string, string>();
-    for (const e of m.events) for (const t of e.tags) w.set(memoKeyOf(layout, t), e.id);
-    let cw: Map<string, string[]> | undefined;
+    for (const e of m.events) for (const t of e.tags) w.set(keyOf(t), e.id);
+    const cw = new Map<string, string[]>();
     for (const t of m.lastIdByTag.keys()) {
-      const key = memoKeyOf(layout, t);
+      const key = keyOf(t);
       if (key === t || !layout.isCoarse(key)) continue;
-      cw ??= new Map();
       const x = cw.get(key);
       if (x) x.push(t);
       else cw.set(key, [t]);
     }
     writes = w;
-    if (cw !== undefined) coarseWrites = cw;
+    if (cw.size > 0) coarseWrites = cw;
   }
-  const keys: MemberKeys = { layout: layout.name, reads, guardKey: m.guard === undefined ? undefined : coarse ? memoKeyOf(layout, m.guard.tag) : m.guard.tag, writes, coarseWrites };
-  memoTags.length = 0;
-  memoKeys.length = 0;
+  const keys: MemberKeys = { layout: layout.name, reads, guardKey: m.guard ? keyOf(m.guard.tag) : undefined, writes, coarseWrites };
   m.keys = keys;
   return keys;
 }

@@ -20,6 +20,7 @@ import { runCliBench } from './cli.js';
 import { runSoak, soakPolicy } from './soak.js';
 import { DEFAULT_RETENTION, parseBytes, parseDuration } from '../src/lifecycle/retention.js';
 import { runModelBench } from './model/scenario.js';
+import { runPipelineBench } from './alloc/pipeline.js';
 import { DAEMON_RSS_FLOOR_MB, runDaemonMemory } from './daemon-memory.js';
 import { runAllocOpenLoop } from './alloc/open-loop.js';
 import { measureEtcdShapes } from './alloc/etcd-shapes.js';
@@ -217,6 +218,29 @@ program
         ['allocations/s (pick + apply)', r.result.allocsPerSec, r.compare.allocsPerSec, r.ratios.allocsPerSec, `rounds: ${r.result.rounds.map((x) => x.allocsPerSec).join(' ')} / ${r.compare.rounds.map((x) => x.allocsPerSec).join(' ')}`],
         [`heap held MB, ${r.count} live`, r.result.heldMB, r.compare.heldMB, r.ratios.heldMB, 'after a full GC: records, indexes, free structure'],
         ['bytes per live allocation', r.result.bytesPerAllocation, r.compare.bytesPerAllocation, '', ''],
+      ],
+      o.json,
+    );
+  });
+
+program
+  .command('pipeline')
+  .description("an allocation's CPU-bound engine steps in-process, no etcd: decide, member (record encoding), plan (packing 119-member txns), apply; CPU us per allocation each")
+  .option('--count <n>', 'allocations per round (one growing model, as bench alloc grows it)', int, 100_000)
+  .option('--rounds <n>', 'rounds, each a fresh model (figures are medians)', int, 5)
+  .option('--json <file>', 'write every figure and the environment to this JSON file')
+  .action((o) => {
+    const r = runPipelineBench({ count: o.count, rounds: o.rounds });
+    const per = (k: 'decide' | 'member' | 'plan' | 'apply' | 'total') => r.rounds.map((x) => round(x[k], 2)).join(' ');
+    emit(
+      r as unknown as Record<string, unknown>,
+      [
+        ['CPU us per allocation', 'median', 'rounds'],
+        ['decide', r.median.decide, per('decide')],
+        ['member (encode)', r.median.member, per('member')],
+        ['plan (txn packing)', r.median.plan, per('plan')],
+        ['apply (model)', r.median.apply, per('apply')],
+        ['total', r.median.total, per('total')],
       ],
       o.json,
     );

@@ -12,6 +12,7 @@ import { checkAllocationLog } from '../src/alloc/log-check.js';
 import { AllocatorModel } from '../src/alloc/model.js';
 import { runChecks } from '../src/cli/commands/check.js';
 import { collectTags, collectTouchedTags, isCollected } from '../src/lifecycle/tag-gc.js';
+import { parseAddress } from '../src/net/address.js';
 import { EventStore } from '../src/store/event-store.js';
 import { moveHorizon, readHorizon } from '../src/store/horizon.js';
 import { MaintenanceLease } from '../src/store/lease.js';
@@ -49,6 +50,37 @@ test('the block of an ip: tag: 32 addresses of one scope, IPv4 and IPv6; other t
   t.is(b.addresses.length, GUARD_BLOCK_ADDRESSES);
   t.deepEqual([b.addresses[0], b.addresses[31]], ['fd00::40', 'fd00::5f']);
   for (const a of b.addresses) t.is(blockOfIpTag(`ip:net-a/${a}`), 'ipblock:net-a/fd00::40/123');
+});
+
+/** The IPv4 path before it called the dotted-quad parser directly: the last octet checked by Number, the rest by parseAddress. */
+function blockOfIpv4TagByParseAddress(tag: string): string | undefined {
+  const slash = tag.lastIndexOf('/');
+  const dot = tag.lastIndexOf('.');
+  const octet = Number(tag.slice(dot + 1));
+  let parses = true;
+  try {
+    parseAddress(tag.slice(slash + 1), 'tag');
+  } catch {
+    parses = false;
+  }
+  if (!(Number.isInteger(octet) && octet >= 0 && octet <= 255 && String(octet) === tag.slice(dot + 1) && parses)) return undefined;
+  return `ipblock:${tag.slice(3, dot + 1)}${octet & ~(GUARD_BLOCK_ADDRESSES - 1)}/27`;
+}
+
+test('the block of an IPv4 ip: tag is what parsing the address with parseAddress gives, for valid and malformed dotted quads alike', (t) => {
+  const octet = fc.oneof(fc.nat(255).map(String), fc.constantFrom('', '0', '00', '01', '010', '255', '256', '999', '1000', '-1', '+1', ' 1', '1e1', '0x1', '1.0'), fc.string({ unit: fc.constantFrom('0', '1', '9', '.', 'a', ' '), maxLength: 4 }));
+  const tag = fc.tuple(fc.constantFrom('default', 'net-a', 'odd/scope'), fc.array(octet, { minLength: 1, maxLength: 5 })).map(([scope, parts]) => `ip:${scope}/${parts.join('.')}`);
+  fc.assert(
+    fc.property(tag, (tg) => {
+      const slash = tg.lastIndexOf('/');
+      fc.pre(tg.lastIndexOf('.') > slash && tg.indexOf(':', slash) < 0); // the IPv4 path
+      t.is(blockOfIpTag(tg), blockOfIpv4TagByParseAddress(tg), tg);
+    }),
+    { numRuns: 5000 },
+  );
+  t.is(blockOfIpTag('ip:default/10.0.0.037'), undefined, 'a leading zero is refused as parseAddress refuses it');
+  t.is(blockOfIpTag('ip:default/10.0.0.256'), undefined);
+  t.is(blockOfIpTag('ip:default/10.0.0.0.1'), undefined);
 });
 
 test('own chain on a block: a member may compare with the chain end only when its view is inside the chain and none of its tags were written after it', (t) => {

@@ -166,13 +166,25 @@ export class Allocator {
    * Answers as soon as the decision is committed; the model catches up behind it. Until it has, further requests for
    * the same endpoint or container wait (a retried ADD then finds its result), and releases wait for it too.
    */
-  async allocate(request: AllocateRequest): Promise<AllocateResult> {
-    let req = request;
-    if (!req.endpoint.owner && this.resolveOwner) {
-      const owner = await this.resolveOwner(req.endpoint.namespace, req.endpoint.name).catch(() => undefined);
-      // Object.assign, not a leading spread: see AllocatorModel.allocate (a hidden class per object on Node 20).
-      if (owner) req = Object.assign({}, req, { endpoint: Object.assign({}, req.endpoint, { owner }) });
+  allocate(request: AllocateRequest): Promise<AllocateResult> {
+    if (!request.endpoint.owner && this.resolveOwner) return this.allocateWithOwner(request, this.resolveOwner);
+    // Not an async function: the request's promise is serialized's own, not another one resolved with it.
+    try {
+      return this.allocateResolved(request);
+    } catch (e) {
+      return Promise.reject(e);
     }
+  }
+
+  private async allocateWithOwner(request: AllocateRequest, resolveOwner: NonNullable<AllocatorOptions['resolveOwner']>): Promise<AllocateResult> {
+    let req = request;
+    const owner = await resolveOwner(req.endpoint.namespace, req.endpoint.name).catch(() => undefined);
+    // Object.assign, not a leading spread: see AllocatorModel.allocate (a hidden class per object on Node 20).
+    if (owner) req = Object.assign({}, req, { endpoint: Object.assign({}, req.endpoint, { owner }) });
+    return this.allocateResolved(req);
+  }
+
+  private allocateResolved(req: AllocateRequest): Promise<AllocateResult> {
     const keys = [`ep:${endpointKey(req.endpoint)}`, `ctr:${req.endpoint.containerID}`];
     return this.serialized(keys, async () => {
       const { decision, revision, applied } = await this.execute(req.at, (ctx) => decideAllocate(this.model, req, ctx));
@@ -386,9 +398,13 @@ export class Allocator {
    * `fn` returns it, while the keys stay busy until `applied` resolves.
    */
   private serialized<T>(keys: readonly string[], fn: () => Promise<{ result: T; applied: Promise<void> }>): Promise<T> {
-    const pending = keys.map((k) => this.perEndpoint.get(k)).filter((p) => p !== undefined);
+    let pending: Promise<unknown>[] | undefined;
+    for (const k of keys) {
+      const p = this.perEndpoint.get(k);
+      if (p !== undefined) (pending ??= []).push(p);
+    }
     // The common case (nothing pending on these keys) starts at once, without extra promises.
-    const run = pending.length === 0 ? fn() : Promise.all(pending).then(fn);
+    const run = pending === undefined ? fn() : Promise.all(pending).then(fn);
     const done = () => {
       for (const k of keys) if (this.perEndpoint.get(k) === tail) this.perEndpoint.delete(k);
     };

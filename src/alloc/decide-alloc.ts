@@ -60,7 +60,11 @@ function epTag(ep: Endpoint): string {
   return Tag.endpoint(ep.namespace, endpointIdentity(ep), ep.nic);
 }
 
-function allocatedEvent(ctx: DecideContext, pool: PoolState, address: string, ep: Endpoint): { event: DomainEvent; allocation: Allocation } {
+/**
+ * The IPAllocated of `address` to `ep`, and its ip: tag: a decision's condition takes that same string (and `eTag`,
+ * its endpoint tag, when given), so the store flattens, hashes and compares one string per tag, not two equal ones.
+ */
+function allocatedEvent(ctx: DecideContext, pool: PoolState, address: string, ep: Endpoint, eTag = epTag(ep)): { event: DomainEvent; allocation: Allocation; ipTag: string } {
   const c = pool.compiled;
   const allocationId = ctx.newId('a');
   const allocation: Allocation = {
@@ -74,8 +78,9 @@ function allocatedEvent(ctx: DecideContext, pool: PoolState, address: string, ep
     ...(c.spec.vlan !== undefined ? { vlan: c.spec.vlan } : {}),
     ...(c.spec.routes?.length ? { routes: c.spec.routes } : {}),
   };
-  const event = makeEvent('IPAllocated', allocation, { id: allocationId, at: ctx.at, tags: [Tag.ip(c.scope, address), epTag(ep), Tag.pool(c.name)] });
-  return { event, allocation };
+  const ipTag = Tag.ip(c.scope, address);
+  const event = makeEvent('IPAllocated', allocation, { id: allocationId, at: ctx.at, tags: [ipTag, eTag, Tag.pool(c.name)] });
+  return { event, allocation, ipTag };
 }
 
 export function releasedEvent(ctx: DecideContext, m: AllocatorModel, rec: AllocationRecord, reason: ReleaseReason): DomainEvent {
@@ -195,7 +200,8 @@ function takeRequested(m: AllocatorModel, pool: PoolState, address: string, ctx:
 export function decideAllocate(m: AllocatorModel, req: AllocateRequest, ctx: DecideContext): Decision {
   const ep = req.endpoint;
   const existing = m.byEndpoint.get(endpointKey(ep)) ?? [];
-  const tags = new Set<string>([epTag(ep)]);
+  const eTag = epTag(ep);
+  const tags = new Set<string>([eTag]);
   const events: DomainEvent[] = [];
   // CNI ranges (host-local's allocator Get, Whereabouts' per-range pools): what the attachment already holds counts
   // only in the ranges asked for; elsewhere it is left as it is (its DEL releases it), and the range gets an address.
@@ -214,10 +220,10 @@ export function decideAllocate(m: AllocatorModel, req: AllocateRequest, ctx: Dec
       for (const r of existing) {
         const pool = m.pools.get(r.pool);
         if (!pool) continue;
-        const { event, allocation } = allocatedEvent(ctx, pool, r.address, ep);
+        const { event, allocation, ipTag } = allocatedEvent(ctx, pool, r.address, ep, eTag);
         events.push(event);
         allocations.push(allocation);
-        tags.add(Tag.ip(pool.compiled.scope, r.address));
+        tags.add(ipTag);
       }
       if (allocations.length > 0) return { events, conditionTags: [...tags], allocations, reused: true };
     }
@@ -240,10 +246,10 @@ export function decideAllocate(m: AllocatorModel, req: AllocateRequest, ctx: Dec
   for (const { pool, offset } of picks) {
     const c = pool.compiled;
     const address = formatAddress(c.ipVersion, pool.offsets.addressAt(offset));
-    const { event, allocation } = allocatedEvent(ctx, pool, address, ep);
+    const { event, allocation, ipTag } = allocatedEvent(ctx, pool, address, ep, eTag);
     events.push(event);
     allocations.push(allocation);
-    tags.add(Tag.ip(c.scope, address));
+    tags.add(ipTag);
     tags.add(Tag.poolConfig(c.name));
   }
   tags.add(Tag.reservations());
@@ -269,19 +275,19 @@ function decideRanges(m: AllocatorModel, req: AllocateRequest, ranges: readonly 
         allocations.push(allocationView(held));
         continue;
       }
-      const { event, allocation } = allocatedEvent(ctx, pool, held.address, ep);
+      const { event, allocation, ipTag } = allocatedEvent(ctx, pool, held.address, ep);
       events.push(event);
       allocations.push(allocation);
-      tags.add(Tag.ip(pool.compiled.scope, held.address));
+      tags.add(ipTag);
       continue;
     }
     const pick = pickRange(m, range, ctx);
     const c = pick.pool.compiled;
     const address = formatAddress(c.ipVersion, pick.pool.offsets.addressAt(pick.offset));
-    const { event, allocation } = allocatedEvent(ctx, pick.pool, address, ep);
+    const { event, allocation, ipTag } = allocatedEvent(ctx, pick.pool, address, ep);
     events.push(event);
     allocations.push(allocation);
-    tags.add(Tag.ip(c.scope, address));
+    tags.add(ipTag);
     tags.add(Tag.poolConfig(c.name));
     fresh = true;
   }

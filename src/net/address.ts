@@ -23,7 +23,7 @@ const V6_CHARS = /^[0-9A-Fa-f:.]+$/;
 const q = (s: string): string => JSON.stringify(s);
 
 /** Strict dotted quad: exactly 4 decimal octets, 0-255, no leading zeros, nothing else. Returns -1 if invalid. */
-function parseV4(s: string): number {
+export function parseV4(s: string): number {
   const len = s.length;
   if (len < 7 || len > 15) return -1;
   let value = 0;

@@ -274,11 +274,15 @@ export class EventStore {
     reject: (e: unknown) => void,
   ): Member {
     if (events.length === 0) throw new AppendRejected('events: at least one event is required');
-    const ids = new Set<string>();
-    events.forEach((e, i) => {
+    // A one-event append (an allocation's) has no duplicate to find: no Set for it.
+    const ids = events.length > 1 ? new Set<string>() : undefined;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
       if (typeof e.id !== 'string' || !ID_RE.test(e.id)) throw new AppendRejected(`events[${i}].id: must be 1-200 printable ASCII characters without spaces`);
-      if (ids.has(e.id)) throw new AppendRejected(`events[${i}].id: duplicate id ${e.id} in one append`);
-      ids.add(e.id);
+      if (ids !== undefined) {
+        if (ids.has(e.id)) throw new AppendRejected(`events[${i}].id: duplicate id ${e.id} in one append`);
+        ids.add(e.id);
+      }
       if (!Array.isArray(e.tags) || e.tags.length === 0) throw new AppendRejected(`events[${i}].tags: at least one tag is required`);
       for (const t of e.tags) {
         if (typeof t !== 'string' || t.length === 0 || t.length > MAX_TAG || t.includes('\0')) {
@@ -292,7 +296,7 @@ export class EventStore {
           throw new AppendRejected((err as Error).message);
         }
       }
-    });
+    }
     if (condition !== undefined) {
       if (!Number.isSafeInteger(condition.after) || condition.after < 0) throw new AppendRejected('condition.after: must be a revision (integer >= 0)');
       if (!Array.isArray(condition.tags)) throw new AppendRejected('condition.tags: must be an array');

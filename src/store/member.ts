@@ -65,8 +65,17 @@ export function makeMemberShape(events: readonly EventEnvelope[], condition: App
   const lastIdByTag = new Map<string, string>();
   for (const e of events) for (const t of e.tags) lastIdByTag.set(t, e.id);
   const first = events[0]!;
-  const own = new Set(first.tags);
-  const guarded = condition !== undefined && condition.tags.some((t) => own.has(t));
+  const guarded = condition !== undefined && sharesTag(first.tags, condition.tags);
   const guard = guarded ? undefined : { tag: first.tags[0]!, after: idRevision };
   return { format, encoded, lastIdByTag, guard, bytes };
+}
+
+/** Some tag of `a` is in `b`: a scan for the usual few (an allocation's 3 and 4), a Set past that. */
+function sharesTag(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length * b.length > 64) {
+    const own = new Set(a);
+    return b.some((t) => own.has(t));
+  }
+  for (const t of b) for (const x of a) if (x === t) return true;
+  return false;
 }

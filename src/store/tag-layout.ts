@@ -6,7 +6,7 @@
 // A log records its layout once, when its first store opens it empty (<prefix>layout); a log without that key but
 // with commits is an 'address' log (written before layouts existed). A log keeps its layout for good.
 import type { Etcd3 } from 'etcd3';
-import { formatAddress, parseAddress, type Family } from '../net/address.js';
+import { formatAddress, parseAddress, parseV4, type Family } from '../net/address.js';
 import type { KeyLayout } from './keys.js';
 
 export const TAG_LAYOUTS = ['address', 'block'] as const;
@@ -46,11 +46,10 @@ export function blockOfIpTag(tag: string): string | undefined {
   // IPv4, the common case, by string: the last octet rounded down (no bigint, no formatting); the rest must parse.
   const dot = tag.lastIndexOf('.');
   if (dot > slash && tag.indexOf(':', slash) < 0) {
-    const octet = Number(tag.slice(dot + 1));
-    if (Number.isInteger(octet) && octet >= 0 && octet <= 255 && String(octet) === tag.slice(dot + 1) && parseAddressOrUndefined(tag.slice(slash + 1)) !== undefined) {
-      return `${IP_BLOCK_KIND}${tag.slice(3, dot + 1)}${octet & ~(GUARD_BLOCK_ADDRESSES - 1)}/${32 - BLOCK_BITS}`;
-    }
-    return undefined;
+    // Text without ':' is what parseAddress hands to the dotted-quad parser: the same answer, without its bigint,
+    // object and exception for a refusal.
+    const v = parseV4(tag.slice(slash + 1));
+    return v < 0 ? undefined : `${IP_BLOCK_KIND}${tag.slice(3, dot + 1)}${v & 255 & ~(GUARD_BLOCK_ADDRESSES - 1)}/${32 - BLOCK_BITS}`;
   }
   let a: { family: Family; value: bigint };
   try {
@@ -60,14 +59,6 @@ export function blockOfIpTag(tag: string): string | undefined {
   }
   const base = a.value & ~BLOCK_MASK;
   return `${IP_BLOCK_KIND}${tag.slice(3, slash)}/${formatAddress(a.family, base)}/${(a.family === 4 ? 32 : 128) - BLOCK_BITS}`;
-}
-
-function parseAddressOrUndefined(text: string): { family: Family; value: bigint } | undefined {
-  try {
-    return parseAddress(text, 'tag');
-  } catch {
-    return undefined;
-  }
 }
 
 /** The scope and the addresses (canonical text) a block guard key covers; undefined for any other key name. */

@@ -4,7 +4,8 @@ import test from 'ava';
 import { MAX_ARRIVALS, openLoopPercentiles, poissonArrivals, runOpenLoop, seededRandom, settledWithin } from '../bench/lib/open-loop.js';
 import { medianOf, summarizeSweep, sweepJson, type SweepRound } from '../bench/lib/sweep.js';
 import { parseEtcdConfig } from '../bench/etcd-alone.js';
-import { parseDaemonCounters } from '../bench/http/daemon-probes.js';
+import { parseDaemonCounters, serverSplit } from '../bench/http/daemon-probes.js';
+import { serverMsOf } from '../bench/http/client.js';
 
 test('the schedule is seeded: the same seed gives the same arrivals, another seed others', (t) => {
   const a = poissonArrivals(1000, 2000, 7);
@@ -68,6 +69,7 @@ test('an open-loop step sends every arrival, drops those over the cap, and times
   t.is(ok.completed, ok.arrivals);
   t.is(ok.dropped + ok.timedOut + ok.errors, 0);
   t.deepEqual(ok.answers.map((a) => a.value).sort((a, b) => a - b), Array.from({ length: ok.arrivals }, (_, i) => i));
+  t.true(ok.answers.every((a) => a.ms >= 0), 'each answer with its latency from the scheduled arrival');
 
   const failing = await runOpenLoop(async () => Promise.reject(new Error('no')), { ratePerSec: 1000, durationMs: 20, seed: 3, maxOutstanding: 100 });
   t.is(failing.errors, failing.arrivals);
@@ -127,6 +129,8 @@ test("the HTTP open loop's daemon counters: summed over label sets, the 10 ms GC
     'nodejs_gc_duration_seconds_sum{kind="major"} 0.05',
     'nodejs_gc_duration_seconds_count{kind="minor"} 10',
     'nodejs_gc_duration_seconds_count{kind="major"} 2',
+    'nodejs_eventloop_lag_p99_seconds 0.0125',
+    'nodejs_eventloop_lag_max_seconds 0.031',
   ].join('\n');
   const c = parseDaemonCounters(text);
   t.is(c.txns, 42);
@@ -134,4 +138,21 @@ test("the HTTP open loop's daemon counters: summed over label sets, the 10 ms GC
   t.is(c.gcUpTo10Ms, 10);
   t.true(Math.abs(c.gcSeconds - 0.075) < 1e-9);
   t.true(Math.abs(c.majorGcSeconds - 0.05) < 1e-9);
+  t.is(c.loopLagP99, 0.0125);
+  t.is(c.loopLagMax, 0.031);
+});
+
+test("the daemon's Server-Timing read from its header, and a step's answers split into its time and the rest", (t) => {
+  t.is(serverMsOf('app;dur=3.25'), 3.25);
+  t.is(serverMsOf('db;dur=1, app;dur=0.50'), 0.5);
+  t.is(serverMsOf('cache;desc="x"'), undefined);
+  t.is(serverMsOf(undefined), undefined);
+  t.is(serverSplit([{ ms: 5, value: { address: 'a' } }]), undefined, 'no Server-Timing: nothing to split');
+  // 100 answers: 99 of 4 ms (3 in the daemon), one of 40 ms of which 35 outside it.
+  const answers = [...Array.from({ length: 99 }, () => ({ ms: 4, value: { serverMs: 3 } })), { ms: 40, value: { serverMs: 5 } }];
+  const s = serverSplit(answers)!;
+  t.deepEqual(s, { serverP50Ms: 3, serverP99Ms: 3, outsideP50Ms: 1, outsideP99Ms: 1, tailServerMs: 3, tailOutsideMs: 1 });
+  const s2 = serverSplit([...answers, { ms: 41, value: { serverMs: 6 } }])!;
+  t.is(s2.tailServerMs, 5, 'the slowest 1% (at or above the p99): their daemon time');
+  t.is(s2.tailOutsideMs, 35);
 });

@@ -10,7 +10,7 @@ import { settledWithin } from '../lib/open-loop.js';
 import { measureOpenLoopBaselines } from '../lib/open-loop-baselines.js';
 import { medianOf, runSweep, summarizeSweep, summedInvariants, type SweepRound } from '../lib/sweep.js';
 import { daemonAgent, httpAllocator } from './client.js';
-import { daemonPhases, httpsRoundTripP50 } from './daemon-probes.js';
+import { daemonPhases, httpsRoundTripP50, serverSplit } from './daemon-probes.js';
 import { runWrk } from './wrk.js';
 import { startServe } from '../../src/local/serve-process.js';
 
@@ -97,8 +97,12 @@ async function oneRound(o: HttpOpenLoopOptions, r: number): Promise<SweepRound &
       if (out === 'exhausted') throw new Error('pool exhausted');
       return out;
     };
-    const steps = await runSweep(call, { rates: o.rates, fractions: o.fractions, saturationPerSec: saturation, stepMs: o.stepMs, maxOutstanding: o.maxOutstanding, seed: o.seed, onStep: say, phases: daemonPhases(d, probeAgent) });
+    const swept = await runSweep(call, { rates: o.rates, fractions: o.fractions, saturationPerSec: saturation, stepMs: o.stepMs, maxOutstanding: o.maxOutstanding, seed: o.seed, onStep: say, phases: daemonPhases(d, probeAgent) });
     probeAgent.destroy();
+    const steps = swept.map((s) => {
+      const server = serverSplit(s.result.answers);
+      return server ? { ...s, phases: { ...s.phases, server } } : s;
+    });
     for (const [k, s] of steps.entries()) {
       const settled = [...s.result.answers, ...(await settledWithin(s.result.pending, 30_000))];
       for (const x of settled) acks.push({ address: (x.value as AllocOutcome).address, id: `o-${podRef(k, x.index)}` });

@@ -38,6 +38,20 @@ export interface StepPhases {
   readonly txnsPerSec?: number;
   /** The daemon's GC over the step, from its /metrics (`nodejs_gc_duration_seconds`): total ms, of it mark-compact, pauses > 10 ms. */
   readonly daemonGc?: { readonly totalMs: number; readonly majorMs: number; readonly over10Ms: number };
+  /** The daemon's event-loop delay over the step, from its /metrics (prom-client, 10 ms resolution), ms. */
+  readonly daemonLoopDelayMs?: { readonly p99: number; readonly max: number };
+  /** Through the HTTP API: the daemon's own time per answer vs the rest (bench/http/daemon-probes.ts serverSplit). */
+  readonly server?: ServerSplit;
+}
+
+/** Per answer, the daemon's time (Server-Timing) and the rest of its latency, ms; `tail*`: medians over the slowest 1%. */
+export interface ServerSplit {
+  readonly serverP50Ms: number;
+  readonly serverP99Ms: number;
+  readonly outsideP50Ms: number;
+  readonly outsideP99Ms: number;
+  readonly tailServerMs: number;
+  readonly tailOutsideMs: number;
 }
 
 export interface SweepStep {
@@ -116,6 +130,16 @@ export interface OpenLoopFigure {
   daemonGcTotalMs: number;
   daemonGcMajorMs: number;
   daemonGcOver10Ms: number;
+  /** The daemon's event-loop delay p99 and max (ms), medians over rounds (NaN: not measured). */
+  daemonLoopDelayP99Ms: number;
+  daemonLoopDelayMaxMs: number;
+  /** The daemon's own time vs the rest of each answer's latency, medians over rounds (NaN: not measured). */
+  serverP50Ms: number;
+  serverP99Ms: number;
+  outsideP50Ms: number;
+  outsideP99Ms: number;
+  tailServerMs: number;
+  tailOutsideMs: number;
   /** The first few failures' messages, all rounds. */
   errorMessages: string[];
   /** p99 per round (the median is the figure). */
@@ -170,6 +194,14 @@ export function summarizeSweep(rounds: readonly SweepRound[], floor: { at: numbe
       daemonGcTotalMs: med(at.map((x) => x.phases?.daemonGc?.totalMs ?? NaN)),
       daemonGcMajorMs: med(at.map((x) => x.phases?.daemonGc?.majorMs ?? NaN)),
       daemonGcOver10Ms: med(at.map((x) => x.phases?.daemonGc?.over10Ms ?? NaN)),
+      daemonLoopDelayP99Ms: med(at.map((x) => x.phases?.daemonLoopDelayMs?.p99 ?? NaN)),
+      daemonLoopDelayMaxMs: med(at.map((x) => x.phases?.daemonLoopDelayMs?.max ?? NaN)),
+      serverP50Ms: med(at.map((x) => x.phases?.server?.serverP50Ms ?? NaN)),
+      serverP99Ms: med(at.map((x) => x.phases?.server?.serverP99Ms ?? NaN)),
+      outsideP50Ms: med(at.map((x) => x.phases?.server?.outsideP50Ms ?? NaN)),
+      outsideP99Ms: med(at.map((x) => x.phases?.server?.outsideP99Ms ?? NaN)),
+      tailServerMs: med(at.map((x) => x.phases?.server?.tailServerMs ?? NaN)),
+      tailOutsideMs: med(at.map((x) => x.phases?.server?.tailOutsideMs ?? NaN)),
       p99PerRound: res.map((r) => r.latencyMs.p99),
       errorMessages: res.flatMap((r) => r.errorMessages).slice(0, 3),
     };
@@ -251,8 +283,8 @@ export function sweepRows(s: SweepSummary, what: string): { steps: (string | num
   // NaN: not measured in this mode (e.g. the engine's split through the HTTP API, where it runs in the daemon).
   const pair = (a: number, b: number) => (Number.isNaN(a) && Number.isNaN(b) ? '-' : `${a}/${b}`);
   const steps = [
-    ['offered/s', 'load', 'achieved/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 per round', 'arrivals', 'dropped', 'late', 'timed out', 'errors', 'send lag p50/p99 ms', 'loop delay p99 ms', 'gc max/total ms, scavenge max', 'commit wait p50/p99 ms', 'txn p50/p99 ms', 'txns/s', 'daemon gc total/major ms, >10 ms'],
-    ...s.openLoop.map((x) => [x.offeredPerSec, x.loadFraction, x.achievedPerSec, ms(x.p50Ms), ms(x.p99Ms), ms(x.p999Ms), x.p99PerRound.map(ms).join(' '), x.arrivals, x.dropped, x.late, x.timedOut, x.errors, `${x.sendLagP50Ms}/${x.sendLagP99Ms}`, x.loopDelayP99Ms, Number.isNaN(x.gcMaxMs) ? '-' : `${x.gcMaxMs}/${x.gcTotalMs}, ${x.gcScavengeMaxMs}`, pair(x.commitWaitP50Ms, x.commitWaitP99Ms), pair(x.txnP50Ms, x.txnP99Ms), Number.isNaN(x.txnsPerSec) ? '-' : x.txnsPerSec, Number.isNaN(x.daemonGcTotalMs) ? '-' : `${x.daemonGcTotalMs}/${x.daemonGcMajorMs}, ${x.daemonGcOver10Ms}`]),
+    ['offered/s', 'load', 'achieved/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 per round', 'arrivals', 'dropped', 'late', 'timed out', 'errors', 'send lag p50/p99 ms', 'loop delay p99 ms', 'gc max/total ms, scavenge max', 'commit wait p50/p99 ms', 'txn p50/p99 ms', 'txns/s', 'daemon gc total/major ms, >10 ms', 'daemon loop delay p99/max ms', 'daemon p50/p99 ms, outside p50/p99', 'slowest 1%: daemon/outside ms'],
+    ...s.openLoop.map((x) => [x.offeredPerSec, x.loadFraction, x.achievedPerSec, ms(x.p50Ms), ms(x.p99Ms), ms(x.p999Ms), x.p99PerRound.map(ms).join(' '), x.arrivals, x.dropped, x.late, x.timedOut, x.errors, `${x.sendLagP50Ms}/${x.sendLagP99Ms}`, x.loopDelayP99Ms, Number.isNaN(x.gcMaxMs) ? '-' : `${x.gcMaxMs}/${x.gcTotalMs}, ${x.gcScavengeMaxMs}`, pair(x.commitWaitP50Ms, x.commitWaitP99Ms), pair(x.txnP50Ms, x.txnP99Ms), Number.isNaN(x.txnsPerSec) ? '-' : x.txnsPerSec, Number.isNaN(x.daemonGcTotalMs) ? '-' : `${x.daemonGcTotalMs}/${x.daemonGcMajorMs}, ${x.daemonGcOver10Ms}`, pair(x.daemonLoopDelayP99Ms, x.daemonLoopDelayMaxMs), Number.isNaN(x.serverP99Ms) ? '-' : `${x.serverP50Ms}/${x.serverP99Ms}, ${x.outsideP50Ms}/${x.outsideP99Ms}`, pair(x.tailServerMs, x.tailOutsideMs)]),
   ];
   const footer = [
     ['unloaded p50 ms', s.unloadedP50Ms, `rounds: ${s.unloadedP50PerRound.join(' ')}`, 'one requester, closed loop'],

@@ -6,11 +6,12 @@ import { runAllocLoad } from '../alloc/driver.js';
 import { definePool, openEngine } from '../alloc/engine.js';
 import { checkInvariants, loggedAllocationsThenDrop } from '../alloc/invariants.js';
 import { podRef, type AllocOutcome } from '../alloc/types.js';
-import { settledWithin } from '../lib/open-loop.js';
+import { settledWithin, type OpenLoopOptions } from '../lib/open-loop.js';
 import { measureOpenLoopBaselines } from '../lib/open-loop-baselines.js';
 import { medianOf, runSweep, summarizeSweep, summedInvariants, type SweepRound } from '../lib/sweep.js';
 import { daemonAgent, httpAllocator } from './client.js';
 import { daemonPhases, httpsRoundTripP50, serverSplit } from './daemon-probes.js';
+import { startOpenLoopClient } from './open-loop-client.js';
 import { runWrk } from './wrk.js';
 import { startServe } from '../../src/local/serve-process.js';
 
@@ -87,17 +88,12 @@ async function oneRound(o: HttpOpenLoopOptions, r: number): Promise<SweepRound &
       for (const x of s.allocations) acks.push({ address: x.address, id: `sat-${podRef(x.requester, x.seq)}` });
       saturation = s.allocsPerSec;
     }
-    // The open-loop client: its connections opened (and TLS handshakes paid) before the first measured arrival.
-    const open = httpAllocator([d], 'o', o.connections);
-    await runAllocLoad({ allocate: (req, seq) => open.allocate(1_000_000 + req, seq), close: async () => undefined }, { requesters: o.connections, count: o.connections * 4, timeLimitMs: 60_000 }).then((w) => {
-      for (const x of w.allocations) acks.push({ address: x.address, id: `o-${podRef(1_000_000 + x.requester, x.seq)}` });
-    });
-    const call = async (step: number, i: number) => {
-      const out = await open.allocate(step, i);
-      if (out === 'exhausted') throw new Error('pool exhausted');
-      return out;
-    };
-    const swept = await runSweep(call, { rates: o.rates, fractions: o.fractions, saturationPerSec: saturation, stepMs: o.stepMs, maxOutstanding: o.maxOutstanding, seed: o.seed, onStep: say, phases: daemonPhases(d, probeAgent) });
+    // The open-loop client, on its own thread: its connections opened (and TLS handshakes paid) before the first
+    // measured arrival.
+    const open = await startOpenLoopClient({ daemon: d, connections: o.connections, tag: 'o' });
+    for (const x of await open.warm(1_000_000, o.connections * 4)) acks.push({ address: x.address, id: `o-${podRef(x.requester, x.seq)}` });
+    const runStep = (k: number, so: OpenLoopOptions) => open.step(k, so);
+    const swept = await runSweep(() => Promise.reject(new Error('steps run on the client thread')), { rates: o.rates, fractions: o.fractions, saturationPerSec: saturation, stepMs: o.stepMs, maxOutstanding: o.maxOutstanding, seed: o.seed, onStep: say, phases: daemonPhases(d, probeAgent), runStep });
     probeAgent.destroy();
     const steps = swept.map((s) => {
       const server = serverSplit(s.result.answers);
@@ -107,8 +103,7 @@ async function oneRound(o: HttpOpenLoopOptions, r: number): Promise<SweepRound &
       const settled = [...s.result.answers, ...(await settledWithin(s.result.pending, 30_000))];
       for (const x of settled) acks.push({ address: (x.value as AllocOutcome).address, id: `o-${podRef(k, x.index)}` });
     }
-    const staleSocketRetries = open.staleRetries();
-    await open.close();
+    const staleSocketRetries = await open.close();
     await d.stop();
     say('baselines (harness, etcd alone)');
     const floorStep = steps.find((x) => x.asFraction === HTTP_OPEN_LOOP_FLOOR.at);

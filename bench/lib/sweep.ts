@@ -2,7 +2,7 @@
 // per step p50/p99/p99.9 from the scheduled arrivals (bench/lib/open-loop.ts). Medians over rounds, and the floor
 // judged at one load fraction against the same run's unloaded p50.
 import { median, round } from './stats.js';
-import { runOpenLoop, type OpenLoopResult } from './open-loop.js';
+import { runOpenLoop, type OpenLoopOptions, type OpenLoopResult } from './open-loop.js';
 import type { EtcdAlone, OpenLoopBaselines } from './open-loop-baselines.js';
 
 export const DEFAULT_RATES = [500, 1000, 2000, 5000] as const;
@@ -26,6 +26,8 @@ export interface SweepOptions {
   onStep?: (label: string) => void;
   /** Where the engine's time goes, recorded over each step (begin before its first arrival, end after its window). */
   readonly phases?: { begin(): void | Promise<void>; end(): StepPhases | Promise<StepPhases> };
+  /** Runs step k's open loop somewhere else (the HTTP client's own thread); default: runOpenLoop here with `call`. */
+  readonly runStep?: (step: number, o: OpenLoopOptions) => Promise<OpenLoopResult<unknown>>;
 }
 
 /** Over one step, what the engine reports of itself (each part absent where this mode cannot see it). */
@@ -78,7 +80,8 @@ export async function runSweep(call: (step: number, index: number) => Promise<un
     await new Promise((r) => setTimeout(r, o.settleMs ?? 500));
     o.onStep?.(`${rate}/s${asFraction !== undefined ? ` (${asFraction * 100}% of ${Math.round(o.saturationPerSec)}/s)` : ''}`);
     await o.phases?.begin();
-    const result = await runOpenLoop((i) => call(k, i), { ratePerSec: rate, durationMs: o.stepMs, seed: o.seed + k, maxOutstanding: o.maxOutstanding, ...(o.graceMs !== undefined ? { graceMs: o.graceMs } : {}) });
+    const stepOptions: OpenLoopOptions = { ratePerSec: rate, durationMs: o.stepMs, seed: o.seed + k, maxOutstanding: o.maxOutstanding, ...(o.graceMs !== undefined ? { graceMs: o.graceMs } : {}) };
+    const result = o.runStep ? await o.runStep(k, stepOptions) : await runOpenLoop((i) => call(k, i), stepOptions);
     const phases = await o.phases?.end();
     // Calls that timed out may still be running: let them finish (bounded) before the next step.
     let timer: NodeJS.Timeout | undefined;

@@ -3,6 +3,7 @@
 import type { Agent } from 'node:https';
 import type { ServerSplit, StepPhases } from '../lib/sweep.js';
 import { Latencies } from '../lib/stats.js';
+import { cpuSeconds } from '../lib/proc-cpu.js';
 import { getText, type DaemonEndpoint } from './client.js';
 
 /** The counters a step's phases are the difference of. */
@@ -51,17 +52,29 @@ async function counters(d: DaemonEndpoint, agent: Agent): Promise<DaemonCounters
   return parseDaemonCounters(r.text);
 }
 
-/** Sweep phases from the daemon's /metrics: scraped before a step's first arrival and after its last answer. */
-export function daemonPhases(d: DaemonEndpoint, agent: Agent): { begin(): Promise<void>; end(): Promise<StepPhases> } {
+/** CPU seconds so far of the daemon (/proc) and of this process, all its threads (the open-loop client's among them). */
+function cpuNow(pid: number | undefined): { daemon: number | undefined; bench: number } {
+  const u = process.cpuUsage();
+  return { daemon: cpuSeconds(pid), bench: (u.user + u.system) / 1e6 };
+}
+
+/**
+ * Sweep phases from the daemon's /metrics: scraped before a step's first arrival and after its last answer; and the
+ * CPU the daemon and this process used between the two (`pid`: the daemon's).
+ */
+export function daemonPhases(d: DaemonEndpoint & { pid?: number }, agent: Agent): { begin(): Promise<void>; end(): Promise<StepPhases> } {
   let before: DaemonCounters | undefined;
   let began = 0;
+  let cpuBefore = cpuNow(undefined);
   return {
     async begin() {
       before = await counters(d, agent);
+      cpuBefore = cpuNow(d.pid);
       began = performance.now();
     },
     async end() {
       const ms = performance.now() - began;
+      const cpu = cpuNow(d.pid);
       const after = await counters(d, agent);
       const b = before!;
       return {
@@ -73,6 +86,7 @@ export function daemonPhases(d: DaemonEndpoint, agent: Agent): { begin(): Promis
         },
         // The begin scrape reset the daemon's loop-delay histogram: the end scrape's figures are this step's.
         daemonLoopDelayMs: { p99: Math.round(after.loopLagP99 * 1e5) / 100, max: Math.round(after.loopLagMax * 1e5) / 100 },
+        cpuSeconds: { daemon: cpu.daemon !== undefined && cpuBefore.daemon !== undefined ? cpu.daemon - cpuBefore.daemon : NaN, bench: cpu.bench - cpuBefore.bench },
       };
     },
   };

@@ -44,6 +44,8 @@ export interface StepPhases {
   readonly daemonLoopDelayMs?: { readonly p99: number; readonly max: number };
   /** Through the HTTP API: the daemon's own time per answer vs the rest (bench/http/daemon-probes.ts serverSplit). */
   readonly server?: ServerSplit;
+  /** CPU seconds over the step: the daemon (/proc, 10 ms ticks), and the bench process (the load generator). */
+  readonly cpuSeconds?: { readonly daemon: number; readonly bench: number };
 }
 
 /** Per answer, the daemon's time (Server-Timing) and the rest of its latency, ms; `tail*`: medians over the slowest 1%. */
@@ -143,6 +145,9 @@ export interface OpenLoopFigure {
   outsideP99Ms: number;
   tailServerMs: number;
   tailOutsideMs: number;
+  /** CPU per answer over the step (µs): the daemon, and the bench process (client, clock), medians over rounds. */
+  daemonCpuUsPerAnswer: number;
+  benchCpuUsPerAnswer: number;
   /** The first few failures' messages, all rounds. */
   errorMessages: string[];
   /** p99 per round (the median is the figure). */
@@ -205,6 +210,8 @@ export function summarizeSweep(rounds: readonly SweepRound[], floor: { at: numbe
       outsideP99Ms: med(at.map((x) => x.phases?.server?.outsideP99Ms ?? NaN)),
       tailServerMs: med(at.map((x) => x.phases?.server?.tailServerMs ?? NaN)),
       tailOutsideMs: med(at.map((x) => x.phases?.server?.tailOutsideMs ?? NaN)),
+      daemonCpuUsPerAnswer: round(medianOf(at.map((x) => ((x.phases?.cpuSeconds?.daemon ?? NaN) * 1e6) / Math.max(1, x.result.completed)))),
+      benchCpuUsPerAnswer: round(medianOf(at.map((x) => ((x.phases?.cpuSeconds?.bench ?? NaN) * 1e6) / Math.max(1, x.result.completed)))),
       p99PerRound: res.map((r) => r.latencyMs.p99),
       errorMessages: res.flatMap((r) => r.errorMessages).slice(0, 3),
     };
@@ -286,8 +293,8 @@ export function sweepRows(s: SweepSummary, what: string): { steps: (string | num
   // NaN: not measured in this mode (e.g. the engine's split through the HTTP API, where it runs in the daemon).
   const pair = (a: number, b: number) => (Number.isNaN(a) && Number.isNaN(b) ? '-' : `${a}/${b}`);
   const steps = [
-    ['offered/s', 'load', 'achieved/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 per round', 'arrivals', 'dropped', 'late', 'timed out', 'errors', 'send lag p50/p99 ms', 'loop delay p99 ms', 'gc max/total ms, scavenge max', 'commit wait p50/p99 ms', 'txn p50/p99 ms', 'txns/s', 'daemon gc total/major ms, >10 ms', 'daemon loop delay p99/max ms', 'daemon p50/p99 ms, outside p50/p99', 'slowest 1%: daemon/outside ms'],
-    ...s.openLoop.map((x) => [x.offeredPerSec, x.loadFraction, x.achievedPerSec, ms(x.p50Ms), ms(x.p99Ms), ms(x.p999Ms), x.p99PerRound.map(ms).join(' '), x.arrivals, x.dropped, x.late, x.timedOut, x.errors, `${x.sendLagP50Ms}/${x.sendLagP99Ms}`, x.loopDelayP99Ms, Number.isNaN(x.gcMaxMs) ? '-' : `${x.gcMaxMs}/${x.gcTotalMs}, ${x.gcScavengeMaxMs}`, pair(x.commitWaitP50Ms, x.commitWaitP99Ms), pair(x.txnP50Ms, x.txnP99Ms), Number.isNaN(x.txnsPerSec) ? '-' : x.txnsPerSec, Number.isNaN(x.daemonGcTotalMs) ? '-' : `${x.daemonGcTotalMs}/${x.daemonGcMajorMs}, ${x.daemonGcOver10Ms}`, pair(x.daemonLoopDelayP99Ms, x.daemonLoopDelayMaxMs), Number.isNaN(x.serverP99Ms) ? '-' : `${x.serverP50Ms}/${x.serverP99Ms}, ${x.outsideP50Ms}/${x.outsideP99Ms}`, pair(x.tailServerMs, x.tailOutsideMs)]),
+    ['offered/s', 'load', 'achieved/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 per round', 'arrivals', 'dropped', 'late', 'timed out', 'errors', 'send lag p50/p99 ms', 'loop delay p99 ms', 'gc max/total ms, scavenge max', 'commit wait p50/p99 ms', 'txn p50/p99 ms', 'txns/s', 'daemon gc total/major ms, >10 ms', 'daemon loop delay p99/max ms', 'daemon p50/p99 ms, outside p50/p99', 'slowest 1%: daemon/outside ms', 'CPU us/answer daemon/bench'],
+    ...s.openLoop.map((x) => [x.offeredPerSec, x.loadFraction, x.achievedPerSec, ms(x.p50Ms), ms(x.p99Ms), ms(x.p999Ms), x.p99PerRound.map(ms).join(' '), x.arrivals, x.dropped, x.late, x.timedOut, x.errors, `${x.sendLagP50Ms}/${x.sendLagP99Ms}`, x.loopDelayP99Ms, Number.isNaN(x.gcMaxMs) ? '-' : `${x.gcMaxMs}/${x.gcTotalMs}, ${x.gcScavengeMaxMs}`, pair(x.commitWaitP50Ms, x.commitWaitP99Ms), pair(x.txnP50Ms, x.txnP99Ms), Number.isNaN(x.txnsPerSec) ? '-' : x.txnsPerSec, Number.isNaN(x.daemonGcTotalMs) ? '-' : `${x.daemonGcTotalMs}/${x.daemonGcMajorMs}, ${x.daemonGcOver10Ms}`, pair(x.daemonLoopDelayP99Ms, x.daemonLoopDelayMaxMs), Number.isNaN(x.serverP99Ms) ? '-' : `${x.serverP50Ms}/${x.serverP99Ms}, ${x.outsideP50Ms}/${x.outsideP99Ms}`, pair(x.tailServerMs, x.tailOutsideMs), pair(x.daemonCpuUsPerAnswer, x.benchCpuUsPerAnswer)]),
   ];
   const footer = [
     ['unloaded p50 ms', s.unloadedP50Ms, `rounds: ${s.unloadedP50PerRound.join(' ')}`, 'one requester, closed loop'],

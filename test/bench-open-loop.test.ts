@@ -2,7 +2,7 @@
 // dropped calls as infinitely slow, the medians over rounds and the floor of a sweep.
 import test from 'ava';
 import { MAX_ARRIVALS, openLoopPercentiles, poissonArrivals, runOpenLoop, seededRandom, settledWithin } from '../bench/lib/open-loop.js';
-import { medianOf, summarizeSweep, sweepJson, type SweepRound } from '../bench/lib/sweep.js';
+import { medianOf, summarizeSweep, sweepJson, sweepRows, type SweepRound } from '../bench/lib/sweep.js';
 import { parseEtcdConfig } from '../bench/etcd-alone.js';
 import { parseDaemonCounters, serverSplit } from '../bench/http/daemon-probes.js';
 import { serverMsOf } from '../bench/http/client.js';
@@ -96,7 +96,14 @@ test('a sweep summary: medians per step over rounds, the floor at 25% against th
   t.is(s.openLoop[1]!.offeredPerSec, 1050);
   t.is(s.openLoop[1]!.p99Ms, 7);
   t.is(s.openLoop[1]!.arrivals, 300);
-  t.deepEqual(s.floor, { loadFraction: 0.25, factor: 3, limitMs: 7.5, p99Ms: 7, ratioToUnloadedP50: 2.8, met: true });
+  t.deepEqual(s.floor, { loadFraction: 0.25, factor: 3, limitMs: 7.5, p99Ms: 7, ratioToUnloadedP50: 2.8, met: true, step: 1 });
+  t.false(sweepRows(s, 'x').footer.some((r) => String(r[0]).includes('daemon vs outside')), 'in-process: no daemon to split off');
+  // Through HTTP the floor step's split gets a footer line of its own: medians over rounds, as its columns.
+  const split = (server: number, outside: number) => ({ serverP50Ms: 1, serverP99Ms: server, outsideP50Ms: 1, outsideP99Ms: outside, tailServerMs: server, tailOutsideMs: outside });
+  const http = rounds.map((r, i) => ({ ...r, steps: [r.steps[0]!, { ...r.steps[1]!, phases: { server: split(10 + i, 20 + i), daemonLoopDelayMs: { p99: 11, max: 15 }, cpuSeconds: { daemon: 0.1, bench: 0.05 } } }] }));
+  const line = sweepRows(summarizeSweep(http, { at: 0.25, factor: 3 }), 'x').footer.find((r) => String(r[0]).includes('daemon vs outside'));
+  t.is(line?.[1], 'p99 11 / 21 ms');
+  t.regex(String(line?.[2]), /slowest 1%: daemon 11 \/ outside 21 ms; daemon loop delay p99\/max 11\/15 ms; CPU us\/answer daemon\/bench 1000\/500/);
   t.false(summarizeSweep(rounds, { at: 0.25, factor: 2 }).floor.met);
   t.is(medianOf([1, Infinity, Infinity]), Infinity);
   const j = sweepJson({ ...s, openLoop: [{ ...s.openLoop[0]!, p99Ms: Infinity }] });

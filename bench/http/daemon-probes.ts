@@ -46,10 +46,22 @@ export function parseDaemonCounters(text: string): DaemonCounters {
   };
 }
 
+/** Scrapes a 429 sends again after this long, at most SCRAPE_ATTEMPTS times in all. */
+const SCRAPE_RETRY_MS = 1000;
+const SCRAPE_ATTEMPTS = 10;
+
+/**
+ * The daemon's counters. A scrape is a request from the same peer as the open-loop client, whose 128 connections can
+ * all be in flight at the end of an overloaded step: the daemon then refuses it with 429 (peer-admission.ts,
+ * maxInFlight 128), and it waits for answers as its Retry-After says.
+ */
 async function counters(d: DaemonEndpoint, agent: Agent): Promise<DaemonCounters> {
-  const r = await getText(d, agent, '/metrics');
-  if (r.status !== 200) throw new Error(`daemon /metrics answered ${r.status}`);
-  return parseDaemonCounters(r.text);
+  for (let attempt = 1; ; attempt++) {
+    const r = await getText(d, agent, '/metrics');
+    if (r.status === 200) return parseDaemonCounters(r.text);
+    if (r.status !== 429 || attempt >= SCRAPE_ATTEMPTS) throw new Error(`daemon /metrics answered ${r.status}`);
+    await new Promise((ok) => setTimeout(ok, SCRAPE_RETRY_MS));
+  }
 }
 
 /** CPU seconds so far of the daemon (/proc) and of this process, all its threads (the open-loop client's among them). */

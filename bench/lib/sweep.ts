@@ -257,6 +257,8 @@ export function summarizeSweep(rounds: readonly SweepRound[], floor: { at: numbe
       p99Ms: atFloor?.p99Ms ?? NaN,
       ratioToUnloadedP50: atFloor ? round(atFloor.p99Ms / unloadedP50Ms, 2) : NaN,
       met: atFloor !== undefined && atFloor.p99Ms <= limitMs,
+      /** Index in `openLoop` of the floor's step (-1: none). */
+      step: floorStep,
     },
     ...(baselines ? { baselines } : {}),
   };
@@ -306,6 +308,16 @@ export function sweepRows(s: SweepSummary, what: string): { steps: (string | num
       'medians over rounds',
     ],
   ];
+  // Through HTTP: where the floor step's answers waited, on one line (the columns of its row, which is wide).
+  const f = s.openLoop[s.floor.step];
+  if (f && !Number.isNaN(f.serverP99Ms)) {
+    footer.push([
+      `at ${s.floor.loadFraction * 100}%: daemon vs outside`,
+      `p99 ${f.serverP99Ms} / ${f.outsideP99Ms} ms`,
+      `slowest 1%: daemon ${f.tailServerMs} / outside ${f.tailOutsideMs} ms; daemon loop delay p99/max ${f.daemonLoopDelayP99Ms}/${f.daemonLoopDelayMaxMs} ms; CPU us/answer daemon/bench ${f.daemonCpuUsPerAnswer}/${f.benchCpuUsPerAnswer}; client scavenge max ${f.gcScavengeMaxMs} ms`,
+      "the daemon's Server-Timing against the rest of each latency",
+    ]);
+  }
   const b = s.baselines;
   if (b) {
     footer.push(

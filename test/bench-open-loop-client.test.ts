@@ -14,7 +14,7 @@ test('the open-loop client thread: warm-up over every connection, a step measure
   let n = 0;
   const server = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
     peers.add(req.socket.remotePort!);
-    const slow = req.url === '/v1/allocations' && (n++ === 40); // one answer held past the step's grace
+    const slow = req.url === '/v1/allocations' && (n++ === 50); // one answer held past the step's grace
     req.resume();
     req.on('end', () => {
       const answer = () => {
@@ -32,6 +32,9 @@ test('the open-loop client thread: warm-up over every connection, a step measure
   t.is(warm.length, 16);
   t.true(warm.every((x) => x.requester >= 1_000_000 && x.requester < 1_000_004), 'requesters counted from the base');
   t.is(peers.size, 4, 'every connection opened by the warm-up');
+  const one = await client.oneRequester(2_000_000, 10);
+  t.is(one.allocations.length, 10);
+  t.true(one.allocations.every((x) => x.requester === 2_000_000) && one.p50Ms > 0, 'one requester, closed loop, its p50');
 
   const r = await client.step(3, { ratePerSec: 200, durationMs: 300, seed: 5, maxOutstanding: 100, graceMs: 50 });
   t.is(r.errors, 0);

@@ -36,6 +36,11 @@ parentPort!.on('message', (m: ClientRequest) => {
       (w) => reply({ id: m.id, kind: 'warm', allocations: w.allocations.map((x) => ({ ...x, requester: requester(x.requester) })) }),
       failed,
     );
+  } else if (m.kind === 'one') {
+    runAllocLoad({ allocate: (_r, s) => open.allocate(m.requester, s), close: async () => undefined }, { requesters: 1, count: m.count, timeLimitMs: 60_000 }).then(
+      (w) => reply({ id: m.id, kind: 'one', p50Ms: w.latencyMs.p50, allocations: w.allocations.map((x) => ({ ...x, requester: m.requester })) }),
+      failed,
+    );
   } else if (m.kind === 'step') step(m.id, m.step, m.options).catch(failed);
   else if (m.kind === 'close') void open.close().then(() => reply({ id: m.id, kind: 'closed', staleRetries: open.staleRetries() }), failed);
 });

@@ -17,11 +17,13 @@ type StepResult = Omit<OpenLoopResult<AllocOutcome>, 'pending'> & { pendingCount
 
 export type ClientRequest =
   | { id: number; kind: 'warm'; requesterBase: number; count: number }
+  | { id: number; kind: 'one'; requester: number; count: number }
   | { id: number; kind: 'step'; step: number; options: OpenLoopOptions }
   | { id: number; kind: 'close' };
 
 export type ClientReply =
   | { id: number; kind: 'warm'; allocations: { address: string; requester: number; seq: number }[] }
+  | { id: number; kind: 'one'; p50Ms: number; allocations: { address: string; requester: number; seq: number }[] }
   | { id: number; kind: 'step'; result: StepResult }
   | { id: number; kind: 'late'; answers: { index: number; value: AllocOutcome }[] }
   | { id: number; kind: 'closed'; staleRetries: number }
@@ -32,9 +34,11 @@ type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 export interface OpenLoopClient {
   /** `count` allocations over every connection, closed loop (requesters from `requesterBase`): opens them all. */
   warm(requesterBase: number, count: number): Promise<{ address: string; requester: number; seq: number }[]>;
+  /** `count` allocations by one requester, closed loop: the unloaded p50 on the same client as the steps. */
+  oneRequester(requester: number, count: number): Promise<{ p50Ms: number; allocations: { address: string; requester: number; seq: number }[] }>;
   /** One open-loop step: call i allocates pod (step, i). Its `pending` settle when the worker's late answers arrive. */
   step(step: number, options: OpenLoopOptions): Promise<OpenLoopResult<AllocOutcome>>;
-  /** Closes the connections and the thread; resolves with the requests sent again after a stale socket (client.ts). */
+  /** Closes the connections and the thread (once; again: the same answer); resolves with the requests sent again after a stale socket (client.ts). */
   close(): Promise<number>;
 }
 
@@ -49,11 +53,15 @@ export async function startOpenLoopClient(data: ClientData): Promise<OpenLoopCli
     waiting.delete(r.id);
     w?.(r);
   });
-  worker.on('error', (e) => {
-    failure = e;
-    for (const w of waiting.values()) w({ id: -1, kind: 'error', message: e.message });
+  const fail = (e: Error) => {
+    failure ??= e;
+    for (const w of waiting.values()) w({ id: -1, kind: 'error', message: failure.message });
+    waiting.clear();
     for (const l of lates.values()) l([]);
-  });
+  };
+  worker.on('error', fail);
+  worker.on('exit', () => fail(new Error('the open-loop client thread has exited')));
+  let closing: Promise<number> | undefined;
   let next = 0;
   const ask = <K extends ClientReply['kind']>(m: WithoutId<ClientRequest>, kind: K): Promise<Extract<ClientReply, { kind: K }>> =>
     new Promise((ok, fail) => {
@@ -66,6 +74,10 @@ export async function startOpenLoopClient(data: ClientData): Promise<OpenLoopCli
     async warm(requesterBase, count) {
       return (await ask({ kind: 'warm', requesterBase, count }, 'warm')).allocations;
     },
+    async oneRequester(requester, count) {
+      const { p50Ms, allocations } = await ask({ kind: 'one', requester, count }, 'one');
+      return { p50Ms, allocations };
+    },
     async step(step, options) {
       const id = next; // the id ask() is about to use: the late answers come under it
       const late = new Promise<{ index: number; value: AllocOutcome }[]>((ok) => lates.set(id, ok)).finally(() => lates.delete(id));
@@ -75,12 +87,15 @@ export async function startOpenLoopClient(data: ClientData): Promise<OpenLoopCli
       const pending = Array.from({ length: pendingCount }, (_, k) => late.then((xs) => xs[k]));
       return { ...rest, answers: rest.answers as Answer[], pending };
     },
-    async close() {
-      try {
-        return (await ask({ kind: 'close' }, 'closed')).staleRetries;
-      } finally {
-        await worker.terminate();
-      }
+    close() {
+      closing ??= (async () => {
+        try {
+          return (await ask({ kind: 'close' }, 'closed')).staleRetries;
+        } finally {
+          await worker.terminate();
+        }
+      })();
+      return closing;
     },
   };
 }

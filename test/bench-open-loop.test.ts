@@ -2,9 +2,10 @@
 // dropped calls as infinitely slow, the medians over rounds and the floor of a sweep.
 import test from 'ava';
 import { MAX_ARRIVALS, openLoopPercentiles, poissonArrivals, runOpenLoop, seededRandom, settledWithin } from '../bench/lib/open-loop.js';
-import { medianOf, summarizeSweep, sweepJson, type SweepRound } from '../bench/lib/sweep.js';
+import { medianOf, summarizeSweep, sweepJson, sweepRows, type SweepRound } from '../bench/lib/sweep.js';
 import { parseEtcdConfig } from '../bench/etcd-alone.js';
-import { parseDaemonCounters } from '../bench/http/daemon-probes.js';
+import { parseDaemonCounters, serverSplit } from '../bench/http/daemon-probes.js';
+import { serverMsOf } from '../bench/http/client.js';
 
 test('the schedule is seeded: the same seed gives the same arrivals, another seed others', (t) => {
   const a = poissonArrivals(1000, 2000, 7);
@@ -68,6 +69,7 @@ test('an open-loop step sends every arrival, drops those over the cap, and times
   t.is(ok.completed, ok.arrivals);
   t.is(ok.dropped + ok.timedOut + ok.errors, 0);
   t.deepEqual(ok.answers.map((a) => a.value).sort((a, b) => a - b), Array.from({ length: ok.arrivals }, (_, i) => i));
+  t.true(ok.answers.every((a) => a.ms >= 0), 'each answer with its latency from the scheduled arrival');
 
   const failing = await runOpenLoop(async () => Promise.reject(new Error('no')), { ratePerSec: 1000, durationMs: 20, seed: 3, maxOutstanding: 100 });
   t.is(failing.errors, failing.arrivals);
@@ -94,7 +96,14 @@ test('a sweep summary: medians per step over rounds, the floor at 25% against th
   t.is(s.openLoop[1]!.offeredPerSec, 1050);
   t.is(s.openLoop[1]!.p99Ms, 7);
   t.is(s.openLoop[1]!.arrivals, 300);
-  t.deepEqual(s.floor, { loadFraction: 0.25, factor: 3, limitMs: 7.5, p99Ms: 7, ratioToUnloadedP50: 2.8, met: true });
+  t.deepEqual(s.floor, { loadFraction: 0.25, factor: 3, limitMs: 7.5, p99Ms: 7, ratioToUnloadedP50: 2.8, met: true, step: 1 });
+  t.false(sweepRows(s, 'x').footer.some((r) => String(r[0]).includes('daemon vs outside')), 'in-process: no daemon to split off');
+  // Through HTTP the floor step's split gets a footer line of its own: medians over rounds, as its columns.
+  const split = (server: number, outside: number) => ({ serverP50Ms: 1, serverP99Ms: server, outsideP50Ms: 1, outsideP99Ms: outside, tailServerMs: server, tailOutsideMs: outside });
+  const http = rounds.map((r, i) => ({ ...r, steps: [r.steps[0]!, { ...r.steps[1]!, phases: { server: split(10 + i, 20 + i), daemonLoopDelayMs: { p99: 11, max: 15 }, cpuSeconds: { daemon: 0.1, bench: 0.05 } } }] }));
+  const line = sweepRows(summarizeSweep(http, { at: 0.25, factor: 3 }), 'x').footer.find((r) => String(r[0]).includes('daemon vs outside'));
+  t.is(line?.[1], 'p99 11 / 21 ms');
+  t.regex(String(line?.[2]), /slowest 1%: daemon 11 \/ outside 21 ms; daemon loop delay p99\/max 11\/15 ms; CPU us\/answer daemon\/bench 1000\/500/);
   t.false(summarizeSweep(rounds, { at: 0.25, factor: 2 }).floor.met);
   t.is(medianOf([1, Infinity, Infinity]), Infinity);
   const j = sweepJson({ ...s, openLoop: [{ ...s.openLoop[0]!, p99Ms: Infinity }] });
@@ -127,6 +136,8 @@ test("the HTTP open loop's daemon counters: summed over label sets, the 10 ms GC
     'nodejs_gc_duration_seconds_sum{kind="major"} 0.05',
     'nodejs_gc_duration_seconds_count{kind="minor"} 10',
     'nodejs_gc_duration_seconds_count{kind="major"} 2',
+    'nodejs_eventloop_lag_p99_seconds 0.0125',
+    'nodejs_eventloop_lag_max_seconds 0.031',
   ].join('\n');
   const c = parseDaemonCounters(text);
   t.is(c.txns, 42);
@@ -134,4 +145,21 @@ test("the HTTP open loop's daemon counters: summed over label sets, the 10 ms GC
   t.is(c.gcUpTo10Ms, 10);
   t.true(Math.abs(c.gcSeconds - 0.075) < 1e-9);
   t.true(Math.abs(c.majorGcSeconds - 0.05) < 1e-9);
+  t.is(c.loopLagP99, 0.0125);
+  t.is(c.loopLagMax, 0.031);
+});
+
+test("the daemon's Server-Timing read from its header, and a step's answers split into its time and the rest", (t) => {
+  t.is(serverMsOf('app;dur=3.25'), 3.25);
+  t.is(serverMsOf('db;dur=1, app;dur=0.50'), 0.5);
+  t.is(serverMsOf('cache;desc="x"'), undefined);
+  t.is(serverMsOf(undefined), undefined);
+  t.is(serverSplit([{ ms: 5, value: { address: 'a' } }]), undefined, 'no Server-Timing: nothing to split');
+  // 100 answers: 99 of 4 ms (3 in the daemon), one of 40 ms of which 35 outside it.
+  const answers = [...Array.from({ length: 99 }, () => ({ ms: 4, value: { serverMs: 3 } })), { ms: 40, value: { serverMs: 5 } }];
+  const s = serverSplit(answers)!;
+  t.deepEqual(s, { serverP50Ms: 3, serverP99Ms: 3, outsideP50Ms: 1, outsideP99Ms: 1, tailServerMs: 3, tailOutsideMs: 1 });
+  const s2 = serverSplit([...answers, { ms: 41, value: { serverMs: 6 } }])!;
+  t.is(s2.tailServerMs, 5, 'the slowest 1% (at or above the p99): their daemon time');
+  t.is(s2.tailOutsideMs, 35);
 });

@@ -47,6 +47,7 @@ test('allocate, retry the same ADD, look up by container, release: answers carry
   await withPool(f);
   const first = await call(f, 'POST', '/v1/allocations', { body: { endpoint: ep('web') } });
   t.is(first.status, 201);
+  t.regex(String(first.headers['server-timing']), /^app;dur=\d+\.\d\d$/, "the daemon's own time on it, for clients to tell it from theirs");
   const a = first.json();
   t.false(a.reused);
   t.is(a.allocations[0].gateway, '10.70.0.1');

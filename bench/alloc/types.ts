@@ -4,6 +4,8 @@
 export interface AllocOutcome {
   address: string;
   conflicts: number;
+  /** Through the HTTP API: the daemon's own time on the call (its Server-Timing answer header), ms. */
+  serverMs?: number;
 }
 
 /**

@@ -24,6 +24,14 @@ export interface DaemonEndpoint {
 export interface Answer {
   readonly status: number;
   readonly text: string;
+  /** The daemon's own time (its `server-timing: app;dur=` header), ms; absent when it sent none. */
+  readonly serverMs?: number;
+}
+
+/** The `app;dur=` entry of a Server-Timing header, ms. */
+export function serverMsOf(header: string | undefined): number | undefined {
+  const m = header === undefined ? null : /(?:^|,)\s*app;dur=([\d.]+)/.exec(header);
+  return m ? Number(m[1]) : undefined;
 }
 
 /** A keep-alive agent for one daemon that honours its Keep-Alive hint (CLIENT_IDLE_MS). */
@@ -83,7 +91,11 @@ function send(options: RequestOptions, body: string, onStale: (() => void) | und
           let text = '';
           res.setEncoding('utf8');
           res.on('data', (c: string) => (text += c));
-          res.on('end', () => ok({ status: res.statusCode ?? 0, text }));
+          res.on('end', () => {
+            const h = res.headers['server-timing'];
+            const serverMs = serverMsOf(Array.isArray(h) ? h.join(',') : h);
+            ok(serverMs === undefined ? { status: res.statusCode ?? 0, text } : { status: res.statusCode ?? 0, text, serverMs });
+          });
         },
       );
       req.on('error', (e) => fail(staleSocket(req, e) ? Object.assign(e, { stale: true }) : e));
@@ -118,7 +130,10 @@ export function httpAllocator(daemons: readonly ServeProcess[], tag: string, con
       });
       const i = requester % daemons.length;
       const r = await posts[i]!('/v1/allocations', body, onStale);
-      if (r.status === 201 || r.status === 200) return { address: (JSON.parse(r.text) as { allocations: { address: string }[] }).allocations[0]!.address, conflicts: 0 };
+      if (r.status === 201 || r.status === 200) {
+        const address = (JSON.parse(r.text) as { allocations: { address: string }[] }).allocations[0]!.address;
+        return r.serverMs === undefined ? { address, conflicts: 0 } : { address, conflicts: 0, serverMs: r.serverMs };
+      }
       if (r.status === 409 && r.text.includes('PoolExhausted')) return 'exhausted';
       throw new Error(`HTTP ${r.status}: ${r.text.slice(0, 200)}`);
     },

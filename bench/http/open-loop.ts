@@ -6,11 +6,12 @@ import { runAllocLoad } from '../alloc/driver.js';
 import { definePool, openEngine } from '../alloc/engine.js';
 import { checkInvariants, loggedAllocationsThenDrop } from '../alloc/invariants.js';
 import { podRef, type AllocOutcome } from '../alloc/types.js';
-import { settledWithin } from '../lib/open-loop.js';
+import { settledWithin, type OpenLoopOptions } from '../lib/open-loop.js';
 import { measureOpenLoopBaselines } from '../lib/open-loop-baselines.js';
 import { medianOf, runSweep, summarizeSweep, summedInvariants, type SweepRound } from '../lib/sweep.js';
 import { daemonAgent, httpAllocator } from './client.js';
-import { daemonPhases, httpsRoundTripP50 } from './daemon-probes.js';
+import { daemonPhases, httpsRoundTripP50, serverSplit } from './daemon-probes.js';
+import { startOpenLoopClient, type OpenLoopClient } from './open-loop-client.js';
 import { runWrk } from './wrk.js';
 import { startServe } from '../../src/local/serve-process.js';
 
@@ -36,6 +37,9 @@ export interface HttpOpenLoopOptions {
   readonly etcdDataDir?: string;
 }
 
+/** The unloaded run's requester on the open-loop client (its pods o-r2000000-s*; the warm-up's from 1,000,000, the steps' 0..). */
+const UNLOADED_REQUESTER = 2_000_000;
+
 /** The floor (issue #17): through the HTTP API, p99 at 25% of saturation <= 5x the unloaded p50. */
 export const HTTP_OPEN_LOOP_FLOOR = { at: 0.25, factor: 5 } as const;
 
@@ -51,6 +55,7 @@ async function oneRound(o: HttpOpenLoopOptions, r: number): Promise<SweepRound &
   const d = await startServe({ endpoints: o.endpoints, prefix, node: 'bench-0' });
   const acks: { address: string; id: string }[] = [];
   let extraAllowed = 0;
+  let open: OpenLoopClient | undefined;
   try {
     const say = (s: string) => process.stderr.write(`http open loop round ${r + 1}: ${s}\n`);
     say('warm-up, unloaded p50, closed-loop saturation');
@@ -60,6 +65,10 @@ async function oneRound(o: HttpOpenLoopOptions, r: number): Promise<SweepRound &
       await runAllocLoad(warm, { requesters: o.clients, count: 2000, timeLimitMs: 60_000 });
       await warm.close();
     }
+    // The open-loop client, on its own thread: its connections opened (and TLS handshakes paid) and its code warm
+    // before it measures the unloaded p50 and the sweep (the p99 and the p50 it is held to, from the same client).
+    const client = (open = await startOpenLoopClient({ daemon: d, connections: o.connections, tag: 'o' }));
+    for (const x of await client.warm(1_000_000, o.connections * 4)) acks.push({ address: x.address, id: `o-${podRef(x.requester, x.seq)}` });
     // The unloaded p50 after the warm-up and before the saturation run, as in-process (bench/alloc/open-loop.ts): a
     // daemon not still paying for the saturation's garbage. Its parts just before it: the engine in this process (one
     // requester, the same etcd and pool; the daemon follows its writes), and GET /healthz on one connection (TLS, HTTP
@@ -70,10 +79,8 @@ async function oneRound(o: HttpOpenLoopOptions, r: number): Promise<SweepRound &
     for (const x of inProcess.allocations) acks.push({ address: x.address, id: `ip-${podRef(x.requester, x.seq)}` });
     const probeAgent = daemonAgent(d, 1);
     const httpsRoundTripP50Ms = await httpsRoundTripP50(d, probeAgent, o.unloadedCount);
-    const one = httpAllocator([d], 'u', 1);
-    const unloaded = await runAllocLoad(one, { requesters: 1, count: o.unloadedCount, timeLimitMs: 60_000 });
-    await one.close();
-    for (const x of unloaded.allocations) acks.push({ address: x.address, id: `u-${podRef(x.requester, x.seq)}` });
+    const unloaded = await client.oneRequester(UNLOADED_REQUESTER, o.unloadedCount);
+    for (const x of unloaded.allocations) acks.push({ address: x.address, id: `o-${podRef(x.requester, x.seq)}` });
     let saturation: number;
     if (o.client === 'wrk') {
       const w = await runWrk(d, { connections: o.clients, seconds: o.seconds, podPrefix: 'sat-' });
@@ -87,32 +94,27 @@ async function oneRound(o: HttpOpenLoopOptions, r: number): Promise<SweepRound &
       for (const x of s.allocations) acks.push({ address: x.address, id: `sat-${podRef(x.requester, x.seq)}` });
       saturation = s.allocsPerSec;
     }
-    // The open-loop client: its connections opened (and TLS handshakes paid) before the first measured arrival.
-    const open = httpAllocator([d], 'o', o.connections);
-    await runAllocLoad({ allocate: (req, seq) => open.allocate(1_000_000 + req, seq), close: async () => undefined }, { requesters: o.connections, count: o.connections * 4, timeLimitMs: 60_000 }).then((w) => {
-      for (const x of w.allocations) acks.push({ address: x.address, id: `o-${podRef(1_000_000 + x.requester, x.seq)}` });
-    });
-    const call = async (step: number, i: number) => {
-      const out = await open.allocate(step, i);
-      if (out === 'exhausted') throw new Error('pool exhausted');
-      return out;
-    };
-    const steps = await runSweep(call, { rates: o.rates, fractions: o.fractions, saturationPerSec: saturation, stepMs: o.stepMs, maxOutstanding: o.maxOutstanding, seed: o.seed, onStep: say, phases: daemonPhases(d, probeAgent) });
+    const runStep = (k: number, so: OpenLoopOptions) => client.step(k, so);
+    const swept = await runSweep(() => Promise.reject(new Error('steps run on the client thread')), { rates: o.rates, fractions: o.fractions, saturationPerSec: saturation, stepMs: o.stepMs, maxOutstanding: o.maxOutstanding, seed: o.seed, onStep: say, phases: daemonPhases(d, probeAgent), runStep });
     probeAgent.destroy();
+    const steps = swept.map((s) => {
+      const server = serverSplit(s.result.answers);
+      return server ? { ...s, phases: { ...s.phases, server } } : s;
+    });
     for (const [k, s] of steps.entries()) {
       const settled = [...s.result.answers, ...(await settledWithin(s.result.pending, 30_000))];
       for (const x of settled) acks.push({ address: (x.value as AllocOutcome).address, id: `o-${podRef(k, x.index)}` });
     }
-    const staleSocketRetries = open.staleRetries();
-    await open.close();
+    const staleSocketRetries = await client.close();
     await d.stop();
     say('baselines (harness, etcd alone)');
     const floorStep = steps.find((x) => x.asFraction === HTTP_OPEN_LOOP_FLOOR.at);
     const baselines = await measureOpenLoopBaselines(o.endpoints, Math.max(1, Math.round(HTTP_OPEN_LOOP_FLOOR.at * saturation)), o.stepMs, o.seed, o.etcdDataDir, floorStep?.phases?.txnsPerSec);
     const inv = checkInvariants(acks, await loggedAllocationsThenDrop(o.endpoints, prefix));
     const unloadedSplit = { inProcessP50Ms: inProcess.latencyMs.p50, httpsRoundTripP50Ms };
-    return { unloadedP50Ms: unloaded.latencyMs.p50, saturationPerSec: saturation, steps, baselines, invariants: { duplicates: inv.duplicates, lost: inv.lost, extra: inv.extra }, extraAllowed, staleSocketRetries, unloadedSplit };
+    return { unloadedP50Ms: unloaded.p50Ms, saturationPerSec: saturation, steps, baselines, invariants: { duplicates: inv.duplicates, lost: inv.lost, extra: inv.extra }, extraAllowed, staleSocketRetries, unloadedSplit };
   } finally {
+    await open?.close().catch(() => undefined); // a thread left running would keep the bench from exiting
     await d.stop();
   }
 }

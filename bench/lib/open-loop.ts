@@ -98,8 +98,8 @@ export interface OpenLoopResult<T> {
   readonly loopDelayMs: { p99: number; max: number };
   /** Garbage-collection pauses during the step (absent where not measured). */
   readonly gcPauses?: GcPauses;
-  /** Answers of completed calls, with the arrival index. */
-  readonly answers: { index: number; value: T }[];
+  /** Answers of completed calls, with the arrival index and the latency counted (ms from the scheduled arrival). */
+  readonly answers: { index: number; value: T; ms: number }[];
   /** Calls that had not answered when the step ended: settle them before checking a log against the answers. */
   readonly pending: Promise<{ index: number; value: T } | undefined>[];
 }
@@ -111,7 +111,7 @@ export async function runOpenLoop<T>(call: (index: number) => Promise<T>, o: Ope
   const lateMs = o.lateMs ?? 5;
   const samples: number[] = [];
   const lags: number[] = [];
-  const answers: { index: number; value: T }[] = [];
+  const answers: { index: number; value: T; ms: number }[] = [];
   const errorMessages: string[] = [];
   const running = new Map<number, Promise<{ index: number; value: T } | undefined>>();
   let dropped = 0;
@@ -143,7 +143,7 @@ export async function runOpenLoop<T>(call: (index: number) => Promise<T>, o: Ope
         const done = performance.now();
         if (!ended) {
           samples.push(done - scheduled);
-          answers.push({ index: i, value });
+          answers.push({ index: i, value, ms: done - scheduled });
           lastAnswer = done;
         }
         running.delete(i);

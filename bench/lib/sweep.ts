@@ -2,7 +2,7 @@
 // per step p50/p99/p99.9 from the scheduled arrivals (bench/lib/open-loop.ts). Medians over rounds, and the floor
 // judged at one load fraction against the same run's unloaded p50.
 import { median, round } from './stats.js';
-import { runOpenLoop, type OpenLoopResult } from './open-loop.js';
+import { runOpenLoop, type OpenLoopOptions, type OpenLoopResult } from './open-loop.js';
 import type { EtcdAlone, OpenLoopBaselines } from './open-loop-baselines.js';
 
 export const DEFAULT_RATES = [500, 1000, 2000, 5000] as const;
@@ -26,6 +26,8 @@ export interface SweepOptions {
   onStep?: (label: string) => void;
   /** Where the engine's time goes, recorded over each step (begin before its first arrival, end after its window). */
   readonly phases?: { begin(): void | Promise<void>; end(): StepPhases | Promise<StepPhases> };
+  /** Runs step k's open loop somewhere else (the HTTP client's own thread); default: runOpenLoop here with `call`. */
+  readonly runStep?: (step: number, o: OpenLoopOptions) => Promise<OpenLoopResult<unknown>>;
 }
 
 /** Over one step, what the engine reports of itself (each part absent where this mode cannot see it). */
@@ -38,6 +40,22 @@ export interface StepPhases {
   readonly txnsPerSec?: number;
   /** The daemon's GC over the step, from its /metrics (`nodejs_gc_duration_seconds`): total ms, of it mark-compact, pauses > 10 ms. */
   readonly daemonGc?: { readonly totalMs: number; readonly majorMs: number; readonly over10Ms: number };
+  /** The daemon's event-loop delay over the step, from its /metrics (prom-client, 10 ms resolution), ms. */
+  readonly daemonLoopDelayMs?: { readonly p99: number; readonly max: number };
+  /** Through the HTTP API: the daemon's own time per answer vs the rest (bench/http/daemon-probes.ts serverSplit). */
+  readonly server?: ServerSplit;
+  /** CPU seconds over the step: the daemon (/proc, 10 ms ticks), and the bench process (the load generator). */
+  readonly cpuSeconds?: { readonly daemon: number; readonly bench: number };
+}
+
+/** Per answer, the daemon's time (Server-Timing) and the rest of its latency, ms; `tail*`: medians over the slowest 1%. */
+export interface ServerSplit {
+  readonly serverP50Ms: number;
+  readonly serverP99Ms: number;
+  readonly outsideP50Ms: number;
+  readonly outsideP99Ms: number;
+  readonly tailServerMs: number;
+  readonly tailOutsideMs: number;
 }
 
 export interface SweepStep {
@@ -64,7 +82,8 @@ export async function runSweep(call: (step: number, index: number) => Promise<un
     await new Promise((r) => setTimeout(r, o.settleMs ?? 500));
     o.onStep?.(`${rate}/s${asFraction !== undefined ? ` (${asFraction * 100}% of ${Math.round(o.saturationPerSec)}/s)` : ''}`);
     await o.phases?.begin();
-    const result = await runOpenLoop((i) => call(k, i), { ratePerSec: rate, durationMs: o.stepMs, seed: o.seed + k, maxOutstanding: o.maxOutstanding, ...(o.graceMs !== undefined ? { graceMs: o.graceMs } : {}) });
+    const stepOptions: OpenLoopOptions = { ratePerSec: rate, durationMs: o.stepMs, seed: o.seed + k, maxOutstanding: o.maxOutstanding, ...(o.graceMs !== undefined ? { graceMs: o.graceMs } : {}) };
+    const result = o.runStep ? await o.runStep(k, stepOptions) : await runOpenLoop((i) => call(k, i), stepOptions);
     const phases = await o.phases?.end();
     // Calls that timed out may still be running: let them finish (bounded) before the next step.
     let timer: NodeJS.Timeout | undefined;
@@ -116,6 +135,19 @@ export interface OpenLoopFigure {
   daemonGcTotalMs: number;
   daemonGcMajorMs: number;
   daemonGcOver10Ms: number;
+  /** The daemon's event-loop delay p99 and max (ms), medians over rounds (NaN: not measured). */
+  daemonLoopDelayP99Ms: number;
+  daemonLoopDelayMaxMs: number;
+  /** The daemon's own time vs the rest of each answer's latency, medians over rounds (NaN: not measured). */
+  serverP50Ms: number;
+  serverP99Ms: number;
+  outsideP50Ms: number;
+  outsideP99Ms: number;
+  tailServerMs: number;
+  tailOutsideMs: number;
+  /** CPU per answer over the step (µs): the daemon, and the bench process (client, clock), medians over rounds. */
+  daemonCpuUsPerAnswer: number;
+  benchCpuUsPerAnswer: number;
   /** The first few failures' messages, all rounds. */
   errorMessages: string[];
   /** p99 per round (the median is the figure). */
@@ -170,6 +202,16 @@ export function summarizeSweep(rounds: readonly SweepRound[], floor: { at: numbe
       daemonGcTotalMs: med(at.map((x) => x.phases?.daemonGc?.totalMs ?? NaN)),
       daemonGcMajorMs: med(at.map((x) => x.phases?.daemonGc?.majorMs ?? NaN)),
       daemonGcOver10Ms: med(at.map((x) => x.phases?.daemonGc?.over10Ms ?? NaN)),
+      daemonLoopDelayP99Ms: med(at.map((x) => x.phases?.daemonLoopDelayMs?.p99 ?? NaN)),
+      daemonLoopDelayMaxMs: med(at.map((x) => x.phases?.daemonLoopDelayMs?.max ?? NaN)),
+      serverP50Ms: med(at.map((x) => x.phases?.server?.serverP50Ms ?? NaN)),
+      serverP99Ms: med(at.map((x) => x.phases?.server?.serverP99Ms ?? NaN)),
+      outsideP50Ms: med(at.map((x) => x.phases?.server?.outsideP50Ms ?? NaN)),
+      outsideP99Ms: med(at.map((x) => x.phases?.server?.outsideP99Ms ?? NaN)),
+      tailServerMs: med(at.map((x) => x.phases?.server?.tailServerMs ?? NaN)),
+      tailOutsideMs: med(at.map((x) => x.phases?.server?.tailOutsideMs ?? NaN)),
+      daemonCpuUsPerAnswer: round(medianOf(at.map((x) => ((x.phases?.cpuSeconds?.daemon ?? NaN) * 1e6) / Math.max(1, x.result.completed)))),
+      benchCpuUsPerAnswer: round(medianOf(at.map((x) => ((x.phases?.cpuSeconds?.bench ?? NaN) * 1e6) / Math.max(1, x.result.completed)))),
       p99PerRound: res.map((r) => r.latencyMs.p99),
       errorMessages: res.flatMap((r) => r.errorMessages).slice(0, 3),
     };
@@ -215,6 +257,8 @@ export function summarizeSweep(rounds: readonly SweepRound[], floor: { at: numbe
       p99Ms: atFloor?.p99Ms ?? NaN,
       ratioToUnloadedP50: atFloor ? round(atFloor.p99Ms / unloadedP50Ms, 2) : NaN,
       met: atFloor !== undefined && atFloor.p99Ms <= limitMs,
+      /** Index in `openLoop` of the floor's step (-1: none). */
+      step: floorStep,
     },
     ...(baselines ? { baselines } : {}),
   };
@@ -251,8 +295,8 @@ export function sweepRows(s: SweepSummary, what: string): { steps: (string | num
   // NaN: not measured in this mode (e.g. the engine's split through the HTTP API, where it runs in the daemon).
   const pair = (a: number, b: number) => (Number.isNaN(a) && Number.isNaN(b) ? '-' : `${a}/${b}`);
   const steps = [
-    ['offered/s', 'load', 'achieved/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 per round', 'arrivals', 'dropped', 'late', 'timed out', 'errors', 'send lag p50/p99 ms', 'loop delay p99 ms', 'gc max/total ms, scavenge max', 'commit wait p50/p99 ms', 'txn p50/p99 ms', 'txns/s', 'daemon gc total/major ms, >10 ms'],
-    ...s.openLoop.map((x) => [x.offeredPerSec, x.loadFraction, x.achievedPerSec, ms(x.p50Ms), ms(x.p99Ms), ms(x.p999Ms), x.p99PerRound.map(ms).join(' '), x.arrivals, x.dropped, x.late, x.timedOut, x.errors, `${x.sendLagP50Ms}/${x.sendLagP99Ms}`, x.loopDelayP99Ms, Number.isNaN(x.gcMaxMs) ? '-' : `${x.gcMaxMs}/${x.gcTotalMs}, ${x.gcScavengeMaxMs}`, pair(x.commitWaitP50Ms, x.commitWaitP99Ms), pair(x.txnP50Ms, x.txnP99Ms), Number.isNaN(x.txnsPerSec) ? '-' : x.txnsPerSec, Number.isNaN(x.daemonGcTotalMs) ? '-' : `${x.daemonGcTotalMs}/${x.daemonGcMajorMs}, ${x.daemonGcOver10Ms}`]),
+    ['offered/s', 'load', 'achieved/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 per round', 'arrivals', 'dropped', 'late', 'timed out', 'errors', 'send lag p50/p99 ms', 'loop delay p99 ms', 'gc max/total ms, scavenge max', 'commit wait p50/p99 ms', 'txn p50/p99 ms', 'txns/s', 'daemon gc total/major ms, >10 ms', 'daemon loop delay p99/max ms', 'daemon p50/p99 ms, outside p50/p99', 'slowest 1%: daemon/outside ms', 'CPU us/answer daemon/bench'],
+    ...s.openLoop.map((x) => [x.offeredPerSec, x.loadFraction, x.achievedPerSec, ms(x.p50Ms), ms(x.p99Ms), ms(x.p999Ms), x.p99PerRound.map(ms).join(' '), x.arrivals, x.dropped, x.late, x.timedOut, x.errors, `${x.sendLagP50Ms}/${x.sendLagP99Ms}`, x.loopDelayP99Ms, Number.isNaN(x.gcMaxMs) ? '-' : `${x.gcMaxMs}/${x.gcTotalMs}, ${x.gcScavengeMaxMs}`, pair(x.commitWaitP50Ms, x.commitWaitP99Ms), pair(x.txnP50Ms, x.txnP99Ms), Number.isNaN(x.txnsPerSec) ? '-' : x.txnsPerSec, Number.isNaN(x.daemonGcTotalMs) ? '-' : `${x.daemonGcTotalMs}/${x.daemonGcMajorMs}, ${x.daemonGcOver10Ms}`, pair(x.daemonLoopDelayP99Ms, x.daemonLoopDelayMaxMs), Number.isNaN(x.serverP99Ms) ? '-' : `${x.serverP50Ms}/${x.serverP99Ms}, ${x.outsideP50Ms}/${x.outsideP99Ms}`, pair(x.tailServerMs, x.tailOutsideMs), pair(x.daemonCpuUsPerAnswer, x.benchCpuUsPerAnswer)]),
   ];
   const footer = [
     ['unloaded p50 ms', s.unloadedP50Ms, `rounds: ${s.unloadedP50PerRound.join(' ')}`, 'one requester, closed loop'],
@@ -264,6 +308,16 @@ export function sweepRows(s: SweepSummary, what: string): { steps: (string | num
       'medians over rounds',
     ],
   ];
+  // Through HTTP: where the floor step's answers waited, on one line (the columns of its row, which is wide).
+  const f = s.openLoop[s.floor.step];
+  if (f && !Number.isNaN(f.serverP99Ms)) {
+    footer.push([
+      `at ${s.floor.loadFraction * 100}%: daemon vs outside`,
+      `p99 ${f.serverP99Ms} / ${f.outsideP99Ms} ms`,
+      `slowest 1%: daemon ${f.tailServerMs} / outside ${f.tailOutsideMs} ms; daemon loop delay p99/max ${f.daemonLoopDelayP99Ms}/${f.daemonLoopDelayMaxMs} ms; CPU us/answer daemon/bench ${f.daemonCpuUsPerAnswer}/${f.benchCpuUsPerAnswer}; client scavenge max ${f.gcScavengeMaxMs} ms`,
+      "the daemon's Server-Timing against the rest of each latency",
+    ]);
+  }
   const b = s.baselines;
   if (b) {
     footer.push(

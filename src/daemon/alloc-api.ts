@@ -34,15 +34,22 @@ function decodeId(raw: string): string {
   }
 }
 
+/**
+ * The daemon's own time on an allocation (body read to answer, ms) as a Server-Timing entry (W3C Server Timing):
+ * a client tells its waits outside the daemon (its own event loop, TLS, the network) from the daemon's.
+ */
+export const serverTiming = (started: number) => `app;dur=${(performance.now() - started).toFixed(2)}`;
+
 /** Handles /v1/allocations and /v1/releases; false for any other path. */
 export function createAllocApi(deps: AllocApiDeps): (req: IncomingMessage, res: ServerResponse, url: RequestUrl) => Promise<boolean> {
   const a = deps.allocator;
   return async (req, res, url) => {
     const path = url.pathname;
     if (path === '/v1/allocations' && req.method === 'POST') {
+      const started = performance.now();
       const request = parseAllocateBody(await readJsonObject(req), { node: deps.node, at: deps.now() });
       const r = await a.allocate(request);
-      sendJson(res, r.reused ? 200 : 201, { allocations: r.allocations.map(allocationView), reused: r.reused, revision: r.revision });
+      sendJson(res, r.reused ? 200 : 201, { allocations: r.allocations.map(allocationView), reused: r.reused, revision: r.revision }, { 'server-timing': serverTiming(started) });
       return true;
     }
     if (path === '/v1/allocations' && req.method === 'GET') {

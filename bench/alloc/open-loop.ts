@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { progress } from '../lib/progress.js';
 import { openLoopPercentiles, settledWithin } from '../lib/open-loop.js';
 import { measureOpenLoopBaselines } from '../lib/open-loop-baselines.js';
-import { runSweep, summarizeSweep, summedInvariants, type SweepRound } from '../lib/sweep.js';
+import { inProcessSteps, runSweep, summarizeSweep, summedInvariants, type SweepRound } from '../lib/sweep.js';
 import { runAllocLoad } from './driver.js';
 import { definePool, openEngine, openEngineAlias } from './engine.js';
 import { checkInvariants, loggedAllocationsThenDrop } from './invariants.js';
@@ -54,7 +54,7 @@ async function oneRound(o: AllocOpenLoopOptions, r: number): Promise<SweepRound 
     };
     let txns = 0;
     let began = 0;
-    const steps = await runSweep(call, {
+    const steps = await runSweep(inProcessSteps(call), {
       rates: o.rates,
       fractions: o.fractions,
       saturationPerSec: sat.allocsPerSec,

@@ -4,6 +4,7 @@ import type { Agent } from 'node:https';
 import type { ServerSplit, StepPhases } from '../lib/sweep.js';
 import { Latencies } from '../lib/stats.js';
 import { cpuSeconds } from '../lib/proc-cpu.js';
+import { openLoopPercentiles } from '../lib/open-loop.js';
 import { getText, type DaemonEndpoint } from './client.js';
 
 /** The counters a step's phases are the difference of. */
@@ -115,19 +116,18 @@ export function serverSplit(answers: readonly { ms: number; value: unknown }[]):
     return s === undefined ? [] : [{ ms: a.ms, server: s }];
   });
   if (pairs.length === 0) return undefined;
-  const q = (xs: number[], p: number) => {
-    const s = Float64Array.from(xs).sort();
-    return Math.round(s[Math.max(0, Math.ceil(p * s.length) - 1)]! * 100) / 100;
-  };
-  const p99 = q(pairs.map((x) => x.ms), 0.99);
+  // The open loop's own nearest-rank percentiles, so the tail below is the step's own p99.
+  const server = openLoopPercentiles(pairs.map((x) => x.server));
+  const outside = openLoopPercentiles(pairs.map((x) => x.ms - x.server));
+  const p99 = openLoopPercentiles(pairs.map((x) => x.ms)).p99;
   const tail = pairs.filter((x) => x.ms >= p99);
   return {
-    serverP50Ms: q(pairs.map((x) => x.server), 0.5),
-    serverP99Ms: q(pairs.map((x) => x.server), 0.99),
-    outsideP50Ms: q(pairs.map((x) => x.ms - x.server), 0.5),
-    outsideP99Ms: q(pairs.map((x) => x.ms - x.server), 0.99),
-    tailServerMs: q(tail.map((x) => x.server), 0.5),
-    tailOutsideMs: q(tail.map((x) => x.ms - x.server), 0.5),
+    serverP50Ms: server.p50,
+    serverP99Ms: server.p99,
+    outsideP50Ms: outside.p50,
+    outsideP99Ms: outside.p99,
+    tailServerMs: openLoopPercentiles(tail.map((x) => x.server)).p50,
+    tailOutsideMs: openLoopPercentiles(tail.map((x) => x.ms - x.server)).p50,
   };
 }
 

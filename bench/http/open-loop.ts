@@ -6,7 +6,7 @@ import { runAllocLoad } from '../alloc/driver.js';
 import { definePool, openEngine } from '../alloc/engine.js';
 import { checkInvariants, loggedAllocationsThenDrop } from '../alloc/invariants.js';
 import { podRef, type AllocOutcome } from '../alloc/types.js';
-import { settledWithin, type OpenLoopOptions } from '../lib/open-loop.js';
+import { settledWithin } from '../lib/open-loop.js';
 import { measureOpenLoopBaselines } from '../lib/open-loop-baselines.js';
 import { medianOf, runSweep, summarizeSweep, summedInvariants, type SweepRound } from '../lib/sweep.js';
 import { daemonAgent, httpAllocator } from './client.js';
@@ -94,8 +94,7 @@ async function oneRound(o: HttpOpenLoopOptions, r: number): Promise<SweepRound &
       for (const x of s.allocations) acks.push({ address: x.address, id: `sat-${podRef(x.requester, x.seq)}` });
       saturation = s.allocsPerSec;
     }
-    const runStep = (k: number, so: OpenLoopOptions) => client.step(k, so);
-    const swept = await runSweep(() => Promise.reject(new Error('steps run on the client thread')), { rates: o.rates, fractions: o.fractions, saturationPerSec: saturation, stepMs: o.stepMs, maxOutstanding: o.maxOutstanding, seed: o.seed, onStep: say, phases: daemonPhases(d, probeAgent), runStep });
+    const swept = await runSweep((k, so) => client.step(k, so), { rates: o.rates, fractions: o.fractions, saturationPerSec: saturation, stepMs: o.stepMs, maxOutstanding: o.maxOutstanding, seed: o.seed, onStep: say, phases: daemonPhases(d, probeAgent) });
     probeAgent.destroy();
     const steps = swept.map((s) => {
       const server = serverSplit(s.result.answers);

@@ -26,8 +26,6 @@ export interface SweepOptions {
   onStep?: (label: string) => void;
   /** Where the engine's time goes, recorded over each step (begin before its first arrival, end after its window). */
   readonly phases?: { begin(): void | Promise<void>; end(): StepPhases | Promise<StepPhases> };
-  /** Runs step k's open loop somewhere else (the HTTP client's own thread); default: runOpenLoop here with `call`. */
-  readonly runStep?: (step: number, o: OpenLoopOptions) => Promise<OpenLoopResult<unknown>>;
 }
 
 /** Over one step, what the engine reports of itself (each part absent where this mode cannot see it). */
@@ -67,8 +65,16 @@ export interface SweepStep {
   readonly phases?: StepPhases;
 }
 
-/** The steps of one round: `call(step, i)` at arrival i of step `step`. */
-export async function runSweep(call: (step: number, index: number) => Promise<unknown>, o: SweepOptions): Promise<SweepStep[]> {
+/** Runs step `step`'s open loop with these options: in this process (inProcessSteps) or elsewhere (the HTTP client's thread). */
+export type StepRunner = (step: number, o: OpenLoopOptions) => Promise<OpenLoopResult<unknown>>;
+
+/** Steps run here: `call(step, i)` at arrival i of step `step`. */
+export function inProcessSteps(call: (step: number, index: number) => Promise<unknown>): StepRunner {
+  return (k, so) => runOpenLoop((i) => call(k, i), so);
+}
+
+/** The steps of one round, each run by `runStep`. */
+export async function runSweep(runStep: StepRunner, o: SweepOptions): Promise<SweepStep[]> {
   const plan: { rate: number; asFraction?: number }[] = [
     ...o.rates.map((rate) => ({ rate })),
     ...o.fractions.map((f) => ({ rate: Math.max(1, Math.round(f * o.saturationPerSec)), asFraction: f })),
@@ -83,7 +89,7 @@ export async function runSweep(call: (step: number, index: number) => Promise<un
     o.onStep?.(`${rate}/s${asFraction !== undefined ? ` (${asFraction * 100}% of ${Math.round(o.saturationPerSec)}/s)` : ''}`);
     await o.phases?.begin();
     const stepOptions: OpenLoopOptions = { ratePerSec: rate, durationMs: o.stepMs, seed: o.seed + k, maxOutstanding: o.maxOutstanding, ...(o.graceMs !== undefined ? { graceMs: o.graceMs } : {}) };
-    const result = o.runStep ? await o.runStep(k, stepOptions) : await runOpenLoop((i) => call(k, i), stepOptions);
+    const result = await runStep(k, stepOptions);
     const phases = await o.phases?.end();
     // Calls that timed out may still be running: let them finish (bounded) before the next step.
     let timer: NodeJS.Timeout | undefined;

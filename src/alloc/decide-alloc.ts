@@ -61,10 +61,10 @@ function epTag(ep: Endpoint): string {
 }
 
 /**
- * The IPAllocated of `address` to `ep`, and its ip: tag: a decision's condition takes that same string (and `eTag`,
- * its endpoint tag, when given), so the store flattens, hashes and compares one string per tag, not two equal ones.
+ * The IPAllocated of `address` to `ep`, and its ip: tag: a decision's condition takes that same string (as it takes `eTag`,
+ * the endpoint tag), so the store flattens, hashes and compares one string per tag, not two equal ones.
  */
-function allocatedEvent(ctx: DecideContext, pool: PoolState, address: string, ep: Endpoint, eTag = epTag(ep)): { event: DomainEvent; allocation: Allocation; ipTag: string } {
+function allocatedEvent(ctx: DecideContext, pool: PoolState, address: string, ep: Endpoint, eTag: string): { event: DomainEvent; allocation: Allocation; ipTag: string } {
   const c = pool.compiled;
   const allocationId = ctx.newId('a');
   const allocation: Allocation = {
@@ -206,7 +206,7 @@ export function decideAllocate(m: AllocatorModel, req: AllocateRequest, ctx: Dec
   // CNI ranges (host-local's allocator Get, Whereabouts' per-range pools): what the attachment already holds counts
   // only in the ranges asked for; elsewhere it is left as it is (its DEL releases it), and the range gets an address.
   if (req.ranges && existing.length > 0 && existing.every((r) => r.endpoint.containerID === ep.containerID || r.endpoint.uid === ep.uid || REUSE_KINDS.has(ep.owner?.kind ?? ''))) {
-    return decideRanges(m, req, req.ranges, existing, ctx, tags);
+    return decideRanges(m, req, req.ranges, existing, ctx, tags, eTag);
   }
   if (existing.length > 0) {
     // A retried ADD for the same container: the same addresses, nothing written.
@@ -260,7 +260,8 @@ export function decideAllocate(m: AllocatorModel, req: AllocateRequest, ctx: Dec
  * One address per requested range: the attachment's own allocation in that range when it has one (a retried ADD:
  * nothing written; the same pod's previous sandbox: rebound to this container), else a new one from the range.
  */
-function decideRanges(m: AllocatorModel, req: AllocateRequest, ranges: readonly RangeRequest[], existing: readonly AllocationRecord[], ctx: DecideContext, tags: Set<string>): Decision {
+/** `tags` holds the condition so far, `eTag` among them (the endpoint's tag, shared with the events). */
+function decideRanges(m: AllocatorModel, req: AllocateRequest, ranges: readonly RangeRequest[], existing: readonly AllocationRecord[], ctx: DecideContext, tags: Set<string>, eTag: string): Decision {
   const ep = req.endpoint;
   const events: DomainEvent[] = [];
   const allocations: Allocation[] = [];
@@ -275,7 +276,7 @@ function decideRanges(m: AllocatorModel, req: AllocateRequest, ranges: readonly 
         allocations.push(allocationView(held));
         continue;
       }
-      const { event, allocation, ipTag } = allocatedEvent(ctx, pool, held.address, ep);
+      const { event, allocation, ipTag } = allocatedEvent(ctx, pool, held.address, ep, eTag);
       events.push(event);
       allocations.push(allocation);
       tags.add(ipTag);
@@ -284,7 +285,7 @@ function decideRanges(m: AllocatorModel, req: AllocateRequest, ranges: readonly 
     const pick = pickRange(m, range, ctx);
     const c = pick.pool.compiled;
     const address = formatAddress(c.ipVersion, pick.pool.offsets.addressAt(pick.offset));
-    const { event, allocation, ipTag } = allocatedEvent(ctx, pick.pool, address, ep);
+    const { event, allocation, ipTag } = allocatedEvent(ctx, pick.pool, address, ep, eTag);
     events.push(event);
     allocations.push(allocation);
     tags.add(ipTag);

@@ -10,6 +10,12 @@
 //   1  IPAllocated v2: id at nTags tag… allocationId pool ipVersion address prefixLength namespace name uid
 //      containerID node nic ownerKind(-1) [ownerName] gateway(-1) vlan(-1) nRoutes (dst gw)…
 //   2  IPReleased v1: id at nTags tag… allocationId pool address reason namespace name nic containerID
+//   3  IPAllocated v2 as layout 1, its tags last and derived: id at allocationId … nRoutes (dst gw)… nTags code…
+//   4  IPReleased v1 as layout 2, its tags last and derived: id at allocationId … containerID nTags code…
+//      A tag code is a string index, or one of the engine's tags rebuilt from the event's own fields (events/tags.ts):
+//      -2 ep:<namespace>/<name>/<nic>, -3 pool:<pool>, -4 S ip:<S>/<address> (S: the scope's string). An engine event's
+//      three tags then cost 2 ints and no strings (they were ~a quarter of a record's bytes, each a string to make).
+//   Layouts 1 and 2 are still read (records written before 2026-12-02); the encoder writes 3 and 4.
 // Both are text (valid UTF-8), so an archive segment keeps a format-2 record as it keeps a format-1 one. Decoding
 // rebuilds each event with its keys in the order the engine writes them; an event whose keys are not exactly a
 // layout's (extra fields, another order, reason/adoptedFrom, metadata) is written with layout 0, so every event
@@ -26,6 +32,21 @@ export class RecordFormatError extends Error {}
 const L_GENERIC = 0;
 const L_ALLOCATED = 1;
 const L_RELEASED = 2;
+const L_ALLOCATED_DERIVED_TAGS = 3;
+const L_RELEASED_DERIVED_TAGS = 4;
+
+// Tag codes of layouts 3 and 4 (a string index otherwise).
+const TAG_ENDPOINT = -2;
+const TAG_POOL = -3;
+const TAG_IP = -4;
+const SLASH = 0x2f;
+
+/** `t` is head + a + '/' + b + '/' + c (the endpoint tag's shape), compared without building it. */
+function joined3(t: string, head: string, a: string, b: string, c: string): boolean {
+  const i = head.length + a.length;
+  const j = i + 1 + b.length;
+  return t.length === j + 1 + c.length && t.startsWith(head) && t.startsWith(a, head.length) && t.charCodeAt(i) === SLASH && t.startsWith(b, i + 1) && t.charCodeAt(j) === SLASH && t.endsWith(c);
+}
 
 const ENVELOPE = ['id', 'type', 'v', 'at', 'tags', 'data'] as const;
 const ALLOC_DATA = ['allocationId', 'pool', 'ipVersion', 'address', 'prefixLength', 'endpoint', 'gateway', 'vlan', 'routes'] as const;
@@ -87,9 +108,17 @@ class ChunkWriter {
     this.ints.push(i);
   }
 
-  tags(t: readonly string[]): void {
+  /** Layouts 3 and 4: a tag the event's own fields make is a code (see the top of this file), any other a string. */
+  derivedTags(t: readonly string[], address: string, pool: string, namespace: string, name: string, nic: string): void {
     this.ints.push(t.length);
-    for (const x of t) this.s(x);
+    for (const x of t) {
+      if (joined3(x, 'ep:', namespace, name, nic)) this.ints.push(TAG_ENDPOINT);
+      else if (x.length === 5 + pool.length && x.startsWith('pool:') && x.endsWith(pool)) this.ints.push(TAG_POOL);
+      else if (x.length >= 4 + address.length && x.startsWith('ip:') && x.endsWith(address) && x.charCodeAt(x.length - address.length - 1) === SLASH) {
+        this.ints.push(TAG_IP);
+        this.s(x.slice(3, x.length - address.length - 1));
+      } else this.s(x);
+    }
   }
 
   optS(v: unknown): void {
@@ -133,10 +162,9 @@ export function encodeChunk(events: readonly EventEnvelope[]): string {
     if (e.type === 'IPAllocated' && envelopeFits(e, 2) && allocatedFits(e)) {
       const d = e.data as unknown as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
       const p = d.endpoint;
-      w.ints.push(L_ALLOCATED);
+      w.ints.push(L_ALLOCATED_DERIVED_TAGS);
       w.s(e.id);
       w.s(e.at);
-      w.tags(e.tags);
       w.s(d.allocationId);
       w.s(d.pool);
       w.ints.push(d.ipVersion);
@@ -161,13 +189,13 @@ export function encodeChunk(events: readonly EventEnvelope[]): string {
         w.s(r.dst);
         w.s(r.gw);
       }
+      w.derivedTags(e.tags, d.address, d.pool, p.namespace, p.name, p.nic);
     } else if (e.type === 'IPReleased' && envelopeFits(e, 1) && releasedFits(e)) {
       const d = e.data as unknown as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
       const p = d.endpoint;
-      w.ints.push(L_RELEASED);
+      w.ints.push(L_RELEASED_DERIVED_TAGS);
       w.s(e.id);
       w.s(e.at);
-      w.tags(e.tags);
       w.s(d.allocationId);
       w.s(d.pool);
       w.s(d.address);
@@ -176,6 +204,7 @@ export function encodeChunk(events: readonly EventEnvelope[]): string {
       w.s(p.name);
       w.s(p.nic);
       w.s(p.containerID);
+      w.derivedTags(e.tags, d.address, d.pool, p.namespace, p.name, p.nic);
     } else {
       w.ints.push(L_GENERIC, w.generic.length);
       w.generic.push(e);
@@ -276,6 +305,7 @@ function decodeChunk(c: unknown, out: unknown[], checked: number[]): void {
 }
 
 const NO_EVENTS: readonly unknown[] = [];
+const NO_TAGS: string[] = [];
 
 /**
  * A chunk's events from its strings S[sFrom, sTo), ints E[from, to) and layout-0 events G (shapes checked; contents
@@ -308,14 +338,30 @@ function rebuildChunk(S: readonly string[], sFrom: number, sTo: number, E: Array
     for (let j = 0; j < t.length; j++) t[j] = str();
     return t;
   };
+  // Layouts 3 and 4: the engine's tags made from the event's fields (concatenations V8 keeps unflattened until read).
+  const derivedTags = (address: string, pool: string, namespace: string, name: string, nic: string): string[] => {
+    const t = new Array<string>(int());
+    for (let j = 0; j < t.length; j++) {
+      const k = int();
+      if (k >= 0) {
+        if (k >= strings) throw new RecordFormatError(`format-2 record: string ${k} out of range`);
+        t[j] = S[sFrom + k] as string;
+      } else if (k === TAG_ENDPOINT) t[j] = `ep:${namespace}/${name}/${nic}`;
+      else if (k === TAG_POOL) t[j] = `pool:${pool}`;
+      else if (k === TAG_IP) t[j] = `ip:${str()}/${address}`;
+      else throw new RecordFormatError(`format-2 record: unknown tag code ${k}`);
+    }
+    return t;
+  };
   // The previous event's endpoint, reused when the next one names the same strings (a pod's v4 and v6 events).
   let lastEp: { namespace: string; name: string; uid: string; containerID: string; node: string; nic: string; owner?: { kind: string; name: string } } | undefined;
   while (i < n) {
     const layout = int();
-    if (layout === L_ALLOCATED) {
+    if (layout === L_ALLOCATED || layout === L_ALLOCATED_DERIVED_TAGS) {
+      const last = layout === L_ALLOCATED_DERIVED_TAGS;
       const id = str();
       const at = str();
-      const t = tags();
+      let t = last ? NO_TAGS : tags();
       const allocationId = str();
       const pool = str();
       const ipVersion = int();
@@ -350,6 +396,7 @@ function rebuildChunk(S: readonly string[], sFrom: number, sTo: number, E: Array
         routes = new Array(nr);
         for (let j = 0; j < nr; j++) routes[j] = { dst: str(), gw: str() };
       }
+      if (last) t = derivedTags(address, pool, namespace, name, nic);
       // One literal per combination of the optional fields the engine writes, so decoded events share hidden
       // classes (a spread-and-add literal would give each its own: see the #5 note).
       let data;
@@ -364,15 +411,17 @@ function rebuildChunk(S: readonly string[], sFrom: number, sTo: number, E: Array
       }
       out.push({ id, type: 'IPAllocated', v: 2, at, tags: t, data });
       checked.push(id !== '' && (ipVersion === 4 || ipVersion === 6) ? 1 : 0);
-    } else if (layout === L_RELEASED) {
+    } else if (layout === L_RELEASED || layout === L_RELEASED_DERIVED_TAGS) {
+      const last = layout === L_RELEASED_DERIVED_TAGS;
       const id = str();
       const at = str();
-      const t = tags();
+      let t = last ? NO_TAGS : tags();
       const allocationId = str();
       const pool = str();
       const address = str();
       const reason = str();
       const endpoint = { namespace: str(), name: str(), nic: str(), containerID: str() };
+      if (last) t = derivedTags(address, pool, endpoint.namespace, endpoint.name, endpoint.nic);
       out.push({ id, type: 'IPReleased', v: 1, at, tags: t, data: { allocationId, pool, address, reason, endpoint } });
       checked.push(id !== '' && RELEASE_REASONS.has(reason) ? 1 : 0);
     } else if (layout === L_GENERIC) {

@@ -155,6 +155,8 @@ test('bad records are reported with their key: a newer format, a broken chunk; a
   t.is(r1.out.length, 0);
   t.regex(r1.errors[0]!.message, /malformed event at \/t\/log\/000000000009-w-1: format-2 record: string 5 out of range/);
   t.regex(bad('{"f":2,"m":[[["a"],[7]]]}').errors[0]!.message, /unknown event layout 7/);
+  // layout 3 (IPAllocated, tags last): a tag code no build writes
+  t.regex(bad('{"f":2,"m":[[["a"],[3,0,0,0,0,4,0,0,0,0,0,0,0,0,-1,-1,-1,-1,1,-9]]]}').errors[0]!.message, /unknown tag code -9/);
   t.regex(bad('{"f":2,"m":[[["a"],[1,0]]]}').errors[0]!.message, /chunk ends inside an event/);
   t.regex(bad('{"f":2,"m":[[[1],[]]]}').errors[0]!.message, /chunk strings must be strings/);
   t.regex(bad('"x"').errors[0]!.message, /neither a JSON array of events/);
@@ -165,8 +167,8 @@ test('bad records are reported with their key: a newer format, a broken chunk; a
   const chunk = JSON.parse(text).m[0] as [string[], number[]];
   // the same compact layout with ipVersion 5 (what a corrupted or foreign writer could store)
   const ints = [...chunk[1]];
-  t.is(ints[9], 4, 'layout 1: the ipVersion slot after layout, id, at, 3 tags (count + 3), allocationId, pool');
-  ints[9] = 5;
+  t.is(ints[5], 4, 'layout 3: the ipVersion slot after layout, id, at, allocationId, pool (its tags come last)');
+  ints[5] = 5;
   const r3 = bad(JSON.stringify({ f: 2, m: [[chunk[0], ints], JSON.parse(encodeRecord([good]).toString()).m[0]] }));
   t.is(r3.out.length, 1);
   t.is(r3.out[0]!.position, 1);

@@ -17,6 +17,21 @@ test('an ADD followed at once by its DEL releases what the ADD got (no leak whil
   t.is(f.allocator.model.byId.size, 0);
 });
 
+test('a DEL followed at once by another pod\'s ADD in a pool of one address gets that address, not PoolExhausted', async (t) => {
+  const f = await openAllocator();
+  t.teardown(() => f.close());
+  await f.allocator.definePool('one', { ipVersion: 4, subnet: '10.41.0.0/29', ips: ['10.41.0.2'], default: true }, { at: AT });
+  // Each ADD is decided right after the DEL's commit, often before the watch has brought the DEL into the model.
+  for (let i = 0; i < 30; i++) {
+    const add = await f.allocator.allocate(request(`one-${i}`));
+    t.is(add.allocations[0]!.address, '10.41.0.2');
+    await f.allocator.releaseContainer(`ctr-one-${i}`, undefined, AT);
+  }
+  // and a pool that is really full still says so
+  await f.allocator.allocate(request('holder'));
+  await t.throwsAsync(f.allocator.allocate(request('late')), { message: /exhausted/ });
+});
+
 test('concurrent identical ADDs in one process get one allocation and the same address', async (t) => {
   const f = await openAllocator();
   t.teardown(() => f.close());

@@ -329,6 +329,12 @@ export class Allocator {
         decision = decide(ctx);
       } catch (e) {
         release();
+        // Exhausted may only look so: a release this process committed (a CNI DEL just before this ADD) may not be in
+        // the model yet. Decide again once it is, rather than answer PoolExhausted for an address already freed.
+        if (e instanceof AllocError && e.code === 'PoolExhausted' && this.lastOwnCommit > sub.through && attempt < this.maxAttempts) {
+          await this.ownWritesApplied();
+          continue;
+        }
         throw e;
       }
       if (decision.events.length === 0 || dryRun) {

@@ -235,9 +235,8 @@ export class EndpointIndex {
 
   /** Removes a current allocation from its slot (and the interface/pod when empty). */
   private unhold(allocationId: string): void {
-    const pod = this.byAllocation.get(allocationId);
+    const pod = this.byAllocation.delete(allocationId); // one probe: the delete answers the holder
     if (pod === undefined) return;
-    this.byAllocation.delete(allocationId);
     for (let i = 0; i < pod.nics.length; i++) {
       const n = pod.nics[i]!;
       const v4 = n.v4?.allocationId === allocationId ? undefined : n.v4;
@@ -252,7 +251,7 @@ export class EndpointIndex {
       }
       const p = this.editable(pod);
       // A copy re-points every allocation its interfaces still list, this one too: it is not current any more.
-      this.byAllocation.delete(allocationId);
+      if (p !== pod) this.byAllocation.delete(allocationId);
       if (gone) {
         p.nics.splice(i, 1);
         this.nicCount--;

@@ -17,7 +17,7 @@ test('an ADD followed at once by its DEL releases what the ADD got (no leak whil
   t.is(f.allocator.model.byId.size, 0);
 });
 
-test('a DEL followed at once by another pod\'s ADD in a pool of one address gets that address, not PoolExhausted', async (t) => {
+test('a DEL followed at once by another pod\'s ADD in a pool of one address gets that address (free or asked for by name), not a refusal', async (t) => {
   const f = await openAllocator();
   t.teardown(() => f.close());
   await f.allocator.definePool('one', { ipVersion: 4, subnet: '10.41.0.0/29', ips: ['10.41.0.2'], default: true }, { at: AT });
@@ -27,9 +27,16 @@ test('a DEL followed at once by another pod\'s ADD in a pool of one address gets
     t.is(add.allocations[0]!.address, '10.41.0.2');
     await f.allocator.releaseContainer(`ctr-one-${i}`, undefined, AT);
   }
-  // and a pool that is really full still says so
+  // a static IP a DEL just freed is given to the next pod asking for it (StatefulSet-style reuse), not "already allocated"
+  for (let i = 0; i < 30; i++) {
+    const add = await f.allocator.allocate(request(`static-${i}`, { addresses: { ipv4: '10.41.0.2' } }));
+    t.is(add.allocations[0]!.address, '10.41.0.2');
+    await f.allocator.releaseContainer(`ctr-static-${i}`, undefined, AT);
+  }
+  // and a pool that is really full, or an address really held, still says so
   await f.allocator.allocate(request('holder'));
   await t.throwsAsync(f.allocator.allocate(request('late')), { message: /exhausted/ });
+  await t.throwsAsync(f.allocator.allocate(request('late-static', { addresses: { ipv4: '10.41.0.2' } })), { message: /already allocated to default\/holder/ });
 });
 
 test('concurrent identical ADDs in one process get one allocation and the same address', async (t) => {

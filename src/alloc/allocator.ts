@@ -329,9 +329,10 @@ export class Allocator {
         decision = decide(ctx);
       } catch (e) {
         release();
-        // Exhausted may only look so: a release this process committed (a CNI DEL just before this ADD) may not be in
-        // the model yet. Decide again once it is, rather than answer PoolExhausted for an address already freed.
-        if (e instanceof AllocError && e.code === 'PoolExhausted' && this.lastOwnCommit > sub.through && attempt < this.maxAttempts) {
+        // A refusal decided on a model that lacks this process's own commits (a CNI DEL answered just before this ADD)
+        // may be wrong: a pool "exhausted", a static IP "already allocated" that DEL freed. Decide again once they are
+        // in; a refusal that holds then is the answer. Commits are rare next to decisions, so this waits rarely.
+        if (e instanceof AllocError && this.lastOwnCommit > sub.through && attempt < this.maxAttempts) {
           await this.ownWritesApplied();
           continue;
         }

@@ -35,7 +35,9 @@ const L_RELEASED = 2;
 const L_ALLOCATED_DERIVED_TAGS = 3;
 const L_RELEASED_DERIVED_TAGS = 4;
 
-// Tag codes of layouts 3 and 4 (a string index otherwise).
+// Tag codes of layouts 3 and 4 (a string index otherwise). Their shapes are part of the format, spelled out here
+// and not taken from events/tags.ts: a record must read back as written even if Tag's spelling changes one day (a
+// tag of another shape is then simply written as a string; test/record-codec-bytes checks Tag's shapes are coded).
 const TAG_ENDPOINT = -2;
 const TAG_POOL = -3;
 const TAG_IP = -4;

@@ -5,6 +5,7 @@
 import test from 'ava';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { makeEvent, Tag } from '../events/index.js';
 import { decodeRecordValue, encodeChunk, encodeRecord } from '../events/record-codec.js';
 import { variedMembers } from './helpers/varied-members.js';
 
@@ -36,10 +37,17 @@ test('given records an earlier encoder wrote (layouts 0-2), when decoded, then e
   t.true(members.some((m, i) => !encodeRecord(m).equals(Buffer.from(old.records[i]!))), 'the encoder writes the new layouts');
 });
 
-test('given an engine event, when encoded, then its ip, endpoint and pool tags are codes, not strings; a tag of another shape stays a string', (t) => {
-  const e = { id: 'a1', type: 'IPAllocated', v: 2, at: 'T', tags: ['ip:blue/10.0.0.9', 'ep:ns/p/eth0', 'pool:p1', 'pool:other', 'ip:x/10.0.0.1'], data: { allocationId: 'a1', pool: 'p1', ipVersion: 4, address: '10.0.0.9', prefixLength: 24, endpoint: { namespace: 'ns', name: 'p', uid: 'u', containerID: 'c', node: 'n', nic: 'eth0' } } };
-  const chunk = JSON.parse(encodeChunk([e as never])) as [string[], number[]];
-  t.false(chunk[0].some((s) => s.startsWith('ep:') || s === 'pool:p1' || s === 'ip:blue/10.0.0.9'), chunk[0].join(' '));
-  t.true(chunk[0].includes('blue') && chunk[0].includes('pool:other') && chunk[0].includes('ip:x/10.0.0.1'));
-  t.is(JSON.stringify(decodeRecordValue(encodeRecord([e as never])).events), JSON.stringify([e]));
+test('given engine events, when encoded, then the tags events/tags.ts makes for them are codes, not strings; a tag of another shape stays a string', (t) => {
+  const endpoint = { namespace: 'ns', name: 'p', uid: 'u', containerID: 'c', node: 'n', nic: 'eth0' };
+  // the tags the deciders write (src/alloc/decide-alloc.ts), built by the engine's own Tag
+  const own = [Tag.ip('blue', '10.0.0.9'), Tag.endpoint('ns', 'p', 'eth0'), Tag.pool('p1')];
+  const others = [Tag.pool('other'), Tag.ip('x', '10.0.0.1')];
+  const alloc = makeEvent('IPAllocated', { allocationId: 'a1', pool: 'p1', ipVersion: 4, address: '10.0.0.9', prefixLength: 24, endpoint }, { id: 'a1', at: 'T', tags: [...own, ...others] });
+  const rel = makeEvent('IPReleased', { allocationId: 'a1', pool: 'p1', address: '10.0.0.9', reason: 'cni-del', endpoint: { namespace: 'ns', name: 'p', nic: 'eth0', containerID: 'c' } }, { id: 'r1', at: 'T', tags: [...own, ...others] });
+  for (const e of [alloc, rel]) {
+    const [strings] = JSON.parse(encodeChunk([e])) as [string[], number[]];
+    t.false(strings.some((s) => own.includes(s)), `${e.type}: ${strings.join(' ')}`);
+    t.true(strings.includes('blue') && others.every((o) => strings.includes(o)), `${e.type}: ${strings.join(' ')}`);
+    t.is(JSON.stringify(decodeRecordValue(encodeRecord([e])).events), JSON.stringify([e]));
+  }
 });

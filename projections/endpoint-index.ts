@@ -134,6 +134,8 @@ export class EndpointIndex {
   private readonly views: EndpointView[] = [];
   private tracked = false;
   private epoch = 0;
+  /** The pod getPod or setPod last gave (as byNamespace holds it): a dual-stack pod's second event finds it here. */
+  private lastPod: Pod | undefined;
   /** Interfaces held, over all pods. */
   nicCount = 0;
 
@@ -177,7 +179,11 @@ export class EndpointIndex {
   }
 
   private getPod(namespace: string, name: string): Pod | undefined {
-    return this.byNamespace.get(namespace)?.get(name);
+    const last = this.lastPod;
+    if (last !== undefined && last.name === name && last.namespace === namespace) return last;
+    const p = this.byNamespace.get(namespace)?.get(name);
+    if (p !== undefined) this.lastPod = p;
+    return p;
   }
 
   private setPod(p: Pod): void {
@@ -186,9 +192,11 @@ export class EndpointIndex {
     const had = pods.size;
     pods.set(p.name, p);
     this.podTotal += pods.size - had;
+    this.lastPod = p;
   }
 
   private deletePod(p: Pod): void {
+    if (this.lastPod !== undefined && this.lastPod.name === p.name && this.lastPod.namespace === p.namespace) this.lastPod = undefined;
     const pods = this.byNamespace.get(p.namespace);
     if (pods === undefined || !pods.delete(p.name)) return;
     this.podTotal--;

@@ -211,11 +211,11 @@ export class PoolIndex {
   allocate(d: IPAllocatedData): void {
     const p = this.entry(d.pool);
     this.changing(p);
-    const moved = p.byId.get(d.allocationId);
+    // One probe of byId: the set answers the id's previous address (the replaced holder's id below is another key).
+    const moved = p.byId.set(d.allocationId, d.address);
     if (moved !== undefined && moved !== d.address && p.byAddress.get(moved)?.allocationId === d.allocationId) p.byAddress.delete(moved); // a repeated id moves, it does not duplicate
     const holder = p.byAddress.set(d.address, new Holder(d.allocationId, d.address, d.endpoint));
     if (holder !== undefined && holder.allocationId !== d.allocationId) p.byId.delete(holder.allocationId);
-    p.byId.set(d.allocationId, d.address);
   }
 
   /**
@@ -225,10 +225,10 @@ export class PoolIndex {
   release(d: IPReleasedData): void {
     const p = this.pools.get(d.pool);
     if (p === undefined) return;
-    const address = p.byId.get(d.allocationId);
+    // One probe: the delete answers the address. Before `changing` is safe: views read the record (byAddress), not byId.
+    const address = p.byId.delete(d.allocationId);
     if (address === undefined) return;
     this.changing(p);
-    p.byId.delete(d.allocationId);
     // One lookup: delete, and put back the rare other holder (an address whose holder was replaced).
     const holder = p.byAddress.delete(address);
     if (holder !== undefined && holder.allocationId !== d.allocationId) p.byAddress.set(address, holder);

@@ -6,7 +6,7 @@
 // or KubeVirt reuse, a new sandbox); an IPReleased applies only if its allocationId is the slot's current one.
 // A pod is kept while it holds at least one address, an interface while it holds one of either family.
 import type { EventType, IPAllocatedData, IPReleasedData, LoggedEvent, Route } from '../events/catalogue.js';
-import { StringMap } from './string-map.js';
+import { StringMap, keyHash } from './string-map.js';
 import type { StateGroup } from './types.js';
 
 export interface SpiderRoute {
@@ -241,9 +241,9 @@ export class EndpointIndex {
     return { namespace, pod, nic, node, containerID, v4, v6, e: this.epoch };
   }
 
-  /** Removes a current allocation from its slot (and the interface/pod when empty). */
-  private unhold(allocationId: string): void {
-    const pod = this.byAllocation.delete(allocationId); // one probe: the delete answers the holder
+  /** Removes a current allocation from its slot (and the interface/pod when empty); `h` is keyHash(allocationId). */
+  private unhold(allocationId: string, h: number): void {
+    const pod = this.byAllocation.delete(allocationId, h); // one probe: the delete answers the holder
     if (pod === undefined) return;
     for (let i = 0; i < pod.nics.length; i++) {
       const n = pod.nics[i]!;
@@ -259,7 +259,7 @@ export class EndpointIndex {
       }
       const p = this.editable(pod);
       // A copy re-points every allocation its interfaces still list, this one too: it is not current any more.
-      if (p !== pod) this.byAllocation.delete(allocationId);
+      if (p !== pod) this.byAllocation.delete(allocationId, h);
       if (gone) {
         p.nics.splice(i, 1);
         this.nicCount--;
@@ -282,7 +282,8 @@ export class EndpointIndex {
     const node = ep.node;
     const v6 = d.ipVersion === 6;
     // A replayed allocationId moves to where the event says; the slot's previous holder is replaced.
-    this.unhold(d.allocationId);
+    const idHash = keyHash(d.allocationId); // hashed once for the unhold and the set
+    this.unhold(d.allocationId, idHash);
     const existing = this.getPod(namespace, name);
     this.changing(namespace, name, existing, nic, node);
     const h = held({ allocationId: d.allocationId, pool: d.pool, address: d.address, prefixLength: d.prefixLength, gateway: d.gateway, vlan: d.vlan }, d.routes);
@@ -321,11 +322,11 @@ export class EndpointIndex {
       p.ownerControllerType = ownerType;
       p.ownerControllerName = ownerName;
     }
-    this.byAllocation.set(d.allocationId, pod);
+    this.byAllocation.set(d.allocationId, pod, idHash);
   }
 
   released(d: IPReleasedData): void {
-    this.unhold(d.allocationId); // stale (replaced or unknown) releases find nothing
+    this.unhold(d.allocationId, keyHash(d.allocationId)); // stale (replaced or unknown) releases find nothing
   }
 
   apply(events: readonly LoggedEvent[]): void {

@@ -19,23 +19,15 @@ const MIN_SLOTS = 16;
 // precomputing keys that share one probe run (linear probing degrades to a scan), as V8 seeds its own string hash.
 const HASH_BASIS = randomBytes(4).readInt32LE(0);
 
-/** FNV-1a over UTF-16 code units, from a per-process basis. */
-function hashOf(key: string): number {
+/**
+ * FNV-1a over UTF-16 code units, from a per-process basis: a key's hash for get/set/delete. A caller using one key
+ * twice hashes it once and passes the hash (no cache of the last key: comparing a fresh key with it cost more than
+ * hashing it, a profile's ~25% of the replay's map operations).
+ */
+export function keyHash(key: string): number {
   let h = HASH_BASIS;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
   return h | 0;
-}
-
-// The last key hashed and its hash: an index usually looks a key up and then sets or deletes it.
-let lastKey = '';
-let lastHash = hashOf('');
-
-function hashed(key: string): number {
-  if (key !== lastKey) {
-    lastHash = hashOf(key);
-    lastKey = key;
-  }
-  return lastHash;
 }
 
 export class StringMap<V> {
@@ -58,18 +50,18 @@ export class StringMap<V> {
     return this.mask + 1;
   }
 
-  get(key: string): V | undefined {
-    const i = this.find(key, hashed(key));
+  /** `h`: keyHash(key), when the caller has it. */
+  get(key: string, h = keyHash(key)): V | undefined {
+    const i = this.find(key, h);
     return i < 0 ? undefined : (this.pairs[2 * i + 1] as V);
   }
 
-  has(key: string): boolean {
-    return this.find(key, hashed(key)) >= 0;
+  has(key: string, h = keyHash(key)): boolean {
+    return this.find(key, h) >= 0;
   }
 
   /** Sets the value; returns the one it replaced (undefined when the key was absent). */
-  set(key: string, value: V): V | undefined {
-    const h = hashed(key);
+  set(key: string, value: V, h = keyHash(key)): V | undefined {
     const e = this.pairs;
     const hashes = this.hashes;
     const mask = this.mask;
@@ -86,7 +78,7 @@ export class StringMap<V> {
     }
     if ((this.count + 1) * 4 > (mask + 1) * 3) {
       this.resize((mask + 1) * 2);
-      return this.set(key, value);
+      return this.set(key, value, h);
     }
     e[2 * i] = key;
     e[2 * i + 1] = value;
@@ -96,8 +88,8 @@ export class StringMap<V> {
   }
 
   /** Deletes the key; returns the value it had (undefined when absent). */
-  delete(key: string): V | undefined {
-    let i = this.find(key, hashed(key));
+  delete(key: string, h = keyHash(key)): V | undefined {
+    let i = this.find(key, h);
     if (i < 0) return undefined;
     const e = this.pairs;
     const previous = e[2 * i + 1] as V;

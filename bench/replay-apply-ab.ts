@@ -4,13 +4,15 @@
 // separate processes differ by more than a change to the projections does). The second build in a page finds the
 // events in cache: run both orientations (A B, then B A) and take sqrt(ratio1 / ratio2) as B's effect.
 // Usage: node --max-semi-space-size=32 dist/bench/replay-apply-ab.js <buildA> <buildB> <log.jsonl> [events per page]
-// where a build is a checkout with its dist/ compiled. Prints one JSON line.
-import { createReadStream } from 'node:fs';
+// where a build is a checkout with its dist/ compiled; a missing log file is first written with the replay floor's
+// shape (1,000,000 events, 100,000 live pods, as `bench replay --events 1000000 --live 100000`). Prints one JSON line.
+import { createReadStream, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { LoggedEvent } from '../events/catalogue.js';
 import type * as Runtime from '../projections/runtime.js';
+import { EVENTS_PER_COMMIT, writeSynthLog } from './lib/synth.js';
 
 const [dirA, dirB, file, batchArg = '3840'] = process.argv.slice(2);
 const batch = Number(batchArg);
@@ -30,6 +32,7 @@ async function load(dir: string): Promise<Build> {
   return { projections: ALL_PROJECTIONS, runtime, states: runtime.initialStates(ALL_PROJECTIONS), ms: 0 };
 }
 
+if (!existsSync(file)) await writeSynthLog(file, { events: 1_000_000, poolPairs: 10, live: 100_000, perCommit: EVENTS_PER_COMMIT });
 const a = await load(dirA);
 const b = await load(dirB);
 let page: LoggedEvent[] = [];

@@ -178,6 +178,14 @@ openLoopOptions(common(program.command('alloc')))
           ['latency p50/p90/p99/max ms', `${r.latencyMs.p50}/${r.latencyMs.p90}/${r.latencyMs.p99}/${r.latencyMs.max}`, 'median round'],
           ['conflicts (re-decisions)', r.conflicts, `txns batch mean ${r.txnBatch.mean}, max ${r.txnBatch.max}`],
           ['CPU us/alloc node/etcd', `${r.cpuUsPerAlloc.node}/${r.cpuUsPerAlloc.etcd ?? '-'}`, `median round; rounds: ${r.rounds.map((x) => `${x.cpuUsPerAlloc.node}/${x.cpuUsPerAlloc.etcd ?? '-'}`).join(' ')}`],
+          ...(r.bounds.mainThreadBusy !== undefined
+            ? [['allocating thread busy', r.bounds.mainThreadBusy, `event-loop utilization over the measured run, median round; rounds: ${r.rounds.map((x) => x.bounds.mainThreadBusy).join(' ')}`]]
+            : []),
+          [
+            'bounds, ratio vs ceiling',
+            `thread ${r.bounds.busyThreadRatio ?? '-'}, cores ${r.bounds.coresRatio ?? '-'}`,
+            `at the same CPU per allocation: the thread busy all the time (rate / busy); ${r.bounds.cores} cores doing only node + etcd's CPU per allocation; medians of rounds`,
+          ],
           ['pool-cas allocations/s', r.baselines.poolCas.allocsPerSec, `baseline, same etcd, ${r.requesters} requesters (${r.baselines.poolCas.conflicts} conflicts)`],
           ['etcd ceiling keys/s', r.baselines.etcdCeiling.keysPerSec, `raw puts, 128 per txn, mean of before/after each round: ${r.baselines.etcdCeiling.perRound.join(' ')} (${r.baselines.etcdCeiling.beforeAfter.map(([b, a]) => `${b}/${a}`).join(' ')}); etcd CPU us/key ${r.baselines.etcdCeiling.etcdCpuUsPerKey ?? '-'}; once at the end: ${r.baselines.etcdCeiling.atEnd}`],
           ['ratio vs pool-cas', `${r.ratios.vsPoolCas}x`, ''],

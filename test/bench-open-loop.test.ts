@@ -111,6 +111,39 @@ test('a sweep summary: medians per step over rounds, the floor at 25% against th
   t.is(JSON.parse(JSON.stringify(j)).openLoop[0].p99Ms, null);
 });
 
+test("the floor against etcd alone at the engine's txn rate: each round's etcd p99 against that round's limit", (t) => {
+  const step = (p99: number) => ({
+    offeredPerSec: 1000,
+    loadFraction: 0.25,
+    asFraction: 0.25,
+    result: { offeredPerSec: 1000, arrivals: 100, completed: 100, dropped: 0, late: 0, timedOut: 0, errors: 0, errorMessages: [], achievedPerSec: 1000, latencyMs: { p50: 1, p99, p999: p99, max: p99 }, sendLagMs: { p50: 0.1, p99: 1 }, loopDelayMs: { p99: 1, max: 2 }, answers: [], pending: [] },
+  });
+  const alone = (p99Ms: number) => ({ unloadedP50Ms: 1, p50Ms: 1, p99Ms, ratio: p99Ms, achievedPerSec: 300 });
+  const baselines = (atTxnRate?: number) => ({
+    offeredPerSec: 1000,
+    harness: { p50Ms: 0.1, p99Ms: 0.5 },
+    etcdAlone: alone(9),
+    etcdAloneLight: { ...alone(8), offeredPerSec: 500 },
+    ...(atTxnRate !== undefined ? { etcdAloneAtTxnRate: { ...alone(atTxnRate), offeredPerSec: 300 } } : {}),
+  });
+  // Limits 3x the unloaded p50: 6, 9 and 4.5 ms; etcd alone 5 (under), 10 (over), 4 (under).
+  const rounds: SweepRound[] = [
+    { unloadedP50Ms: 2, saturationPerSec: 4000, steps: [step(12)], baselines: baselines(5) },
+    { unloadedP50Ms: 3, saturationPerSec: 4000, steps: [step(12)], baselines: baselines(10) },
+    { unloadedP50Ms: 1.5, saturationPerSec: 4000, steps: [step(12)], baselines: baselines(4) },
+  ];
+  const s = summarizeSweep(rounds, { at: 0.25, factor: 3 });
+  t.deepEqual(s.floor.storeTail, { p99Ms: 5, limitsMs: [6, 9, 4.5], roundsOverLimit: 1, rounds: 3 });
+  const line = sweepRows(s, 'x').footer.find((r) => String(r[0]).includes('etcd alone at the txn rate'));
+  t.is(line?.[1], 'etcd over the limit in 1 of 3 rounds');
+  t.is(sweepJson(s).floor.storeTail?.p99Ms, 5);
+  // Under the limit in every round: said so; a round without the probe: no verdict at all.
+  const under = summarizeSweep(rounds.map((r) => ({ ...r, baselines: baselines(1) })), { at: 0.25, factor: 3 });
+  t.is(sweepRows(under, 'x').footer.find((r) => String(r[0]).includes('etcd alone at the txn rate'))?.[1], 'etcd under the limit');
+  const missing = summarizeSweep([rounds[0]!, { ...rounds[1]!, baselines: baselines() }], { at: 0.25, factor: 3 });
+  t.is(missing.floor.storeTail, undefined);
+});
+
 test('settling the calls a step left running is bounded: a call that never answers is left out', async (t) => {
   const never = new Promise<number | undefined>(() => undefined);
   t.deepEqual(await settledWithin([Promise.resolve(1), never, Promise.resolve(undefined), Promise.resolve(3)], 20), [1, 3]);

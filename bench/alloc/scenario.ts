@@ -1,6 +1,7 @@
 // `bench alloc`: N requesters across P processes allocate from one pool; figures are medians over rounds, with the
 // pool-CAS baseline and the etcd ceiling measured in the same run, and the log's invariants checked afterwards.
 import { execFile } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -70,6 +71,8 @@ interface ProcessRun {
   batchSizes: number[];
   /** CPU seconds (user + system) the allocating process used over its measured run. */
   cpuSeconds: number;
+  /** The allocating thread's event-loop utilization over the run (0-1; undefined with worker processes). */
+  mainThreadBusy?: number;
 }
 
 /** CPU seconds this process has used (user + system). */
@@ -117,10 +120,12 @@ async function oneRound(o: AllocScenarioOptions, r: number, order: PoolOrder, po
     const sizesBefore = a.store.stats.batchSizes.length;
     etcdBefore = etcdCpu(o.etcdPids);
     const cpuBefore = ownCpuSeconds();
+    const eluBefore = performance.eventLoopUtilization();
     const result = await withCpuProfile(r === 0 ? o.cpuProfile : undefined, () => runAllocLoad(a, { requesters: o.requesters, count: o.count, timeLimitMs: o.timeLimitMs, onProgress: (d) => bar.update(d) }));
     const cpu = ownCpuSeconds() - cpuBefore;
+    const busy = performance.eventLoopUtilization(eluBefore).utilization;
     bar.stop();
-    runs = [{ result, tag: 'p0', conflicts: a.engine.stats.conflicts, txns: a.store.stats.txns - txnsBefore, batchSizes: a.store.stats.batchSizes.slice(sizesBefore), cpuSeconds: cpu }];
+    runs = [{ result, tag: 'p0', conflicts: a.engine.stats.conflicts, txns: a.store.stats.txns - txnsBefore, batchSizes: a.store.stats.batchSizes.slice(sizesBefore), cpuSeconds: cpu, mainThreadBusy: busy }];
     await a.close();
   } else {
     etcdBefore = etcdCpu(o.etcdPids);
@@ -151,9 +156,12 @@ async function oneRound(o: AllocScenarioOptions, r: number, order: PoolOrder, po
   const lat = Latencies.merge(runs.map((p) => p.result.latencySamples)).summary();
   const batches = runs.flatMap((p) => p.batchSizes);
   const us = (sec: number) => round((sec * 1e6) / Math.max(1, allocations));
+  const cpuUsPerAlloc = { node: us(runs.reduce((n, p) => n + p.cpuSeconds, 0)), etcd: etcdBefore !== undefined && etcdAfter !== undefined ? us(etcdAfter - etcdBefore) : undefined };
+  const busy = runs.length === 1 ? runs[0]!.mainThreadBusy : undefined;
   return {
     /** CPU µs per acknowledged allocation over the measured run: the allocating process(es), and etcd. */
-    cpuUsPerAlloc: { node: us(runs.reduce((n, p) => n + p.cpuSeconds, 0)), etcd: etcdBefore !== undefined && etcdAfter !== undefined ? us(etcdAfter - etcdBefore) : undefined },
+    cpuUsPerAlloc,
+    bounds: roundBounds(allocations / seconds, ceilingKeysPerSec, cpuUsPerAlloc, busy),
     ceiling: {
       /** The mean of the ceilings measured right before and right after the round (the ratio's denominator). */
       keysPerSec: ceilingKeysPerSec,
@@ -177,6 +185,21 @@ async function oneRound(o: AllocScenarioOptions, r: number, order: PoolOrder, po
   };
 }
 
+/**
+ * What this round's own figures allow, as ratios to its ceiling: `busyThread`, the rate had the allocating thread been
+ * busy all the time at its µs per allocation (rate / its event-loop utilization); `cores`, the rate had the machine's
+ * cores done nothing but this process's and etcd's CPU per allocation (the bench's own driver is in the process's).
+ */
+function roundBounds(rate: number, ceiling: number, cpu: { node: number; etcd: number | undefined }, busy: number | undefined) {
+  const cores = availableParallelism();
+  return {
+    mainThreadBusy: busy === undefined ? undefined : round(busy, 3),
+    busyThreadRatio: busy === undefined || busy <= 0 ? undefined : round(rate / busy / ceiling, 3),
+    cores,
+    coresRatio: cpu.etcd === undefined ? undefined : round((cores * 1e6) / (cpu.node + cpu.etcd) / ceiling, 3),
+  };
+}
+
 type Round = Awaited<ReturnType<typeof oneRound>>;
 
 function orderSummary(rounds: readonly Round[]) {
@@ -192,6 +215,16 @@ function orderSummary(rounds: readonly Round[]) {
       lost: rounds.reduce((n, x) => n + x.invariants.lost, 0),
       extra: rounds.reduce((n, x) => n + x.invariants.extra, 0),
     },
+  };
+}
+
+function medianBounds(bs: readonly ReturnType<typeof roundBounds>[]) {
+  const med = (xs: (number | undefined)[]) => (xs.every((x) => x !== undefined) && xs.length > 0 ? round(median(xs as number[]), 3) : undefined);
+  return {
+    mainThreadBusy: med(bs.map((b) => b.mainThreadBusy)),
+    busyThreadRatio: med(bs.map((b) => b.busyThreadRatio)),
+    cores: bs[0]?.cores ?? availableParallelism(),
+    coresRatio: med(bs.map((b) => b.coresRatio)),
   };
 }
 
@@ -268,6 +301,8 @@ export async function runAllocScenario(o: AllocScenarioOptions) {
     allocsPerSec: round(allocsPerSec),
     latencyMs: mid.latencyMs,
     cpuUsPerAlloc: mid.cpuUsPerAlloc,
+    /** Medians over rounds of each round's bounds (roundBounds). */
+    bounds: medianBounds(rounds.map((x) => x.bounds)),
     conflicts: mid.conflicts,
     retries: mid.conflicts,
     txnBatch: mid.txnBatch,

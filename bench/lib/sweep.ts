@@ -250,6 +250,17 @@ export function summarizeSweep(rounds: readonly SweepRound[], floor: { at: numbe
             ? { etcdAloneAtTxnRate: { offeredPerSec: round(median(b.map((x) => x.etcdAloneAtTxnRate!.offeredPerSec))), ...aloneMedian(b.map((x) => x.etcdAloneAtTxnRate!)) } }
             : {}),
         };
+  // etcd alone at the engine's own txn rate against the same round's limit: every answer waits for one txn, so where
+  // etcd alone is over the limit, no engine on that etcd can meet the floor in that round.
+  const tails = rounds.map((r) => ({ p99: r.baselines?.etcdAloneAtTxnRate?.p99Ms, limit: r.unloadedP50Ms * floor.factor }));
+  const storeTail = tails.every((t) => t.p99 !== undefined) && tails.length > 0
+    ? {
+        p99Ms: med(tails.map((t) => t.p99!)),
+        limitsMs: tails.map((t) => round(t.limit, 2)),
+        roundsOverLimit: tails.filter((t) => t.p99! > t.limit).length,
+        rounds: tails.length,
+      }
+    : undefined;
   return {
     unloadedP50Ms,
     unloadedP50PerRound: rounds.map((r) => round(r.unloadedP50Ms, 2)),
@@ -265,6 +276,8 @@ export function summarizeSweep(rounds: readonly SweepRound[], floor: { at: numbe
       met: atFloor !== undefined && atFloor.p99Ms <= limitMs,
       /** Index in `openLoop` of the floor's step (-1: none). */
       step: floorStep,
+      /** etcd alone at the engine's txn rate vs each round's limit (undefined: not measured in every round). */
+      ...(storeTail ? { storeTail } : {}),
     },
     ...(baselines ? { baselines } : {}),
   };
@@ -280,7 +293,7 @@ export function sweepJson(s: SweepSummary) {
   return {
     ...s,
     openLoop: s.openLoop.map((x) => ({ ...x, p50Ms: finite(x.p50Ms), p99Ms: finite(x.p99Ms), p999Ms: finite(x.p999Ms), p99PerRound: x.p99PerRound.map(finite) })),
-    floor: { ...s.floor, p99Ms: finite(s.floor.p99Ms), ratioToUnloadedP50: finite(s.floor.ratioToUnloadedP50) },
+    floor: { ...s.floor, p99Ms: finite(s.floor.p99Ms), ratioToUnloadedP50: finite(s.floor.ratioToUnloadedP50), ...(s.floor.storeTail ? { storeTail: { ...s.floor.storeTail, p99Ms: finite(s.floor.storeTail.p99Ms) } } : {}) },
     ...(s.baselines
       ? {
           baselines: {
@@ -314,6 +327,15 @@ export function sweepRows(s: SweepSummary, what: string): { steps: (string | num
       'medians over rounds',
     ],
   ];
+  const st = s.floor.storeTail;
+  if (st) {
+    footer.push([
+      'floor vs etcd alone at the txn rate',
+      st.roundsOverLimit === 0 ? 'etcd under the limit' : `etcd over the limit in ${st.roundsOverLimit} of ${st.rounds} rounds`,
+      `etcd alone p99 ${ms(st.p99Ms)} ms (median) vs the round's limit ${st.limitsMs.join(' ')} ms`,
+      'an answer waits for at least one txn: over the limit, no engine on this etcd meets the floor',
+    ]);
+  }
   // Through HTTP: where the floor step's answers waited, on one line (the columns of its row, which is wide).
   const f = s.openLoop[s.floor.step];
   if (f && !Number.isNaN(f.serverP99Ms)) {

@@ -335,7 +335,7 @@ program
     if (o.from === 'etcd') {
       const target = await openTarget(o);
       try {
-        const r = await runReplayFromEtcd({ events: o.events, live: o.live, batch: o.batch, rounds: o.rounds, endpoints: target.endpoints, daemon: o.daemon === true, ...(o.compareFormat ? { compareFormat: o.compareFormat } : {}) });
+        const r = await runReplayFromEtcd({ events: o.events, live: o.live, batch: o.batch, rounds: o.rounds, endpoints: target.endpoints, etcdPids: target.pids, daemon: o.daemon === true, ...(o.compareFormat ? { compareFormat: o.compareFormat } : {}) });
         emit(
           r,
           [
@@ -343,6 +343,13 @@ program
             ['events/s with decoding', r.eventsPerSecWithDecode, `rounds: ${r.rounds.join(' ')}; ${r.events} events read from etcd, decoded and applied (${r.seconds} s)`],
             ['events/s applying', r.eventsPerSec, `the same, time spent outside the page source only (waiting for pages ${r.waitSeconds} s)`],
             ['events per CPU-second', r.eventsPerCpuSecond, 'the replaying process, all its threads (what a shared machine distorts least)'],
+            ...(r.coresBound
+              ? [[
+                  'bound at this CPU per event',
+                  r.coresBound.eventsPerSec,
+                  `events/s had ${r.coresBound.cores} cores done nothing but the replay's ${r.coresBound.cpuSeconds} CPU-s and the local etcd's ${r.coresBound.etcdCpuSeconds} (serving the ranges), perfectly spread; median round`,
+                ]]
+              : []),
             ['live endpoints at the end', r.liveEndpoints, ''],
             ['peak RSS MB', r.peakRssMB, `replaying process: projections + pages + decoding garbage; the maximum of the rounds (${r.peakRssRoundsMB.join(' ')}; median ${r.peakRssMedianMB})`],
             ['GC pauses s', r.gcSeconds, `median round; full collections ${r.fullGcs}`],

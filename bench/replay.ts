@@ -230,7 +230,7 @@ export async function loadSynthLog(endpoints: readonly string[], prefix: string,
  * replays it from etcd into every projection as `ipam replay` and a restart without a checkpoint do
  * (bench/replay-etcd-worker.ts): read + decode + apply timed together, applying alone apart.
  */
-export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpoints: readonly string[]; readonly compareFormat?: RecordFormat; readonly daemon?: boolean }) {
+export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpoints: readonly string[]; readonly compareFormat?: RecordFormat; readonly daemon?: boolean; readonly etcdPids?: readonly number[] }) {
   const { randomBytes } = await import('node:crypto');
   const { execFile } = await import('node:child_process');
   const { promisify } = await import('node:util');
@@ -252,15 +252,20 @@ export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpo
 
   type Run = { events: number; seconds: number; applySeconds: number; waitSeconds: number; cpuSeconds: number; gcSeconds: number; fullGcs: number; peakRssMB: number; heldMB: number; liveEndpoints: number };
   const worker = fileURLToPath(new URL('./replay-etcd-worker.js', import.meta.url));
-  const runOnce = async (prefix: string): Promise<Run> => {
+  const { cpuSecondsOfAll } = await import('./lib/proc-cpu.js');
+  // The local etcd's CPU over a round (/proc; undefined for an etcd given by endpoints): serving the ranges.
+  const etcdCpu = () => cpuSecondsOfAll(o.etcdPids);
+  const runOnce = async (prefix: string): Promise<Run & { etcdCpuSeconds?: number }> => {
+    const etcdBefore = etcdCpu();
     // The daemon's young generation (deploy/local/start.sh, serve-process.ts: 16 MB), as a restart replays with it.
     const { stdout } = await promisify(execFile)(process.execPath, ['--max-semi-space-size=16', '--expose-gc', worker, o.endpoints.join(','), prefix], { maxBuffer: 1 << 20 });
+    const etcdAfter = etcdCpu();
     const r = JSON.parse(stdout) as Run;
     if (r.events !== total) throw new Error(`a replay read ${r.events} events, ${total} were written`);
-    return r;
+    return { ...r, ...(etcdBefore !== undefined && etcdAfter !== undefined ? { etcdCpuSeconds: etcdAfter - etcdBefore } : {}) };
   };
   try {
-    const runs: Run[] = [];
+    const runs: (Run & { etcdCpuSeconds?: number })[] = [];
     const base: Run[] = [];
     // Paired rounds, alternating which goes first (this machine's speed drifts).
     for (let r = 0; r < o.rounds; r++) {
@@ -271,6 +276,7 @@ export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpo
     }
     const last = runs[runs.length - 1]!;
     const rate = (x: Run) => x.events / x.seconds;
+    const cores = (await import('node:os')).availableParallelism();
     const daemon = o.daemon ? await daemonHolding(o.endpoints, logs[0]!.prefix) : undefined;
     return {
       scenario: 'replay',
@@ -283,6 +289,18 @@ export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpo
       waitSeconds: round(median(runs.map((x) => x.waitSeconds)), 2),
       // Events per CPU-second of the replaying process (all its threads): what a shared machine's load distorts least.
       eventsPerCpuSecond: round(median(runs.map((x) => x.events / x.cpuSeconds))),
+      /**
+       * The most this CPU per event allows on the machine's cores: the replaying process's CPU-seconds plus the local
+       * etcd's over the round (serving the ranges), spread perfectly over every core (undefined: etcd's CPU unknown).
+       */
+      coresBound: runs.every((x) => x.etcdCpuSeconds !== undefined)
+        ? {
+            cores,
+            cpuSeconds: round(median(runs.map((x) => x.cpuSeconds)), 2),
+            etcdCpuSeconds: round(median(runs.map((x) => x.etcdCpuSeconds!)), 2),
+            eventsPerSec: round(median(runs.map((x) => (x.events * cores) / (x.cpuSeconds + x.etcdCpuSeconds!)))),
+          }
+        : undefined,
       liveEndpoints: last.liveEndpoints,
       peakRssMB: round(Math.max(...runs.map((x) => x.peakRssMB))),
       // Each round's peak (they swing by tens of MB on a shared machine) and their median, beside the maximum.

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { withCpuProfile } from '../lib/cpu-profile.js';
-import { cpuSeconds } from '../lib/proc-cpu.js';
+import { cpuSecondsOfAll } from '../lib/proc-cpu.js';
 import { progress } from '../lib/progress.js';
 import { Latencies, median, round } from '../lib/stats.js';
 import { runAllocLoad, timelineToRate, type LoadResult } from './driver.js';
@@ -81,18 +81,6 @@ export function ownCpuSeconds(): number {
   return (u.user + u.system) / 1e6;
 }
 
-/** Sum of the etcd members' CPU seconds; undefined when any cannot be read. */
-function etcdCpu(pids: readonly number[] | undefined): number | undefined {
-  if (!pids?.length) return undefined;
-  let n = 0;
-  for (const p of pids) {
-    const s = cpuSeconds(p);
-    if (s === undefined) return undefined;
-    n += s;
-  }
-  return n;
-}
-
 /** Unmeasured allocations first, so JIT compilation and connection set-up do not land in the figures. */
 export async function warmUp(a: Awaited<ReturnType<typeof openEngine>>, o: { requesters: number; warmup: number }): Promise<void> {
   if (o.warmup <= 0) return;
@@ -118,7 +106,7 @@ async function oneRound(o: AllocScenarioOptions, r: number, order: PoolOrder, po
     const bar = progress(`alloc round ${r + 1} ${poolCidr} (${order})`, o.count);
     const txnsBefore = a.store.stats.txns;
     const sizesBefore = a.store.stats.batchSizes.length;
-    etcdBefore = etcdCpu(o.etcdPids);
+    etcdBefore = cpuSecondsOfAll(o.etcdPids);
     const cpuBefore = ownCpuSeconds();
     const eluBefore = performance.eventLoopUtilization();
     const result = await withCpuProfile(r === 0 ? o.cpuProfile : undefined, () => runAllocLoad(a, { requesters: o.requesters, count: o.count, timeLimitMs: o.timeLimitMs, onProgress: (d) => bar.update(d) }));
@@ -128,7 +116,7 @@ async function oneRound(o: AllocScenarioOptions, r: number, order: PoolOrder, po
     runs = [{ result, tag: 'p0', conflicts: a.engine.stats.conflicts, txns: a.store.stats.txns - txnsBefore, batchSizes: a.store.stats.batchSizes.slice(sizesBefore), cpuSeconds: cpu, mainThreadBusy: busy }];
     await a.close();
   } else {
-    etcdBefore = etcdCpu(o.etcdPids);
+    etcdBefore = cpuSecondsOfAll(o.etcdPids);
     runs = await Promise.all(
       Array.from({ length: o.processes }, async (_, i) => {
         const args = { endpoints: o.endpoints, prefix, tag: `p${i}`, requesters: share(o.requesters, i), count: share(o.count, i), timeLimitMs: o.timeLimitMs, warmup: share(o.warmup, i) };
@@ -138,7 +126,7 @@ async function oneRound(o: AllocScenarioOptions, r: number, order: PoolOrder, po
     );
   }
   // etcd's CPU over the measured runs (with several processes: also their warm-ups, which the note says).
-  const etcdAfter = etcdCpu(o.etcdPids);
+  const etcdAfter = cpuSecondsOfAll(o.etcdPids);
   const wall = (performance.now() - t0) / 1000;
   // Invariants: what the log holds against what callers were told.
   const logged = await loggedAllocationsThenDrop(o.endpoints, prefix);
@@ -147,9 +135,9 @@ async function oneRound(o: AllocScenarioOptions, r: number, order: PoolOrder, po
   const allocations = acks.length;
   // The raw etcd ceiling right after the round, on the same etcd: a ratio per round, paired with the mean of the
   // ceilings before and after it, and etcd's CPU per raw key next to its CPU per allocation.
-  const ceilingEtcdBefore = etcdCpu(o.etcdPids);
+  const ceilingEtcdBefore = cpuSecondsOfAll(o.etcdPids);
   const ceilingAfter = await measureEtcdCeiling(o.endpoints, prefix, CEILING);
-  const ceilingEtcdAfter = etcdCpu(o.etcdPids);
+  const ceilingEtcdAfter = cpuSecondsOfAll(o.etcdPids);
   const ceilingKeysPerSec = Math.round((ceilingBefore.keysPerSec + ceilingAfter.keysPerSec) / 2);
   // Processes run side by side: the rate is all allocations over the slowest process's time.
   const seconds = Math.max(...runs.map((p) => p.result.seconds));

@@ -14,3 +14,15 @@ export function cpuSeconds(pid: number | undefined): number | undefined {
     return undefined;
   }
 }
+
+/** The sum over `pids` (e.g. a local etcd's members); undefined when there are none or any cannot be read. */
+export function cpuSecondsOfAll(pids: readonly number[] | undefined): number | undefined {
+  if (!pids?.length) return undefined;
+  let n = 0;
+  for (const p of pids) {
+    const s = cpuSeconds(p);
+    if (s === undefined) return undefined;
+    n += s;
+  }
+  return n;
+}

@@ -252,7 +252,7 @@ export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpo
 
   type Run = { events: number; seconds: number; applySeconds: number; waitSeconds: number; cpuSeconds: number; gcSeconds: number; fullGcs: number; peakRssMB: number; heldMB: number; liveEndpoints: number };
   const worker = fileURLToPath(new URL('./replay-etcd-worker.js', import.meta.url));
-  const { cpuSecondsOfAll } = await import('./lib/proc-cpu.js');
+  const { cpuSecondsOfAll, rateOnCores } = await import('./lib/proc-cpu.js');
   // The local etcd's CPU over a round (/proc; undefined for an etcd given by endpoints): serving the ranges.
   const etcdCpu = () => cpuSecondsOfAll(o.etcdPids);
   const runOnce = async (prefix: string): Promise<Run & { etcdCpuSeconds?: number }> => {
@@ -298,7 +298,7 @@ export async function runReplayFromEtcd(o: ReplayBenchOptions & { readonly endpo
             cores,
             cpuSeconds: round(median(runs.map((x) => x.cpuSeconds)), 2),
             etcdCpuSeconds: round(median(runs.map((x) => x.etcdCpuSeconds!)), 2),
-            eventsPerSec: round(median(runs.map((x) => (x.events * cores) / (x.cpuSeconds + x.etcdCpuSeconds!)))),
+            eventsPerSec: round(median(runs.map((x) => rateOnCores(x.events, x.cpuSeconds + x.etcdCpuSeconds!, cores)))),
           }
         : undefined,
       liveEndpoints: last.liveEndpoints,

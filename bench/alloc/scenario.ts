@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { withCpuProfile } from '../lib/cpu-profile.js';
-import { cpuSecondsOfAll } from '../lib/proc-cpu.js';
+import { cpuSecondsOfAll, rateOnCores } from '../lib/proc-cpu.js';
 import { progress } from '../lib/progress.js';
 import { Latencies, median, round } from '../lib/stats.js';
 import { runAllocLoad, timelineToRate, type LoadResult } from './driver.js';
@@ -174,17 +174,17 @@ async function oneRound(o: AllocScenarioOptions, r: number, order: PoolOrder, po
 }
 
 /**
- * What this round's own figures allow, as ratios to its ceiling: `busyThread`, the rate had the allocating thread been
- * busy all the time at its µs per allocation (rate / its event-loop utilization); `cores`, the rate had the machine's
- * cores done nothing but this process's and etcd's CPU per allocation (the bench's own driver is in the process's).
+ * What a round's own figures allow, as ratios to its ceiling: `busyThreadRatio`, the rate had the allocating thread
+ * been busy all the time at its µs per allocation (rate / its event-loop utilization); `coresRatio`, the rate had the
+ * machine's cores done nothing but the process's and etcd's CPU per allocation (the bench's driver is in the process's).
  */
-function roundBounds(rate: number, ceiling: number, cpu: { node: number; etcd: number | undefined }, busy: number | undefined) {
-  const cores = availableParallelism();
+export function roundBounds(rate: number, ceiling: number, cpu: { node: number; etcd: number | undefined }, busy: number | undefined, cores = availableParallelism()) {
   return {
     mainThreadBusy: busy === undefined ? undefined : round(busy, 3),
     busyThreadRatio: busy === undefined || busy <= 0 ? undefined : round(rate / busy / ceiling, 3),
     cores,
-    coresRatio: cpu.etcd === undefined ? undefined : round((cores * 1e6) / (cpu.node + cpu.etcd) / ceiling, 3),
+    // µs per allocation: one allocation over (node + etcd) / 1e6 CPU-seconds.
+    coresRatio: cpu.etcd === undefined ? undefined : round(rateOnCores(1, (cpu.node + cpu.etcd) / 1e6, cores) / ceiling, 3),
   };
 }
 
@@ -206,7 +206,8 @@ function orderSummary(rounds: readonly Round[]) {
   };
 }
 
-function medianBounds(bs: readonly ReturnType<typeof roundBounds>[]) {
+/** Medians over rounds of each field of roundBounds (undefined where any round lacks it). */
+export function medianBounds(bs: readonly ReturnType<typeof roundBounds>[]) {
   const med = (xs: (number | undefined)[]) => (xs.every((x) => x !== undefined) && xs.length > 0 ? round(median(xs as number[]), 3) : undefined);
   return {
     mainThreadBusy: med(bs.map((b) => b.mainThreadBusy)),

@@ -1,5 +1,6 @@
 // CPU time a process has used (user + system), from /proc/<pid>/stat: for CPU per operation of each process in a run.
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
@@ -25,4 +26,12 @@ export function cpuSecondsOfAll(pids: readonly number[] | undefined): number | u
     n += s;
   }
   return n;
+}
+
+/**
+ * The rate `cores` would give at this CPU per unit had they nothing else to do and the work spread perfectly:
+ * units x cores / CPU-seconds (the bound a benchmark's own CPU figures set on its rate).
+ */
+export function rateOnCores(units: number, cpuSeconds: number, cores = availableParallelism()): number {
+  return cpuSeconds > 0 ? (units * cores) / cpuSeconds : Infinity;
 }
